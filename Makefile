@@ -1,0 +1,46 @@
+# gutbrain: the two commands a user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.gutbrain-installed
+OUT ?= gutbrain-demo
+
+.PHONY: run test install lint typecheck layers unit browser-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[cohort]' --group test
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, then run the main job on the bundled example
+run: $(STAMP)
+	$(VENV)/bin/gutbrain demo --out $(OUT)
+
+## test: install test dependencies (and Chromium for browser tests), then lint, type-check and test
+test: $(STAMP) browser-deps lint typecheck layers unit
+
+browser-deps:
+	bash scripts/ensure-chromium.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache $(OUT)

@@ -1,0 +1,3 @@
+from gutbrain.cli import main
+
+main()

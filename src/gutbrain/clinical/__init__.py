@@ -1,0 +1,1 @@
+"""Stool markers, questionnaire scoring, safety rules and cited findings."""

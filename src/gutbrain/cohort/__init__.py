@@ -1,0 +1,1 @@
+"""Many samples: sample sheets, Dask orchestration, the cohort store and association statistics."""

@@ -1,0 +1,1 @@
+"""Small packaged data: bundled default reference, knowledge tables, questionnaire keys."""

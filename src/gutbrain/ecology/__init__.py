@@ -1,0 +1,1 @@
+"""Diversity and composition: alpha and beta diversity, ordination, rarefaction."""

@@ -1,0 +1,1 @@
+"""Gut-brain knowledge base, functional guild and module scores, taxa evidence."""

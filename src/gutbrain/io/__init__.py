@@ -1,0 +1,1 @@
+"""Files to and from model objects: parsing and validation only, no interpretation."""

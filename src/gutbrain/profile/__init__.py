@@ -1,0 +1,1 @@
+"""Reads to taxon abundances: alignment through mappy, per-alignment likelihoods, EM."""

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+#: The project's shared third-party data and benchmark folders (beside the checkout).
+SHARED = Path(os.environ.get("GUTBRAIN_SHARED_DIR_FOR_TESTS", REPO.parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_gutbrain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("GUTBRAIN_"):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED}")
+    return SHARED
