@@ -9,7 +9,8 @@ by what the caller can do about the problem, and mix in the matching builtin::
     ├── InputMissingError (FileNotFoundError) a named input cannot be opened      exit 66
     ├── ReferenceDatabaseError               the reference bundle is unusable     exit 78
     ├── ValidationError (ValueError)         questionnaire/marker value invalid   exit 65
-    ├── OutputError (OSError)                an output cannot be written          exit 73/74
+    ├── OutputError (OSError)                an output cannot be written          exit 74
+    │   └── OutputExistsError                an output exists, may not be replaced exit 73
     ├── ExternalToolError (RuntimeError)     a tool we drive failed               exit 70
     └── StoreBusyError                       a store is held by another process   exit 75
 
@@ -37,6 +38,7 @@ __all__ = [
     "InputMissingError",
     "LowDepthWarning",
     "OutputError",
+    "OutputExistsError",
     "ReferenceDatabaseError",
     "StoreBusyError",
     "UnvalidatedScoreWarning",
@@ -128,6 +130,13 @@ class OutputError(GutbrainError, OSError):
 
     code = "GB-OUTPUT"
     exit_code = EX_IOERR
+
+
+class OutputExistsError(OutputError):
+    """An output already exists and the caller did not allow replacing it."""
+
+    code = "GB-EXISTS"
+    exit_code = EX_CANTCREAT
 
 
 class ExternalToolError(GutbrainError, RuntimeError):

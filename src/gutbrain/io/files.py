@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from gutbrain.errors import InputMissingError, OutputError
+from gutbrain.errors import InputMissingError, OutputError, OutputExistsError
 
 __all__ = [
     "atomic_directory",
@@ -119,13 +119,15 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
 
     Raises
     ------
+    OutputExistsError
+        When ``path`` exists and ``replace`` is false.
     OutputError
-        When ``path`` exists and ``replace`` is false, or the folder cannot be written.
+        When the folder cannot be written.
     """
     target = Path(path)
     if target.exists() and not replace:
         message = f"{target}: already exists; choose another path or allow replacing it"
-        raise OutputError(message, code="GB-EXISTS")
+        raise OutputExistsError(message)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
