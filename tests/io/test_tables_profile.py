@@ -1,0 +1,123 @@
+"""profile.tsv and BIOM writers: round trips and format rules (issue 3/4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import pytest
+
+from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.io.tables import (
+    PROFILE_COLUMNS,
+    read_profile_tsv,
+    read_profiles_tsv,
+    write_profile_biom,
+    write_profile_tsv,
+)
+from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxId, TaxonRow
+
+
+def _lineage(genus: str, species: str | None = None) -> Lineage:
+    return Lineage(
+        superkingdom="Bacteria",
+        phylum="Bacillota",
+        class_="Clostridia",
+        order="Eubacteriales",
+        family="Oscillospiraceae",
+        genus=genus,
+        species=species,
+    )
+
+
+def make_profile(sample: str = "S1") -> Profile:
+    """A two-rank profile of 1,000 reads: 600 + 250 reads at species, 100 unassigned."""
+    rows = (
+        TaxonRow(
+            "species",
+            _lineage("Faecalibacterium", "Faecalibacterium prausnitzii"),
+            0.6,
+            reads=600.0,
+            abundance_low=0.55,
+            abundance_high=0.65,
+            taxid=TaxId("853"),
+        ),
+        TaxonRow("species", _lineage("Ruminococcus", "Ruminococcus bromii"), 0.25, reads=250.0),
+        TaxonRow("species", _lineage("=Evil", "+Evil 'quoted'"), 0.05, reads=50.0),
+        TaxonRow("genus", _lineage("Faecalibacterium"), 0.6, reads=600.0),
+        TaxonRow("genus", _lineage("Ruminococcus"), 0.3, reads=300.0),
+    )
+    return Profile(
+        sample_id=SampleId(sample),
+        rows=rows,
+        unassigned={"species": 0.1, "genus": 0.1},
+        provenance=Provenance(gutbrain_version="0", source="gutbrain profile"),
+        total_reads=1000,
+    )
+
+
+def test_profile_tsv_round_trip(tmp_path: Path) -> None:
+    profile = make_profile()
+    path = write_profile_tsv(profile, tmp_path / "profile.tsv")
+    back = read_profile_tsv(path)
+    assert back.sample_id == profile.sample_id
+    assert back.total_reads == 1000
+    assert set(back.rows) == set(profile.rows)
+    assert dict(back.unassigned) == dict(profile.unassigned)
+    assert back.provenance.source == "import:profile-tsv"
+
+
+def test_profile_tsv_layout(tmp_path: Path) -> None:
+    path = write_profile_tsv(make_profile(), tmp_path / "profile.tsv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    assert tuple(header) == PROFILE_COLUMNS
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    # 3 species + unassigned, 2 genera + unassigned
+    assert len(rows) == 7
+    for rank in ("species", "genus"):
+        total = sum(float(r["abundance"]) for r in rows if r["rank"] == rank)
+        assert total == pytest.approx(1.0, abs=1e-12)
+        unassigned = [r for r in rows if r["rank"] == rank and r["taxon"] == "unassigned"]
+        assert len(unassigned) == 1
+        assert unassigned[0]["reads"] == "100"
+    # formula-like names are quoted for spreadsheets (RELIABILITY T13)
+    assert any(r["taxon"] == "'+Evil 'quoted'" for r in rows)
+    assert any(r["genus"] == "'=Evil" for r in rows)
+
+
+def test_profile_tsv_multi_sample(tmp_path: Path) -> None:
+    path = write_profile_tsv([make_profile("A"), make_profile("B")], tmp_path / "p.tsv")
+    assert [p.sample_id for p in read_profiles_tsv(path)] == ["A", "B"]
+    with pytest.raises(InputFormatError, match="2 samples"):
+        read_profile_tsv(path)
+
+
+def test_profile_tsv_sum_checked(tmp_path: Path) -> None:
+    path = write_profile_tsv(make_profile(), tmp_path / "p.tsv")
+    text = path.read_text(encoding="utf-8").replace("\t0.6\t0.55", "\t0.7\t0.55")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"species: abundances plus unassigned sum to 1\.1"):
+        read_profile_tsv(path)
+
+
+def test_profile_tsv_header_only(tmp_path: Path) -> None:
+    path = tmp_path / "p.tsv"
+    path.write_text("\t".join(PROFILE_COLUMNS) + "\n", encoding="utf-8")
+    with pytest.raises(EmptyInputError, match="header only"):
+        read_profile_tsv(path)
+
+
+def test_profile_biom_written(tmp_path: Path) -> None:
+    import biom
+
+    path = write_profile_biom([make_profile("A"), make_profile("B")], tmp_path / "p.biom")
+    table = biom.load_table(str(path))
+    assert list(table.ids()) == ["A", "B"]
+    assert table.sum(axis="sample").tolist() == [1000.0, 1000.0]
+    assert table.get_value_by_ids("Faecalibacterium prausnitzii", "A") == 600.0
+    tax = table.metadata("Faecalibacterium prausnitzii", axis="observation")["taxonomy"]
+    assert tax[0] == "k__Bacteria"
+    assert tax[-1] == "s__Faecalibacterium prausnitzii"
+    with h5py.File(path, "r") as handle:
+        assert handle.attrs["format-version"].tolist() == [2, 1]
