@@ -1,0 +1,375 @@
+"""Run a cohort on Dask: one task per sample, the coordinator alone writes the store.
+
+Each sample is a pure task (inputs → :class:`SampleOutcome`) submitted to a Dask cluster: a
+``LocalCluster(processes=True, threads_per_worker=1)`` by default — mappy holds the GIL, so only
+processes give parallelism — or an existing scheduler (``tcp://…``). Results stream back with
+``as_completed``; the coordinating process commits each to the store (Parquet files, then the
+catalogue row). A sample whose task raises is recorded as ``failed`` with its error; a sample that
+keeps killing its worker is declared lost by the scheduler after
+``distributed.scheduler.allowed-failures`` worker deaths (``KilledWorker``) and recorded as failed
+too. Neither stops the cohort.
+
+Resume: the *task key* of a sample is
+
+.. math:: \\mathrm{SHA256}(\\text{input files' SHA-256} \\,\\|\\, \\text{reference} \\,\\|\\,
+          \\text{canonical parameters} \\,\\|\\, \\text{gutbrain version})
+
+A re-run skips every sample whose catalogue row is ``done`` with the same key and intact files,
+and redoes the rest (new, changed and failed samples).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from gutbrain import __version__
+from gutbrain.cohort.sheet import SampleSheet, SampleSpec
+from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
+from gutbrain.errors import GutbrainError, ValidationError
+from gutbrain.io.files import sha256_file
+
+__all__ = [
+    "DEFAULT_ALLOWED_FAILURES",
+    "RunSummary",
+    "SampleFailure",
+    "SampleOutcome",
+    "SampleTask",
+    "cluster_options",
+    "compute_task_key",
+    "run_cohort",
+    "run_sample_safely",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Worker deaths a task may cause before the scheduler gives up on it (Dask's default is 3).
+DEFAULT_ALLOWED_FAILURES = 2
+
+ProgressCallback = Callable[[float, float | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTask:
+    """What a worker needs to process one sample (plain, picklable values)."""
+
+    spec: SampleSpec
+    task_key: str
+    reference: str | None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleOutcome:
+    """A finished sample as returned by a worker: profile rows and score rows (plain dicts)."""
+
+    sample_id: str
+    profile_rows: tuple[Mapping[str, Any], ...]
+    score_rows: tuple[Mapping[str, Any], ...]
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SampleFailure:
+    """A sample whose processing raised; ``code`` is the GutbrainError code or the type name."""
+
+    sample_id: str
+    code: str
+    message: str
+
+
+SampleFunction = Callable[[SampleTask], SampleOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a cohort run did."""
+
+    run_id: str
+    n_samples: int
+    done: int
+    skipped: int
+    failed: int
+    failures: Mapping[str, str]
+    seconds: float
+    workers: int
+
+
+def compute_task_key(
+    spec: SampleSpec,
+    *,
+    reference_sha256: str | None,
+    parameters: Mapping[str, Any],
+    code_version: str = __version__,
+) -> str:
+    """Return the sample's task key (hex SHA-256); see the module docstring.
+
+    File *contents* count, not their paths or times: moving an unchanged file keeps the key.
+    Covariates are not part of the key (they do not change the per-sample result).
+    """
+    payload = {
+        "inputs": {role: sha256_file(path) for role, path in sorted(spec.input_files().items())},
+        "sample_id": str(spec.sample_id),
+        "reference": reference_sha256,
+        "parameters": parameters,
+        "code_version": code_version,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def run_sample_safely(function: SampleFunction, task: SampleTask) -> SampleOutcome | SampleFailure:
+    """Run ``function(task)`` on a worker; turn an exception into a :class:`SampleFailure`."""
+    start = time.perf_counter()
+    try:
+        outcome = function(task)
+    except GutbrainError as exc:
+        return SampleFailure(str(task.spec.sample_id), exc.code, str(exc))
+    except Exception as exc:  # one bad sample must not stop the cohort
+        return SampleFailure(str(task.spec.sample_id), type(exc).__name__, str(exc))
+    if outcome.seconds:
+        return outcome
+    return SampleOutcome(
+        outcome.sample_id,
+        outcome.profile_rows,
+        outcome.score_rows,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for the default ``LocalCluster``: processes, one thread each."""
+    options: dict[str, Any] = {
+        "n_workers": workers,
+        "processes": True,
+        "threads_per_worker": 1,
+        "dashboard_address": None,
+    }
+    if memory_limit is not None:
+        options["memory_limit"] = memory_limit
+    return options
+
+
+def _metadata_frame(sheet: SampleSheet) -> pd.DataFrame:
+    rows = []
+    for spec in sheet.samples:
+        row: dict[str, Any] = {"sample_id": str(spec.sample_id)}
+        row.update(spec.covariates)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["sample_id", *sheet.covariate_names])
+    for name in sheet.covariate_names:
+        values = [v for v in frame[name] if v is not None and not pd.isna(v)]
+        if values and all(isinstance(v, float) for v in values):
+            frame[name] = pd.to_numeric(frame[name])
+        else:
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def run_cohort(
+    sheet: SampleSheet,
+    store: CohortStore,
+    *,
+    sample_function: SampleFunction | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
+    memory_limit: str | None = None,
+    progress: ProgressCallback | None = None,
+    on_result: Callable[[str, str], None] | None = None,
+) -> RunSummary:
+    """Process every sample of ``sheet`` on Dask and commit the results to ``store``.
+
+    Parameters
+    ----------
+    sheet
+        The validated sample sheet.
+    store
+        A store opened with ``writable=True`` (this process is its only writer).
+    sample_function
+        The per-sample task (default: :func:`gutbrain.cohort.sample.process_sample`).
+    scheduler
+        Address of an existing Dask scheduler; ``None`` starts a ``LocalCluster``.
+    workers
+        Worker processes of the local cluster (one thread each).
+    reference, reference_sha256
+        The reference bundle path given to workers and its checksum for the task key.
+    parameters
+        Canonical parameters of the per-sample path (part of the task key).
+    allowed_failures
+        ``distributed.scheduler.allowed-failures`` for the local cluster: worker deaths a task may
+        cause before it is declared failed. An existing scheduler keeps its own setting.
+    memory_limit
+        Per-worker memory limit of the local cluster (e.g. ``"4GiB"``); Dask's default otherwise.
+    progress
+        ``callback(done, total)`` over the samples to process.
+    on_result
+        ``callback(sample_id, status)`` after each sample is committed (``done``/``failed``).
+
+    Returns
+    -------
+    RunSummary
+    """
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.client import FutureCancelledError
+
+    if workers < 1:
+        message = f"workers must be at least 1, got {workers}"
+        raise ValidationError(message)
+    if sample_function is None:
+        from gutbrain.cohort.sample import process_sample
+
+        sample_function = process_sample
+    params = dict(parameters or {})
+    started = time.perf_counter()
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    store.write_metadata(_metadata_frame(sheet))
+    records = store.records()
+    tasks: list[SampleTask] = []
+    skipped = 0
+    for spec in sheet.samples:
+        key = compute_task_key(spec, reference_sha256=reference_sha256, parameters=params)
+        if store.is_done(records.get(str(spec.sample_id)), key):
+            skipped += 1
+            continue
+        tasks.append(SampleTask(spec, key, reference, params))
+    store.start_run(run_id, sheet=sheet.path, n_samples=len(sheet.samples))
+    logger.info(
+        "cohort run %s: %d samples, %d already done, %d to process",
+        run_id,
+        len(sheet.samples),
+        skipped,
+        len(tasks),
+    )
+    done = 0
+    failures: dict[str, str] = {}
+    n_workers = workers
+    if tasks:
+        config = {"distributed.scheduler.allowed-failures": allowed_failures}
+        with dask.config.set(config):
+            cluster: Any = None
+            if scheduler is None:
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    **cluster_options(workers, memory_limit=memory_limit),
+                    silence_logs=logging.ERROR,
+                )
+                client = Client(cluster)  # type: ignore[no-untyped-call]
+            else:
+                client = Client(scheduler, timeout="30s")  # type: ignore[no-untyped-call]
+                n_workers = len(client.scheduler_info().get("workers", {})) or workers
+            try:
+                by_key = {t.task_key: t for t in tasks}
+                futures = [
+                    client.submit(
+                        run_sample_safely,
+                        sample_function,
+                        t,
+                        key=f"gutbrain-sample-{t.spec.sample_id}-{t.task_key[:16]}",
+                        pure=False,
+                        retries=0,
+                    )
+                    for t in tasks
+                ]
+                key_of = {f.key: t.task_key for f, t in zip(futures, tasks, strict=True)}
+                if progress is not None:
+                    progress(0, len(tasks))
+                for n, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
+                    task = by_key[key_of[future.key]]
+                    sample_id = str(task.spec.sample_id)
+                    try:
+                        result = future.result()
+                    except (GutbrainError, FutureCancelledError) as exc:
+                        result = SampleFailure(sample_id, type(exc).__name__, str(exc))
+                    except Exception as exc:  # KilledWorker and friends
+                        reason = str(exc)
+                        if type(exc).__name__ == "KilledWorker":
+                            reason = (
+                                f"the worker process died {allowed_failures + 1} time(s) while "
+                                "processing this sample (crash or out of memory)"
+                            )
+                        result = SampleFailure(sample_id, type(exc).__name__, reason)
+                    _commit(store, task, result, run_id)
+                    if isinstance(result, SampleFailure):
+                        failures[sample_id] = f"{result.code}: {result.message}"
+                        logger.warning("sample %s failed: %s", sample_id, failures[sample_id])
+                    else:
+                        done += 1
+                    if on_result is not None:
+                        on_result(sample_id, "failed" if sample_id in failures else "done")
+                    if progress is not None:
+                        progress(n, len(tasks))
+                    future.release()
+            finally:
+                client.close()  # type: ignore[no-untyped-call]
+                if cluster is not None:
+                    cluster.close()
+    seconds = time.perf_counter() - started
+    store.finish_run(
+        run_id,
+        done=done,
+        skipped=skipped,
+        failed=len(failures),
+        details={"failures": failures, "seconds": seconds, "workers": n_workers},
+    )
+    return RunSummary(
+        run_id=run_id,
+        n_samples=len(sheet.samples),
+        done=done,
+        skipped=skipped,
+        failed=len(failures),
+        failures=failures,
+        seconds=seconds,
+        workers=n_workers,
+    )
+
+
+def _commit(
+    store: CohortStore, task: SampleTask, result: SampleOutcome | SampleFailure, run_id: str
+) -> None:
+    sample_id = str(task.spec.sample_id)
+    if isinstance(result, SampleFailure):
+        store.mark_failed(
+            sample_id,
+            task_key=task.task_key,
+            run_id=run_id,
+            code=result.code,
+            message=result.message,
+        )
+        return
+    try:
+        profile = profile_rows_table(_with_sample(result.profile_rows, sample_id))
+        scores = score_rows_table(_with_sample(result.score_rows, sample_id))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        store.mark_failed(
+            sample_id,
+            task_key=task.task_key,
+            run_id=run_id,
+            code="GB-RESULT",
+            message=f"the sample's result could not be stored: {exc}",
+        )
+        return
+    store.commit_sample(
+        sample_id,
+        task_key=task.task_key,
+        run_id=run_id,
+        profile=profile,
+        scores=scores,
+        seconds=result.seconds,
+    )
+
+
+def _with_sample(rows: Sequence[Mapping[str, Any]], sample_id: str) -> list[dict[str, Any]]:
+    return [{**row, "sample_id": sample_id} for row in rows]
