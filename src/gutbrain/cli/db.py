@@ -1,11 +1,217 @@
-"""CLI commands: db."""
+"""CLI commands: ``gutbrain db build|import|info|verify|list|index``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from gutbrain.cli._app import console
+from gutbrain.cli._progress import progress_bar
+from gutbrain.io.refdb import ensure_index, list_bundles, load_bundle, verify_bundle
+from gutbrain.io.refdb_formats import FORMATS, import_bundle
 
 __all__ = ["register"]
 
+db_app = typer.Typer(
+    name="db",
+    help="Reference databases: import, inspect and verify reference bundles.",
+    no_args_is_help=True,
+)
+
+_DB_HELP = "Bundle name (see 'gutbrain db list') or folder; default: the bundled reference."
+
+
+def _import(
+    *,
+    fmt: str,
+    sequences: list[Path],
+    taxonomy: Path | None,
+    name: str,
+    version: str,
+    out: Path | None,
+    seq2taxid: Path | None,
+    copy_numbers: Path | None,
+    licence: str,
+    citation: str,
+    force: bool,
+) -> None:
+    with progress_bar(f"Importing {name}") as progress:
+        bundle = import_bundle(
+            sequences,
+            taxonomy,
+            format=fmt,
+            name=name,
+            version=version,
+            out=out,
+            seq2taxid=seq2taxid,
+            copy_numbers=copy_numbers,
+            licence=licence,
+            citation=citation,
+            replace=force,
+            progress=progress,
+        )
+    console.print(
+        f"Built reference [bold]{bundle.name}[/bold] {bundle.version}: "
+        f"{bundle.n_sequences} sequences in {bundle.path}\nsha256 {bundle.sha256}",
+        highlight=False,
+    )
+
+
+_SEQUENCES = typer.Option("--sequences", "-s", help="FASTA file(s), plain or gzip; repeatable.")
+_TAXONOMY = typer.Option("--taxonomy", "-t", help="Taxonomy table (format-dependent).")
+_NAME = typer.Option("--name", "-n", help="Bundle name (letters, digits, . _ + -).")
+_VERSION = typer.Option("--version", help="Version recorded in the manifest.")
+_OUT = typer.Option(
+    "--out", "-o", help="Bundle folder; default: the user data folder ($XDG_DATA_HOME/gutbrain/db)."
+)
+_SEQ2TAXID = typer.Option("--seq2taxid", help="emu: 'sequence id<TAB>tax id' map.")
+_COPY = typer.Option(
+    "--copy-numbers", help="rrnDB table: join 16S copy numbers by species, else genus mean."
+)
+_LICENCE = typer.Option("--licence", help="Licence of the source, recorded in the manifest.")
+_CITATION = typer.Option("--citation", help="Citation of the source, recorded in the manifest.")
+_FORCE = typer.Option("--force", help="Replace an existing bundle of that name.")
+
+
+@db_app.command("import")
+def import_command(
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")],
+    sequences: Annotated[list[Path], _SEQUENCES],
+    name: Annotated[str, _NAME],
+    taxonomy: Annotated[Path | None, _TAXONOMY] = None,
+    version: Annotated[str, _VERSION] = "unversioned",
+    out: Annotated[Path | None, _OUT] = None,
+    seq2taxid: Annotated[Path | None, _SEQ2TAXID] = None,
+    copy_numbers: Annotated[Path | None, _COPY] = None,
+    licence: Annotated[str, _LICENCE] = "unknown (see the source)",
+    citation: Annotated[str, _CITATION] = "",
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Import a published reference (Emu, QIIME/SILVA, HITdb, dada2, SINTAX, plain, tsv-ranks)."""
+    _import(
+        fmt=fmt,
+        sequences=sequences,
+        taxonomy=taxonomy,
+        name=name,
+        version=version,
+        out=out,
+        seq2taxid=seq2taxid,
+        copy_numbers=copy_numbers,
+        licence=licence,
+        citation=citation,
+        force=force,
+    )
+
+
+@db_app.command("build")
+def build_command(
+    sequences: Annotated[list[Path], _SEQUENCES],
+    taxonomy: Annotated[Path, _TAXONOMY],
+    name: Annotated[str, _NAME],
+    version: Annotated[str, _VERSION] = "unversioned",
+    out: Annotated[Path | None, _OUT] = None,
+    copy_numbers: Annotated[Path | None, _COPY] = None,
+    licence: Annotated[str, _LICENCE] = "unknown (see the source)",
+    citation: Annotated[str, _CITATION] = "",
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Build a bundle from FASTA + a rank-column taxonomy TSV (id, species, genus, … superkingdom).
+
+    The same as 'gutbrain db import --format tsv-ranks'.
+    """
+    _import(
+        fmt="tsv-ranks",
+        sequences=sequences,
+        taxonomy=taxonomy,
+        name=name,
+        version=version,
+        out=out,
+        seq2taxid=None,
+        copy_numbers=copy_numbers,
+        licence=licence,
+        citation=citation,
+        force=force,
+    )
+
+
+@db_app.command("info")
+def info_command(
+    db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Show a bundle's manifest: name, version, sources, licences, counts, checksum."""
+    bundle = load_bundle(db)
+    if as_json:
+        payload = {"path": str(bundle.path), "sha256": bundle.sha256, **bundle.manifest}
+        console.print_json(json.dumps(payload))
+        return
+    manifest = bundle.manifest
+    counts = manifest.get("counts", {})
+    console.print(f"[bold]{bundle.name}[/bold] {bundle.version}", highlight=False)
+    console.print(f"path      {bundle.path}", highlight=False)
+    console.print(f"sha256    {bundle.sha256}", highlight=False)
+    console.print(f"source    {manifest.get('source', '')}", highlight=False)
+    console.print(
+        f"contents  {counts.get('sequences', '?')} sequences, {counts.get('species', '?')} "
+        f"species, {counts.get('genera', '?')} genera; {counts.get('with_copy_number', 0)} with "
+        "a 16S copy number",
+        highlight=False,
+    )
+    if manifest.get("description"):
+        console.print(f"about     {manifest['description']}", highlight=False)
+    for source in manifest.get("sources", []):
+        console.print(
+            f"- {source.get('name', '')} {source.get('version', '')}: licence "
+            f"{source.get('licence', '?')}; cite {source.get('citation', '-')}",
+            highlight=False,
+        )
+    for note in manifest.get("warnings", []):
+        console.print(f"warning   {note}", highlight=False)
+
+
+@db_app.command("verify")
+def verify_command(db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = None) -> None:
+    """Re-hash every file of a bundle; fail (exit 78) if a file was changed, added or removed."""
+    bundle = verify_bundle(db)
+    console.print(
+        f"{bundle.name} {bundle.version}: all files match the manifest (sha256 {bundle.sha256})",
+        highlight=False,
+    )
+
+
+@db_app.command("list")
+def list_command() -> None:
+    """List the bundled default reference and the bundles imported into the user data folder."""
+    table = Table("name", "version", "sequences", "path", "note")
+    for summary in list_bundles():
+        note = "default" if summary.is_default else ""
+        if summary.problem:
+            note = f"unusable: {summary.problem}"
+        table.add_row(
+            summary.name,
+            summary.version,
+            str(summary.sequences) if summary.sequences is not None else "?",
+            str(summary.path),
+            note,
+        )
+    console.print(table)
+
+
+@db_app.command("index")
+def index_command(
+    db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = None,
+    preset: Annotated[str, typer.Option("--preset", help="minimap2 preset.")] = "map-ont",
+) -> None:
+    """Build (or find) the cached minimap2 index of a bundle for a preset."""
+    bundle = load_bundle(db)
+    path = ensure_index(bundle, preset=preset)
+    console.print(f"{bundle.name} {bundle.version} ({preset}): {path}", highlight=False)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add the ``db`` command group to ``app``."""
+    app.add_typer(db_app, name="db")
