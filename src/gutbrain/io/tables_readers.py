@@ -1,0 +1,776 @@
+"""Readers for other pipelines' abundance tables, and format auto-detection.
+
+Hand-written parsers (Emu, Kraken 2, Bracken, MetaPhlAn, plain TSV): taxpasta 0.7.0, the
+library that standardises Kraken 2/Bracken/MetaPhlAn outputs, pins ``pandas<2`` and
+``numpy<2`` through its dependencies (``pip install --dry-run taxpasta`` would install pandas 1.5.3
+and numpy 1.26.4 over gutbrain's pandas 3 / numpy 2), so it cannot be installed beside gutbrain.
+These formats are simple line formats, documented in ``docs/tables.md``. BIOM goes through
+biom-format, after gutbrain's own checks of the JSON (biom-format pads ragged rows and accepts NaN).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from gutbrain import __version__
+from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.io.files import check_input_file, sha256_file
+from gutbrain.io.tables_matrix import (
+    TaxonMatrix,
+    ValueType,
+    complete_lineage,
+    lineage_from_string,
+    matrix_to_profiles,
+    normalise_name,
+    validate_values,
+)
+from gutbrain.io.tables_profile import profile_from_dict
+from gutbrain.io.tables_text import parse_number, read_bytes, read_rows, values_matrix
+from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
+
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "read_biom",
+    "read_bracken",
+    "read_emu",
+    "read_kraken",
+    "read_metaphlan",
+    "read_plain_tsv",
+    "read_taxonomy",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Formats :func:`gutbrain.io.tables.read_table` accepts (besides ``auto``).
+FORMATS: tuple[str, ...] = (
+    "biom",
+    "tsv",
+    "profile",
+    "emu",
+    "kraken",
+    "bracken",
+    "metaphlan",
+    "qiime-taxonomy",
+)
+#: Largest BIOM JSON document accepted (bytes, uncompressed) and its deepest nesting.
+MAX_JSON_BYTES = 512 << 20
+MAX_JSON_DEPTH = 32
+_RANK_ALIASES: dict[str, Rank] = {
+    "kingdom": "superkingdom",
+    "domain": "superkingdom",
+    "superkingdom": "superkingdom",
+    "phylum": "phylum",
+    "class": "class",
+    "order": "order",
+    "family": "family",
+    "genus": "genus",
+    "species": "species",
+}
+
+
+def _inputs(*paths: Path) -> tuple[tuple[str, str], ...]:
+    return tuple((p.name, sha256_file(p)) for p in paths)
+
+
+# ----------------------------------------------------------------------------- taxonomy
+
+
+def read_taxonomy(path: str | Path) -> dict[str, Lineage]:
+    """Read a taxonomy table: ``{feature ID: Lineage}``.
+
+    Accepted layouts: QIIME 2's exported ``taxonomy.tsv`` (``Feature ID``, ``Taxon``, optional
+    ``Confidence``), or one column per rank (``Kingdom``/``Domain``, ``Phylum`` … ``Species``,
+    case-insensitive) after the ID column. ``NA`` and empty names mean unknown.
+
+    Raises
+    ------
+    InputFormatError
+        When no taxonomy column is recognised or a feature ID repeats.
+    """
+    p = Path(path)
+    header, rows = read_rows(p, comment="#")
+    lower = [h.lower().lstrip("#").strip() for h in header]
+    out: dict[str, Lineage] = {}
+    taxon_col = next((i for i, h in enumerate(lower) if i and h in ("taxon", "taxonomy")), None)
+    rank_cols = {i: _RANK_ALIASES[h] for i, h in enumerate(lower) if h in _RANK_ALIASES and i}
+    if taxon_col is None and not rank_cols:
+        message = (
+            f"no taxonomy columns in header {header[:8]}; expected 'Feature ID, Taxon' (QIIME 2) "
+            "or rank columns (Kingdom, Phylum, Class, Order, Family, Genus, Species)"
+        )
+        raise InputFormatError(message, path=p, line=1)
+    for number, cells in rows:
+        key = normalise_name(cells[0])
+        if key in out:
+            message = f"feature ID {key!r} repeats; IDs must be unique"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
+        if taxon_col is not None:
+            out[key] = lineage_from_string(cells[taxon_col])
+        else:
+            out[key] = complete_lineage({rank: cells[i] for i, rank in rank_cols.items()})
+    return out
+
+
+def _lineages(
+    taxa: list[str],
+    *,
+    taxonomy: dict[str, Lineage] | None,
+    inline: list[str] | None,
+    rank: Rank,
+    path: Path,
+) -> tuple[Lineage, ...]:
+    if inline is not None:
+        return tuple(lineage_from_string(text) for text in inline)
+    if taxonomy is not None:
+        missing = [t for t in taxa if normalise_name(t) not in taxonomy]
+        if missing:
+            message = (
+                f"{len(missing)} taxa have no row in the taxonomy file (first: {missing[0]!r}); "
+                "give the matching taxonomy"
+            )
+            raise InputFormatError(message, path=path, code="GB-TAB-TAXONOMY")
+        return tuple(taxonomy[normalise_name(t)] for t in taxa)
+    # no taxonomy: the IDs are names at ``rank``
+    return tuple(complete_lineage({rank: t}) for t in taxa)
+
+
+# ----------------------------------------------------------------------------- plain TSV
+
+
+def read_plain_tsv(
+    path: str | Path,
+    *,
+    taxonomy: str | Path | None = None,
+    rank: Rank = "species",
+    value_type: ValueType = "auto",
+    format_name: str = "tsv",
+) -> list[Profile]:
+    """Read a taxa × samples TSV (counts, fractions, percent or quantities).
+
+    The first column holds taxon (feature) IDs, every other column a sample; a column named
+    ``taxonomy``/``Taxon`` holds lineage strings (``k__…; p__…``). QIIME 2's ``biom convert
+    --to-tsv`` output (``# Constructed from biom file`` then ``#OTU ID``) reads as is. Without
+    lineage, ``taxonomy`` (a file, see :func:`read_taxonomy`) supplies it, otherwise the IDs are
+    taken as names at ``rank``.
+    """
+    p = check_input_file(path)
+    header, rows = read_rows(p, comment="# ")
+    lower = [h.lower() for h in header]
+    tax_col = next(
+        (i for i, h in enumerate(lower) if i and h in ("taxonomy", "taxon", "lineage")), None
+    )
+    sample_cols = [i for i in range(1, len(header)) if i != tax_col]
+    taxa = [cells[0].strip() for _, cells in rows]
+    values = values_matrix(rows, sample_cols, header, path=p)
+    tax_map = read_taxonomy(taxonomy) if taxonomy is not None else None
+    inline = [cells[tax_col] for _, cells in rows] if tax_col is not None and not tax_map else None
+    extra = (check_input_file(taxonomy),) if taxonomy is not None else ()
+    matrix = TaxonMatrix(
+        path=p,
+        format=format_name,
+        taxa=tuple(taxa),
+        samples=tuple(header[i] for i in sample_cols),
+        values=values,
+        lineages=_lineages(taxa, taxonomy=tax_map, inline=inline, rank=rank, path=p),
+        inputs=_inputs(p, *extra),
+    )
+    return matrix_to_profiles(matrix, value_type=value_type)
+
+
+# ----------------------------------------------------------------------------- BIOM
+
+
+def _json_depth(obj: Any, limit: int) -> int:
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list) and item and isinstance(item[0], (list, dict)):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _check_biom_json(doc: Any, path: Path) -> None:
+    """gutbrain's own checks of a BIOM 1.0 document, before biom-format sees it."""
+    if not isinstance(doc, dict) or "data" not in doc or "shape" not in doc:
+        message = "not a BIOM 1.0 JSON document (no 'data' or 'shape'); export BIOM from QIIME"
+        raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+    if _json_depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        message = f"JSON nested deeper than {MAX_JSON_DEPTH} levels; not a BIOM table"
+        raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+    n_rows, n_cols = (int(x) for x in doc["shape"])
+    rows = [r.get("id") if isinstance(r, dict) else None for r in doc.get("rows") or []]
+    cols = [c.get("id") if isinstance(c, dict) else None for c in doc.get("columns") or []]
+    if len(rows) != n_rows or len(cols) != n_cols:
+        message = (
+            f"shape {n_rows} x {n_cols} but {len(rows)} row IDs and {len(cols)} column IDs; "
+            "the table is truncated or inconsistent"
+        )
+        raise InputFormatError(message, path=path, code="GB-TAB-RAGGED")
+    sparse = doc.get("matrix_type") == "sparse"
+    for k, entry in enumerate(doc["data"]):
+        if not isinstance(entry, list):
+            message = f"data entry {k + 1} is not a list"
+            raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-BIOM")
+        if sparse:
+            ok = (
+                len(entry) == 3
+                and isinstance(entry[0], int)
+                and isinstance(entry[1], int)
+                and 0 <= entry[0] < n_rows
+                and 0 <= entry[1] < n_cols
+            )
+            if not ok:
+                message = (
+                    f"sparse data entry {k + 1} {entry!r:.80} is not [row, column, value] "
+                    f"inside the {n_rows} x {n_cols} shape"
+                )
+                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-RAGGED")
+            cells = [(entry[0], entry[1], entry[2])]
+        else:
+            if len(entry) != n_cols:
+                message = (
+                    f"row {k + 1} ({rows[k] if k < len(rows) else '?'!r}) has {len(entry)} values, "
+                    f"expected {n_cols}; rows are never padded"
+                )
+                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-RAGGED")
+            cells = [(k, j, v) for j, v in enumerate(entry)]
+        for i, j, value in cells:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                message = f"sample {cols[j]!r}, taxon {rows[i]!r}: {value!r:.40} is not a number"
+                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-NUM")
+    if len(doc["data"]) != n_rows and not sparse:
+        message = f"{len(doc['data'])} data rows, expected {n_rows}"
+        raise InputFormatError(message, path=path, code="GB-TAB-RAGGED")
+
+
+def _biom_lineage(metadata: Any) -> Lineage | None:
+    if not metadata:
+        return None
+    tax = metadata.get("taxonomy") if hasattr(metadata, "get") else None
+    if tax is None:
+        return None
+    if isinstance(tax, str):
+        return lineage_from_string(tax)
+    return lineage_from_string(";".join(str(t) for t in tax))
+
+
+def read_biom(
+    path: str | Path,
+    *,
+    taxonomy: str | Path | None = None,
+    rank: Rank = "species",
+    value_type: ValueType = "auto",
+    format_name: str = "biom",
+) -> list[Profile]:
+    """Read BIOM 1.0 (JSON) or 2.1 (HDF5), gzip or not.
+
+    Lineages come from the ``taxonomy`` observation metadata, a taxonomy file, or the IDs as
+    names at ``rank``. A BIOM written by gutbrain restores its profiles exactly.
+    """
+    from biom import Table
+
+    p = check_input_file(path)
+    data = read_bytes(p)
+    if data.startswith(b"\x89HDF"):
+        import h5py
+
+        with h5py.File(io.BytesIO(data), "r") as handle:
+            if "gutbrain/profiles_json" in handle and taxonomy is None:
+                raw = handle["gutbrain/profiles_json"][()]
+                try:
+                    docs = json.loads(bytes(raw).decode("utf-8"))
+                    profiles = [profile_from_dict(d) for d in docs]
+                except (ValueError, KeyError, TypeError) as exc:
+                    message = f"damaged gutbrain profile block ({exc})"
+                    raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+                return profiles
+            try:
+                table = Table.from_hdf5(handle)
+            except Exception as exc:  # biom raises bare KeyError/ValueError on bad files
+                message = f"not a readable BIOM 2.1 HDF5 file ({type(exc).__name__}: {exc})"
+                raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+    else:
+        stripped = data.lstrip()
+        if not stripped:
+            message = "empty file; expected a BIOM table"
+            raise EmptyInputError(message, path=p)
+        if not stripped.startswith(b"{"):
+            message = "neither BIOM 2.1 (HDF5) nor BIOM 1.0 (JSON); check the file"
+            raise InputFormatError(message, path=p, code="GB-TAB-BIOM")
+        if len(data) > MAX_JSON_BYTES:
+            message = f"BIOM JSON larger than {MAX_JSON_BYTES >> 20} MiB; convert it to BIOM 2.1"
+            raise InputFormatError(message, path=p, code="GB-TAB-SIZE")
+        try:
+            doc = json.loads(data.decode("utf-8-sig"), parse_constant=lambda c: float(c))
+        except (ValueError, RecursionError) as exc:
+            message = f"invalid JSON ({exc}); not a BIOM 1.0 file"
+            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+        _check_biom_json(doc, p)
+        try:
+            table = Table.from_json(doc)
+        except Exception as exc:
+            message = f"biom-format rejected the table ({type(exc).__name__}: {exc})"
+            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+    taxa = [str(t) for t in table.ids(axis="observation")]
+    samples = [str(s) for s in table.ids(axis="sample")]
+    values = np.asarray(table.matrix_data.toarray(), dtype=np.float64)
+    matrix = TaxonMatrix(
+        path=p,
+        format=format_name,
+        taxa=tuple(taxa),
+        samples=tuple(samples),
+        values=values,
+        lineages=tuple(Lineage() for _ in taxa),
+    )
+    validate_values(matrix)  # NaN/inf/negative before anything else looks at the values
+    tax_map = read_taxonomy(taxonomy) if taxonomy is not None else None
+    inline: list[str] | None = None
+    if tax_map is None:
+        meta = table.metadata(axis="observation")
+        found = [_biom_lineage(m) for m in meta] if meta is not None else []
+        if found and all(lin is not None for lin in found):
+            lineages = tuple(cast(Lineage, lin) for lin in found)
+        else:
+            lineages = _lineages(taxa, taxonomy=None, inline=inline, rank=rank, path=p)
+    else:
+        lineages = _lineages(taxa, taxonomy=tax_map, inline=None, rank=rank, path=p)
+    extra = (check_input_file(taxonomy),) if taxonomy is not None else ()
+    matrix = TaxonMatrix(
+        path=p,
+        format=format_name,
+        taxa=tuple(taxa),
+        samples=tuple(samples),
+        values=values,
+        lineages=lineages,
+        inputs=_inputs(p, *extra),
+    )
+    return matrix_to_profiles(matrix, value_type=value_type)
+
+
+# ----------------------------------------------------------------------------- Emu
+
+
+def _sample_name(path: Path, suffixes: tuple[str, ...]) -> str:
+    name = path.name
+    for ext in (".gz", ".tsv", ".txt", ".csv"):
+        name = name.removesuffix(ext)
+    for suffix in suffixes:
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def read_emu(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
+    """Read an Emu ``<sample>_rel-abundance.tsv`` (Curry et al. 2022).
+
+    Columns used: ``tax_id``, ``abundance`` (fraction), the rank columns ``species`` …
+    ``superkingdom``, and ``estimated counts`` when present (``--keep-counts``). Emu's
+    ``unassigned`` row (tax_id ``unassigned``) becomes the unassigned share; without it the
+    abundances must sum to 1. Genus … phylum rows are summed from the species rows.
+    """
+    p = check_input_file(path)
+    header, rows = read_rows(p)
+    col = {h.strip().lower(): i for i, h in enumerate(header)}
+    if "abundance" not in col or "tax_id" not in col:
+        message = f"missing 'tax_id' or 'abundance' column in {header[:6]}; not an Emu table"
+        raise InputFormatError(message, path=p, line=1)
+    counts_col = col.get("estimated counts")
+    rank_cols = {r: col[r] for r in RANKS if r in col}
+    sample = sample_id or _sample_name(p, ("_rel-abundance", "-rel-abundance"))
+    taxa: list[str] = []
+    lineages: list[Lineage] = []
+    abundances: list[float] = []
+    reads: list[float] = []
+    un_abundance = 0.0
+    un_reads = 0.0
+    for number, cells in rows:
+        taxid = cells[col["tax_id"]].strip()
+        value = parse_number(cells[col["abundance"]], path=p, line=number, column="abundance")
+        count = (
+            parse_number(cells[counts_col], path=p, line=number, column="estimated counts")
+            if counts_col is not None
+            else float("nan")
+        )
+        if taxid.lower() in ("unassigned", "unmapped", "mapped_unclassified"):
+            un_abundance += value
+            un_reads += count if counts_col is not None else 0.0
+            continue
+        taxa.append(taxid)
+        lineages.append(complete_lineage({r: cells[i] for r, i in rank_cols.items()}))
+        abundances.append(value)
+        reads.append(count)
+    values = np.array([[r] for r in reads] if counts_col is not None else [[a] for a in abundances])
+    if counts_col is not None:
+        values = np.vstack([values, [[un_reads]]]) if values.size else np.array([[un_reads]])
+    else:
+        values = np.vstack([values, [[un_abundance]]]) if values.size else np.array([[0.0]])
+    matrix = TaxonMatrix(
+        path=p,
+        format="emu",
+        taxa=(*taxa, "unassigned"),
+        samples=(sample,),
+        values=values.astype(np.float64),
+        lineages=(*lineages, Lineage()),
+        inputs=_inputs(p),
+    )
+    kind: ValueType = "counts" if counts_col is not None else "fractions"
+    if kind == "counts" and not np.all(values == np.round(values)):
+        kind = "quantities"  # Emu's estimated counts are EM expectations, not whole reads
+    profiles = matrix_to_profiles(matrix, value_type=kind)
+    if counts_col is not None and kind == "quantities":
+        total = float(values.sum())
+        profiles = [
+            Profile(
+                sample_id=pr.sample_id,
+                rows=tuple(
+                    TaxonRow(r.rank, r.lineage, r.abundance, reads=r.abundance * total)
+                    for r in pr.rows
+                ),
+                unassigned=pr.unassigned,
+                provenance=pr.provenance,
+                total_reads=round(total),
+            )
+            for pr in profiles
+        ]
+    return _with_taxids(profiles, dict(zip(taxa, lineages, strict=True)))
+
+
+def _with_taxids(profiles: list[Profile], taxid_lineage: dict[str, Lineage]) -> list[Profile]:
+    """Put tax IDs on species rows whose lineage matches exactly one input row."""
+    by_lineage: dict[Lineage, str] = {}
+    for taxid, lin in taxid_lineage.items():
+        if lin.species is not None:
+            by_lineage[lin] = taxid
+    out = []
+    for pr in profiles:
+        rows = tuple(
+            TaxonRow(
+                r.rank,
+                r.lineage,
+                r.abundance,
+                reads=r.reads,
+                taxid=TaxId(by_lineage[r.lineage]) if r.lineage in by_lineage else None,
+            )
+            for r in pr.rows
+        )
+        out.append(Profile(pr.sample_id, rows, pr.unassigned, pr.provenance, pr.total_reads, False))
+    return out
+
+
+# ----------------------------------------------------------------------------- Kraken 2
+
+
+_KRAKEN_RANKS: dict[str, Rank] = {
+    "D": "superkingdom",
+    "P": "phylum",
+    "C": "class",
+    "O": "order",
+    "F": "family",
+    "G": "genus",
+    "S": "species",
+}
+
+
+def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
+    """Read a Kraken 2 report (``--report``; also Bracken's ``*.kreport``).
+
+    Each line: percent, clade reads, direct reads, [minimizers, distinct minimizers,] rank code
+    (``U``, ``R``, ``D``, ``K``, ``P`` … ``S``, with digits for intermediate ranks), NCBI taxid,
+    the name indented by two spaces per level. Rows at D/P/C/O/F/G/S become taxa with their clade
+    reads; the total is unclassified plus root clade reads, and each rank's unassigned share is
+    what its taxa do not cover.
+    """
+    p = check_input_file(path)
+    from gutbrain.io.tables_text import read_text
+
+    lines = [line for line in read_text(p).splitlines() if line.strip()]
+    if not lines:
+        message = "empty file; expected a Kraken 2 report"
+        raise EmptyInputError(message, path=p)
+    sample = sample_id or _sample_name(p, (".kreport", ".kreport2", ".report", "_report"))
+    total = 0.0
+    stack: list[tuple[int, Rank, str]] = []
+    rows: list[TaxonRow] = []
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("#") or line.lower().startswith("percent"):
+            continue
+        cells = line.split("\t")
+        if len(cells) not in (6, 8):
+            message = f"{len(cells)} tab-separated cells, expected 6 or 8 (Kraken 2 report)"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+        clade = parse_number(cells[1], path=p, line=number, column="clade reads")
+        if clade < 0:
+            message = f"negative clade read count {clade:g}"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+        code = cells[-3].strip()
+        taxid = cells[-2].strip()
+        raw_name = cells[-1]
+        name = raw_name.strip()
+        depth = (len(raw_name) - len(raw_name.lstrip(" "))) // 2
+        if code in ("U", "R"):
+            total += clade
+            continue
+        rank = _KRAKEN_RANKS.get(code)
+        if rank is None:
+            continue
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        stack.append((depth, rank, name))
+        names: dict[str, str | None] = {r: n for _, r, n in stack}
+        if clade > 0:
+            rows.append(
+                TaxonRow(
+                    rank=rank,
+                    lineage=complete_lineage(names).truncated(rank),
+                    abundance=clade,
+                    reads=clade,
+                    taxid=TaxId(taxid),
+                )
+            )
+    return [_counts_profile(p, sample, rows, total, "kraken")]
+
+
+def _counts_profile(
+    path: Path, sample: str, rows: list[TaxonRow], total: float, fmt: str
+) -> Profile:
+    if total <= 0:
+        message = "no reads in the report (total 0); nothing to import"
+        raise EmptyInputError(message, path=path)
+    out: list[TaxonRow] = []
+    unassigned: dict[Rank, float] = {}
+    for rank in RANKS:
+        at = [r for r in rows if r.rank == rank]
+        if not at:
+            continue
+        merged: dict[Lineage, TaxonRow] = {}
+        for r in at:
+            if r.lineage in merged:
+                prev = merged[r.lineage]
+                r = TaxonRow(rank, r.lineage, 0.0, reads=(prev.reads or 0) + (r.reads or 0))
+            merged[r.lineage] = r
+        assigned = sum(r.reads or 0.0 for r in merged.values())
+        if assigned > total * (1 + 1e-9):
+            message = (
+                f"rank {rank}: {assigned:g} reads assigned but the report's total is {total:g}"
+            )
+            raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+        for r in merged.values():
+            reads = r.reads or 0.0
+            out.append(TaxonRow(rank, r.lineage, reads / total, reads=reads, taxid=r.taxid))
+        unassigned[rank] = max(total - assigned, 0.0) / total
+    return Profile(
+        sample_id=SampleId(sample),
+        rows=tuple(out),
+        unassigned=unassigned,
+        provenance=Provenance(
+            gutbrain_version=__version__,
+            source=f"import:{fmt}",
+            inputs=dict(_inputs(path)),
+            parameters={"value_type": "counts"},
+        ),
+        total_reads=round(total),
+    )
+
+
+# ----------------------------------------------------------------------------- Bracken
+
+
+def read_bracken(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
+    """Read a Bracken abundance table (``-o`` output).
+
+    Columns ``name, taxonomy_id, taxonomy_lvl, kraken_assigned_reads, added_reads,
+    new_est_reads, fraction_total_reads``. Only names are known (no lineage); the reads are the
+    re-estimated reads at the one level Bracken ran at, and Bracken's fractions are of the
+    reads classified at that level, so ``unassigned`` is 0 and ``total_reads`` is their sum.
+    (A Bracken ``*.kreport`` is a Kraken 2 report: use ``kraken``.)
+    """
+    p = check_input_file(path)
+    header, rows = read_rows(p)
+    col = {h.strip().lower(): i for i, h in enumerate(header)}
+    need = ("name", "taxonomy_id", "taxonomy_lvl", "new_est_reads")
+    missing = [n for n in need if n not in col]
+    if missing:
+        message = f"missing column(s) {', '.join(missing)}; not a Bracken abundance table"
+        raise InputFormatError(message, path=p, line=1)
+    sample = sample_id or _sample_name(p, (".bracken", "_bracken", "_species", "_genus"))
+    out: list[TaxonRow] = []
+    total = 0.0
+    for number, cells in rows:
+        level = cells[col["taxonomy_lvl"]].strip().upper()[:1]
+        rank = _KRAKEN_RANKS.get(level)
+        if rank is None:
+            message = f"taxonomy_lvl {cells[col['taxonomy_lvl']]!r} is not one of D P C O F G S"
+            raise InputFormatError(message, path=p, line=number)
+        reads = parse_number(cells[col["new_est_reads"]], path=p, line=number, column="reads")
+        if reads < 0:
+            message = f"negative new_est_reads {reads:g}"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+        total += reads
+        name = cells[col["name"]].strip()
+        out.append(
+            TaxonRow(
+                rank,
+                complete_lineage({rank: name}).truncated(rank),
+                reads,
+                reads=reads,
+                taxid=TaxId(cells[col["taxonomy_id"]].strip()),
+            )
+        )
+    return [_counts_profile(p, sample, out, total, "bracken")]
+
+
+# ----------------------------------------------------------------------------- MetaPhlAn
+
+
+def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
+    """Read a MetaPhlAn 3/4 profile (``clade_name``, ``NCBI_tax_id``, ``relative_abundance``).
+
+    Clade names are ``k__…|p__…|…|s__…`` (``t__`` strain rows are skipped); the relative
+    abundances are percents. Each rank's unassigned share is 1 minus its rows' fractions
+    (MetaPhlAn 4's ``UNCLASSIFIED`` row and unknown-estimation fall into it). Reads are unknown.
+    """
+    p = check_input_file(path)
+    from gutbrain.io.tables_text import read_text
+
+    sample = sample_id
+    data_lines: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(read_text(p).splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            if sample is None and line.lower().startswith("#sampleid"):
+                parts = line.split("\t")
+                if len(parts) > 1 and parts[1].strip():
+                    sample = parts[1].strip()
+            continue
+        data_lines.append((number, line.split("\t")))
+    if not data_lines:
+        message = "no profile rows; expected MetaPhlAn clade_name lines"
+        raise EmptyInputError(message, path=p)
+    sample = sample or _sample_name(p, ("_profile", ".profile", "_metaphlan"))
+    rows: list[TaxonRow] = []
+    for number, cells in data_lines:
+        if len(cells) < 3:
+            message = f"{len(cells)} cells, expected at least 3 (clade, taxid, abundance)"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+        clade = cells[0].strip()
+        if clade.upper() == "UNCLASSIFIED" or "|t__" in clade:
+            continue
+        parts = clade.split("|")
+        if parts[-1][:3] not in {f"{k}__" for k in "kdpcofgs"}:
+            message = f"clade {clade!r:.60} does not end in a k__ … s__ rank"
+            raise InputFormatError(message, path=p, line=number)
+        percent = parse_number(cells[2], path=p, line=number, column="relative_abundance")
+        if percent < 0 or percent > 100 + 1e-6:
+            message = f"relative_abundance {percent:g} outside 0–100 (percent)"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+        lineage = lineage_from_string(";".join(parts))
+        rank = _PREFIX_RANK[parts[-1][0]]
+        taxid_path = cells[1].strip().split("|")
+        rows.append(
+            TaxonRow(
+                rank,
+                lineage.truncated(rank),
+                percent / 100.0,
+                taxid=TaxId(taxid_path[-1]) if taxid_path[-1] else None,
+            )
+        )
+    unassigned: dict[Rank, float] = {}
+    for rank in RANKS:
+        at = [r for r in rows if r.rank == rank]
+        if not at:
+            continue
+        share = sum(r.abundance for r in at)
+        if share > 1 + 1e-4:
+            message = f"rank {rank}: abundances sum to {share * 100:.4g} %, more than 100 %"
+            raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+        unassigned[rank] = max(1.0 - share, 0.0)
+    return [
+        Profile(
+            sample_id=SampleId(sample),
+            rows=tuple(rows),
+            unassigned=unassigned,
+            provenance=Provenance(
+                gutbrain_version=__version__,
+                source="import:metaphlan",
+                inputs=dict(_inputs(p)),
+                parameters={"value_type": "percent"},
+            ),
+        )
+    ]
+
+
+_PREFIX_RANK: dict[str, Rank] = {
+    "k": "superkingdom",
+    "d": "superkingdom",
+    "p": "phylum",
+    "c": "class",
+    "o": "order",
+    "f": "family",
+    "g": "genus",
+    "s": "species",
+}
+
+
+# ----------------------------------------------------------------------------- detection
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a table's format from its first bytes and header.
+
+    Returns one of :data:`FORMATS`. Raises :class:`InputFormatError` with the candidates when
+    unsure.
+    """
+    p = check_input_file(path)
+    data = read_bytes(p)[: 1 << 16]
+    if data.startswith(b"\x89HDF"):
+        return "biom"
+    head = data.lstrip()
+    if head.startswith(b"{"):
+        return "biom"
+    text = data.decode("utf-8-sig", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        message = "empty file; nothing to import"
+        raise EmptyInputError(message, path=p)
+    first = lines[0]
+    low = first.lower()
+    if low.startswith("sample\trank\ttaxon") or low.startswith("rank\ttaxon"):
+        return "profile"
+    if (
+        low.startswith("#mpa_")
+        or "clade_name" in low
+        or any(line.startswith("k__") or line.startswith("d__") for line in lines[:50])
+    ):
+        return "metaphlan"
+    if low.startswith("tax_id\tabundance") or ("tax_id" in low and "abundance" in low):
+        return "emu"
+    if "taxonomy_lvl" in low and "new_est_reads" in low:
+        return "bracken"
+    cells = first.split("\t")
+    if (
+        len(cells) in (6, 8)
+        and re.fullmatch(r"\s*[0-9.]+", cells[0] or "")
+        and cells[-3].strip()[:1] in ("U", "R", "D", "K", "P", "C", "O", "F", "G", "S")
+    ):
+        return "kraken"
+    if "\t" in first or first.startswith("# Constructed from biom file"):
+        return "tsv"
+    message = (
+        "cannot tell the table's format (not BIOM, Emu, Kraken 2, Bracken, MetaPhlAn, "
+        "gutbrain profile.tsv or a tab-separated taxa x samples table); give --format"
+    )
+    raise InputFormatError(message, path=p, code="GB-TAB-FORMAT")
