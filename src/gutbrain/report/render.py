@@ -1,0 +1,293 @@
+"""Render a :class:`~gutbrain.result.Result` as one self-contained HTML file.
+
+The page needs nothing but itself: CSS is inline, charts are inline SVG, there are no fonts,
+images or scripts from anywhere else, and a Content-Security-Policy ``<meta>`` forbids the
+browser from fetching anything (``default-src 'none'``). Every value that came from input
+(sample names, taxon names, free text) is escaped: the Jinja2 environment is built with
+``autoescape=True`` for every template whatever its file name (RELIABILITY.md W10), and the
+result is embedded for machines only through ``tojson`` inside a non-executed
+``<script type="application/json">``.
+
+Rendering only: this module lays out values the result already holds; it computes no statistic.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from gutbrain import __version__
+from gutbrain.io.files import atomic_write_text
+from gutbrain.report._charts import StackedBar, stacked_bar
+from gutbrain.result import (
+    Alert,
+    Finding,
+    Reference,
+    Result,
+    TaxonAbundance,
+)
+
+__all__ = ["SECTION_IDS", "render_report", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: ``id`` of every ``<section>`` of the report, in page order (tests and the web layer use them).
+SECTION_IDS: tuple[str, ...] = (
+    "summary",
+    "composition",
+    "diversity",
+    "guilds",
+    "taxa",
+    "markers",
+    "questionnaires",
+    "suggestions",
+    "how-to-read",
+    "methods",
+    "references",
+)
+
+_ALERT_LABELS: Mapping[str, str] = {
+    "crisis": "Get support now",
+    "urgent": "Contact a clinician urgently",
+    "prompt": "See a doctor soon",
+    "advise": "Worth discussing with a doctor",
+    "info": "Please note",
+}
+
+_GRADE_TITLES: Mapping[str, str] = {
+    "A": "Grade A: replicated (meta-analysis or several large cohorts); still an association",
+    "B": "Grade B: one large cohort or several small studies in the same direction",
+    "C": "Grade C: a single small study, animal or laboratory evidence only",
+}
+
+#: Runs before printing so that folded details are printed too (its hash goes into the CSP).
+_PRINT_SCRIPT = (
+    "window.addEventListener('beforeprint',function(){"
+    "document.querySelectorAll('details').forEach(function(d){d.open=true;});});"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _SummaryItem:
+    title: str
+    text: str
+    anchor: str
+
+
+def _environment() -> jinja2.Environment:
+    # autoescape=True, NOT select_autoescape(): our templates end in .j2 (RELIABILITY.md §0.9).
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gutbrain.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["pct"] = _pct
+    env.filters["pct_range"] = _pct_range
+    env.filters["num"] = _num
+    env.filters["count"] = _count
+    env.filters["label"] = _label
+    env.globals["grade_title"] = lambda grade: _GRADE_TITLES.get(str(grade), "")
+    env.globals["alert_label"] = lambda level: _ALERT_LABELS.get(str(level), str(level))
+    return env
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    """Format a fraction (0–1) as a percent string: 0.1234 -> "12.3 %"."""
+    if value is None:
+        return "–"
+    percent = 100.0 * value
+    if 0.0 < percent < 10 ** (-digits):
+        return f"<{10 ** (-digits):.{digits}f} %"
+    return f"{percent:.{digits}f} %"
+
+
+def _pct_range(low: float | None, high: float | None, digits: int = 1) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{100.0 * low:.{digits}f}–{100.0 * high:.{digits}f} %"
+
+
+def _num(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def _count(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    return f"{round(value):,}"
+
+
+def _label(value: str) -> str:
+    """Turn an identifier such as ``too_short`` into "too short"."""
+    return str(value).replace("_", " ")
+
+
+def _bar(result: Result, rank: str, title: str) -> StackedBar | None:
+    taxa: Sequence[TaxonAbundance] = result.profile.top_taxa.get(rank, ())
+    if not taxa:
+        return None
+    items = [(taxon.name, taxon.abundance) for taxon in taxa]
+    return stacked_bar(title, items, unassigned=result.profile.unassigned.get(rank, 0.0))
+
+
+def _summary(result: Result) -> list[_SummaryItem]:
+    """Pick the three to five things that matter, from values the result already holds."""
+    items: list[_SummaryItem] = []
+    non_info = [a for a in result.alerts if a.level != "info"]
+    if non_info:
+        titles = "; ".join(a.title for a in non_info[:3])
+        items.append(_SummaryItem("Please read the messages above first", titles, "summary"))
+    genera = result.profile.top_taxa.get("genus") or result.profile.top_taxa.get("family") or ()
+    if genera:
+        named = [f"{t.name} ({_pct(t.abundance, 0)})" for t in genera[:3]]
+        items.append(
+            _SummaryItem(
+                "Who lives there",
+                "Most reads came from " + ", ".join(named) + ".",
+                "composition",
+            )
+        )
+    for diversity in result.diversity:
+        shannon = diversity.metrics.get("shannon")
+        if not diversity.computable or shannon is None:
+            continue
+        text = f"Shannon diversity at {diversity.rank} level is {shannon:.2f}"
+        if diversity.percentiles:
+            first = diversity.percentiles[0]
+            text += (
+                f", around the {first.percentile:.0f}th percentile of {first.cohort} "
+                f"({first.n_samples} samples)"
+            )
+        text += ". There is no universal normal range."
+        items.append(_SummaryItem("Diversity", text, "diversity"))
+        break
+    computable = [g for g in result.guilds if g.computable and g.value is not None]
+    if computable:
+        parts = [f"{g.name} {_pct(g.value, 0)} ({g.confidence} confidence)" for g in computable[:3]]
+        items.append(
+            _SummaryItem(
+                "Gut–brain guilds (genetic potential)",
+                "Share of reads from: " + "; ".join(parts) + ".",
+                "guilds",
+            )
+        )
+    scored = [q for q in result.questionnaires if q.scorable and q.score is not None and q.band]
+    if scored and len(items) < 5:
+        parts = [f"{q.name} {_num(q.score)} ({q.band})" for q in scored[:3]]
+        items.append(
+            _SummaryItem(
+                "Questionnaires (screens, not diagnoses)", "; ".join(parts) + ".", "questionnaires"
+            )
+        )
+    return items[:5]
+
+
+def _findings_by_category(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(finding.category, []).append(finding)
+    return grouped
+
+
+def _timings(result: Result) -> list[tuple[str, float]]:
+    raw = result.provenance.run_info.get("stage_seconds")
+    if not isinstance(raw, Mapping):
+        return []
+    return [(str(k), float(v)) for k, v in raw.items() if isinstance(v, int | float)]
+
+
+def _created(result: Result) -> str:
+    try:
+        when = datetime.fromisoformat(result.provenance.created.replace("Z", "+00:00"))
+    except ValueError:
+        return result.provenance.created
+    return when.strftime("%d %B %Y, %H:%M UTC")
+
+
+def _context(result: Result) -> dict[str, Any]:
+    references: dict[str, Reference] = {r.source_id: r for r in result.references}
+    crisis: list[Alert] = [a for a in result.alerts if a.level == "crisis"]
+    others: list[Alert] = [a for a in result.alerts if a.level != "crisis"]
+    bars = [
+        bar
+        for bar in (
+            _bar(result, "phylum", "By phylum"),
+            _bar(result, "genus", "By genus"),
+        )
+        if bar is not None
+    ]
+    species_rank = next(
+        (r for r in ("species", "genus", "family") if result.profile.top_taxa.get(r)), None
+    )
+    run_info = result.provenance.run_info
+    script_hash = base64.b64encode(hashlib.sha256(_PRINT_SCRIPT.encode()).digest()).decode()
+    return {
+        "r": result,
+        "crisis_alerts": crisis,
+        "other_alerts": others,
+        "summary": _summary(result),
+        "bars": bars,
+        "species_rank": species_rank,
+        "species": result.profile.top_taxa.get(species_rank, ()) if species_rank else (),
+        "findings": _findings_by_category(result.findings),
+        "references": references,
+        "example": bool(run_info.get("example_data")),
+        "from_reads": result.read_qc is not None,
+        "timings": _timings(result),
+        "created": _created(result),
+        "renderer_version": __version__,
+        "print_script": _PRINT_SCRIPT,
+        "script_hash": script_hash,
+        "section_ids": SECTION_IDS,
+        "result_json": result.model_dump(mode="json"),
+    }
+
+
+def render_report(result: Result) -> str:
+    """Return the report of ``result`` as one self-contained HTML document.
+
+    Parameters
+    ----------
+    result
+        The interpreted sample (its JSON twin is what ``gutbrain interpret`` writes).
+
+    Returns
+    -------
+    str
+        UTF-8 HTML with inline CSS and SVG, no external resource, all input text escaped.
+
+    Examples
+    --------
+    >>> from gutbrain.report import render_report  # doctest: +SKIP
+    >>> html = render_report(read_result("result.json"))  # doctest: +SKIP
+    """
+    template = _environment().get_template("report.html.j2")
+    html = template.render(**_context(result))
+    logger.debug("rendered report for one sample: %d characters", len(html))
+    return html
+
+
+def write_report(result: Result, path: str | Path) -> Path:
+    """Render ``result`` and write the HTML atomically to ``path``; return the path.
+
+    Raises
+    ------
+    OutputError
+        When the file cannot be written (missing folder permissions, disk full).
+    """
+    return atomic_write_text(path, render_report(result))
