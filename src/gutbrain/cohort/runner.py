@@ -296,9 +296,10 @@ def run_cohort(
                     except Exception as exc:  # KilledWorker and friends
                         reason = str(exc)
                         if type(exc).__name__ == "KilledWorker":
+                            limit = allowed_failures if scheduler is None else "the scheduler's"
                             reason = (
-                                f"the worker process died {allowed_failures + 1} time(s) while "
-                                "processing this sample (crash or out of memory)"
+                                "the worker process died while processing this sample more often "
+                                f"than allowed-failures ({limit}) permits (crash or out of memory)"
                             )
                         result = SampleFailure(sample_id, type(exc).__name__, reason)
                     _commit(store, task, result, run_id)

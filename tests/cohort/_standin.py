@@ -1,0 +1,47 @@
+"""Stand-in per-sample functions for the runner tests (imported by Dask workers by reference).
+
+The stand-in reads the sample's profile file (a line ``taxon<TAB>count`` per taxon) so the result
+depends on the input bytes; ``poison`` in the file makes the worker process exit hard.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from gutbrain.cohort.runner import SampleOutcome, SampleTask
+from gutbrain.errors import InputFormatError
+
+
+def standin_sample(task: SampleTask) -> SampleOutcome:
+    """Parse ``taxon<TAB>count`` lines; sleep ``delay`` seconds from the parameters."""
+    assert task.spec.profile is not None
+    text = Path(task.spec.profile).read_text()
+    if "poison" in text:
+        os._exit(1)  # simulates an OOM kill / segfault of the worker process
+    if "malformed" in text:
+        message = "line 1: expected 'taxon<TAB>count'"
+        raise InputFormatError(message, path=task.spec.profile)
+    time.sleep(float(task.parameters.get("delay", 0.0)))
+    rows = []
+    counts = {}
+    for line in text.splitlines():
+        taxon, count = line.split("\t")
+        counts[taxon] = float(count)
+    total = sum(counts.values())
+    for taxon, count in counts.items():
+        rows.append(
+            {
+                "rank": "genus",
+                "taxon": taxon,
+                "genus": taxon,
+                "abundance": count / total,
+                "reads": count,
+            }
+        )
+    scores = [
+        {"kind": "qc", "name": "total_reads", "value": total},
+        {"kind": "guild", "name": "butyrate", "value": counts.get("Faecalibacterium", 0.0)},
+    ]
+    return SampleOutcome(str(task.spec.sample_id), tuple(rows), tuple(scores))
