@@ -666,6 +666,7 @@ def build_bundle(
     sources: Iterable[SourceInfo] = (),
     description: str = "",
     extra: Mapping[str, Any] | None = None,
+    builder: Mapping[str, Any] | None = None,
     replace: bool = False,
     progress: ProgressCallback | None = None,
     total: int | None = None,
@@ -687,6 +688,9 @@ def build_bundle(
         Per-source licence and citation records.
     extra
         More JSON-ready manifest keys (e.g. copy-number provenance).
+    builder
+        What built the bundle; default ``{"gutbrain": <version>}``. A committed bundle passes a
+        fixed value so that rebuilding it gives the same bytes.
     replace
         Replace an existing bundle at ``out`` (only once the new one is complete).
     progress
@@ -715,6 +719,7 @@ def build_bundle(
         message = f"bundle name {name!r}: use letters, digits, '.', '_', '+' or '-'"
         raise ReferenceDatabaseError(message, code="GB-REF-NAME")
     with atomic_directory(target, replace=replace) as tmp:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is readable like any data
         seen: set[str] = set()
         missing: list[str] = []
         n_missing = 0
@@ -794,7 +799,7 @@ def build_bundle(
             "licence": licence,
             "citation": citation,
             "sources": [info.as_dict() for info in sources],
-            "builder": {"gutbrain": __version__},
+            "builder": dict(builder) if builder is not None else {"gutbrain": __version__},
             "counts": {
                 "sequences": n_done,
                 "bases": total_bases,

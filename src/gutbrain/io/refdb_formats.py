@@ -88,7 +88,7 @@ _ARCHAEAL_PHYLA = frozenset(
 )
 _PLACEHOLDER = re.compile(
     r"^(?:unclassified|unknown|unidentified|uncultured|uncultivated|metagenome|"
-    r"environmental|ambiguous_taxa|ambiguous taxa|na|none|null|-)\b",
+    r"environmental|ambiguous_taxa|ambiguous taxa|na|none|null|-)(?:$|[\s_])",
     re.IGNORECASE,
 )
 _RANK_ALIASES = {
