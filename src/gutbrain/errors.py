@@ -36,6 +36,7 @@ __all__ = [
     "GutbrainWarning",
     "InputFormatError",
     "InputMissingError",
+    "InputWarning",
     "LowDepthWarning",
     "OutputError",
     "OutputExistsError",
@@ -163,6 +164,10 @@ class StoreBusyError(GutbrainError):
 
 class GutbrainWarning(UserWarning):
     """Base of gutbrain's warning categories."""
+
+
+class InputWarning(GutbrainWarning):
+    """A user's input is unusual but usable (e.g. duplicate read IDs renamed on request)."""
 
 
 class LowDepthWarning(GutbrainWarning):
