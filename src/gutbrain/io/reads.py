@@ -298,17 +298,18 @@ class _Parser:
         name: str | None = None,
         hint: str = "",
         empty: bool = False,
+        whole_file: bool = False,
     ) -> InputFormatError:
         details = []
         if name is not None:
             details.append(f"read {_show(name)}")
         if byte is not None:
-            details.append(f"byte {byte:,}")
+            details.append(f"decompressed byte {byte:,}")
         where = f"({', '.join(details)}) " if details else ""
         message = f"{where}{found}; expected {expected}"
         if hint:
             message += f". Hint: {hint}"
-        record = self.record if self.record else None
+        record = self.record if self.record and not whole_file else None
         cls = EmptyInputError if empty else InputFormatError
         return cls(message, path=self.path, line=line, record=record, code=code)
 
@@ -384,12 +385,13 @@ class _Parser:
                     yield from self._fasta(lines)
             except _StreamError as exc:
                 self.stats.bytes_decompressed += exc.decompressed
-                found = f"{exc.found} after {self.yielded:,} complete records"
+                found = f"{exc.found}, after {self.yielded:,} complete records"
                 raise self._fail(
                     exc.code,
                     found,
-                    f"a complete gzip stream (decompressed byte {exc.decompressed:,})",
+                    "a complete, intact gzip stream",
                     line=None,
+                    byte=exc.decompressed,
                     hint=exc.hint,
                 ) from None
             self.stats.formats = (*self.stats.formats, f"{kind}+{compression}")
@@ -670,6 +672,7 @@ class _Parser:
                 found,
                 "Phred+33 qualities",
                 line=None,
+                whole_file=True,
                 hint="this looks like old Illumina Phred+64; convert it (seqtk seq -V -Q64)",
             )
         if all_zero and self.record:
