@@ -119,15 +119,21 @@ def complete_lineage(names: dict[str, str | None]) -> Lineage:
 
 def lineage_from_string(text: str) -> Lineage:
     """Parse a taxonomy string such as ``k__Bacteria; p__Bacillota; …; s__`` or
-    ``d__Bacteria;p__…`` (QIIME 2/SILVA) or an unprefixed ``Bacteria;Bacillota;…`` (by position).
+    ``d__Bacteria;p__…`` (QIIME 2/SILVA) or an unprefixed ``Bacteria;Bacillota;…`` (by position:
+    superkingdom first, except that exactly six names, as in HITdb, start at phylum).
     """
-    parts = [p.strip() for p in re.split(r"[;|]", text) if p.strip()]
+    parts = [p.strip() for p in text.split(";")]
+    while parts and not parts[-1]:
+        parts.pop()
+    prefixed = any(len(p) >= 3 and p[1:3] == "__" for p in parts)
+    # unprefixed: 7 names are superkingdom..species; 6 names (HITdb) are phylum..species
+    offset = 1 if not prefixed and len(parts) == len(RANKS) - 1 else 0
     names: dict[str, str | None] = {}
     for position, part in enumerate(parts):
         if len(part) >= 3 and part[1:3] == "__" and part[0].lower() in _PREFIX:
             names[_PREFIX[part[0].lower()]] = part[3:]
-        elif position < len(RANKS):
-            names[RANKS[position]] = part
+        elif not prefixed and position + offset < len(RANKS):
+            names[RANKS[position + offset]] = part
     return complete_lineage(names)
 
 

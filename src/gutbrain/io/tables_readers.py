@@ -87,7 +87,8 @@ def read_taxonomy(path: str | Path) -> dict[str, Lineage]:
     """Read a taxonomy table: ``{feature ID: Lineage}``.
 
     Accepted layouts: QIIME 2's exported ``taxonomy.tsv`` (``Feature ID``, ``Taxon``, optional
-    ``Confidence``), or one column per rank (``Kingdom``/``Domain``, ``Phylum`` … ``Species``,
+    ``Confidence``), a headerless ``id<TAB>lineage`` file (QIIME 1, HITdb), or one column per
+    rank (``Kingdom``/``Domain``, ``Phylum`` … ``Species``,
     case-insensitive) after the ID column. ``NA`` and empty names mean unknown.
 
     Raises
@@ -97,6 +98,9 @@ def read_taxonomy(path: str | Path) -> dict[str, Lineage]:
     """
     p = Path(path)
     header, rows = read_rows(p, comment="#")
+    if len(header) == 2 and ";" in header[1]:  # headerless "id<TAB>lineage" (HITdb, QIIME 1)
+        rows = [(1, header), *rows]
+        header = ["Feature ID", "Taxon"]
     lower = [h.lower().lstrip("#").strip() for h in header]
     out: dict[str, Lineage] = {}
     taxon_col = next((i for i, h in enumerate(lower) if i and h in ("taxon", "taxonomy")), None)
