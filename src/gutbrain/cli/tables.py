@@ -1,11 +1,255 @@
-"""CLI commands: tables."""
+"""CLI commands: ``gutbrain import``, ``gutbrain export``, ``gutbrain diversity``."""
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import numpy as np
+import pandas as pd
 import typer
+
+from gutbrain import __version__
+from gutbrain.cli._app import console
+from gutbrain.cli._progress import progress_bar
+from gutbrain.ecology import (
+    copy_number_correct,
+    copy_numbers_by_taxon,
+    diversity_summary,
+    read_tree,
+    taxon_tree,
+)
+from gutbrain.errors import InputFormatError
+from gutbrain.io.files import atomic_directory, sha256_file
+from gutbrain.io.tables import (
+    EXPORT_FORMATS,
+    FORMATS,
+    read_table,
+    read_taxonomy,
+    write_profile_biom,
+    write_profile_tsv,
+    write_table,
+)
+from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
+from gutbrain.model import RANKS, Profile, Rank
 
 __all__ = ["register"]
 
+logger = logging.getLogger(__name__)
+
+_EXT = {"biom": ".biom", "tsv": ".tsv", "cami": ".cami.txt"}
+
+
+def _rank(value: str) -> Rank:
+    if value not in RANKS:
+        message = f"--rank {value!r} is not one of {', '.join(RANKS)}"
+        raise typer.BadParameter(message)
+    return value
+
+
+def _import_command(
+    table: Annotated[Path, typer.Argument(help="The abundance table (gzip allowed).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (must not exist).")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help=f"auto or one of: {', '.join(FORMATS)}."),
+    ] = "auto",
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option("--taxonomy", "-t", help="Taxonomy table for BIOM/TSV feature IDs."),
+    ] = None,
+    rank: Annotated[
+        str, typer.Option("--rank", help="Rank the IDs name when a table has no lineage.")
+    ] = "species",
+    value_type: Annotated[
+        str,
+        typer.Option(
+            "--values", help="What BIOM/TSV numbers are: auto|counts|fractions|percent|quantities."
+        ),
+    ] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+) -> None:
+    """Import a table from another pipeline: writes profile.tsv, profile.biom, import.json."""
+    if value_type not in ("auto", "counts", "fractions", "percent", "quantities"):
+        message = f"--values {value_type!r} is not auto, counts, fractions, percent or quantities"
+        raise typer.BadParameter(message)
+    profiles = read_table(
+        table,
+        format=fmt,
+        taxonomy=taxonomy,
+        rank=_rank(rank),
+        value_type=cast(Any, value_type),
+    )
+    with atomic_directory(out, replace=force) as tmp:
+        write_profile_tsv(profiles, tmp / "profile.tsv")
+        write_profile_biom(profiles, tmp / "profile.biom")
+        summary = {
+            "gutbrain_version": __version__,
+            "source": profiles[0].provenance.source if profiles else f"import:{fmt}",
+            "inputs": dict(profiles[0].provenance.inputs) if profiles else {},
+            "parameters": dict(profiles[0].provenance.parameters) if profiles else {},
+            "samples": [
+                {
+                    "sample": str(p.sample_id),
+                    "total_reads": p.total_reads,
+                    "ranks": list(p.ranks()),
+                    "taxa": {r: len(p.at_rank(r)) for r in p.ranks()},
+                    "unassigned": dict(p.unassigned),
+                }
+                for p in profiles
+            ],
+        }
+        (tmp / "import.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    console.print(
+        f"Imported {len(profiles)} sample(s) from {table.name} ({summary['source']}) into {out}",
+        highlight=False,
+    )
+
+
+def _export_command(
+    profile: Annotated[Path, typer.Argument(help="profile.tsv, profile.biom or any table.")],
+    to: Annotated[str, typer.Option("--to", help=f"One of: {', '.join(EXPORT_FORMATS)}.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file; default: beside the input.")
+    ] = None,
+) -> None:
+    """Export profiles to BIOM 2.1, profile.tsv or the CAMI profiling format."""
+    if to not in EXPORT_FORMATS:
+        message = f"--to {to!r} is not one of {', '.join(EXPORT_FORMATS)}"
+        raise typer.BadParameter(message)
+    profiles = read_table(profile)
+    name = profile.name.removesuffix(".gz")
+    for ext in (".tsv", ".biom", ".txt"):
+        name = name.removesuffix(ext)
+    target = out or profile.with_name(name + ".export" + _EXT[to])
+    if target.resolve() == profile.resolve():
+        message = f"--out {target} is the input file; choose another path"
+        raise typer.BadParameter(message)
+    write_table(profiles, target, format=to)
+    console.print(f"Wrote {len(profiles)} sample(s) as {to} to {target}", highlight=False)
+
+
+def _copy_numbers(db: Path) -> tuple[dict[str, float], str]:
+    if db.is_file():
+        return read_rrndb_copy_numbers(db), f"rrnDB table {db.name} ({sha256_file(db)[:12]})"
+    from gutbrain.io.refdb import load_bundle
+
+    bundle = load_bundle(db)
+    numbers = copy_numbers_by_taxon(bundle.taxonomy, bundle.copy_numbers)
+    if not numbers:
+        message = f"reference bundle {bundle.name} has no 16S copy numbers"
+        raise InputFormatError(message, path=db)
+    return numbers, f"reference bundle {bundle.name} {bundle.version} ({bundle.sha256[:12]})"
+
+
+def _frame_tsv(frame: pd.DataFrame, path: Path, *, index_label: str = "sample") -> None:
+    frame.to_csv(path, sep="\t", index_label=index_label, na_rep="", float_format="%.10g")
+
+
+def _diversity_command(
+    profiles_in: Annotated[
+        list[Path], typer.Argument(help="profile.tsv / BIOM / any importable table(s).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (must not exist).")],
+    rank: Annotated[str, typer.Option("--rank", help="Rank of the taxa.")] = "species",
+    tree: Annotated[
+        Path | None, typer.Option("--tree", help="Newick tree (gzip allowed) for Faith PD/UniFrac.")
+    ] = None,
+    tree_taxonomy: Annotated[
+        Path | None,
+        typer.Option(
+            "--tree-taxonomy",
+            help="Taxonomy of the tree's tips (id<TAB>lineage); without it tips must be taxa.",
+        ),
+    ] = None,
+    rarefy_depth: Annotated[
+        int | None, typer.Option("--rarefy", help="Rarefy every sample to this many reads.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for --rarefy.")] = None,
+    copy_number_correction: Annotated[
+        bool,
+        typer.Option("--copy-number-correction", help="Divide out 16S copy numbers (needs --db)."),
+    ] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Reference bundle folder or rrnDB table for copy numbers."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+) -> None:
+    """Alpha and beta diversity, PCoA (and Faith PD/UniFrac with a tree) of one or more profiles."""
+    use_rank = _rank(rank)
+    if copy_number_correction and db is None:
+        message = "--copy-number-correction needs --db (reference bundle or rrnDB table)"
+        raise typer.BadParameter(message)
+    profiles: list[Profile] = []
+    inputs: dict[str, str] = {}
+    for path in profiles_in:
+        profiles.extend(read_table(path))
+        inputs[path.name] = sha256_file(path)
+    copy_source = None
+    if copy_number_correction:
+        assert db is not None
+        numbers, copy_source = _copy_numbers(db)
+        profiles = [copy_number_correct(p, numbers, rank=use_rank) for p in profiles]
+    tree_obj = None
+    if tree is not None:
+        tree_obj = read_tree(tree)
+        if tree_taxonomy is not None:
+            taxa = {r.taxon for p in profiles for r in p.at_rank(use_rank)}
+            tree_obj = taxon_tree(tree_obj, read_taxonomy(tree_taxonomy), taxa, rank=use_rank)
+    with progress_bar("Diversity") as progress:
+        result = diversity_summary(
+            profiles,
+            rank=use_rank,
+            tree=tree_obj,
+            rarefy_depth=rarefy_depth,
+            seed=seed,
+            progress=progress,
+        )
+    with atomic_directory(out, replace=force) as tmp:
+        _frame_tsv(result.alpha, tmp / "alpha.tsv")
+        for metric, frame in result.beta.items():
+            _frame_tsv(frame, tmp / f"beta_{metric}.tsv")
+        for metric, ordination in result.ordination.items():
+            _frame_tsv(ordination.coordinates, tmp / f"pcoa_{metric}.tsv")
+        summary = {
+            "gutbrain_version": __version__,
+            "inputs": inputs,
+            "rank": use_rank,
+            "samples": len(result.alpha),
+            "excluded": result.excluded,
+            "values": "read counts" if result.used_counts else "abundances",
+            "rarefied_depth": result.rarefied_depth,
+            "seed": seed,
+            "copy_number_corrected": copy_number_correction,
+            "copy_number_source": copy_source,
+            "tree": tree.name if tree is not None else None,
+            "tree_tips": (
+                "one representative reference per taxon" if tree_taxonomy is not None else None
+            ),
+            "metrics": {
+                "alpha": list(result.alpha.columns),
+                "beta": list(result.beta),
+                "shannon_log_base": "e",
+            },
+            "pcoa_proportion_explained": {
+                metric: [float(x) for x in np.asarray(o.proportion_explained)[:5]]
+                for metric, o in result.ordination.items()
+            },
+        }
+        (tmp / "diversity.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    console.print(
+        f"Diversity of {len(result.alpha)} sample(s) at {use_rank} "
+        f"({len(result.excluded)} excluded; copy-number correction "
+        f"{'applied' if copy_number_correction else 'not applied'}) written to {out}",
+        highlight=False,
+    )
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``import``, ``export`` and ``diversity`` to ``app``."""
+    app.command("import", help=_import_command.__doc__)(_import_command)
+    app.command("export", help=_export_command.__doc__)(_export_command)
+    app.command("diversity", help=_diversity_command.__doc__)(_diversity_command)

@@ -69,7 +69,6 @@ def rarefy(matrix: pd.DataFrame, depth: int, *, seed: int) -> pd.DataFrame:
             f"{len(dropped)} sample(s) below rarefaction depth {depth} dropped: "
             f"{', '.join(dropped[:10])}{' …' if len(dropped) > 10 else ''}"
         )
-        logger.warning(message)
         warnings.warn(message, LowDepthWarning, stacklevel=2)
     rows = [rarefy_counts(x[i], depth, rng=rng) for i in np.flatnonzero(keep)]
     data = np.vstack(rows) if rows else np.zeros((0, x.shape[1]), dtype=np.int64)

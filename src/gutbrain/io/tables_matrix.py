@@ -269,7 +269,6 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
             f"{path.name}: {len(empty)} sample(s) with no reads or abundance excluded: {shown}"
             f"{' …' if len(empty) > 10 else ''}"
         )
-        logger.warning(message)
         warnings.warn(message, LowDepthWarning, stacklevel=3)
     provenance = Provenance(
         gutbrain_version=__version__,
