@@ -1,0 +1,573 @@
+"""Questionnaire answers and stool-marker files (YAML or JSON), validated by pydantic.
+
+Both formats are documented in ``docs/templates/answers.yaml`` and ``docs/templates/markers.yaml``
+and in ``docs/interpretation.md``. Validation is strict and names the item that is wrong:
+
+* questionnaire items are whole numbers in the instrument's range (``2.5`` and ``true`` are
+  refused, code ``GB-Q-RANGE``), or the instrument's own text labels ("several days"); an unknown
+  label is refused (``GB-Q-LABEL``); a list of the wrong length is refused (``GB-Q-SHAPE``);
+  ``null`` marks a missing item (each instrument's scoring rule decides what that means);
+* marker units go through an allow-list that accepts the micro sign (U+00B5), the Greek mu
+  (U+03BC), ``u`` and ``mcg``; a missing or unknown unit is refused (``GB-M-UNIT``); censored
+  values (``<20``, ``>1800``) keep their operator; negative or NaN values are refused
+  (``GB-M-VALUE``); a decimal comma is accepted only when ``decimal_separator: ","`` is declared;
+  dates are ISO 8601 and may not lie in the future or have receipt before collection
+  (``GB-M-DATE``).
+
+Every error is a :class:`gutbrain.errors.ValidationError` (exit 65) whose message names the file
+and the item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
+
+from gutbrain.errors import InputFormatError, ValidationError
+from gutbrain.io.files import check_input_file
+
+__all__ = [
+    "FREQUENCY_LABELS",
+    "MARKER_UNITS",
+    "PSS_LABELS",
+    "Answers",
+    "Antibiotics",
+    "Diet",
+    "IbsSss",
+    "MarkerValue",
+    "Markers",
+    "Medications",
+    "Sleep",
+    "Symptoms",
+    "normalise_unit",
+    "read_answers",
+    "read_markers",
+]
+
+logger = logging.getLogger(__name__)
+
+#: PHQ-9 / GAD-7 response labels (Kroenke 2001; Spitzer 2006).
+FREQUENCY_LABELS: dict[str, int] = {
+    "not at all": 0,
+    "several days": 1,
+    "more than half the days": 2,
+    "nearly every day": 3,
+}
+#: PSS-10 response labels (Cohen 1983).
+PSS_LABELS: dict[str, int] = {
+    "never": 0,
+    "almost never": 1,
+    "sometimes": 2,
+    "fairly often": 3,
+    "very often": 4,
+}
+_SLEEP_QUALITY_LABELS = {"very good": 0, "fairly good": 1, "fairly bad": 2, "very bad": 3}
+
+_MICRO = ("µ", "μ", "u", "mc")  # micro sign U+00B5, Greek mu U+03BC, ASCII spellings
+
+
+def _micro(unit: str) -> str:
+    """Spell every micro prefix as U+00B5 (``ug/g``, ``μg/g``, ``mcg/g`` -> ``µg/g``)."""
+    text = unit.strip().replace(" ", "")
+    for prefix in ("mcg", "ug", "μg"):
+        text = text.replace(prefix, "µg")
+    return text
+
+
+#: Canonical unit and factor to it, per marker and accepted (normalised) spelling.
+MARKER_UNITS: dict[str, dict[str, tuple[str, float]]] = {
+    "calprotectin": {"µg/g": ("µg/g", 1.0), "mg/kg": ("µg/g", 1.0), "mg/g": ("µg/g", 1000.0)},
+    "elastase": {"µg/g": ("µg/g", 1.0), "mg/kg": ("µg/g", 1.0), "mg/g": ("µg/g", 1000.0)},
+    "fit": {"µgHb/g": ("µg Hb/g", 1.0), "µg/g": ("µg Hb/g", 1.0)},
+    "zonulin": {"ng/mL": ("ng/mL", 1.0), "ng/ml": ("ng/mL", 1.0), "ng/g": ("ng/g", 1.0)},
+    "siga": {
+        "µg/g": ("µg/g", 1.0),
+        "mg/kg": ("µg/g", 1.0),
+        "mg/L": ("mg/L", 1.0),
+        "mg/l": ("mg/L", 1.0),
+        "mg/dL": ("mg/dL", 1.0),
+        "mg/dl": ("mg/dL", 1.0),
+    },
+    "ph": {"pH": ("pH", 1.0), "ph": ("pH", 1.0)},
+    "beta_defensin_2": {"ng/g": ("ng/g", 1.0)},
+}
+_REFUSED_UNITS = {
+    "µg/mL": "µg/mL is an extract concentration; it needs the kit's extraction ratio and cannot "
+    "be converted to µg/g here; ask the laboratory for µg/g (= mg/kg)",
+}
+MarkerName = Literal["calprotectin", "elastase", "fit", "zonulin", "siga", "ph", "beta_defensin_2"]
+
+
+def normalise_unit(marker: str, unit: str | None) -> tuple[str, float]:
+    """Return ``(canonical unit, factor)`` for a marker's unit as written.
+
+    ``factor`` multiplies the value into the canonical unit; for calprotectin µg/g and mg/kg the
+    factor is exactly 1 (the same number), mg/g is 1000.
+
+    Raises
+    ------
+    ValueError
+        When the unit is missing, refused or not in the allow-list for ``marker``.
+    """
+    allowed = MARKER_UNITS[marker]
+    if unit is None or not str(unit).strip():
+        message = f"unit missing; expected one of {', '.join(sorted(set(allowed)))}"
+        raise ValueError(message)
+    spelled = _micro(str(unit))
+    if spelled in _REFUSED_UNITS:
+        raise ValueError(_REFUSED_UNITS[spelled])
+    if spelled not in allowed:
+        message = f"unit '{unit}' not accepted for {marker}; expected one of " + ", ".join(
+            sorted({v[0] for v in allowed.values()} | set(allowed))
+        )
+        raise ValueError(message)
+    return allowed[spelled]
+
+
+def _items(raw: Any, *, n_items: int, top: int, labels: dict[str, int]) -> list[int | None]:
+    if isinstance(raw, dict):
+        values: list[Any] = [None] * n_items
+        for key, value in raw.items():
+            match = re.fullmatch(r"(?:item_?)?(\d+)", str(key).strip().lower())
+            if match is None or not 1 <= int(match.group(1)) <= n_items:
+                raise PydanticCustomError(
+                    "gb_q_shape",
+                    "unknown item key '{key}'; expected item1..item{n}",
+                    {"key": key, "n": n_items},
+                )
+            values[int(match.group(1)) - 1] = value
+    elif isinstance(raw, list):
+        if len(raw) != n_items:
+            raise PydanticCustomError(
+                "gb_q_shape",
+                "{got} answers given; this instrument has {n} items",
+                {"got": len(raw), "n": n_items},
+            )
+        values = list(raw)
+    else:
+        raise PydanticCustomError(
+            "gb_q_shape",
+            "expected a list of {n} answers or a mapping item1..item{n}",
+            {"n": n_items},
+        )
+    out: list[int | None] = []
+    for i, value in enumerate(values, start=1):
+        if value is None:
+            out.append(None)
+        elif isinstance(value, str):
+            key = " ".join(value.strip().lower().split())
+            if key not in labels:
+                raise PydanticCustomError(
+                    "gb_q_label",
+                    "item {i}: unknown answer label '{label}'; expected one of {ok}",
+                    {"i": i, "label": value, "ok": ", ".join(labels)},
+                )
+            out.append(labels[key])
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError(
+                "gb_q_range",
+                "item {i}: '{v}' is not an answer code 0-{top}",
+                {"i": i, "v": value, "top": top},
+            )
+        elif isinstance(value, float) and not value.is_integer():
+            raise PydanticCustomError(
+                "gb_q_range",
+                "item {i}: {v} is not a whole answer code 0-{top}",
+                {"i": i, "v": value, "top": top},
+            )
+        elif not 0 <= value <= top:
+            raise PydanticCustomError(
+                "gb_q_range", "item {i}: {v} is outside 0-{top}", {"i": i, "v": value, "top": top}
+            )
+        else:
+            out.append(int(value))
+    return out
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class IbsSss(_Strict):
+    """IBS Severity Scoring System answers (Francis 1997). ``pain_days`` is days of the last 10."""
+
+    pain_severity: float | None = Field(default=None, ge=0, le=100)
+    pain_days: int | None = Field(default=None, ge=0, le=10)
+    distension_severity: float | None = Field(default=None, ge=0, le=100)
+    bowel_dissatisfaction: float | None = Field(default=None, ge=0, le=100)
+    life_interference: float | None = Field(default=None, ge=0, le=100)
+
+
+class Sleep(_Strict):
+    """Two descriptive sleep items (project-defined; not a validated score)."""
+
+    hours: float | None = Field(default=None, ge=0, le=24)
+    quality: int | None = Field(default=None, ge=0, le=3)
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            if key not in _SLEEP_QUALITY_LABELS:
+                raise PydanticCustomError(
+                    "gb_q_label",
+                    "unknown sleep-quality label '{v}'; expected one of {ok}",
+                    {"v": value, "ok": ", ".join(_SLEEP_QUALITY_LABELS)},
+                )
+            return _SLEEP_QUALITY_LABELS[key]
+        return value
+
+
+class Diet(_Strict):
+    """Diet items: distinct plant types in the past 7 days, fibre g/day, fermented servings/day."""
+
+    plant_types_per_week: int | None = Field(default=None, ge=0, le=500)
+    fibre_g_per_day: float | None = Field(default=None, ge=0, le=300)
+    fermented_servings_per_day: float | None = Field(default=None, ge=0, le=50)
+
+
+class Antibiotics(_Strict):
+    """Systemic antibiotic courses (count) and months since the most recent one."""
+
+    courses_last_12_months: int | None = Field(default=None, ge=0, le=52)
+    months_since_last: float | None = Field(default=None, ge=0, le=1200)
+
+
+class Medications(_Strict):
+    """Current medication (yes/no); each is a known confounder of the profile or a marker."""
+
+    antidepressant: bool = False
+    psychotropic_other: bool = False
+    ppi: bool = False
+    nsaid: bool = False
+    aspirin: bool = False
+    metformin: bool = False
+    laxative: bool = False
+
+
+class Symptoms(_Strict):
+    """Symptoms that trigger the clinician rules (guide.md; NICE NG12 as quoted by the NHS)."""
+
+    blood_in_stool: bool = False
+    unexplained_weight_loss: bool = False
+    abdominal_pain: bool = False
+    unexplained_rectal_bleeding: bool = False
+    iron_deficiency_anaemia: bool = False
+    change_in_bowel_habit: bool = False
+    severe_bloody_diarrhoea: bool = False
+    new_or_persistent_bowel_change: bool = False
+
+
+class Answers(_Strict):
+    """A person's questionnaire answers; every block is optional."""
+
+    schema_: Literal["gutbrain-answers/1"] = Field(default="gutbrain-answers/1", alias="schema")
+    age: int | None = Field(default=None, ge=0, le=120)
+    sex: Literal["female", "male", "other"] | None = None
+    phq9: tuple[int | None, ...] | None = None
+    gad7: tuple[int | None, ...] | None = None
+    pss10: tuple[int | None, ...] | None = None
+    bristol: tuple[int, ...] | None = None
+    ibs_sss: IbsSss | None = None
+    sleep: Sleep | None = None
+    diet: Diet | None = None
+    antibiotics: Antibiotics | None = None
+    hydration_l_per_day: float | None = Field(default=None, ge=0, le=20)
+    medications: Medications = Field(default_factory=Medications)
+    symptoms: Symptoms = Field(default_factory=Symptoms)
+    notes: str | None = Field(default=None, max_length=2000)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @field_validator("phq9", mode="before")
+    @classmethod
+    def _phq9(cls, raw: Any) -> Any:
+        return (
+            None if raw is None else tuple(_items(raw, n_items=9, top=3, labels=FREQUENCY_LABELS))
+        )
+
+    @field_validator("gad7", mode="before")
+    @classmethod
+    def _gad7(cls, raw: Any) -> Any:
+        return (
+            None if raw is None else tuple(_items(raw, n_items=7, top=3, labels=FREQUENCY_LABELS))
+        )
+
+    @field_validator("pss10", mode="before")
+    @classmethod
+    def _pss10(cls, raw: Any) -> Any:
+        return None if raw is None else tuple(_items(raw, n_items=10, top=4, labels=PSS_LABELS))
+
+    @field_validator("bristol", mode="before")
+    @classmethod
+    def _bristol(cls, raw: Any) -> Any:
+        if raw is None:
+            return None
+        values = raw if isinstance(raw, list) else [raw]
+        if not values:
+            raise PydanticCustomError("gb_q_shape", "give at least one Bristol type", {})
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 7:
+                raise PydanticCustomError(
+                    "gb_q_range", "Bristol type '{v}' is not a whole number 1-7", {"v": value}
+                )
+        return tuple(values)
+
+
+class MarkerValue(_Strict):
+    """One marker measurement as written, plus its parsed value in the canonical unit."""
+
+    marker: MarkerName
+    value: float
+    operator: Literal["=", "<", ">"] = "="
+    unit: str
+    factor: float
+    value_as_given: str
+    unit_as_given: str
+    lab_range: str | None = None
+
+
+_NUMBER = re.compile(r"^\s*([<>]=?)?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
+
+
+class Markers(_Strict):
+    """A stool-marker file: measurements, collection and receipt dates, decimal separator."""
+
+    schema_: Literal["gutbrain-markers/1"] = Field(default="gutbrain-markers/1", alias="schema")
+    collected: dt.date | None = None
+    received: dt.date | None = None
+    decimal_separator: Literal[".", ","] = "."
+    markers: tuple[MarkerValue, ...] = ()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        data = dict(raw)
+        separator = data.get("decimal_separator", ".")
+        parsed = []
+        seen: set[str] = set()
+        for i, entry in enumerate(data.get("markers") or [], start=1):
+            if not isinstance(entry, dict) or "marker" not in entry:
+                raise PydanticCustomError(
+                    "gb_m_shape",
+                    "marker {i}: expected a mapping with marker, value, unit",
+                    {"i": i},
+                )
+            name = str(entry["marker"]).strip().lower().replace("-", "_").replace(" ", "_")
+            name = {
+                "ph_value": "ph",
+                "hbd2": "beta_defensin_2",
+                "hbd_2": "beta_defensin_2",
+                "secretory_iga": "siga",
+                "s_iga": "siga",
+                "pancreatic_elastase": "elastase",
+                "faecal_calprotectin": "calprotectin",
+            }.get(name, name)
+            if name not in MARKER_UNITS:
+                raise PydanticCustomError(
+                    "gb_m_shape",
+                    "marker {i}: unknown marker '{m}'; expected one of {ok}",
+                    {"i": i, "m": entry["marker"], "ok": ", ".join(MARKER_UNITS)},
+                )
+            if name in seen:
+                raise PydanticCustomError(
+                    "gb_m_shape",
+                    "marker {i}: {m} given twice; give one value per marker",
+                    {"i": i, "m": name},
+                )
+            seen.add(name)
+            value_raw = entry.get("value")
+            given = str(value_raw)
+            operator = "="
+            if isinstance(value_raw, bool) or value_raw is None:
+                raise PydanticCustomError(
+                    "gb_m_value",
+                    "marker {i} ({m}): value missing or not a number",
+                    {"i": i, "m": name},
+                )
+            if isinstance(value_raw, int | float):
+                number = float(value_raw)
+            else:
+                match = _NUMBER.match(str(value_raw))
+                if match is None:
+                    raise PydanticCustomError(
+                        "gb_m_value",
+                        "marker {i} ({m}): '{v}' is not a number or a censored "
+                        "value like <20 or >1800",
+                        {"i": i, "m": name, "v": value_raw},
+                    )
+                text = match.group(2)
+                if "," in text:
+                    if separator != ",":
+                        raise PydanticCustomError(
+                            "gb_m_value",
+                            "marker {i} ({m}): '{v}' has a comma; declare "
+                            "decimal_separator: ',' if it is a decimal comma (thousands "
+                            "separators are not accepted)",
+                            {"i": i, "m": name, "v": value_raw},
+                        )
+                    text = text.replace(",", ".")
+                elif "." in text and separator == ",":
+                    raise PydanticCustomError(
+                        "gb_m_value",
+                        "marker {i} ({m}): '{v}' has a point but the file declares a decimal comma",
+                        {"i": i, "m": name, "v": value_raw},
+                    )
+                number = float(text)
+                operator = (match.group(1) or "=")[0]
+            if math.isnan(number) or math.isinf(number) or number < 0:
+                raise PydanticCustomError(
+                    "gb_m_value",
+                    "marker {i} ({m}): '{v}' must be a finite number >= 0",
+                    {"i": i, "m": name, "v": value_raw},
+                )
+            try:
+                unit, factor = normalise_unit(name, entry.get("unit"))
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "gb_m_unit", "marker {i} ({m}): {why}", {"i": i, "m": name, "why": str(exc)}
+                ) from None
+            if name == "ph" and number > 14:
+                raise PydanticCustomError(
+                    "gb_m_value",
+                    "marker {i} (pH): {v} is impossible; pH lies in 0-14",
+                    {"i": i, "v": number},
+                )
+            extra = set(entry) - {"marker", "value", "unit", "lab_range"}
+            if extra:
+                raise PydanticCustomError(
+                    "gb_m_shape",
+                    "marker {i} ({m}): unknown field(s) {f}",
+                    {"i": i, "m": name, "f": ", ".join(sorted(map(str, extra)))},
+                )
+            parsed.append(
+                {
+                    "marker": name,
+                    "value": number * factor,
+                    "operator": operator,
+                    "unit": unit,
+                    "factor": factor,
+                    "value_as_given": given,
+                    "unit_as_given": str(entry.get("unit")),
+                    "lab_range": None
+                    if entry.get("lab_range") is None
+                    else str(entry["lab_range"]),
+                }
+            )
+        data["markers"] = parsed
+        return data
+
+    @model_validator(mode="after")
+    def _dates(self) -> Markers:
+        today = dt.datetime.now(dt.UTC).date()
+        for label, day in (("collected", self.collected), ("received", self.received)):
+            if day is not None and day > today:
+                raise PydanticCustomError(
+                    "gb_m_date",
+                    "{label} date {d} lies in the future",
+                    {"label": label, "d": str(day)},
+                )
+        if self.collected and self.received and self.received < self.collected:
+            raise PydanticCustomError(
+                "gb_m_date",
+                "received {r} is before collected {c}",
+                {"r": str(self.received), "c": str(self.collected)},
+            )
+        return self
+
+    def get(self, marker: str) -> MarkerValue | None:
+        """The measurement of ``marker`` or ``None``."""
+        return next((m for m in self.markers if m.marker == marker), None)
+
+
+_CODES = {
+    "gb_q_range": "GB-Q-RANGE",
+    "gb_q_shape": "GB-Q-SHAPE",
+    "gb_q_label": "GB-Q-LABEL",
+    "gb_m_unit": "GB-M-UNIT",
+    "gb_m_value": "GB-M-VALUE",
+    "gb_m_shape": "GB-M-SHAPE",
+    "gb_m_date": "GB-M-DATE",
+}
+
+
+def _load_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    source = check_input_file(path)
+    text = source.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if source.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = getattr(exc, "lineno", None) or (mark.line + 1 if mark is not None else None)
+        message = f"not valid {what} YAML/JSON ({str(exc).splitlines()[0]})"
+        raise InputFormatError(message, path=source, line=line) from None
+    if not isinstance(data, dict):
+        message = f"expected a mapping at the top of the {what} file (see docs/templates/)"
+        raise InputFormatError(message, path=source)
+    return data
+
+
+def _convert(exc: PydanticValidationError, source: Path) -> ValidationError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    code = _CODES.get(first["type"], "GB-VALUE")
+    message = f"{source}: {where}: {first['msg']}"
+    if exc.error_count() > 1:
+        message += f" (and {exc.error_count() - 1} more problem(s))"
+    return ValidationError(message, code=code)
+
+
+def read_answers(path: str | Path) -> Answers:
+    """Read and validate a questionnaire-answers file (YAML or JSON).
+
+    Raises
+    ------
+    InputMissingError
+        When the file cannot be read.
+    InputFormatError
+        When it is not YAML/JSON or not a mapping.
+    ValidationError
+        When an answer is out of range, of the wrong shape or unknown (message names the item).
+    """
+    source = Path(path)
+    data = _load_mapping(source, "answers")
+    try:
+        return Answers.model_validate(data)
+    except PydanticValidationError as exc:
+        raise _convert(exc, source) from None
+
+
+def read_markers(path: str | Path) -> Markers:
+    """Read and validate a stool-markers file (YAML or JSON).
+
+    Raises
+    ------
+    InputMissingError
+        When the file cannot be read.
+    InputFormatError
+        When it is not YAML/JSON or not a mapping.
+    ValidationError
+        When a unit, value or date is invalid (message names the marker).
+    """
+    source = Path(path)
+    data = _load_mapping(source, "markers")
+    # YAML turns 2026-05-01 into a date; JSON keeps a string: both validate.
+    try:
+        return Markers.model_validate(data)
+    except PydanticValidationError as exc:
+        raise _convert(exc, source) from None

@@ -1,0 +1,128 @@
+"""Answers and markers files: templates parse; every bad input names its item (RELIABILITY 2.5)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from gutbrain.errors import InputFormatError, ValidationError
+from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+
+
+def test_templates_parse() -> None:
+    answers = read_answers(REPO / "docs" / "templates" / "answers.yaml")
+    assert answers.phq9 == (1, 1, 0, 1, 2, 0, 1, 0, 0)
+    assert answers.bristol == (4, 4, 3, 5)
+    markers = read_markers(REPO / "docs" / "templates" / "markers.yaml")
+    calpro = markers.get("calprotectin")
+    assert calpro is not None
+    assert (calpro.operator, calpro.value) == ("<", 20.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "needle"),
+    [
+        ("answers_phq9_decimal_item.yaml", "GB-Q-RANGE", "item 3"),
+        ("answers_gad7_nine_items.yaml", "GB-Q-SHAPE", "9 answers given"),
+        ("answers_phq9_unknown_label.yaml", "GB-Q-LABEL", "'sometimes'"),
+    ],
+)
+def test_bad_answers(name: str, code: str, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle) as info:
+        read_answers(DATA / name)
+    assert info.value.code == code
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "needle"),
+    [
+        ("markers_unit_missing.yaml", "GB-M-UNIT", "unit missing"),
+        ("markers_decimal_comma_undeclared.yaml", "GB-M-VALUE", "decimal_separator"),
+        ("markers_negative_value.yaml", "GB-M-VALUE", ">= 0"),
+        ("markers_future_date.yaml", "GB-M-DATE", "future"),
+        ("markers_received_before_collected.yaml", "GB-M-DATE", "before collected"),
+        ("markers_unit_needs_extraction_ratio.yaml", "GB-M-UNIT", "extraction ratio"),
+    ],
+)
+def test_bad_markers(name: str, code: str, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle) as info:
+        read_markers(DATA / name)
+    assert info.value.code == code
+    assert info.value.exit_code == 65
+
+
+@pytest.mark.parametrize("value", [True, "2", 3.5, -1, 4])
+def test_phq9_item_range_and_decimals_rejected(value: object) -> None:
+    with pytest.raises(ValueError, match="item 1"):
+        Answers.model_validate({"phq9": [value, 0, 0, 0, 0, 0, 0, 0, 0]})
+
+
+def test_text_labels_and_mapping_form() -> None:
+    a = Answers.model_validate(
+        {
+            "gad7": {
+                "item1": "Nearly every day",
+                "item7": "several days",
+                "2": 0,
+                "3": 0,
+                "4": 0,
+                "5": 0,
+                "6": 0,
+            }
+        }
+    )
+    assert a.gad7 == (3, 0, 0, 0, 0, 0, 1)
+
+
+def test_decimal_comma_with_declared_locale() -> None:
+    m = Markers.model_validate(
+        {
+            "decimal_separator": ",",
+            "markers": [{"marker": "calprotectin", "value": "12,5", "unit": "µg/g"}],
+        }
+    )
+    assert m.markers[0].value == 12.5
+    with pytest.raises(ValueError, match="point"):
+        Markers.model_validate(
+            {
+                "decimal_separator": ",",
+                "markers": [{"marker": "calprotectin", "value": "1.234", "unit": "µg/g"}],
+            }
+        )
+
+
+def test_nan_and_duplicates_rejected() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Markers.model_validate({"markers": [{"marker": "ph", "value": math.nan, "unit": "pH"}]})
+    twice = [{"marker": "ph", "value": 6, "unit": "pH"}] * 2
+    with pytest.raises(ValueError, match="given twice"):
+        Markers.model_validate({"markers": twice})
+
+
+def test_free_text_capped_and_kept_as_text() -> None:
+    a = Answers.model_validate({"notes": "<script>alert(1)</script>"})
+    assert a.notes == "<script>alert(1)</script>"
+    with pytest.raises(ValueError, match="2000"):
+        Answers.model_validate({"notes": "x" * 2001})
+
+
+def test_not_yaml_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match="mapping"):
+        read_answers(path)
+    path.write_text("phq9: [1, 2\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"a\.yaml"):
+        read_answers(path)
+
+
+def test_json_answers(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text('{"phq9": [0,0,0,0,0,0,0,0,1], "age": 30}', encoding="utf-8")
+    assert read_answers(path).phq9 == (0, 0, 0, 0, 0, 0, 0, 0, 1)
