@@ -385,7 +385,7 @@ def _check_files(folder: Path, manifest: Mapping[str, Any], *, rehash: bool) -> 
     for name, entry in sorted(files.items()):
         target = folder / name
         if not target.is_file():
-            problems.append(f"{name} is missing")
+            problems.append(f"{name} is missing (removed)")
             continue
         size = entry.get("bytes") if isinstance(entry, dict) else None
         if isinstance(size, int) and target.stat().st_size != size:

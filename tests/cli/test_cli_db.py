@@ -1,0 +1,142 @@
+"""``gutbrain db …`` end to end: import, list, info, verify, index and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gutbrain.cli import app
+from gutbrain.errors import ReferenceDatabaseError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "refdb"
+
+
+@pytest.fixture(autouse=True)
+def _user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def _import_tiny(runner: CliRunner, *extra: str) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "db",
+            "import",
+            "--format",
+            "tsv-ranks",
+            "--sequences",
+            str(FIXTURES / "tiny.fasta"),
+            "--taxonomy",
+            str(FIXTURES / "tiny_taxonomy.tsv"),
+            "--name",
+            "tiny",
+            "--version",
+            "3",
+            *extra,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "5 sequences" in result.output
+
+
+def test_import_list_info_verify_index(tmp_path: Path) -> None:
+    runner = CliRunner()
+    _import_tiny(runner, "--copy-numbers", str(FIXTURES / "rrndb_mini.tsv"))
+    bundle = tmp_path / "xdg-data" / "gutbrain" / "db" / "tiny"
+    assert (bundle / "manifest.json").is_file()
+
+    listed = runner.invoke(app, ["db", "list"])
+    assert listed.exit_code == 0
+    assert "gut-default" in listed.output
+    assert "tiny" in listed.output
+
+    info = runner.invoke(app, ["db", "info", "tiny", "--json"])
+    assert info.exit_code == 0
+    payload = json.loads(info.output)
+    assert payload["name"] == "tiny"
+    assert payload["counts"]["with_copy_number"] == 4
+
+    verified = runner.invoke(app, ["db", "verify", "tiny"])
+    assert verified.exit_code == 0
+    assert "all files match" in verified.output
+
+    indexed = runner.invoke(app, ["db", "index", "tiny", "--preset", "map-hifi"])
+    assert indexed.exit_code == 0
+    assert len(list((bundle / "index").glob("*map-hifi*.mmi"))) == 1
+
+
+def test_build_is_import_tsv_ranks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "db",
+            "build",
+            "--sequences",
+            str(FIXTURES / "tiny.fasta"),
+            "--taxonomy",
+            str(FIXTURES / "tiny_taxonomy.tsv"),
+            "--name",
+            "built",
+            "--out",
+            str(tmp_path / "built"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "built" / "taxonomy.tsv").is_file()
+
+
+def test_reimport_needs_force(tmp_path: Path) -> None:
+    runner = CliRunner()
+    _import_tiny(runner)
+    again = runner.invoke(
+        app,
+        [
+            "db", "import", "--format", "tsv-ranks", "--sequences", str(FIXTURES / "tiny.fasta"),
+            "--taxonomy", str(FIXTURES / "tiny_taxonomy.tsv"), "--name", "tiny",
+        ],
+    )  # fmt: skip
+    assert again.exit_code != 0
+    _import_tiny(runner, "--force")
+
+
+def test_verify_changed_file_raises_reference_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+    _import_tiny(runner)
+    taxonomy = tmp_path / "xdg-data" / "gutbrain" / "db" / "tiny" / "taxonomy.tsv"
+    taxonomy.write_text(taxonomy.read_text(encoding="utf-8").replace("ref1", "refX"), "utf-8")
+    result = runner.invoke(app, ["db", "verify", "tiny"])
+    assert isinstance(result.exception, ReferenceDatabaseError)
+    assert result.exception.code == "GB-REF-CHANGED"
+
+
+def test_console_script_exit_codes(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+    }
+    missing = subprocess.run(
+        [
+            sys.executable, "-m", "gutbrain", "db", "import", "--format", "qiime",
+            "--sequences", str(FIXTURES / "tiny.fasta"),
+            "--taxonomy", str(tmp_path / "absent.tsv"), "--name", "x",
+        ],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert missing.returncode == 78
+    assert "error[GB-REF-TAX]" in missing.stderr
+    assert "absent.tsv" in missing.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "gutbrain", "db", "verify", "no-such-db"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert unknown.returncode == 78
+    assert "error[GB-REF-NOTFOUND]" in unknown.stderr
