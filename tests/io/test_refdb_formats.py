@@ -377,3 +377,70 @@ def test_real_rrndb_copy_numbers(shared_dir: Path) -> None:
     # E. coli genomes carry 7 rrn operons (rrnDB; Stoddard et al. 2015)
     assert table.species["Escherichia coli"] == pytest.approx(7.0, abs=0.2)
     assert 1.0 <= min(table.genus.values()) <= max(table.genus.values()) <= 21.0
+
+
+# ---------------------------------------------------------------------------- NCBI dumps (R06)
+
+
+def test_zymo_ncbi_dump_agrees_with_its_taxonomy_table(tmp_path: Path, shared_dir: Path) -> None:
+    # Two representations of the same taxonomy in PROVENANCE (taxonomy.tsv and names/nodes.dmp)
+    # must give the same lineage for every sequence.
+    folder = shared_dir / "data" / "mock_member_16s_references"
+    common = {
+        "seq2taxid": folder / "zymo_d6300_16S_seq2taxid.map",
+    }
+    table = _import(
+        tmp_path / "a",
+        "emu",
+        folder / "zymo_d6300_16S_gene_copies.fasta",
+        folder / "zymo_d6300_taxonomy.tsv",
+        **common,
+    )
+    dump = _import(
+        tmp_path / "b",
+        "emu",
+        folder / "zymo_d6300_16S_gene_copies.fasta",
+        folder / "zymo_d6300_nodes.dmp",
+        **common,
+    )
+    assert dict(dump.taxonomy) == dict(table.taxonomy)
+    assert dump.taxonomy["Lactobacillus_fermentum_16S_1"].genus == "Limosilactobacillus"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        ("ncbi_cycle_nodes.dmp", r"tax id \d+ has a cycle in its parents"),
+        ("ncbi_unknown_parent_nodes.dmp", r"tax id 101 .*has unknown parent 999"),
+    ],
+)
+def test_taxonomy_tree_broken(tmp_path: Path, nodes: str, expected: str) -> None:
+    with pytest.raises(ReferenceDatabaseError, match=expected) as info:
+        _import(
+            tmp_path,
+            "emu",
+            FIXTURES / "tiny.fasta",
+            FIXTURES / nodes,
+            seq2taxid=FIXTURES / "ncbi_seq2taxid.map",
+        )
+    assert info.value.code == "GB-REF-TREE"
+    assert not (tmp_path / "emu").exists()
+
+
+def test_emu_database_folder(tmp_path: Path) -> None:
+    database = tmp_path / "emu_db"
+    database.mkdir()
+    (database / "species_taxid.fasta").write_bytes(
+        (FIXTURES / "emu_species_taxid.fasta").read_bytes()
+    )
+    (database / "taxonomy.tsv").write_text(
+        "tax_id\tspecies\tgenus\tfamily\torder\tclass\tphylum\tclade\tsuperkingdom\n"
+        "1613\tLimosilactobacillus fermentum\tLimosilactobacillus\tLactobacillaceae\t"
+        "Lactobacillales\tBacilli\tFirmicutes\tTerrabacteria group\tBacteria\n"
+        "853\tFaecalibacterium prausnitzii\tFaecalibacterium\tRuminococcaceae\tClostridiales\t"
+        "Clostridia\tFirmicutes\tTerrabacteria group\tBacteria\n",
+        encoding="utf-8",
+    )
+    bundle = _import(tmp_path, "emu", database)
+    assert bundle.n_sequences == 3
+    assert bundle.taxonomy["853:emu_db:3"].species == "Faecalibacterium prausnitzii"

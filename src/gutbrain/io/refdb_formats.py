@@ -19,7 +19,9 @@ Formats (``gutbrain db import --format …``):
     HITdb v1 FASTA + its QIIME or mothur taxonomy (6 levels, phylum … species).
 ``emu``
     Emu database layout: ``species_taxid.fasta`` (headers ``<taxid>:…``) or any FASTA with a
-    ``seq2taxid`` map, plus Emu's ``taxonomy.tsv`` (``tax_id species genus …``).
+    ``seq2taxid`` map, plus Emu's ``taxonomy.tsv`` (``tax_id species genus …``) or an NCBI
+    ``nodes.dmp`` with ``names.dmp`` beside it. ``--sequences`` may name an Emu database folder
+    holding ``species_taxid.fasta`` and ``taxonomy.tsv``.
 ``dada2``
     dada2 training FASTA (``>Kingdom;Phylum;…;Genus;``) and/or species-assignment FASTA
     (``>ID Genus species``).
@@ -419,6 +421,58 @@ def _read_emu_taxonomy(path: Path) -> dict[str, Lineage]:
     return lineages
 
 
+def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
+    """Resolve every tax id of an NCBI ``nodes.dmp`` (+ ``names.dmp`` beside it) to a lineage.
+
+    Walks each node's parents to the root. Raises ``GB-REF-TREE`` naming the tax id for an
+    unknown parent or a cycle (RELIABILITY.md R06).
+    """
+    names_path = nodes.with_name(nodes.name.replace("nodes", "names"))
+    if names_path == nodes or not names_path.is_file():
+        message = f"{nodes}: names.dmp expected beside nodes.dmp at {names_path}; not found"
+        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+    parent: dict[str, str] = {}
+    rank: dict[str, str] = {}
+    for number, line in _lines(nodes, what="nodes.dmp", code="GB-REF-TAX"):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 3 or not cells[0]:
+            message = (
+                f"{nodes}:{number}: expected 'tax_id | parent | rank | ...', found {line[:60]!r}"
+            )
+            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        parent[cells[0]] = cells[1]
+        rank[cells[0]] = cells[2]
+    name: dict[str, str] = {}
+    for _, line in _lines(names_path, what="names.dmp", code="GB-REF-TAX"):
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) >= 4 and cells[3] == "scientific name":
+            name[cells[0]] = cells[1]
+    lineages: dict[str, Lineage] = {}
+    for taxid in parent:
+        found: dict[str, str | None] = {}
+        seen: list[str] = []
+        node = taxid
+        while True:
+            if node in seen:
+                path = " -> ".join([*seen, node])
+                message = f"{nodes}: tax id {taxid} has a cycle in its parents ({path})"
+                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+            seen.append(node)
+            if rank[node] in RANKS and rank[node] not in found:
+                found[rank[node]] = name.get(node)
+            up = parent[node]
+            if up == node or node == "1" or up == "1":
+                break  # the root (reduced dumps may leave it out)
+            if up not in parent:
+                message = f"{nodes}: tax id {node} (under {taxid}) has unknown parent {up}"
+                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+            node = up
+        lineages[taxid] = Lineage.from_mapping(found)
+    return lineages
+
+
 # --------------------------------------------------------------------------------------------
 # rrnDB copy numbers
 
@@ -608,7 +662,10 @@ def _import_hitdb(sequences: Sequence[Path], taxonomy: Path) -> ImportedSource:
 def _import_emu(
     sequences: Sequence[Path], taxonomy: Path, seq2taxid: Path | None
 ) -> ImportedSource:
-    lineages = _read_emu_taxonomy(taxonomy)
+    if taxonomy.name.endswith("nodes.dmp"):
+        lineages = _read_ncbi_dump(taxonomy)
+    else:
+        lineages = _read_emu_taxonomy(taxonomy)
     mapping: dict[str, str] = {}
     if seq2taxid is not None:
         for number, line in _lines(seq2taxid, what="seq2taxid map", code="GB-REF-TAX"):
@@ -721,6 +778,10 @@ def read_import(
     fasta_paths = (
         [Path(sequences)] if isinstance(sequences, (str, Path)) else [Path(p) for p in sequences]
     )
+    if format == "emu" and len(fasta_paths) == 1 and fasta_paths[0].is_dir():
+        folder = fasta_paths[0]
+        taxonomy = taxonomy if taxonomy is not None else folder / "taxonomy.tsv"
+        fasta_paths = [folder / "species_taxid.fasta"]
     if format in ("tsv-ranks", "plain", "qiime", "hitdb", "emu"):
         taxonomy_path = _require_taxonomy(taxonomy)
         if seq2taxid is not None and not Path(seq2taxid).is_file():
