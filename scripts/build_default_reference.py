@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         description=description,
         extra=extra,
         builder={"script": "scripts/build_default_reference.py", "bundle_version": VERSION},
+        compresslevel=9,
         replace=True,
     )
     print(

@@ -648,9 +648,9 @@ def _taxonomy_line(ref_id: str, record: TaxonRecord) -> str:
     return "\t".join(cells) + "\n"
 
 
-def _gzip_writer(raw: IO[bytes]) -> gzip.GzipFile:
+def _gzip_writer(raw: IO[bytes], level: int) -> gzip.GzipFile:
     # mtime=0 and no file name: the same input always gives the same bytes.
-    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0)
+    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0)
 
 
 def build_bundle(
@@ -667,6 +667,7 @@ def build_bundle(
     description: str = "",
     extra: Mapping[str, Any] | None = None,
     builder: Mapping[str, Any] | None = None,
+    compresslevel: int = 6,
     replace: bool = False,
     progress: ProgressCallback | None = None,
     total: int | None = None,
@@ -691,6 +692,9 @@ def build_bundle(
     builder
         What built the bundle; default ``{"gutbrain": <version>}``. A committed bundle passes a
         fixed value so that rebuilding it gives the same bytes.
+    compresslevel
+        gzip level of ``sequences.fasta.gz``: 6 (default) is ~6x faster than 9 on 16S data and
+        ~20 % larger; the committed default bundle uses 9.
     replace
         Replace an existing bundle at ``out`` (only once the new one is complete).
     progress
@@ -727,7 +731,10 @@ def build_bundle(
         n_done = 0
         total_bases = 0
         taxonomy_lines: list[str] = []
-        with open(tmp / SEQUENCES_NAME, "wb") as raw, _gzip_writer(raw) as writer:
+        with (
+            open(tmp / SEQUENCES_NAME, "wb") as raw,
+            _gzip_writer(raw, compresslevel) as writer,
+        ):
             for ref_id, sequence in sequences:
                 origin = f"sequence {n_done + 1}"
                 _check_name(ref_id, origin=origin)
