@@ -42,9 +42,12 @@ __all__ = [
     "RELATIVE_TOLERANCE",
     "TaxonMatrix",
     "ValueType",
+    "check_ids",
+    "complete_lineage",
     "lineage_from_string",
     "matrix_to_profiles",
     "normalise_name",
+    "validate_values",
 ]
 
 logger = logging.getLogger(__name__)
@@ -171,7 +174,8 @@ def _detect_type(
     raise InputFormatError(message, path=matrix.path, code="GB-TAB-SUM")
 
 
-def _check_ids(ids: Sequence[str], *, what: str, path: Path, code: str) -> None:
+def check_ids(ids: Sequence[str], *, what: str, path: Path, code: str) -> None:
+    """Raise :class:`InputFormatError` on an empty ID or two IDs equal after NFC + trimming."""
     seen: dict[str, str] = {}
     for raw in ids:
         key = normalise_name(raw)
@@ -197,7 +201,7 @@ def validate_values(matrix: TaxonMatrix) -> None:
         i, j = (int(x) for x in np.argwhere(bad)[0])
         message = (
             f"sample {matrix.samples[j]!r}, taxon {matrix.taxa[i]!r}: value "
-            f"{values[i, j]!r} {what} ({int(bad.sum())} such cell(s))"
+            f"{float(values[i, j])!r} {what} ({int(bad.sum())} such cell(s))"
         )
         raise InputFormatError(message, path=matrix.path, code=code)
 
@@ -238,8 +242,8 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
             "sample IDs and one row per taxon"
         )
         raise EmptyInputError(message, path=path)
-    _check_ids(matrix.samples, what="sample", path=path, code="GB-TAB-DUPSAMPLE")
-    _check_ids(matrix.taxa, what="taxon", path=path, code="GB-TAB-DUPTAXON")
+    check_ids(matrix.samples, what="sample", path=path, code="GB-TAB-DUPSAMPLE")
+    check_ids(matrix.taxa, what="taxon", path=path, code="GB-TAB-DUPTAXON")
     validate_values(matrix)
     values = matrix.values
     sums = values.sum(axis=0)
@@ -248,8 +252,9 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
     if kind == "counts" and not np.all(values == np.round(values)):
         i, j = (int(x) for x in np.argwhere(values != np.round(values))[0])
         message = (
-            f"sample {matrix.samples[j]!r}, taxon {matrix.taxa[i]!r}: {values[i, j]!r} is not "
-            "a whole number; counts must be integers (declare fractions or quantities instead)"
+            f"sample {matrix.samples[j]!r}, taxon {matrix.taxa[i]!r}: {float(values[i, j])!r} "
+            "is not a whole number; counts must be integers (declare fractions or quantities "
+            "instead)"
         )
         raise InputFormatError(message, path=path, code="GB-TAB-NOTCOUNT")
     if kind in ("fractions", "percent"):

@@ -25,6 +25,7 @@ from gutbrain.io.files import check_input_file, sha256_file
 from gutbrain.io.tables_matrix import (
     TaxonMatrix,
     ValueType,
+    check_ids,
     complete_lineage,
     lineage_from_string,
     matrix_to_profiles,
@@ -167,7 +168,7 @@ def read_plain_tsv(
     """
     p = check_input_file(path)
     header, rows = read_rows(p, comment="# ")
-    lower = [h.lower() for h in header]
+    lower = [h.strip().lower() for h in header]
     tax_col = next(
         (i for i, h in enumerate(lower) if i and h in ("taxonomy", "taxon", "lineage")), None
     )
@@ -224,6 +225,8 @@ def _check_biom_json(doc: Any, path: Path) -> None:
             "the table is truncated or inconsistent"
         )
         raise InputFormatError(message, path=path, code="GB-TAB-RAGGED")
+    check_ids([str(c) for c in cols], what="sample", path=path, code="GB-TAB-DUPSAMPLE")
+    check_ids([str(r) for r in rows], what="taxon", path=path, code="GB-TAB-DUPTAXON")
     sparse = doc.get("matrix_type") == "sparse"
     for k, entry in enumerate(doc["data"]):
         if not isinstance(entry, list):
@@ -377,13 +380,28 @@ def _sample_name(path: Path, suffixes: tuple[str, ...]) -> str:
     return name or path.name
 
 
+_EMU_UNASSIGNED = ("unassigned", "unmapped", "mapped_unclassified", "mapped_filtered")
+
+
+def _emu_number(
+    cell: str, *, path: Path, line: int, column: str, taxon: str, special: bool
+) -> float:
+    # Emu writes "-" (older versions) or an empty cell on its unmapped/unclassified rows
+    if special and cell.strip() in ("", "-"):
+        return 0.0
+    return parse_number(cell, path=path, line=line, column=column, taxon=taxon)
+
+
 def read_emu(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
     """Read an Emu ``<sample>_rel-abundance.tsv`` (Curry et al. 2022).
 
     Columns used: ``tax_id``, ``abundance`` (fraction), the rank columns ``species`` …
     ``superkingdom``, and ``estimated counts`` when present (``--keep-counts``). Emu's
-    ``unassigned`` row (tax_id ``unassigned``) becomes the unassigned share; without it the
-    abundances must sum to 1. Genus … phylum rows are summed from the species rows.
+    abundances are fractions of the *classified* reads; its special rows (tax_id ``unassigned``
+    before Emu 3.5, ``unmapped`` and ``mapped_unclassified`` since) carry abundance 0 and, with
+    ``--keep-counts``, their read counts. With counts, the profile is over all reads (special rows
+    → unassigned); without, abundances must sum to 1 and nothing is unassigned. Genus … phylum
+    rows are summed from the species rows.
     """
     p = check_input_file(path)
     header, rows = read_rows(p)
@@ -402,13 +420,29 @@ def read_emu(path: str | Path, *, sample_id: str | None = None) -> list[Profile]
     un_reads = 0.0
     for number, cells in rows:
         taxid = cells[col["tax_id"]].strip()
-        value = parse_number(cells[col["abundance"]], path=p, line=number, column="abundance")
+        special = taxid.lower() in _EMU_UNASSIGNED
+
+        value = _emu_number(
+            cells[col["abundance"]],
+            column="abundance",
+            path=p,
+            line=number,
+            taxon=taxid,
+            special=special,
+        )
         count = (
-            parse_number(cells[counts_col], path=p, line=number, column="estimated counts")
+            _emu_number(
+                cells[counts_col],
+                column="estimated counts",
+                path=p,
+                line=number,
+                taxon=taxid,
+                special=special,
+            )
             if counts_col is not None
             else float("nan")
         )
-        if taxid.lower() in ("unassigned", "unmapped", "mapped_unclassified"):
+        if special:
             un_abundance += value
             un_reads += count if counts_col is not None else 0.0
             continue

@@ -90,7 +90,7 @@ def read_rows(
         if header is None:
             if comment is not None and line.startswith(comment) and "\t" not in line:
                 continue
-            header = [cell.strip() for cell in line.split("\t")]
+            header = line.split("\t")
             continue
         cells = line.split("\t")
         if len(cells) != len(header):
