@@ -1,0 +1,326 @@
+"""The one door to minimap2 (through :mod:`mappy`): presets, index checks, parallel mapping.
+
+Every alignment gutbrain makes goes through this module. Hits come back as a columnar
+:class:`HitTable` (numpy arrays, one element per alignment) so nothing downstream loops over hits
+in Python.
+
+Error counts are derived from mappy's summary fields, without walking the CIGAR:
+for an alignment with ``M`` aligned columns (matches + mismatches), ``I`` inserted and ``D``
+deleted bases, ``q_en - q_st = M + I``, ``r_en - r_st = M + D`` and ``blen = M + I + D``, so
+``M = (q_en - q_st) + (r_en - r_st) - blen``; mismatches are ``NM - I - D`` and soft clips
+``q_st + (qlen - q_en)`` (Li 2018; mappy documentation).
+
+Parallelism uses processes, never threads: ``mappy.Aligner.map`` holds the GIL (measured, see
+RELIABILITY.md §0 item 3). The index is loaded once in the parent; forked workers share it
+copy-on-write.
+
+References
+----------
+Li, H. (2018). Minimap2: pairwise alignment for nucleotide sequences. *Bioinformatics* 34,
+3094–3100.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import mappy
+import numpy as np
+import numpy.typing as npt
+
+from gutbrain.errors import ReferenceDatabaseError
+
+__all__ = [
+    "ALIGNMENT_PRESETS",
+    "AlignmentSettings",
+    "HitTable",
+    "align_batches",
+    "align_sequences",
+    "mappy_version",
+    "open_aligner",
+]
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class AlignmentSettings:
+    """minimap2 options for one read technology.
+
+    ``preset`` is a minimap2 preset (``lr:hq``, ``map-hifi``, ``sr``); ``k``/``w`` override its
+    minimizer size and window (they must match a prebuilt index); ``best_n`` caps the
+    secondary alignments per read (Emu keeps 50 with ``map-ont``; ``lr:hq`` caps repetitive
+    seeds, so fewer, better candidates come back); ``bandwidth`` is the DP band.
+    """
+
+    preset: str
+    k: int | None = None
+    w: int | None = None
+    best_n: int = 10
+    bandwidth: int | None = None
+    min_chain_score: int | None = None
+    min_dp_score: int | None = None
+
+    def aligner_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`mappy.Aligner`."""
+        options: dict[str, Any] = {"preset": self.preset, "best_n": self.best_n}
+        if self.k is not None:
+            options["k"] = self.k
+        if self.w is not None:
+            options["w"] = self.w
+        if self.bandwidth is not None:
+            options["bw"] = self.bandwidth
+            options["bw_long"] = self.bandwidth
+        if self.min_chain_score is not None:
+            options["min_chain_score"] = self.min_chain_score
+        if self.min_dp_score is not None:
+            options["min_dp_score"] = self.min_dp_score
+        return options
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dictionary for provenance."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Read technology -> minimap2 settings. ``lr:hq`` caps over-frequent minimizers (conserved 16S
+#: regions), which is where Emu's ``map-ont`` spends its time.
+ALIGNMENT_PRESETS: dict[str, AlignmentSettings] = {
+    "ont": AlignmentSettings("lr:hq", k=15, w=10, best_n=10, bandwidth=150),
+    "hifi": AlignmentSettings("lr:hq", best_n=10, bandwidth=100),
+    "short": AlignmentSettings("sr", best_n=20),
+}
+
+
+def mappy_version() -> str:
+    """The mappy (minimap2) version string."""
+    return str(getattr(mappy, "__version__", "unknown"))
+
+
+@dataclass(frozen=True, slots=True)
+class HitTable:
+    """Alignments in columns; row ``i`` of every array describes hit ``i``.
+
+    ``read`` indexes the query batch given to the aligner; ``ref`` indexes the aligner's
+    ``seq_names``. ``primary`` is minimap2's primary flag (supplementary alignments of a
+    chimeric read are primary too, with disjoint query spans).
+    """
+
+    read: IntArray
+    ref: IntArray
+    query_start: IntArray
+    query_end: IntArray
+    query_length: IntArray
+    ref_start: IntArray
+    ref_end: IntArray
+    matches: IntArray  # mappy mlen: matching bases
+    block_length: IntArray  # mappy blen: aligned columns incl. gaps
+    edit_distance: IntArray  # NM: mismatches + inserted + deleted bases
+    primary: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.read.size)
+
+    @classmethod
+    def empty(cls) -> HitTable:
+        """A table with no hits."""
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z, z, z, z, z, z, z, np.zeros(0, dtype=bool))
+
+    @classmethod
+    def concat(cls, tables: Sequence[HitTable]) -> HitTable:
+        """Concatenate tables row-wise (read indices are taken as they are)."""
+        if not tables:
+            return cls.empty()
+        columns = {
+            f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(cls)
+        }
+        return cls(**columns)
+
+    def shifted(self, offset: int) -> HitTable:
+        """The same hits with ``offset`` added to every read index."""
+        return replace(self, read=self.read + offset)
+
+    def take(self, index: npt.NDArray[Any]) -> HitTable:
+        """Rows selected by an index or boolean mask."""
+        return HitTable(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @property
+    def aligned_columns(self) -> IntArray:
+        """``M``: aligned read/reference base pairs (matches + mismatches)."""
+        return (
+            (self.query_end - self.query_start)
+            + (self.ref_end - self.ref_start)
+            - (self.block_length)
+        )
+
+    @property
+    def insertions(self) -> IntArray:
+        """``I``: read bases not in the reference."""
+        result: IntArray = np.maximum((self.query_end - self.query_start) - self.aligned_columns, 0)
+        return result
+
+    @property
+    def deletions(self) -> IntArray:
+        """``D``: reference bases missing from the read."""
+        result: IntArray = np.maximum((self.ref_end - self.ref_start) - self.aligned_columns, 0)
+        return result
+
+    @property
+    def mismatches(self) -> IntArray:
+        """``X = NM - I - D`` (never negative)."""
+        result: IntArray = np.maximum(self.edit_distance - self.insertions - self.deletions, 0)
+        return result
+
+    @property
+    def soft_clips(self) -> IntArray:
+        """Read bases outside the alignment: ``q_st + (qlen - q_en)``."""
+        return self.query_start + (self.query_length - self.query_end)
+
+    @property
+    def identity(self) -> npt.NDArray[np.float64]:
+        """BLAST-like identity ``mlen / blen`` (matching bases over aligned columns)."""
+        return self.matches / np.maximum(self.block_length, 1)
+
+    @property
+    def query_coverage(self) -> npt.NDArray[np.float64]:
+        """Fraction of the read inside the alignment."""
+        return (self.query_end - self.query_start) / np.maximum(self.query_length, 1)
+
+
+def open_aligner(
+    reference: str | Path, *, settings: AlignmentSettings, threads: int = 1
+) -> mappy.Aligner:
+    """Load a minimap2 index (``.mmi``) or build one from a FASTA, and check it is usable.
+
+    mappy fails quietly: a missing path gives a falsy Aligner and an empty or garbage reference
+    a truthy one with no sequences (RELIABILITY.md §0 item 2), so both are checked here.
+
+    Raises
+    ------
+    ReferenceDatabaseError
+        When the reference cannot be opened or holds no sequences.
+    """
+    path = Path(reference)
+    if not path.is_file():
+        message = f"{path}: reference index or FASTA not found; rebuild the reference bundle"
+        raise ReferenceDatabaseError(message)
+    aligner = mappy.Aligner(str(path), n_threads=max(1, threads), **settings.aligner_options())
+    if not aligner or aligner.n_seq == 0:
+        message = (
+            f"{path}: minimap2 loaded no reference sequences (empty, corrupt or not FASTA/.mmi); "
+            "rebuild or re-import the reference"
+        )
+        raise ReferenceDatabaseError(message)
+    return aligner
+
+
+def align_sequences(
+    aligner: mappy.Aligner, sequences: Sequence[str], ref_index: dict[str, int] | None = None
+) -> HitTable:
+    """Map each sequence; return every hit (primary, supplementary and secondary)."""
+    if ref_index is None:
+        ref_index = {name: i for i, name in enumerate(aligner.seq_names)}
+    buffer = mappy.ThreadBuffer()
+    cols: list[list[int]] = [[] for _ in range(10)]
+    primary: list[bool] = []
+    (c_read, c_ref, c_qs, c_qe, c_ql, c_rs, c_re, c_ml, c_bl, c_nm) = cols
+    for i, seq in enumerate(sequences):
+        qlen = len(seq)
+        for hit in aligner.map(seq, buf=buffer):
+            c_read.append(i)
+            c_ref.append(ref_index[hit.ctg])
+            c_qs.append(hit.q_st)
+            c_qe.append(hit.q_en)
+            c_ql.append(qlen)
+            c_rs.append(hit.r_st)
+            c_re.append(hit.r_en)
+            c_ml.append(hit.mlen)
+            c_bl.append(hit.blen)
+            c_nm.append(hit.NM)
+            primary.append(bool(hit.is_primary))
+    a = [np.asarray(c, dtype=np.int64) for c in cols]
+    return HitTable(
+        read=a[0],
+        ref=a[1],
+        query_start=a[2],
+        query_end=a[3],
+        query_length=a[4],
+        ref_start=a[5],
+        ref_end=a[6],
+        matches=a[7],
+        block_length=a[8],
+        edit_distance=a[9],
+        primary=np.asarray(primary, dtype=bool),
+    )
+
+
+# --- process pool -------------------------------------------------------------------------
+_WORKER_ALIGNER: mappy.Aligner | None = None
+_WORKER_INDEX: dict[str, int] | None = None
+
+
+def _worker_align(sequences: list[str]) -> HitTable:
+    assert _WORKER_ALIGNER is not None
+    return align_sequences(_WORKER_ALIGNER, sequences, _WORKER_INDEX)
+
+
+def align_batches(
+    aligner: mappy.Aligner,
+    batches: Iterable[list[str]],
+    *,
+    processes: int = 1,
+    on_batch: Callable[[int], None] | None = None,
+) -> Iterator[HitTable]:
+    """Map batches of sequences, in order, with up to ``processes`` forked worker processes.
+
+    Batches are pulled lazily with a bounded number in flight, so memory stays bounded and an
+    error raised by the batch iterator (a truncated file) surfaces here, in the caller.
+    ``on_batch(n)`` is called with each finished batch's size. Yields one :class:`HitTable` per
+    batch with batch-local read indices.
+    """
+    global _WORKER_ALIGNER, _WORKER_INDEX
+    ref_index = {name: i for i, name in enumerate(aligner.seq_names)}
+    use_pool = processes > 1 and "fork" in multiprocessing.get_all_start_methods()
+    if not use_pool:
+        for batch in batches:
+            table = align_sequences(aligner, batch, ref_index)
+            if on_batch is not None:
+                on_batch(len(batch))
+            yield table
+        return
+    _WORKER_ALIGNER, _WORKER_INDEX = aligner, ref_index
+    context = multiprocessing.get_context("fork")
+    try:
+        with context.Pool(processes=processes) as pool:
+            pending: collections.deque[tuple[int, Any]] = collections.deque()
+            for batch in batches:
+                pending.append((len(batch), pool.apply_async(_worker_align, (batch,))))
+                while len(pending) >= 2 * processes:
+                    size, job = pending.popleft()
+                    table = job.get()
+                    if on_batch is not None:
+                        on_batch(size)
+                    yield table
+            while pending:
+                size, job = pending.popleft()
+                table = job.get()
+                if on_batch is not None:
+                    on_batch(size)
+                yield table
+    finally:
+        _WORKER_ALIGNER, _WORKER_INDEX = None, None
+
+
+def default_processes(threads: int) -> int:
+    """Worker processes for ``threads`` requested (at most the CPUs available)."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return max(1, min(threads, available))

@@ -1,0 +1,635 @@
+"""``profile_sample``: read files + reference bundle -> species and genus profile.
+
+Steps (details in ``docs/profile.md``):
+
+1. Stream and validate the reads (:func:`gutbrain.io.reads.iter_sample_reads`), apply the read QC
+   preset, and collapse identical sequences (each distinct sequence is aligned once and counted
+   with its multiplicity; HiFi data has many duplicates).
+2. Align with minimap2 through :mod:`gutbrain.profile.align` in worker processes.
+3. Classify reads that cannot be assigned: no alignment, best identity below ``min_identity``,
+   best alignment covering less than ``min_query_coverage`` of the read (partial, e.g.
+   concatemers), likely chimera (primary and supplementary alignments on disjoint parts of the
+   read hitting different genera).
+4. Score alignments (:mod:`gutbrain.profile.likelihood`), run EM with pruning
+   (:mod:`gutbrain.profile.em`), apply the genus fallback (:mod:`gutbrain.profile.taxonomy`)
+   and bootstrap confidence intervals.
+
+Nothing is written and no result is returned until the read iterator is exhausted, so a
+truncated input raises before anything is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gutbrain import __version__
+from gutbrain.errors import ValidationError
+from gutbrain.io.files import atomic_directory, atomic_write_text, sha256_file
+from gutbrain.io.readqc import QC_PRESETS, ReadFilter, check_reads_kept
+from gutbrain.io.reads import ReadStats, iter_sample_reads
+from gutbrain.io.refdb import ReferenceBundle, ensure_index
+from gutbrain.io.tables import write_profile_biom, write_profile_tsv
+from gutbrain.model import Lineage, Profile, Provenance, ReadQC, SampleId, TaxonRow
+from gutbrain.profile.align import (
+    ALIGNMENT_PRESETS,
+    AlignmentSettings,
+    HitTable,
+    align_batches,
+    default_processes,
+    mappy_version,
+    open_aligner,
+)
+from gutbrain.profile.em import LikelihoodMatrix, bootstrap_abundances, estimate_abundances
+from gutbrain.profile.likelihood import alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.taxonomy import TaxonIndex, resolve_reads
+
+__all__ = [
+    "PROFILE_PRESETS",
+    "ProfileResult",
+    "ProfileSettings",
+    "profile_sample",
+    "write_profile_outputs",
+]
+
+logger = logging.getLogger(__name__)
+
+CITATIONS: tuple[str, ...] = (
+    "Curry KD et al. (2022) Emu: species-level microbial community profiling of full-length 16S "
+    "rRNA Oxford Nanopore sequencing data. Nat Methods 19:845-853.",
+    "Li H (2018) Minimap2: pairwise alignment for nucleotide sequences. Bioinformatics "
+    "34:3094-3100.",
+)
+
+_BATCH = 256
+
+# per-read status codes (read_assignments.tsv, assignment counters)
+_ASSIGNED_SPECIES = "assigned_species"
+_GENUS_FALLBACK = "genus_fallback"
+_ABOVE_GENUS = "unassigned_ambiguous_genus"
+_NO_ALIGNMENT = "unassigned_no_alignment"
+_LOW_IDENTITY = "unassigned_low_identity"
+_PARTIAL = "unassigned_partial_alignment"
+_CHIMERA = "unassigned_chimera"
+_PRUNED = "unassigned_below_min_abundance"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSettings:
+    """Everything that shapes a profile besides the reads and the reference.
+
+    ``min_identity`` (0–1) and ``min_query_coverage`` (0–1) apply to a read's best alignment;
+    ``species_confidence`` is the genus-fallback posterior threshold; ``bootstrap_replicates``
+    and ``seed`` control the confidence intervals (``confidence_level`` two-sided).
+    """
+
+    alignment: AlignmentSettings
+    min_identity: float
+    min_query_coverage: float
+    species_confidence: float = 0.5
+    em_tol: float = 0.01
+    em_max_iter: int = 1000
+    bootstrap_replicates: int = 50
+    confidence_level: float = 0.95
+    seed: int = 20221
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dictionary for provenance."""
+        return {
+            "alignment": self.alignment.as_dict(),
+            "min_identity": self.min_identity,
+            "min_query_coverage": self.min_query_coverage,
+            "species_confidence": self.species_confidence,
+            "em_tol": self.em_tol,
+            "em_max_iter": self.em_max_iter,
+            "bootstrap_replicates": self.bootstrap_replicates,
+            "confidence_level": self.confidence_level,
+            "seed": self.seed,
+        }
+
+
+#: Read technology -> settings (read QC thresholds come from :data:`gutbrain.io.readqc.QC_PRESETS`).
+PROFILE_PRESETS: dict[str, ProfileSettings] = {
+    "ont": ProfileSettings(ALIGNMENT_PRESETS["ont"], min_identity=0.70, min_query_coverage=0.5),
+    "hifi": ProfileSettings(ALIGNMENT_PRESETS["hifi"], min_identity=0.80, min_query_coverage=0.5),
+    "short": ProfileSettings(ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileResult:
+    """A sample's profile with the figures behind it.
+
+    ``profile`` has species rows and genus rows; per rank, rows plus ``unassigned`` sum to 1
+    (fractions of all input reads). ``assignment`` counts reads by outcome, ``em`` describes the
+    EM run. ``read_assignments`` holds one ``(read, status, rank, taxon)`` tuple per input read.
+    """
+
+    profile: Profile
+    qc: ReadQC
+    assignment: Mapping[str, int]
+    em: Mapping[str, Any]
+    read_assignments: tuple[tuple[str, str, str, str], ...] = field(default=(), repr=False)
+
+
+# --------------------------------------------------------------------------------------------
+def _check_options(preset: str, min_abundance: float | None, threads: int) -> None:
+    problems = []
+    if preset not in PROFILE_PRESETS:
+        problems.append(f"preset {preset!r} is not one of {', '.join(PROFILE_PRESETS)}")
+    if min_abundance is not None and not (0.0 <= min_abundance < 1.0):
+        problems.append(f"min_abundance {min_abundance} is outside [0, 1)")
+    if threads < 1:
+        problems.append(f"threads {threads} must be at least 1")
+    if problems:
+        message = f"invalid profile options: {'; '.join(problems)}"
+        raise ValidationError(message, code="GB-PROFILE-OPTIONS")
+
+
+@dataclass(slots=True)
+class _Collected:
+    names: list[str]
+    qc_reason: list[str | None]
+    unique_of_read: npt.NDArray[np.int64]
+    n_unique: int
+    hits: HitTable
+    qc: ReadQC
+
+
+def _collect(
+    read_paths: Sequence[str | Path],
+    *,
+    aligner: Any,
+    settings: ProfileSettings,
+    qc_filter: ReadFilter,
+    stats: ReadStats,
+    processes: int,
+    progress: Callable[[float, float | None], None] | None,
+) -> _Collected:
+    total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
+    names: list[str] = []
+    qc_reason: list[str | None] = []
+    unique_of_read: list[int] = []
+    seen: dict[bytes, int] = {}
+    batch_starts: list[int] = []
+
+    def batches() -> Iterator[list[str]]:
+        batch: list[str] = []
+        start = 0
+        for read in iter_sample_reads(list(read_paths), stats=stats):
+            names.append(read.name)
+            reason = qc_filter.classify(read)
+            qc_reason.append(reason)
+            if reason is not None:
+                unique_of_read.append(-1)
+                continue
+            key = hashlib.blake2b(read.sequence.encode("ascii"), digest_size=16).digest()
+            index = seen.get(key)
+            if index is None:
+                index = len(seen)
+                seen[key] = index
+                batch.append(read.sequence)
+            unique_of_read.append(index)
+            if len(batch) >= _BATCH:
+                batch_starts.append(start)
+                start += len(batch)
+                yield batch
+                batch = []
+        if batch:
+            batch_starts.append(start)
+            yield batch
+
+    def on_batch(_: int) -> None:
+        if progress is not None:
+            progress(float(stats.bytes_read), total_bytes)
+
+    tables = list(align_batches(aligner, batches(), processes=processes, on_batch=on_batch))
+    hits = HitTable.concat([t.shifted(s) for t, s in zip(tables, batch_starts, strict=True)])
+    if progress is not None:
+        progress(float(total_bytes or 0.0), total_bytes)
+    return _Collected(
+        names=names,
+        qc_reason=qc_reason,
+        unique_of_read=np.asarray(unique_of_read, dtype=np.int64),
+        n_unique=len(seen),
+        hits=hits,
+        qc=qc_filter.summary(),
+    )
+
+
+def _classify_unique(
+    hits: HitTable, n_unique: int, index: TaxonIndex, settings: ProfileSettings
+) -> npt.NDArray[np.object_]:
+    """Per distinct read: ``None`` when eligible for the EM, else an unassigned status."""
+    status = np.full(n_unique, None, dtype=object)
+    has_hit = np.zeros(n_unique, dtype=bool)
+    has_hit[hits.read] = True
+    status[~has_hit] = _NO_ALIGNMENT
+    best_identity = np.zeros(n_unique)
+    np.maximum.at(best_identity, hits.read, hits.identity)
+    best_coverage = np.zeros(n_unique)
+    np.maximum.at(best_coverage, hits.read, hits.query_coverage)
+    status[has_hit & (best_identity < settings.min_identity)] = _LOW_IDENTITY
+    partial = has_hit & (best_identity >= settings.min_identity)
+    partial &= best_coverage < settings.min_query_coverage
+    status[partial] = _PARTIAL
+    # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
+    primary = hits.take(hits.primary)
+    n_primary = np.bincount(primary.read, minlength=n_unique)
+    genus_of_ref = index.unit_genus[index.ref_unit]
+    for read in np.nonzero(n_primary >= 2)[0]:
+        if status[read] is not None:
+            continue
+        rows = np.nonzero(primary.read == read)[0]
+        spans = sorted(
+            (int(primary.query_start[i]), int(primary.query_end[i]), int(primary.ref[i]))
+            for i in rows
+        )
+        for (s1, e1, r1), (s2, e2, r2) in itertools.pairwise(spans):
+            overlap = max(0, min(e1, e2) - max(s1, s2))
+            shorter = max(1, min(e1 - s1, e2 - s2))
+            if overlap / shorter < 0.5 and genus_of_ref[r1] != genus_of_ref[r2]:
+                status[read] = _CHIMERA
+                break
+    return status
+
+
+def _quantiles(samples: npt.NDArray[np.float64], level: float) -> tuple[Any, Any]:
+    alpha = (1.0 - level) / 2.0
+    return np.quantile(samples, alpha, axis=0), np.quantile(samples, 1.0 - alpha, axis=0)
+
+
+def profile_sample(
+    read_paths: Sequence[str | Path],
+    *,
+    bundle: ReferenceBundle,
+    preset: str = "ont",
+    threads: int = 1,
+    min_abundance: float | None = None,
+    sample_id: str | None = None,
+    confidence_intervals: bool = True,
+    progress: Callable[[float, float | None], None] | None = None,
+    settings: ProfileSettings | None = None,
+) -> ProfileResult:
+    """Profile one sample's reads against a reference bundle.
+
+    Parameters
+    ----------
+    read_paths
+        The sample's FASTQ/FASTA files (plain or gzip), read as one sample.
+    bundle
+        The reference (:func:`gutbrain.io.refdb.load_bundle`).
+    preset
+        Read technology: ``ont``, ``hifi`` or ``short`` (alignment, QC and identity settings).
+    threads
+        Worker processes for alignment (mappy holds the GIL, so processes, not threads).
+    min_abundance
+        Extra pruning after Emu's ``1/n`` (``10/n`` above 1,000 reads) rule; fraction 0–1.
+    sample_id
+        Defaults to the first file's name without extensions.
+    confidence_intervals
+        Bootstrap the EM over reads for per-taxon intervals.
+    progress
+        ``progress(bytes_read, total_bytes)`` while reads stream through alignment.
+    settings
+        Override the preset's :class:`ProfileSettings` (tests, benchmarks).
+
+    Returns
+    -------
+    ProfileResult
+
+    Raises
+    ------
+    InputFormatError, InputMissingError, EmptyInputError
+        Unreadable or malformed reads; ``GB-QC-NOREADS`` when no read passes QC.
+    ReferenceDatabaseError
+        The reference or its minimap2 index is unusable.
+    ValidationError
+        ``GB-PROFILE-OPTIONS`` for an unknown preset or out-of-range option.
+    """
+    _check_options(preset, min_abundance, threads)
+    settings = settings if settings is not None else PROFILE_PRESETS[preset]
+    qc_settings = QC_PRESETS[preset]
+    paths = [Path(p) for p in read_paths]
+    sample = SampleId(sample_id or (paths[0].name.split(".")[0] if paths else "sample"))
+    align = settings.alignment
+    index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
+    aligner = open_aligner(index_path, settings=align)
+    taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
+
+    stats = ReadStats()
+    qc_filter = ReadFilter(qc_settings, stats=stats)
+    collected = _collect(
+        paths,
+        aligner=aligner,
+        settings=settings,
+        qc_filter=qc_filter,
+        stats=stats,
+        processes=default_processes(threads),
+        progress=progress,
+    )
+    check_reads_kept(collected.qc, settings=qc_settings, source=paths[0] if paths else None)
+    n_unique = collected.n_unique
+    kept = collected.unique_of_read[collected.unique_of_read >= 0]
+    weights = np.bincount(kept, minlength=n_unique).astype(np.float64)
+    hits = collected.hits
+
+    status = _classify_unique(hits, n_unique, taxa, settings)
+    eligible = np.array([s is None for s in status], dtype=bool)
+    hits = hits.take(eligible[hits.read])
+    model = estimate_error_model(hits, weights=weights)
+    log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
+    rows = np.nonzero(eligible)[0]
+    row_of_unique = np.full(n_unique, -1, dtype=np.int64)
+    row_of_unique[rows] = np.arange(rows.size)
+    matrix = LikelihoodMatrix.from_triplets(
+        row_of_unique[hits.read],
+        taxa.ref_unit[hits.ref],
+        log_l,
+        n_reads=int(rows.size),
+        n_taxa=taxa.n_units,
+        weights=weights[rows],
+    )
+    estimate = estimate_abundances(
+        matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
+    )
+    resolution = resolve_reads(
+        estimate.posterior,
+        matrix.weights,
+        taxa,
+        species_confidence=settings.species_confidence,
+    )
+    unexplained = ~estimate.explained
+    status[rows[unexplained]] = _PRUNED
+    explained_rows = estimate.explained
+    for mask, label in (
+        (explained_rows & resolution.species_resolved, _ASSIGNED_SPECIES),
+        (
+            explained_rows & ~resolution.species_resolved & resolution.genus_resolved,
+            _GENUS_FALLBACK,
+        ),
+        (explained_rows & ~resolution.species_resolved & ~resolution.genus_resolved, _ABOVE_GENUS),
+    ):
+        status[rows[mask]] = label
+
+    total_reads = collected.qc.reads_in
+    interval_units: tuple[Any, Any] | None = None
+    interval_genera: tuple[Any, Any] | None = None
+    if confidence_intervals and settings.bootstrap_replicates > 0 and rows.size:
+        boot = bootstrap_abundances(
+            matrix,
+            estimate.abundance,
+            replicates=settings.bootstrap_replicates,
+            seed=settings.seed,
+            max_iter=200,
+            tol=settings.em_tol,
+        )
+        interval_units = _quantiles(boot, settings.confidence_level)
+        interval_genera = _quantiles(taxa.genus_sums(boot), settings.confidence_level)
+
+    profile_rows = _rows(
+        taxa,
+        estimate.abundance,
+        resolution.species_reads,
+        resolution.genus_reads,
+        total_reads,
+        interval_units,
+        interval_genera,
+        bundle,
+    )
+    unassigned: dict[Any, float] = {}
+    for rank in ("species", "genus"):
+        assigned = sum(r.abundance for r in profile_rows if r.rank == rank)
+        unassigned[rank] = max(0.0, 1.0 - assigned) if total_reads else 1.0
+    provenance = Provenance(
+        gutbrain_version=__version__,
+        source="gutbrain profile",
+        inputs={str(p): sha256_file(p) for p in paths},
+        parameters={
+            "preset": preset,
+            "threads": threads,
+            "min_abundance": min_abundance,
+            "read_qc": qc_settings.describe(),
+            **settings.as_dict(),
+        },
+        reference=bundle.provenance(),
+        tools={"minimap2 (mappy)": mappy_version(), "numpy": np.__version__},
+        citations=CITATIONS,
+    )
+    profile = Profile(
+        sample_id=sample,
+        rows=tuple(profile_rows),
+        unassigned=unassigned,
+        provenance=provenance,
+        total_reads=total_reads,
+    )
+    assignment, per_read = _read_outcomes(collected, status, resolution, rows, taxa)
+    em_info = {
+        "iterations": estimate.iterations,
+        "log_likelihood": estimate.log_likelihood,
+        "converged": estimate.converged,
+        "references_kept": estimate.taxa_kept,
+        "taxa_kept": estimate.taxa_kept,
+        "prune_threshold": estimate.prune_threshold,
+        "distinct_reads": n_unique,
+        "alignments": len(hits),
+        "error_model": model.as_dict(),
+        "bootstrap_replicates": settings.bootstrap_replicates if interval_units else 0,
+    }
+    logger.info(
+        "%s: %d reads in, %d assigned at species, %d genus fallback, EM %d iterations "
+        "(log-likelihood %.1f)",
+        sample,
+        total_reads,
+        assignment["reads_assigned_species"],
+        assignment["reads_genus_fallback"],
+        estimate.iterations,
+        estimate.log_likelihood,
+    )
+    return ProfileResult(profile, collected.qc, assignment, em_info, per_read)
+
+
+def _rows(
+    taxa: TaxonIndex,
+    abundance: npt.NDArray[np.float64],
+    species_reads: npt.NDArray[np.float64],
+    genus_reads: npt.NDArray[np.float64],
+    total_reads: int,
+    interval_units: tuple[Any, Any] | None,
+    interval_genera: tuple[Any, Any] | None,
+    bundle: ReferenceBundle,
+) -> list[TaxonRow]:
+    rows: list[TaxonRow] = []
+    if total_reads <= 0:
+        return rows
+    genus_f = taxa.genus_sums(abundance)
+    for rank, lineages, reads, f, interval in (
+        ("species", taxa.units, species_reads, abundance, interval_units),
+        ("genus", taxa.genera, genus_reads, genus_f, interval_genera),
+    ):
+        for j in np.nonzero(reads > 1e-9)[0]:
+            lineage: Lineage = lineages[j]
+            if lineage.at(rank) is None:  # type: ignore[arg-type]
+                continue
+            value = float(reads[j]) / total_reads
+            low = high = None
+            if interval is not None and f[j] > 0:
+                scale = value / float(f[j])
+                low = min(value, float(interval[0][j]) * scale)
+                high = max(value, float(interval[1][j]) * scale)
+            rows.append(
+                TaxonRow(
+                    rank=rank,  # type: ignore[arg-type]
+                    lineage=lineage,
+                    abundance=value,
+                    reads=float(reads[j]),
+                    abundance_low=low,
+                    abundance_high=high,
+                )
+            )
+    return rows
+
+
+def _read_outcomes(
+    collected: _Collected,
+    status: npt.NDArray[np.object_],
+    resolution: Any,
+    rows: npt.NDArray[np.int64],
+    taxa: TaxonIndex,
+) -> tuple[dict[str, int], tuple[tuple[str, str, str, str], ...]]:
+    row_of_unique = np.full(collected.n_unique, -1, dtype=np.int64)
+    row_of_unique[rows] = np.arange(rows.size)
+    counts: dict[str, int] = {
+        "reads_in": collected.qc.reads_in,
+        "reads_assigned_species": 0,
+        "reads_genus_fallback": 0,
+        _ABOVE_GENUS: 0,
+        _NO_ALIGNMENT: 0,
+        _LOW_IDENTITY: 0,
+        _PARTIAL: 0,
+        _CHIMERA: 0,
+        _PRUNED: 0,
+    }
+    for dropped in collected.qc.dropped:
+        counts[f"unassigned_{dropped}"] = 0
+    per_read: list[tuple[str, str, str, str]] = []
+    for name, reason, unique in zip(
+        collected.names, collected.qc_reason, collected.unique_of_read.tolist(), strict=True
+    ):
+        rank, taxon = "", ""
+        if reason is not None:
+            label = f"unassigned_{reason}"
+        else:
+            label = str(status[unique])
+            row = row_of_unique[unique]
+            if label == _ASSIGNED_SPECIES:
+                rank = "species"
+                taxon = taxa.units[resolution.best_unit[row]].species or ""
+            elif label == _GENUS_FALLBACK:
+                rank = "genus"
+                taxon = taxa.genera[resolution.best_genus[row]].genus or ""
+        key = {
+            _ASSIGNED_SPECIES: "reads_assigned_species",
+            _GENUS_FALLBACK: "reads_genus_fallback",
+        }.get(label, label)
+        counts[key] = counts.get(key, 0) + 1
+        per_read.append((name, label, rank, taxon))
+    return counts, tuple(per_read)
+
+
+# --------------------------------------------------------------------------------------------
+def _json(data: Any) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, Mapping):
+            return dict(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return str(value)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(data), indent=2, sort_keys=True, default=default) + "\n"
+
+
+def _provenance_dict(provenance: Provenance) -> dict[str, Any]:
+    return {
+        "gutbrain_version": provenance.gutbrain_version,
+        "source": provenance.source,
+        "inputs": dict(provenance.inputs),
+        "parameters": dict(provenance.parameters),
+        "reference": dict(provenance.reference),
+        "tools": dict(provenance.tools),
+        "citations": list(provenance.citations),
+    }
+
+
+def write_profile_outputs(
+    result: ProfileResult,
+    out_dir: str | Path,
+    *,
+    read_assignments: bool = False,
+    replace: bool = False,
+) -> Path:
+    """Write ``profile.tsv``, ``profile.biom``, ``qc.json``, ``provenance.json`` (and
+    ``read_assignments.tsv``) into ``out_dir`` atomically: the folder appears complete or not
+    at all.
+
+    Raises
+    ------
+    OutputError
+        ``GB-EXISTS`` when ``out_dir`` exists and ``replace`` is false; or it cannot be written.
+    """
+    qc = result.qc
+    qc_doc = {
+        "sample": str(result.profile.sample_id),
+        "read_qc": {
+            "reads_in": qc.reads_in,
+            "reads_kept": qc.reads_kept,
+            "dropped": dict(qc.dropped),
+            "bases_kept": qc.bases_kept,
+            "length_n50": qc.length_n50,
+            "length_quantiles": dict(qc.length_quantiles),
+            "mean_quality": qc.mean_quality,
+            "ambiguous_bases": qc.ambiguous_bases,
+            "lowercase_reads": qc.lowercase_reads,
+            "crlf_lines": qc.crlf_lines,
+        },
+        "assignment": dict(result.assignment),
+        "em": dict(result.em),
+        "unassigned_fraction": dict(result.profile.unassigned),
+    }
+    with atomic_directory(out_dir, replace=replace) as tmp:
+        write_profile_tsv(result.profile, tmp / "profile.tsv")
+        write_profile_biom(result.profile, tmp / "profile.biom", rank="species")
+        atomic_write_text(tmp / "qc.json", _json(qc_doc))
+        atomic_write_text(
+            tmp / "provenance.json", _json(_provenance_dict(result.profile.provenance))
+        )
+        if read_assignments:
+            lines = ["read\tstatus\trank\ttaxon"]
+            lines.extend("\t".join(_tsv_cell(c) for c in row) for row in result.read_assignments)
+            atomic_write_text(tmp / "read_assignments.tsv", "\n".join(lines) + "\n")
+    return Path(out_dir)
+
+
+def _tsv_cell(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
