@@ -6,11 +6,14 @@ import hashlib
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import mappy
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.io import refdb
@@ -465,3 +468,42 @@ def test_copy_numbers_joined_by_species_else_genus(tmp_path: Path) -> None:
         "none": 1,
         "source": 0,
     }
+
+
+_RANK_NAME = st.one_of(st.none(), st.from_regex(r"[A-Z][a-z]{1,10}( [a-z]{2,8})?", fullmatch=True))
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.from_regex(r"[A-Za-z0-9_.|:-]{1,12}", fullmatch=True),
+            st.lists(_RANK_NAME, min_size=7, max_size=7),
+            st.one_of(st.none(), st.from_regex(r"[0-9]{1,7}", fullmatch=True)),
+            st.sampled_from("ACGTNRYacgtn"),
+        ),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda row: row[0],
+    )
+)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_build_load_round_trip_property(
+    tmp_path: Path, rows: list[tuple[str, list[str | None], str | None, str]]
+) -> None:
+    # Whatever the lineages, ids and sequences, loading a bundle gives back exactly what was built.
+    out = tmp_path / f"prop-{abs(hash(tuple(r[0] for r in rows)))}"
+    taxonomy = {
+        ref_id: TaxonRecord(Lineage(*names), taxid=taxid) for ref_id, names, taxid, _ in rows
+    }
+    sequences = [(ref_id, base * 30) for ref_id, _, _, base in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReferenceWarning)
+        bundle = build_bundle(
+            out, sequences=sequences, taxonomy=taxonomy, name="p", version="1", source="test",
+            licence="none", citation="", replace=True,
+        )  # fmt: skip
+    assert dict(bundle.taxonomy) == {ref_id: record.lineage for ref_id, record in taxonomy.items()}
+    assert dict(bundle.taxids) == {r: rec.taxid for r, rec in taxonomy.items() if rec.taxid}
+    assert list(read_sequences(bundle)) == [(ref_id, seq.upper()) for ref_id, seq in sequences]

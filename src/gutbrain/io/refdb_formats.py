@@ -894,6 +894,7 @@ def import_bundle(
         extra=extra,
         replace=replace,
         progress=progress,
+        total=len(records) or None,  # header formats fill the taxonomy while streaming
     )
 
 
