@@ -126,6 +126,16 @@ def test_allow_duplicate_ids_downgrades_to_warning() -> None:
     assert "renamed" in result.stderr
 
 
+def test_progress_bar_path(cli: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gutbrain.cli import reads as reads_cli
+
+    monkeypatch.setattr(reads_cli, "_PROGRESS_MIN_BYTES", 0)
+    status, stdout, err = cli("reads", "qc", FIXTURES / "good.fq", "--min-length", "1")
+    assert status == 0, err
+    assert "Read QC (MB read)" in err
+    assert "reads kept" in stdout
+
+
 def test_missing_file_exits_66(cli: Runner, tmp_path: Path) -> None:
     status, _, err = cli("reads", "qc", tmp_path / "absent.fq")
     assert status == 66

@@ -288,6 +288,22 @@ def test_missing_path_and_folder_are_input_missing(tmp_path: Path) -> None:
         iter_sample_reads([])
 
 
+def test_device_path_is_input_missing() -> None:
+    """F29: /dev/zero would never end; it is refused before reading."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(InputMissingError):
+        iter_reads("/dev/zero")
+
+
+def test_gzip_compressed_twice_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "twice.fq.gz"
+    path.write_bytes(gzip.compress(gzip.compress(b"@r1\nACGT\n+\nIIII\n")))
+    with pytest.raises(InputFormatError, match="compressed twice") as info:
+        list(iter_reads(path))
+    assert info.value.code == "GB-FMT-UNKNOWN"
+
+
 def test_line_length_cap_bounded_memory(tmp_path: Path) -> None:
     """F23: a 40 MB line (plain) and a 40 MB line inside gzip fail after ~1 MB of buffering."""
     plain = tmp_path / "long.fq"

@@ -428,6 +428,14 @@ class _Parser:
                 byte=0,
                 hint="re-save the file without a BOM (a text editor added it)",
             )
+        if compression == "gzip" and first.startswith(b"\x1f\x8b"):
+            raise self._fail(
+                "GB-FMT-UNKNOWN",
+                "a gzip file inside gzip (compressed twice)",
+                ACCEPTED_FORMATS,
+                line=None,
+                hint="decompress it once (gunzip) and retry",
+            )
         for magic, label in _OTHER_CONTAINERS:
             if first.startswith(magic):
                 raise self._fail(
