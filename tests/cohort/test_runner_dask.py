@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from _standin import standin_sample
 
-from gutbrain.cohort.runner import cluster_options, run_cohort
+from gutbrain.cohort.runner import cluster_options, run_cohort, scheduler_config
 from gutbrain.cohort.sheet import SampleSheet, read_sample_sheet
 from gutbrain.cohort.store import open_store
 
@@ -29,7 +29,7 @@ def cluster() -> Iterator[Any]:
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set(scheduler_config(ALLOWED_FAILURES)):
         cluster = LocalCluster(**cluster_options(2), silence_logs=50)
         try:
             yield cluster

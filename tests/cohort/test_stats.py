@@ -129,11 +129,13 @@ def test_binary_outcome_effect_is_group_difference_with_covariate_dummies() -> N
         index=list("ABCDEF"),
     )
     design, term = design_matrix(meta, "status", ["sex"])
-    assert term == "status[Control]"  # alphabetical first level is the reference
-    assert list(design.columns) == ["const", "status[Control]", "sex_m"]
+    assert term == "status[ADHD]"  # the control-like level is the reference
+    assert list(design.columns) == ["const", "status[ADHD]", "sex_m"]
     y = pd.DataFrame({"t": [1.0, 1.0, 3.0, 3.0, 1.0, 3.0]}, index=list("ABCDEF"))
     out = linear_associations(y, meta, "status", covariates=["sex"]).iloc[0]
-    assert out["effect"] == pytest.approx(2.0)
+    assert out["effect"] == pytest.approx(-2.0)
+    meta["status"] = meta["status"].map({"ADHD": "b", "Control": "a"})
+    assert design_matrix(meta, "status")[1] == "status[b]"  # else alphabetical first level
 
 
 def test_outcome_kind_and_missing_column() -> None:
@@ -212,5 +214,5 @@ def test_ancombc_finds_a_strong_case_control_shift() -> None:
     called = set(res.loc[res["qvalue"] <= 0.05, "feature"])
     recall, _ = recall_and_fdr(called, sim.shifted)
     assert recall >= 2 / 3
-    assert res.attrs["term"] == "outcome[control]"
+    assert res.attrs["term"] == "outcome[case]"
     assert (res["ci_low"] <= res["effect"]).all()

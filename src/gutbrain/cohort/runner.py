@@ -25,7 +25,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "compute_task_key",
     "run_cohort",
     "run_sample_safely",
+    "scheduler_config",
 ]
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,19 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
     return options
 
 
+def scheduler_config(allowed_failures: int) -> dict[str, Any]:
+    """Dask settings for a cohort's local scheduler.
+
+    ``allowed-failures`` bounds the worker deaths a task may cause; ``worker-saturation = 1.0``
+    sends each single-threaded worker one task at a time, so a worker's death blames only the
+    task it was running (with Dask's default 1.1 a queued, innocent task is blamed too).
+    """
+    return {
+        "distributed.scheduler.allowed-failures": allowed_failures,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+
+
 def _metadata_frame(sheet: SampleSheet) -> pd.DataFrame:
     rows = []
     for spec in sheet.samples:
@@ -186,6 +200,7 @@ def run_cohort(
     reference_sha256: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
+    killed_retries: int = 1,
     memory_limit: str | None = None,
     progress: ProgressCallback | None = None,
     on_result: Callable[[str, str], None] | None = None,
@@ -211,6 +226,9 @@ def run_cohort(
     allowed_failures
         ``distributed.scheduler.allowed-failures`` for the local cluster: worker deaths a task may
         cause before it is declared failed. An existing scheduler keeps its own setting.
+    killed_retries
+        Times a sample declared lost (``KilledWorker``) is resubmitted before it is recorded as
+        failed: a worker's death can blame tasks that merely waited on it.
     memory_limit
         Per-worker memory limit of the local cluster (e.g. ``"4GiB"``); Dask's default otherwise.
     progress
@@ -223,8 +241,7 @@ def run_cohort(
     RunSummary
     """
     import dask
-    from distributed import Client, LocalCluster, as_completed
-    from distributed.client import FutureCancelledError
+    from distributed import Client, LocalCluster
 
     if workers < 1:
         message = f"workers must be at least 1, got {workers}"
@@ -258,8 +275,7 @@ def run_cohort(
     failures: dict[str, str] = {}
     n_workers = workers
     if tasks:
-        config = {"distributed.scheduler.allowed-failures": allowed_failures}
-        with dask.config.set(config):
+        with dask.config.set(scheduler_config(allowed_failures)):
             cluster: Any = None
             if scheduler is None:
                 cluster = LocalCluster(  # type: ignore[no-untyped-call]
@@ -271,37 +287,11 @@ def run_cohort(
                 client = Client(scheduler, timeout="30s")  # type: ignore[no-untyped-call]
                 n_workers = len(client.scheduler_info().get("workers", {})) or workers
             try:
-                by_key = {t.task_key: t for t in tasks}
-                futures = [
-                    client.submit(
-                        run_sample_safely,
-                        sample_function,
-                        t,
-                        key=f"gutbrain-sample-{t.spec.sample_id}-{t.task_key[:16]}",
-                        pure=False,
-                        retries=0,
-                    )
-                    for t in tasks
-                ]
-                key_of = {f.key: t.task_key for f, t in zip(futures, tasks, strict=True)}
-                if progress is not None:
-                    progress(0, len(tasks))
-                for n, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
-                    task = by_key[key_of[future.key]]
+                limit = str(allowed_failures) if scheduler is None else "the scheduler's"
+                for n, (task, result) in enumerate(
+                    _stream(client, sample_function, tasks, killed_retries, limit), start=1
+                ):
                     sample_id = str(task.spec.sample_id)
-                    try:
-                        result = future.result()
-                    except (GutbrainError, FutureCancelledError) as exc:
-                        result = SampleFailure(sample_id, type(exc).__name__, str(exc))
-                    except Exception as exc:  # KilledWorker and friends
-                        reason = str(exc)
-                        if type(exc).__name__ == "KilledWorker":
-                            limit = allowed_failures if scheduler is None else "the scheduler's"
-                            reason = (
-                                "the worker process died while processing this sample more often "
-                                f"than allowed-failures ({limit}) permits (crash or out of memory)"
-                            )
-                        result = SampleFailure(sample_id, type(exc).__name__, reason)
                     _commit(store, task, result, run_id)
                     if isinstance(result, SampleFailure):
                         failures[sample_id] = f"{result.code}: {result.message}"
@@ -312,7 +302,6 @@ def run_cohort(
                         on_result(sample_id, "failed" if sample_id in failures else "done")
                     if progress is not None:
                         progress(n, len(tasks))
-                    future.release()
             finally:
                 client.close()  # type: ignore[no-untyped-call]
                 if cluster is not None:
@@ -335,6 +324,56 @@ def run_cohort(
         seconds=seconds,
         workers=n_workers,
     )
+
+
+def _stream(
+    client: Any,
+    function: SampleFunction,
+    tasks: Sequence[SampleTask],
+    killed_retries: int,
+    limit: str,
+) -> Iterator[tuple[SampleTask, SampleOutcome | SampleFailure]]:
+    """Submit every task; yield ``(task, result)`` as they finish, resubmitting killed ones."""
+    from distributed import as_completed
+
+    def submit(task: SampleTask, attempt: int) -> Any:
+        suffix = "" if attempt == 0 else f"-retry{attempt}"
+        key = f"gutbrain-sample-{task.spec.sample_id}-{task.task_key[:16]}{suffix}"
+        return client.submit(run_sample_safely, function, task, key=key, pure=False, retries=0)
+
+    futures = [submit(t, 0) for t in tasks]
+    owner: dict[str, tuple[SampleTask, int]] = {
+        f.key: (t, 0) for f, t in zip(futures, tasks, strict=True)
+    }
+    pending = as_completed(futures)  # type: ignore[no-untyped-call]
+    for future in pending:
+        task, attempt = owner.pop(future.key)
+        sample_id = str(task.spec.sample_id)
+        result: SampleOutcome | SampleFailure
+        try:
+            result = future.result()
+        except GutbrainError as exc:
+            result = SampleFailure(sample_id, exc.code, str(exc))
+        except Exception as exc:  # KilledWorker, CancelledError, …
+            name = type(exc).__name__
+            if name == "KilledWorker" and attempt < killed_retries:
+                # A worker death blames every task on that worker; give it another chance.
+                logger.info("sample %s lost with a dead worker; resubmitting", sample_id)
+                again = submit(task, attempt + 1)
+                owner[again.key] = (task, attempt + 1)
+                pending.add(again)  # type: ignore[no-untyped-call]
+                future.release()
+                continue
+            reason = str(exc)
+            if name == "KilledWorker":
+                reason = (
+                    "the worker process died while processing this sample, every time it was "
+                    f"tried ({attempt + 1} submission(s), allowed-failures {limit} each): a crash "
+                    "or out of memory"
+                )
+            result = SampleFailure(sample_id, name, reason)
+        future.release()
+        yield task, result
 
 
 def _commit(

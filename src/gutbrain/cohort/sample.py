@@ -17,7 +17,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gutbrain.cohort.runner import SampleOutcome, SampleTask
+from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.errors import InputFormatError
+from gutbrain.io.tables import read_table
 from gutbrain.model import Profile
 
 __all__ = ["process_sample", "profile_rows", "result_score_rows"]
@@ -52,10 +54,7 @@ def _optional(module: str, name: str) -> Any:
 
 
 def _read_profile(path: str, sample_id: str) -> Profile:
-    read_table = _optional("gutbrain.io.tables", "read_table")
-    if read_table is None:  # before the table reader landed: gutbrain profile.tsv only
-        read_table = importlib.import_module("gutbrain.io.tables").read_profiles_tsv
-    profiles: list[Profile] = list(read_table(path))
+    profiles = read_table(path)
     matching = [p for p in profiles if str(p.sample_id) == sample_id]
     if matching:
         return matching[0]
@@ -160,16 +159,11 @@ def process_sample(task: SampleTask) -> SampleOutcome:
         scores.append({"kind": "qc", "name": "total_reads", "value": float(profile.total_reads)})
     for rank, value in profile.unassigned.items():
         scores.append({"kind": "unassigned", "name": str(rank), "value": float(value)})
-    rank = str(task.parameters.get("rank", "genus"))
-    alpha = _optional("gutbrain.ecology.alpha", "alpha_diversity")
+    wanted = str(task.parameters.get("rank", "genus"))
     present = profile.ranks()
-    if alpha is not None and present:
-        use_rank = rank if rank in present else present[-1]
-        measured = alpha(profile, rank=use_rank)
-        values = measured.as_dict() if hasattr(measured, "as_dict") else measured
-        if not isinstance(values, Mapping):
-            values = {k: getattr(measured, k) for k in getattr(measured, "__slots__", ())}
-        for name, value in _numeric_leaves(values):
+    if present:
+        use_rank = next((r for r in present if r == wanted), present[-1])
+        for name, value in _numeric_leaves(alpha_diversity(profile, rank=use_rank)):
             scores.append({"kind": "alpha", "name": name, "value": value, "detail": use_rank})
     interpret = _optional("gutbrain.workflow.interpret", "interpret_profile")
     if interpret is not None:

@@ -12,11 +12,16 @@ independent of everything (a model with ``age`` as covariate must not find more)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SimulatedCohort", "recall_and_fdr", "simulate_cohort"]
+from gutbrain import __version__
+from gutbrain.io.tables import write_profile_tsv
+from gutbrain.model import Lineage, Profile, Provenance, Rank, SampleId, TaxonRow
+
+__all__ = ["SimulatedCohort", "recall_and_fdr", "simulate_cohort", "write_cohort_files"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +94,42 @@ def recall_and_fdr(
     recall = true_positive / len(truth) if truth else float("nan")
     fdp = (len(called) - true_positive) / max(len(called), 1)
     return recall, fdp
+
+
+def write_cohort_files(
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    folder: str | Path,
+    *,
+    rank: Rank = "genus",
+) -> Path:
+    """Write one gutbrain ``profile.tsv`` per sample plus ``sheet.tsv``; return the sheet path.
+
+    ``counts`` is samples × taxa (read counts); taxa are named at ``rank``. ``metadata`` columns
+    become sheet covariates.
+    """
+    out = Path(folder)
+    (out / "profiles").mkdir(parents=True, exist_ok=True)
+    taxa = [str(c) for c in counts.columns]
+    lineages = [Lineage.from_mapping({rank: t}) for t in taxa]
+    source = Provenance(gutbrain_version=__version__, source="simulated")
+    names = [str(c) for c in metadata.columns]
+    meta = metadata.reindex(counts.index)
+    lines = ["\t".join(["sample_id", "profile", *names])]
+    values = counts.to_numpy(dtype=np.float64)
+    for i, sample_id in enumerate(map(str, counts.index)):
+        row = values[i]
+        total = float(row.sum())
+        rows = tuple(
+            TaxonRow(rank, lineages[j], float(row[j]) / total, reads=float(row[j]))
+            for j in np.flatnonzero(row > 0)
+        )
+        unassigned: dict[Rank, float] = {rank: 0.0}
+        profile = Profile(SampleId(sample_id), rows, unassigned, source, total_reads=int(total))
+        path = out / "profiles" / f"{sample_id}.profile.tsv"
+        write_profile_tsv(profile, path)
+        cells = ["" if pd.isna(v) else str(v) for v in meta.iloc[i].tolist()]
+        lines.append("\t".join([sample_id, f"profiles/{path.name}", *cells]))
+    sheet = out / "sheet.tsv"
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return sheet

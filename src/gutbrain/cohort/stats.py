@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -57,6 +58,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OutcomeKind = Literal["binary", "continuous"]
+
+_CONTROL = re.compile(r"^(control|controls|ctl|ctrl|healthy|hc|no|none|0|0\.0|false)$", re.I)
 
 #: Columns of an association table (one row per feature).
 ASSOCIATION_COLUMNS = (
@@ -228,8 +231,9 @@ def design_matrix(
 ) -> tuple[pd.DataFrame, str]:
     """Build the OLS design ``[const, outcome, covariates…]`` and name the outcome column.
 
-    A binary outcome is coded 0/1 with the alphabetically first level (or 0/False) as the
-    reference; categorical covariates are dummy-coded with their first level dropped. Rows with a
+    A binary outcome is coded 0/1 with a control-like level (``control``, ``ctl``, ``healthy``,
+    ``hc``, ``no``, ``0``, ``false``, any case) as the reference, else the alphabetically first
+    level; categorical covariates are dummy-coded with their first level dropped. Rows with a
     missing value in any used column are dropped.
 
     Returns
@@ -250,6 +254,9 @@ def design_matrix(
     parts: list[pd.DataFrame] = [pd.DataFrame({"const": 1.0}, index=frame.index)]
     if kind == "binary":
         levels = sorted(pd.unique(frame[outcome]), key=str)
+        controls = [v for v in levels if _CONTROL.match(str(v).strip())]
+        if len(controls) == 1:
+            levels = [controls[0], *(v for v in levels if v != controls[0])]
         reference = levels[0]
         name = f"{outcome}[{levels[1]}]"
         parts.append(

@@ -1,0 +1,138 @@
+"""End to end through the CLI: run (real per-sample path on tables), query, associate, report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gutbrain.cli import app
+from gutbrain.cohort.simulate import recall_and_fdr, simulate_cohort, write_cohort_files
+from gutbrain.cohort.store import open_store
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # rich wraps long lines
+
+
+pytestmark = [pytest.mark.dask_distributed, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def cohort_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozenset[str]]:
+    folder = tmp_path_factory.mktemp("cli")
+    sim = simulate_cohort(n_samples=40, n_taxa=30, n_shifted=4, effect=1.5, seed=11)
+    meta = sim.metadata.rename(columns={"outcome": "PHQ9"})
+    meta.loc["S00003", "PHQ9"] = float("nan")  # a missing outcome is dropped, not fatal
+    meta["site"] = ["<b>a&b</b>" if i % 2 else "north" for i in range(len(meta))]
+    sheet = write_cohort_files(sim.counts, meta, folder / "in")
+    # one sample's table is broken: recorded as failed, the cohort goes on
+    broken = folder / "in" / "profiles" / "S00007.profile.tsv"
+    broken.write_text("sample\trank\ttaxon\tabundance\nS00007\tgenus\tX\tnot-a-number\n")
+    store = folder / "store"
+    result = CliRunner().invoke(
+        app, ["cohort", "run", str(sheet), "--out", str(store), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "39 processed" in _flat(result.output)
+    assert "1 failed" in _flat(result.output)
+    return store, sim.shifted
+
+
+def test_run_records_failure_and_alpha_scores(cohort_store: tuple[Path, frozenset[str]]) -> None:
+    store, _ = cohort_store
+    with open_store(store) as opened:
+        records = opened.records()
+        assert records["S00007"].status == "failed"
+        assert str(records["S00007"].error_code).startswith("GB-")
+        assert "S00007.profile.tsv" in str(records["S00007"].error_message)
+        alpha = opened.read_scores(kind="alpha")
+        assert set(alpha["sample_id"]) == {s for s in records if s != "S00007"}
+        assert "shannon" in set(alpha["name"])
+
+
+def test_rerun_skips_everything_done(cohort_store: tuple[Path, frozenset[str]]) -> None:
+    store, _ = cohort_store
+    sheet = store.parent / "in" / "sheet.tsv"
+    result = CliRunner().invoke(app, ["cohort", "run", str(sheet), "--out", str(store)])
+    assert result.exit_code == 0, result.output
+    # 39 unchanged; the broken sample is retried (and fails again)
+    assert "39 unchanged (skipped), 1 failed" in _flat(result.output)
+
+
+def test_query(cohort_store: tuple[Path, frozenset[str]]) -> None:
+    store, _ = cohort_store
+    result = CliRunner().invoke(
+        app,
+        [
+            "cohort",
+            "query",
+            str(store),
+            "SELECT count(DISTINCT sample_id) AS n FROM profiles",
+            "--format",
+            "tsv",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["n", "39"]
+    bad = CliRunner().invoke(app, ["cohort", "query", str(store), "SELECT nope FROM nowhere"])
+    assert bad.exit_code != 0
+
+
+def test_associate_and_report(cohort_store: tuple[Path, frozenset[str]], tmp_path: Path) -> None:
+    store, shifted = cohort_store
+    result = CliRunner().invoke(
+        app,
+        [
+            "cohort",
+            "associate",
+            str(store),
+            "--outcome",
+            "PHQ9",
+            "--covariates",
+            "age",
+            "--permutations",
+            "99",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "38 samples" in _flat(result.output)  # 40 − failed − missing outcome
+    with open_store(store) as opened:
+        con = opened.connect_duckdb()
+        called = {
+            r[0]
+            for r in con.execute(
+                "SELECT feature FROM associations WHERE method_file = 'lm' AND qvalue <= 0.05"
+            ).fetchall()
+        }
+    recall, fdp = recall_and_fdr(called, shifted)
+    assert recall >= 0.75
+    assert fdp <= 0.25
+    out = tmp_path / "cohort.html"
+    result = CliRunner().invoke(app, ["cohort", "report", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    for section in (
+        'id="qc"',
+        'id="ordination"',
+        "Volcano plot",
+        "CLR + OLS",
+        "ANCOM-BC",
+        "Guild associations",
+        "PERMANOVA",
+    ):
+        assert section in html
+    assert len(re.findall(r"<circle", html)) >= 39 + 30  # ordination + volcano points
+    assert "<script" not in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "S00007" in html
+    assert "GB-TAB" in html
+
+
+def test_associate_unknown_outcome(cohort_store: tuple[Path, frozenset[str]]) -> None:
+    store, _ = cohort_store
+    result = CliRunner().invoke(app, ["cohort", "associate", str(store), "--outcome", "GAD7"])
+    assert result.exit_code != 0
+    assert "GAD7" in str(result.exception) + result.output
