@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from gutbrain.cli import app
 from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.io.refdb import ReferenceWarning
 
 FIXTURES = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "refdb"
 
@@ -140,3 +141,36 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     )  # fmt: skip
     assert unknown.returncode == 78
     assert "error[GB-REF-NOTFOUND]" in unknown.stderr
+
+
+def test_info_prints_names_with_brackets_verbatim(tmp_path: Path) -> None:
+    # HITdb names such as "[Melainabacter]" must not be taken for Rich markup.
+    taxonomy = tmp_path / "brackets.tsv"
+    taxonomy.write_text(
+        "id\tgenus\tfamily\n"
+        + "".join(f"ref{i}\t[Melainabacter]\tCyanobacteria\n" for i in (1, 2, 3, 4))
+        + "ref5\t[Melainabacter]\t[/odd]\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "db", "import", "--format", "tsv-ranks", "--sequences", str(FIXTURES / "tiny.fasta"),
+            "--taxonomy", str(taxonomy), "--name", "[/b]", "--out", str(tmp_path / "b"),
+        ],
+    )  # fmt: skip
+    assert isinstance(result.exception, ReferenceDatabaseError)  # bad name, clear error
+    with pytest.warns(ReferenceWarning):
+        result = runner.invoke(
+            app,
+            [
+                "db", "import", "--format", "tsv-ranks", "--sequences",
+                str(FIXTURES / "tiny.fasta"), "--taxonomy", str(taxonomy), "--name", "brackets",
+                "--out", str(tmp_path / "b"),
+            ],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(app, ["db", "info", str(tmp_path / "b")])
+    assert info.exit_code == 0, info.output
+    assert "[Melainabacter] under Cyanobacteria (4), [/odd] (1)" in " ".join(info.output.split())

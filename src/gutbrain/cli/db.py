@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
@@ -55,9 +56,10 @@ def _import(
             progress=progress,
         )
     console.print(
-        f"Built reference [bold]{bundle.name}[/bold] {bundle.version}: "
+        f"Built reference {bundle.name} {bundle.version}: "
         f"{bundle.n_sequences} sequences in {bundle.path}\nsha256 {bundle.sha256}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -151,26 +153,28 @@ def info_command(
         return
     manifest = bundle.manifest
     counts = manifest.get("counts", {})
-    console.print(f"[bold]{bundle.name}[/bold] {bundle.version}", highlight=False)
-    console.print(f"path      {bundle.path}", highlight=False)
-    console.print(f"sha256    {bundle.sha256}", highlight=False)
-    console.print(f"source    {manifest.get('source', '')}", highlight=False)
+    console.print(Text(f"{bundle.name} {bundle.version}", style="bold"), highlight=False)
+    console.print(f"path      {bundle.path}", highlight=False, markup=False)
+    console.print(f"sha256    {bundle.sha256}", highlight=False, markup=False)
+    console.print(f"source    {manifest.get('source', '')}", highlight=False, markup=False)
     console.print(
         f"contents  {counts.get('sequences', '?')} sequences, {counts.get('species', '?')} "
         f"species, {counts.get('genera', '?')} genera; {counts.get('with_copy_number', 0)} with "
         "a 16S copy number",
         highlight=False,
+        markup=False,
     )
     if manifest.get("description"):
-        console.print(f"about     {manifest['description']}", highlight=False)
+        console.print(f"about     {manifest['description']}", highlight=False, markup=False)
     for source in manifest.get("sources", []):
         console.print(
             f"- {source.get('name', '')} {source.get('version', '')}: licence "
             f"{source.get('licence', '?')}; cite {source.get('citation', '-')}",
             highlight=False,
+            markup=False,
         )
     for note in manifest.get("warnings", []):
-        console.print(f"warning   {note}", highlight=False)
+        console.print(f"warning   {note}", highlight=False, markup=False)
 
 
 @db_app.command("verify")
@@ -180,6 +184,7 @@ def verify_command(db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = No
     console.print(
         f"{bundle.name} {bundle.version}: all files match the manifest (sha256 {bundle.sha256})",
         highlight=False,
+        markup=False,
     )
 
 
@@ -192,11 +197,11 @@ def list_command() -> None:
         if summary.problem:
             note = f"unusable: {summary.problem}"
         table.add_row(
-            summary.name,
-            summary.version,
+            Text(summary.name),
+            Text(summary.version),
             str(summary.sequences) if summary.sequences is not None else "?",
-            str(summary.path),
-            note,
+            Text(str(summary.path)),
+            Text(note),
         )
     console.print(table)
 
@@ -209,7 +214,9 @@ def index_command(
     """Build (or find) the cached minimap2 index of a bundle for a preset."""
     bundle = load_bundle(db)
     path = ensure_index(bundle, preset=preset)
-    console.print(f"{bundle.name} {bundle.version} ({preset}): {path}", highlight=False)
+    console.print(
+        f"{bundle.name} {bundle.version} ({preset}): {path}", highlight=False, markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:
