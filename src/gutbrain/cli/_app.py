@@ -72,7 +72,9 @@ def main() -> None:
     except GutbrainError as exc:
         if state.debug:
             raise
-        err_console.print(f"gutbrain: error[{exc.code}] {exc}", markup=False, highlight=False)
+        err_console.print(
+            f"gutbrain: error[{exc.code}] {exc}", markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("gutbrain: interrupted", markup=False)
@@ -97,5 +99,6 @@ def main() -> None:
             "report it",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EX_SOFTWARE)
