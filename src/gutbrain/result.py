@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Version of the result schema (semantic versioning; see module docstring).
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 #: Evidence grade of an association (guide.md): A replicated, B one large cohort or several small
 #: studies, C a single small, animal-only or mechanistic study.
@@ -214,6 +214,9 @@ class ModuleCoverage(_Frozen):
     steps_total: int
     steps_covered: int
     min_coverage: float
+    abundance: float | None = None
+    #: Steps defined only by COG/eggNOG ids, which a KO table can never cover.
+    non_ko_steps: int = 0
 
 
 class MarkerResult(_Frozen):

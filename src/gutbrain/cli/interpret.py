@@ -1,11 +1,148 @@
-"""CLI commands: interpret."""
+"""CLI command: ``gutbrain interpret PROFILE [--answers F] [--markers F] --out result.json``."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from gutbrain.cli._app import console
+from gutbrain.errors import InputFormatError
+from gutbrain.gutbrain_axis.modules import read_ko_table, read_module_definitions
+from gutbrain.io.answers import read_answers, read_markers
+from gutbrain.io.files import sha256_file
+from gutbrain.io.tables import FORMATS, read_table
+from gutbrain.model import RANKS, Profile
+from gutbrain.result import write_result
+from gutbrain.workflow.interpret import interpret_profile
 
 __all__ = ["register"]
 
+logger = logging.getLogger(__name__)
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+    return cleaned or "sample"
+
+
+def _pick(profiles: list[Profile], sample: str | None, path: Path) -> Profile:
+    if sample is None:
+        if len(profiles) == 1:
+            return profiles[0]
+        names = ", ".join(str(p.sample_id) for p in profiles[:8])
+        message = f"{len(profiles)} samples in the table ({names}...); choose one with --sample"
+        raise InputFormatError(message, path=path)
+    for p in profiles:
+        if p.sample_id == sample:
+            return p
+    message = f"sample {sample!r} is not in the table; samples: " + ", ".join(
+        str(p.sample_id) for p in profiles[:8]
+    )
+    raise InputFormatError(message, path=path)
+
+
+def _interpret_command(
+    profile: Annotated[
+        Path, typer.Argument(help="A gutbrain profile.tsv or any table `gutbrain import` reads.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Result JSON to write.")] = Path(
+        "result.json"
+    ),
+    answers: Annotated[
+        Path | None, typer.Option("--answers", "-a", help="Questionnaire answers (YAML/JSON).")
+    ] = None,
+    markers: Annotated[
+        Path | None, typer.Option("--markers", "-m", help="Stool markers (YAML/JSON).")
+    ] = None,
+    sample: Annotated[
+        str | None,
+        typer.Option("--sample", "-s", help="Sample to interpret in a multi-sample table."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"auto or one of: {', '.join(FORMATS)}.")
+    ] = "auto",
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy for BIOM/TSV feature IDs.")
+    ] = None,
+    rank: Annotated[
+        str, typer.Option("--rank", help="Rank the IDs name when a table has no lineage.")
+    ] = "species",
+    ko_table: Annotated[
+        Path | None,
+        typer.Option("--ko-table", help="KEGG-orthology table (PICRUSt2/HUMAnN) for modules."),
+    ] = None,
+    ko_sample: Annotated[
+        str | None, typer.Option("--ko-sample", help="Column of --ko-table to use.")
+    ] = None,
+    modules: Annotated[
+        Path | None,
+        typer.Option(
+            "--modules",
+            help="Module definitions (e.g. GBMs.v1.0.txt from omixer-rpmR; not shipped: "
+            "GPL-3/academic licence).",
+        ),
+    ] = None,
+    min_module_coverage: Annotated[
+        float, typer.Option("--min-module-coverage", help="Omixer-RPM minimum coverage.")
+    ] = 0.66,
+    all_samples: Annotated[
+        bool,
+        typer.Option(
+            "--all-samples",
+            help="Interpret every sample; --out is then a folder of <sample>.result.json files.",
+        ),
+    ] = False,
+) -> None:
+    """Interpret one sample: diversity, guilds, taxa evidence, markers, questionnaires, safety."""
+    if rank not in RANKS:
+        message = f"--rank {rank!r} is not one of {', '.join(RANKS)}"
+        raise typer.BadParameter(message)
+    if not 0.0 < min_module_coverage <= 1.0:
+        raise typer.BadParameter("--min-module-coverage must lie in (0, 1]")
+    if (ko_table is None) != (modules is None):
+        raise typer.BadParameter("--ko-table and --modules go together")
+    # validate every input before computing anything
+    answers_obj = read_answers(answers) if answers is not None else None
+    markers_obj = read_markers(markers) if markers is not None else None
+    definitions = read_module_definitions(modules) if modules is not None else None
+    ko = read_ko_table(ko_table, sample=ko_sample) if ko_table is not None else None
+    profiles = read_table(profile, format=fmt, taxonomy=taxonomy, rank=rank)
+    chosen_list = profiles if all_samples else [_pick(profiles, sample, profile)]
+    if all_samples:
+        out.mkdir(parents=True, exist_ok=True)
+    run_info: dict[str, object] = {"command": "gutbrain interpret", "profile": profile.name}
+    inputs = {profile.name: sha256_file(profile)}
+    for extra in (answers, markers, ko_table, modules):
+        if extra is not None:
+            inputs[extra.name] = sha256_file(extra)
+    run_info["inputs"] = inputs
+    for chosen in chosen_list:
+        result = interpret_profile(
+            chosen,
+            answers=answers_obj,
+            markers=markers_obj,
+            run_info=run_info,
+            ko_abundances=ko,
+            module_definitions=definitions,
+            min_module_coverage=min_module_coverage,
+        )
+        target = out / f"{_safe(str(chosen.sample_id))}.result.json" if all_samples else out
+        write_result(result, target)
+        for alert in result.alerts:
+            if alert.level in ("crisis", "urgent", "prompt"):
+                console.print(alert.title, style="bold red", markup=False, highlight=False)
+                console.print(alert.message, markup=False, highlight=False)
+        console.print(
+            f"{result.sample_id}: {len(result.findings)} findings, {len(result.alerts)} "
+            f"alert(s) -> {target}",
+            markup=False,
+            highlight=False,
+        )
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``interpret`` to ``app``."""
+    app.command("interpret")(_interpret_command)

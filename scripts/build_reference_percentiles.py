@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Build gutbrain's reference-cohort percentile table from real stool cohorts.
+
+Usage::
+
+    .venv/bin/python scripts/build_reference_percentiles.py [--shared ../shared] [--check]
+
+Cohorts (all stool samples of the shared cohort tables; see each folder's PROVENANCE.md):
+
+* LRAS faecal (Callahan et al. 2019): 9 samples, PacBio full-length 16S ASVs, SILVA 128;
+* American Gut 2014 subset: the UBERON:feces samples with >= 1,000 reads, 16S V4 (100 nt),
+  Greengenes 13_8 OTUs;
+* GlobalPatterns (Caporaso et al. 2011): the 4 faeces samples, 16S V4, Greengenes;
+* Enterotypes (Arumugam et al. 2011): genus abundances, split by method (Sanger shotgun,
+  Illumina shotgun, 454 16S);
+* Tito et al. 2024 (Nat Med): 589 stools, quantitative profiles at species level (genus taken as
+  the first word of the species label; ``uc_*`` labels count as unassigned at genus).
+
+For each cohort the script computes, at genus rank, with the SAME functions as
+``gutbrain interpret`` (``gutbrain.ecology.alpha.alpha_diversity`` and
+``gutbrain.gutbrain_axis.scores.score_guilds``): Shannon, inverse Simpson, observed genera and
+every computable guild score, then stores 101 quantiles per metric in
+``src/gutbrain/data/reference_cohorts/percentiles.json``. Deterministic and rerunnable;
+``--check`` exits 1 when the committed file differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gutbrain.ecology.alpha import alpha_diversity
+from gutbrain.gutbrain_axis.scores import score_guilds
+from gutbrain.io.knowledge import load_knowledge
+from gutbrain.io.tables import read_table
+from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "src" / "gutbrain" / "data" / "reference_cohorts" / "percentiles.json"
+VERSION = "2026.11.26"
+METRICS = ("shannon", "inverse_simpson", "observed")
+MIN_READS = 1000
+
+
+def _meta(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _lras(d: Path) -> list[Profile]:
+    f = d / "lras_human_fecal_fulllength16s_asvs"
+    return read_table(
+        f / "lras_fecal_asv_counts.tsv.gz", taxonomy=f / "lras_fecal_asv_taxonomy_silva128.tsv.gz"
+    )
+
+
+def _ag(d: Path) -> list[Profile]:
+    f = d / "american_gut_2014_debug_subset"
+    stool = {
+        r["sample"] if "sample" in r else next(iter(r.values())): r
+        for r in _meta(f / "AG_100nt_sample_metadata.tsv")
+    }
+    keep = {s for s, r in stool.items() if r.get("BODY_SITE") == "UBERON:feces"}
+    return [
+        p
+        for p in read_table(f / "AG_100nt_otu_table.tsv.gz")
+        if p.sample_id in keep and (p.total_reads or 0) >= MIN_READS
+    ]
+
+
+def _gp(d: Path) -> list[Profile]:
+    f = d / "phyloseq_globalpatterns_caporaso2011"
+    feces = {
+        r["sample"]
+        for r in _meta(f / "GlobalPatterns_sample_metadata.tsv")
+        if r["SampleType"] == "Feces"
+    }
+    profiles = read_table(
+        f / "GlobalPatterns_otu_table.tsv.gz", taxonomy=f / "GlobalPatterns_taxonomy.tsv.gz"
+    )
+    return [p for p in profiles if p.sample_id in feces]
+
+
+def _enterotype(d: Path, tech: str) -> list[Profile]:
+    f = d / "phyloseq_enterotype_arumugam2011"
+    keep = {
+        r["sample"] for r in _meta(f / "enterotype_sample_metadata.tsv") if r["SeqTech"] == tech
+    }
+    profiles = read_table(
+        f / "enterotype_otu_table.tsv.gz", taxonomy=f / "enterotype_taxonomy.tsv.gz"
+    )
+    return [p for p in profiles if p.sample_id in keep]
+
+
+def _tito(d: Path) -> list[Profile]:
+    f = d / "mia_tito2024_crc_quantitative_profiles" / "tito2024qmp_abundance.tsv.gz"
+    with gzip.open(f, "rt", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    samples = rows[0][1:]
+    labels = [r[0] for r in rows[1:]]
+    values = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+    genus_of = [None if lab.startswith("uc_") else lab.split(".")[0] for lab in labels]
+    provenance = Provenance(gutbrain_version="build", source="reference:tito2024")
+    out = []
+    for j, sample in enumerate(samples):
+        column = values[:, j]
+        total = column.sum()
+        if total <= 0:
+            continue
+        by_genus: dict[str, float] = {}
+        for g, v in zip(genus_of, column, strict=True):
+            if g is not None and v > 0:
+                by_genus[g] = by_genus.get(g, 0.0) + v / total
+        assigned = sum(by_genus.values())
+        taxon_rows = tuple(
+            TaxonRow(rank="genus", lineage=Lineage(genus=g), abundance=a)
+            for g, a in sorted(by_genus.items())
+        )
+        out.append(
+            Profile(
+                sample_id=SampleId(sample),
+                rows=taxon_rows,
+                unassigned={"genus": max(0.0, 1.0 - assigned)},
+                provenance=provenance,
+            )
+        )
+    return out
+
+
+COHORTS: list[dict[str, object]] = [
+    {
+        "key": "lras",
+        "cohort": "LRAS faecal samples (Callahan 2019)",
+        "method": "16S rRNA full-length (PacBio CCS), SILVA 128",
+        "loader": _lras,
+        "citation": "Callahan BJ et al. (2019) Nucleic Acids Res 47:e103",
+        "note": "Few samples from three people (repeated sampling): a very small reference.",
+    },
+    {
+        "key": "american_gut",
+        "cohort": "American Gut 2014 subset (stool)",
+        "method": "16S rRNA V4 (100 nt), Greengenes 13_8 OTUs",
+        "loader": _ag,
+        "citation": "McDonald D et al. (2018) mSystems 3:e00031-18",
+        "note": "Self-selected volunteers; samples with at least 1,000 reads.",
+    },
+    {
+        "key": "globalpatterns",
+        "cohort": "GlobalPatterns faeces (Caporaso 2011)",
+        "method": "16S rRNA V4, Greengenes OTUs",
+        "loader": _gp,
+        "citation": "Caporaso JG et al. (2011) PNAS 108:4516-4522",
+        "note": "Only 4 stool samples: a very small reference.",
+    },
+    {
+        "key": "enterotype_illumina",
+        "cohort": "MetaHIT enterotypes (Arumugam 2011), Illumina",
+        "method": "shotgun metagenomics (Illumina)",
+        "loader": lambda d: _enterotype(d, "Illumina"),
+        "citation": "Arumugam M et al. (2011) Nature 473:174-180",
+        "note": "Shotgun genus abundances: a different method from 16S; read as approximate.",
+    },
+    {
+        "key": "enterotype_sanger",
+        "cohort": "MetaHIT enterotypes (Arumugam 2011), Sanger",
+        "method": "shotgun metagenomics (Sanger)",
+        "loader": lambda d: _enterotype(d, "Sanger"),
+        "citation": "Arumugam M et al. (2011) Nature 473:174-180",
+        "note": "Shotgun genus abundances: a different method from 16S; read as approximate.",
+    },
+    {
+        "key": "enterotype_454",
+        "cohort": "Enterotype 16S samples (Arumugam 2011), 454",
+        "method": "16S rRNA (454 pyrosequencing)",
+        "loader": lambda d: _enterotype(d, "Pyro454"),
+        "citation": "Arumugam M et al. (2011) Nature 473:174-180",
+        "note": "",
+    },
+    {
+        "key": "tito2024",
+        "cohort": "Tito 2024 colonoscopy cohort (stool)",
+        "method": "quantitative microbiome profiling at species level (as exported by mia); "
+        "relative abundances used here",
+        "loader": _tito,
+        "citation": "Tito RY et al. (2024) Nat Med 30:1339-1348",
+        "note": "People referred for colonoscopy (adenoma, cancer, controls), not a general "
+        "population; genus taken from species labels.",
+    },
+]
+
+
+def build(shared: Path) -> str:
+    kb = load_knowledge()
+    data = shared / "data"
+    cohorts = []
+    for spec in COHORTS:
+        loader: Callable[[Path], list[Profile]] = spec["loader"]  # type: ignore[assignment]
+        profiles = loader(data)
+        values: dict[str, list[float]] = {}
+        ranks_used: dict[str, set[str]] = {}
+        for p in profiles:
+            alpha = alpha_diversity(p, rank="genus")
+            if not alpha.get("observed"):
+                continue
+            for m in METRICS:
+                v = alpha.get(m)
+                if v is not None:
+                    values.setdefault(m, []).append(float(v))
+            for g in score_guilds(p, kb):
+                if g.computable and g.value is not None:
+                    key = f"guild:{g.guild_id}"
+                    values.setdefault(key, []).append(g.value)
+                    ranks_used.setdefault(key, set()).add(g.coverage_rank)
+        n = len(values.get("shannon", []))
+        metrics = {}
+        for key, vals in sorted(values.items()):
+            q = np.quantile(np.array(vals), np.linspace(0, 1, 101))
+            entry: dict[str, object] = {"n": len(vals), "quantiles": [float(f"{x:.6g}") for x in q]}
+            if key in ranks_used:
+                entry["ranks_used"] = ",".join(sorted(ranks_used[key]))
+            metrics[key] = entry
+        cohorts.append(
+            {
+                "key": spec["key"],
+                "cohort": spec["cohort"],
+                "method": spec["method"],
+                "n_samples": n,
+                "rank": "genus",
+                "citation": spec["citation"],
+                "note": spec["note"],
+                "metrics": metrics,
+            }
+        )
+        print(f"{spec['key']}: {n} samples, {len(metrics)} metrics", file=sys.stderr)
+    table = {
+        "version": VERSION,
+        "built_by": "scripts/build_reference_percentiles.py",
+        "diversity_function": "gutbrain.ecology.alpha.alpha_diversity (genus rank, natural log)",
+        "percentile_rule": "mid-rank among 101 stored quantiles",
+        "cohorts": cohorts,
+    }
+    return json.dumps(table, indent=1, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    text = build(args.shared)
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        if current != text:
+            print("reference percentiles are stale; rerun the script")
+            return 1
+        print("reference percentiles current")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Reference-cohort percentiles: where a sample's diversity and guild scores sit among real stools.
+
+There is no universal normal range for gut diversity (values depend on region, pipeline and
+depth), so gutbrain reports a *percentile within named reference cohorts*, each with its method
+(16S region or shotgun) and size. The table is built by ``scripts/build_reference_percentiles.py``
+from the stool samples of the shared cohort tables and packaged as
+``gutbrain/data/reference_cohorts/percentiles.json``.
+
+For each cohort and metric the file stores 101 quantiles :math:`q_0 \\dots q_{100}` (numpy's
+linear interpolation) of the cohort's values. The percentile of a value :math:`x` is the mid-rank
+
+.. math:: P(x) = 100 \\cdot \\frac{\\#\\{q_k < x\\} + \\tfrac12 \\#\\{q_k = x\\}}{101}
+
+so ties (for example many samples with a guild score of 0) land in the middle of their run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from gutbrain.result import DiversityPercentile
+
+__all__ = [
+    "ReferenceCohort",
+    "ReferenceTable",
+    "load_reference",
+    "percentile_of",
+    "reference_percentiles",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCohort:
+    """One reference cohort: name, method, size, rank and per-metric quantiles."""
+
+    key: str
+    cohort: str
+    method: str
+    n_samples: int
+    rank: str
+    citation: str
+    metrics: Mapping[str, tuple[float, ...]]
+    metric_ranks: Mapping[str, str]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceTable:
+    """All reference cohorts and the table's version."""
+
+    version: str
+    cohorts: tuple[ReferenceCohort, ...]
+
+
+def percentile_of(value: float, quantiles: Sequence[float]) -> float:
+    """Mid-rank percentile of ``value`` among ``quantiles`` (module docstring).
+
+    Examples
+    --------
+    >>> percentile_of(5.0, [float(q) for q in range(11)])
+    50.0
+    >>> percentile_of(-1.0, [0.0, 1.0]), percentile_of(9.0, [0.0, 1.0])
+    (0.0, 100.0)
+    """
+    below = sum(1 for q in quantiles if q < value)
+    equal = sum(1 for q in quantiles if q == value)
+    return round(100.0 * (below + 0.5 * equal) / len(quantiles), 1)
+
+
+def _parse(data: Mapping[str, Any]) -> ReferenceTable:
+    cohorts = []
+    for c in data["cohorts"]:
+        cohorts.append(
+            ReferenceCohort(
+                key=c["key"],
+                cohort=c["cohort"],
+                method=c["method"],
+                n_samples=int(c["n_samples"]),
+                rank=c["rank"],
+                citation=c.get("citation", ""),
+                metrics={k: tuple(v["quantiles"]) for k, v in c["metrics"].items()},
+                metric_ranks={k: v.get("ranks_used", c["rank"]) for k, v in c["metrics"].items()},
+                note=c.get("note", ""),
+            )
+        )
+    return ReferenceTable(version=str(data["version"]), cohorts=tuple(cohorts))
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged() -> ReferenceTable:
+    path = resources.files("gutbrain.data").joinpath("reference_cohorts/percentiles.json")
+    return _parse(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_reference(path: str | Path | None = None) -> ReferenceTable:
+    """Load the reference percentile table (the packaged one when ``path`` is ``None``)."""
+    if path is None:
+        return _packaged()
+    return _parse(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def reference_percentiles(
+    metric: str,
+    value: float,
+    *,
+    rank: str,
+    table: ReferenceTable,
+    ranks_used: str | None = None,
+) -> tuple[DiversityPercentile, ...]:
+    """Percentiles of ``value`` for ``metric`` in every cohort that has it at ``rank``.
+
+    ``ranks_used`` (for guild scores) marks a cohort not comparable when its scores used other
+    ranks than the sample's.
+    """
+    out = []
+    for cohort in table.cohorts:
+        quantiles = cohort.metrics.get(metric)
+        if quantiles is None or cohort.rank != rank:
+            continue
+        comparable = ranks_used is None or cohort.metric_ranks.get(metric) == ranks_used
+        note = cohort.note
+        if not comparable:
+            note = (note + " " if note else "") + (
+                f"Scored at other ranks ({cohort.metric_ranks.get(metric)}) than this sample "
+                f"({ranks_used}); read as approximate."
+            )
+        out.append(
+            DiversityPercentile(
+                metric=metric,
+                value=value,
+                percentile=percentile_of(value, quantiles),
+                cohort=cohort.cohort,
+                method=cohort.method,
+                rank=rank,
+                n_samples=cohort.n_samples,
+                comparable=comparable,
+                note=note,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,233 @@
+"""Functional guild scores and taxa of interest from a profile.
+
+**Guild score.** For a guild with members :math:`m` (each a taxon name at a rank), the score is
+the summed abundance of the profile rows that match a member at the member's rank (names compared
+with :func:`~gutbrain.gutbrain_axis.synonyms.same_taxon`; a species member also matches a
+genus-rank group standing for that species, e.g. SILVA's ``[Eubacterium] rectale group``):
+
+.. math:: S = \\sum_{r \\in \\text{matched rows}} a_r
+
+where :math:`a_r` is the row's abundance (fraction of all reads). A row is not counted twice when
+it lies inside a broader member already counted. This is *genetic potential inferred from
+taxonomy*, not a measured metabolite.
+
+**Coverage** says how much of the profile could be checked:
+
+.. math:: C = \\frac{|\\{m : \\text{rank}(m) \\text{ present}\\}|}{|m|}
+              \\cdot \\min_{\\rho \\in \\text{ranks used}} (1 - u_\\rho)
+
+with :math:`u_\\rho` the unassigned fraction at rank :math:`\\rho`. **Confidence** is ``high`` for
+:math:`C \\ge 0.8`, ``moderate`` for :math:`C \\ge 0.5`, ``low`` above 0, and the score is not
+computable (``value = None`` with a reason) when :math:`C = 0` or the guild cannot be scored from
+taxa at all (acetate, tryptophan, serotonin spore-formers; see the knowledge base).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from gutbrain.gutbrain_axis.synonyms import canonical_name, same_taxon, species_of_group
+from gutbrain.io.knowledge import Guild, KnowledgeBase, TaxonEvidence
+from gutbrain.model import RANKS, Profile, TaxonRow
+from gutbrain.result import DiversityPercentile, GuildMember, GuildScore, TaxonOfInterest
+
+__all__ = [
+    "CONFIDENCE_HIGH",
+    "CONFIDENCE_MODERATE",
+    "confidence_of",
+    "match_rows",
+    "score_guild",
+    "score_guilds",
+    "taxa_of_interest",
+]
+
+logger = logging.getLogger(__name__)
+
+CONFIDENCE_HIGH = 0.8
+CONFIDENCE_MODERATE = 0.5
+
+_POTENTIAL = "Inferred from which taxa are present (genetic potential), not a measured metabolite."
+
+
+def confidence_of(coverage: float) -> str:
+    """Map coverage to ``high`` / ``moderate`` / ``low`` / ``none`` (module docstring)."""
+    if coverage >= CONFIDENCE_HIGH:
+        return "high"
+    if coverage >= CONFIDENCE_MODERATE:
+        return "moderate"
+    return "low" if coverage > 0 else "none"
+
+
+def match_rows(profile: Profile, rank: str, name: str) -> list[tuple[TaxonRow, str]]:
+    """Profile rows matching taxon ``name`` at ``rank``: ``[(row, how it matched)]``."""
+    out: list[tuple[TaxonRow, str]] = []
+    if rank in RANKS:
+        for row in profile.rows:
+            if row.rank == rank and row.lineage.at(row.rank) and same_taxon(row.taxon, name):
+                out.append((row, row.taxon))
+    if rank == "species" and "species" not in profile.ranks():
+        target = canonical_name(name)
+        for row in profile.rows:
+            if row.rank == "genus":
+                group = species_of_group(row.taxon)
+                if group is not None and same_taxon(group, target):
+                    out.append((row, f"{row.taxon} (genus-rank group)"))
+    return out
+
+
+def _coverage(profile: Profile, ranks: Collection[str]) -> float:
+    present = set(profile.ranks())
+    usable = [r for r in ranks if r in present]
+    if not usable:
+        return 0.0
+    return min(1.0 - float(profile.unassigned.get(r, 0.0)) for r in usable)
+
+
+def score_guild(
+    profile: Profile,
+    guild: Guild,
+    *,
+    percentiles: Sequence[DiversityPercentile] = (),
+) -> GuildScore:
+    """Score one guild (module docstring)."""
+    common: dict[str, Any] = {
+        "guild_id": guild.guild,
+        "name": guild.name,
+        "knowledge_ids": guild.knowledge_ids,
+        "source_ids": guild.source_ids,
+        "grade": guild.grade,
+    }
+    if not guild.computable:
+        return GuildScore(
+            **common,
+            computable=False,
+            reason=guild.reason,
+            coverage=0.0,
+            coverage_rank="",
+            confidence="none",
+        )
+    present = set(profile.ranks())
+    checkable = []
+    for rank, name in guild.members:
+        genus_group = (
+            rank == "species"
+            and "genus" in present
+            and any(species_of_group(r.taxon) for r in profile.rows if r.rank == "genus")
+        )
+        if rank in present or genus_group:
+            checkable.append((rank if rank in present else "genus", rank, name))
+    if not checkable:
+        ranks = ", ".join(sorted({r for r, _ in guild.members}))
+        return GuildScore(
+            **common,
+            computable=False,
+            coverage=0.0,
+            coverage_rank="",
+            confidence="none",
+            reason=f"the profile has no rows at the rank(s) this guild needs ({ranks})",
+        )
+    used_ranks = {used for used, _, _ in checkable}
+    coverage = (len(checkable) / len(guild.members)) * _coverage(profile, used_ranks)
+    members: list[GuildMember] = []
+    counted: list[tuple[str, str]] = []  # (rank, name) of matched members, broad first
+    for _used, rank, name in sorted(checkable, key=lambda c: RANKS.index(c[0])):
+        for row, how in match_rows(profile, rank, name):
+            inside = any(
+                row.lineage.at(r) is not None and same_taxon(row.lineage.at(r) or "", n)
+                for r, n in counted
+                if r in RANKS and RANKS.index(r) < RANKS.index(row.rank)
+            )
+            if inside:
+                continue
+            members.append(
+                GuildMember(taxon=how, matched_as=name, rank=row.rank, abundance=row.abundance)
+            )
+        counted.append((rank, name))
+    value = min(1.0, sum(m.abundance for m in members))
+    caveats = [_POTENTIAL]
+    if guild.caveat:
+        caveats.append(guild.caveat)
+    missing = [n for r, n in guild.members if (r, n) not in {(c[1], c[2]) for c in checkable}]
+    if missing:
+        caveats.append("Not checked (the profile lacks their rank): " + ", ".join(missing) + ".")
+    if coverage <= 0:
+        return GuildScore(
+            **common,
+            computable=False,
+            coverage=0.0,
+            coverage_rank=",".join(sorted(used_ranks)),
+            confidence="none",
+            reason="no reads are assigned at the rank this guild needs",
+            caveats=tuple(caveats),
+        )
+    return GuildScore(
+        **common,
+        value=value,
+        computable=True,
+        members=tuple(members),
+        coverage=round(coverage, 6),
+        coverage_rank=",".join(sorted(used_ranks)),
+        confidence=confidence_of(coverage),  # type: ignore[arg-type]
+        percentiles=tuple(percentiles),
+        caveats=tuple(caveats),
+    )
+
+
+def score_guilds(
+    profile: Profile,
+    kb: KnowledgeBase,
+    *,
+    percentiles: Mapping[str, Sequence[DiversityPercentile]] | None = None,
+) -> tuple[GuildScore, ...]:
+    """Score every guild of the knowledge base, in table order."""
+    table = percentiles or {}
+    return tuple(score_guild(profile, g, percentiles=table.get(g.guild, ())) for g in kb.guilds)
+
+
+def taxa_of_interest(profile: Profile, kb: KnowledgeBase) -> tuple[TaxonOfInterest, ...]:
+    """Shown literature associations whose taxon is present in the profile.
+
+    Only rows with ``report_use = report_ok`` that are not unverified (``TaxonEvidence.shown``)
+    are returned; research-only rows are never part of a personal result.
+    """
+    out: list[TaxonOfInterest] = []
+    for evidence in kb.taxa:
+        if not evidence.shown or not evidence.match_names:
+            continue
+        found = _found(profile, evidence)
+        if not found:
+            continue
+        abundance = min(1.0, sum(row.abundance for row, _ in found))
+        caveats = ["A group-level association, not a statement about you."]
+        if evidence.unverified_fields:
+            caveats.append(f"Not verified in the source: {evidence.unverified_fields}.")
+        out.append(
+            TaxonOfInterest(
+                knowledge_id=evidence.knowledge_id,
+                taxon=evidence.taxon.split(" (incl.")[0],
+                matched_as=tuple(how for _, how in found),
+                rank=evidence.match_rank,
+                abundance=abundance,
+                phenotype=evidence.phenotype,
+                direction=evidence.direction,
+                population=evidence.population,
+                n=evidence.n,
+                study=evidence.study_type,
+                statement=evidence.statement,
+                source_ids=evidence.source_ids,
+                grade=evidence.grade,
+                caveats=tuple(caveats),
+            )
+        )
+    return tuple(out)
+
+
+def _found(profile: Profile, evidence: TaxonEvidence) -> list[tuple[TaxonRow, str]]:
+    found: list[tuple[TaxonRow, str]] = []
+    for name in evidence.match_names:
+        found.extend(
+            m for m in match_rows(profile, evidence.match_rank, name) if m[0].abundance > 0
+        )
+    return found
