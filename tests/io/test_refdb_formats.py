@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -280,6 +282,10 @@ def test_bench_reference_tsv_ranks(tmp_path: Path, shared_dir: Path) -> None:
     assert bundle.taxonomy["7000004128189537"].genus == "Megamonas"
     assert "Acinetobacter sp." in {lin.species for lin in bundle.taxonomy.values()}
     assert len({lin.species for lin in bundle.taxonomy.values() if lin.species}) == 4774
+    inputs = bundle.manifest["import"]["inputs"]
+    assert [entry["name"] for entry in inputs] == ["ref.fasta.gz", "ref_seq_taxonomy.tsv"]
+    assert inputs[0]["sha256"] == hashlib.sha256((ref / "ref.fasta.gz").read_bytes()).hexdigest()
+    assert str(ref) not in json.dumps(bundle.manifest)  # no local paths in the manifest
 
 
 @pytest.mark.parametrize(

@@ -613,9 +613,10 @@ def _clean_sequence(ref_id: str, sequence: str, *, origin: str) -> bytes:
     bad = _BAD_SEQUENCE.search(data)
     if bad is not None:
         char = bad.group().decode("ascii", errors="replace")
+        hint = "; import the unaligned FASTA" if char in "-." else ""
         message = (
             f"{origin}: reference {ref_id!r} has non-nucleotide character {char!r} at position "
-            f"{bad.start() + 1}; expected IUPAC codes (ACGTURYSWKMBDHVN, either case)"
+            f"{bad.start() + 1}; expected IUPAC codes (ACGTURYSWKMBDHVN, either case){hint}"
         )
         raise ReferenceDatabaseError(message, code="GB-REF-SEQ")
     return data.replace(b"U", b"T")

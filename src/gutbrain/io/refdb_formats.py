@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.io.files import sha256_file
 from gutbrain.io.refdb import (
     ProgressCallback,
     ReferenceBundle,
@@ -417,7 +418,8 @@ def _read_emu_taxonomy(path: Path) -> dict[str, Lineage]:
         if not taxid:
             message = f"{path}:{number}: empty tax_id"
             raise ReferenceDatabaseError(message, code="GB-REF-TAX")
-        lineages[taxid] = _lineage_from_ranks(values)
+        # Emu's names are NCBI species-rank taxa: kept verbatim ("Bacteroides sp. D2" included)
+        lineages[taxid] = Lineage.from_mapping({r: values.get(r, "").strip() for r in RANKS})
     return lineages
 
 
@@ -871,14 +873,17 @@ def import_bundle(
         sequences_iter = iter(source.sequences)
     for note in source.notes:
         logger.info("%s", note)
-    inputs = [
-        str(Path(p)) for p in ([sequences] if isinstance(sequences, (str, Path)) else sequences)
-    ]
+    given = [sequences] if isinstance(sequences, (str, Path)) else list(sequences)
+    input_files = [Path(p) for p in given]
+    input_files += [Path(p) for p in (taxonomy, seq2taxid, copy_numbers) if p is not None]
     extra["import"] = {
         "format": source.format,
-        "inputs": [Path(p).name for p in inputs]
-        + ([Path(taxonomy).name] if taxonomy is not None else [])
-        + ([Path(seq2taxid).name] if seq2taxid is not None else []),
+        # file names and checksums only: full paths may name a person or a site
+        "inputs": [
+            {"name": path.name, "sha256": sha256_file(path)}
+            for path in input_files
+            if path.is_file()
+        ],
         "notes": source.notes,
     }
     return build_bundle(
