@@ -51,6 +51,9 @@ def test_run_records_failure_and_alpha_scores(cohort_store: tuple[Path, frozense
         alpha = opened.read_scores(kind="alpha")
         assert set(alpha["sample_id"]) == {s for s in records if s != "S00007"}
         assert "shannon" in set(alpha["name"])
+        guilds = opened.read_scores(kind="guild")  # from the interpretation of each sample
+        assert "butyrate" in set(guilds["name"])
+        assert len(guilds.loc[guilds["name"] == "butyrate"]) == 39
 
 
 def test_rerun_skips_everything_done(cohort_store: tuple[Path, frozenset[str]]) -> None:

@@ -9,7 +9,6 @@ returns plain values; it never opens the store.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import time
@@ -19,8 +18,13 @@ from typing import Any
 from gutbrain.cohort.runner import SampleOutcome, SampleTask
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.errors import InputFormatError
+from gutbrain.io.answers import read_answers, read_markers
+from gutbrain.io.refdb import load_bundle
 from gutbrain.io.tables import read_table
-from gutbrain.model import Profile
+from gutbrain.model import Profile, ReadQC
+from gutbrain.profile.pipeline import profile_sample
+from gutbrain.result import Result
+from gutbrain.workflow.interpret import interpret_profile
 
 __all__ = ["process_sample", "profile_rows", "result_score_rows"]
 
@@ -46,13 +50,6 @@ def profile_rows(profile: Profile) -> list[dict[str, Any]]:
     return rows
 
 
-def _optional(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def _read_profile(path: str, sample_id: str) -> Profile:
     profiles = read_table(path)
     matching = [p for p in profiles if str(p.sample_id) == sample_id]
@@ -68,56 +65,50 @@ def _read_profile(path: str, sample_id: str) -> Profile:
     raise InputFormatError(message, path=path)
 
 
-def _numeric_leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int | float):
-        if math.isfinite(float(value)):
-            yield prefix, float(value)
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _numeric_leaves(item, f"{prefix}.{key}" if prefix else str(key))
+def _numeric_leaves(values: Mapping[str, float | None]) -> Iterator[tuple[str, float]]:
+    for name, value in values.items():
+        if value is not None and math.isfinite(float(value)):
+            yield name, float(value)
 
 
-def result_score_rows(result: Any) -> list[dict[str, Any]]:
+def result_score_rows(result: Result) -> list[dict[str, Any]]:
     """Score rows from an interpretation :class:`gutbrain.result.Result`.
 
-    Guild scores become ``kind="guild"`` rows named by guild; questionnaire totals
-    ``kind="instrument"``; marker values ``kind="marker"``. Fields are looked up by name in the
-    result's JSON form so the store keeps working when the result schema grows.
+    Computable guild scores become ``kind="guild"`` rows (named by guild ID, value = summed
+    abundance 0–1, detail = confidence); scorable questionnaires ``kind="instrument"`` (named by
+    instrument, e.g. ``PHQ9``; detail = band); stool markers with a value ``kind="marker"``.
     """
-    data = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     rows: list[dict[str, Any]] = []
-    for kind, keys in (
-        ("guild", ("guilds", "guild_scores")),
-        ("module", ("modules", "module_scores")),
-        ("instrument", ("instruments", "questionnaires", "instrument_scores")),
-    ):
-        for key in keys:
-            block = data.get(key)
-            if block is None and isinstance(data.get("scores"), Mapping):
-                block = data["scores"].get(key)
-            if block is None:
-                continue
-            items = block.items() if isinstance(block, Mapping) else enumerate(block)
-            for name, item in items:
-                if isinstance(item, Mapping):
-                    label = str(item.get("name") or item.get("id") or item.get("guild") or name)
-                    value = item.get("score", item.get("value", item.get("total")))
-                    detail = item.get("grade") or item.get("evidence") or item.get("band")
-                else:
-                    label, value, detail = str(name), item, None
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    rows.append(
-                        {
-                            "kind": kind,
-                            "name": label,
-                            "value": float(value),
-                            "detail": None if detail is None else str(detail),
-                        }
-                    )
-            break
+    for guild in result.guilds:
+        if guild.computable and guild.value is not None:
+            rows.append(
+                {
+                    "kind": "guild",
+                    "name": guild.guild_id,
+                    "value": float(guild.value),
+                    "detail": f"coverage {guild.coverage:.3f}",
+                }
+            )
+    for q in result.questionnaires:
+        if q.scorable and q.score is not None:
+            rows.append(
+                {
+                    "kind": "instrument",
+                    "name": q.instrument,
+                    "value": float(q.score),
+                    "detail": q.band,
+                }
+            )
+    for m in result.markers:
+        if m.value is not None:
+            rows.append(
+                {
+                    "kind": "marker",
+                    "name": m.marker,
+                    "value": float(m.value),
+                    "detail": f"{m.operator} {m.unit}",
+                }
+            )
     return rows
 
 
@@ -134,24 +125,19 @@ def process_sample(task: SampleTask) -> SampleOutcome:
     spec = task.spec
     sample_id = str(spec.sample_id)
     scores: list[dict[str, Any]] = []
-    qc: Any = None
+    qc: ReadQC | None = None
     if spec.reads:
-        profile_sample = importlib.import_module("gutbrain.profile.pipeline").profile_sample
-        load_bundle = importlib.import_module("gutbrain.io.refdb").load_bundle
         bundle = load_bundle(task.reference)
-        options = {k: v for k, v in task.parameters.items() if k in {"preset"}}
-        outcome = profile_sample(list(spec.reads), bundle=bundle, **options)
+        preset = str(task.parameters.get("preset", "ont"))
+        outcome = profile_sample(
+            list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
+        )
         profile = outcome.profile
-        if profile.sample_id != sample_id:
-            import dataclasses
-
-            profile = dataclasses.replace(profile, sample_id=spec.sample_id)
-        qc = getattr(outcome, "qc", None)
-        if qc is not None:
-            for name in ("reads_in", "reads_kept", "bases_kept", "length_n50", "mean_quality"):
-                value = getattr(qc, name, None)
-                if isinstance(value, int | float):
-                    scores.append({"kind": "qc", "name": name, "value": float(value)})
+        qc = outcome.qc
+        for name in ("reads_in", "reads_kept", "bases_kept", "length_n50"):
+            scores.append({"kind": "qc", "name": name, "value": float(getattr(qc, name))})
+        if qc.mean_quality is not None:
+            scores.append({"kind": "qc", "name": "mean_quality", "value": float(qc.mean_quality)})
     else:
         assert spec.profile is not None
         profile = _read_profile(spec.profile, sample_id)
@@ -165,15 +151,10 @@ def process_sample(task: SampleTask) -> SampleOutcome:
         use_rank = next((r for r in present if r == wanted), present[-1])
         for name, value in _numeric_leaves(alpha_diversity(profile, rank=use_rank)):
             scores.append({"kind": "alpha", "name": name, "value": value, "detail": use_rank})
-    interpret = _optional("gutbrain.workflow.interpret", "interpret_profile")
-    if interpret is not None:
-        answers = markers = None
-        if spec.answers or spec.markers:
-            answers_io = importlib.import_module("gutbrain.io.answers")
-            answers = answers_io.read_answers(spec.answers) if spec.answers else None
-            markers = answers_io.read_markers(spec.markers) if spec.markers else None
-        result = interpret(profile, answers=answers, markers=markers, qc=qc)
-        scores.extend(result_score_rows(result))
+    answers = read_answers(spec.answers) if spec.answers else None
+    markers = read_markers(spec.markers) if spec.markers else None
+    result = interpret_profile(profile, answers=answers, markers=markers, qc=qc)
+    scores.extend(result_score_rows(result))
     return SampleOutcome(
         sample_id,
         tuple(profile_rows(profile)),
