@@ -186,7 +186,7 @@ def _diversity_command(
     profiles: list[Profile] = []
     inputs: dict[str, str] = {}
     for path in profiles_in:
-        profiles.extend(read_table(path))
+        profiles.extend(read_table(path, rank=use_rank))
         inputs[path.name] = sha256_file(path)
     copy_source = None
     if copy_number_correction:

@@ -66,9 +66,13 @@ def taxon_tree(
     Raises
     ------
     InputFormatError
-        When a taxon has no tip in the tree (all missing ones are listed, up to 10).
+        When fewer than two taxa are asked for, or a taxon has no tip in the tree (missing ones
+        are listed, up to 10).
     """
     wanted = set(taxa)
+    if len(wanted) < 2:
+        message = f"a taxon tree needs at least two taxa at rank {rank}, got {len(wanted)}"
+        raise InputFormatError(message, code="GB-TREE")
     chosen: dict[str, str] = {}
     for tip in tree.tips():
         lineage = tip_lineages.get(str(tip.name))

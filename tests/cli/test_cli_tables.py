@@ -1,0 +1,202 @@
+"""``gutbrain import | export | diversity`` end to end, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from gutbrain.cli import app
+from gutbrain.io.tables import read_table
+
+FIX = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "tables"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gutbrain", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_import_writes_profile_tsv_biom_and_summary(tmp_path: Path) -> None:
+    out = tmp_path / "imported"
+    result = CliRunner().invoke(
+        app, ["import", str(FIX / "kraken2_sample.kreport"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["import.json", "profile.biom", "profile.tsv"]
+    summary = json.loads((out / "import.json").read_text())
+    assert summary["source"] == "import:kraken"
+    assert summary["samples"][0]["total_reads"] == 1000
+    (back,) = read_table(out / "profile.tsv")
+    assert back.total_reads == 1000
+    assert read_table(out / "profile.biom") == read_table(FIX / "kraken2_sample.kreport")
+
+
+def test_import_refuses_existing_out_then_force(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    args = ["import", str(FIX / "counts_genus_good.tsv"), "--rank", "genus", "--out", str(out)]
+    refused = _run(*args)
+    assert refused.returncode == 73 or refused.returncode == 74
+    assert "already exists" in refused.stderr
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (out / "profile.tsv").is_file()
+
+
+def test_import_bad_table_exit_65_and_nothing_written(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    result = _run("import", str(FIX / "counts_negative.tsv"), "--out", str(out))
+    assert result.returncode == 65
+    assert "error[GB-TAB-NEG]" in result.stderr
+    assert "counts_negative.tsv" in result.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_to_each_format(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "imp"
+    assert (
+        runner.invoke(
+            app, ["import", str(FIX / "emu_sample_rel-abundance.tsv"), "-o", str(out)]
+        ).exit_code
+        == 0
+    )
+    for fmt, name in (("cami", "p.cami"), ("biom", "p.biom"), ("tsv", "p.tsv")):
+        target = tmp_path / name
+        result = runner.invoke(
+            app, ["export", str(out / "profile.tsv"), "--to", fmt, "-o", str(target)]
+        )
+        assert result.exit_code == 0, result.output
+        assert target.is_file()
+    assert (tmp_path / "p.cami").read_text().startswith("@SampleID:emu_sample")
+    default = runner.invoke(app, ["export", str(out / "profile.tsv"), "--to", "cami"])
+    assert default.exit_code == 0, default.output
+    assert (out / "profile.export.cami.txt").is_file()
+
+
+def test_export_unknown_format_is_usage_error() -> None:
+    result = CliRunner().invoke(
+        app, ["export", str(FIX / "kraken2_sample.kreport"), "--to", "xlsx"]
+    )
+    assert result.exit_code == 2
+    assert "xlsx" in result.output
+
+
+@pytest.mark.filterwarnings("ignore::gutbrain.errors.LowDepthWarning")
+def test_diversity_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app,
+        [
+            "diversity",
+            str(FIX / "counts_genus_good.tsv"),
+            str(FIX / "percent_good.tsv"),
+            "--rank",
+            "genus",
+            "--out",
+            str(out),
+        ],
+    )
+    # two inputs with the same sample IDs S1, S2 -> refused
+    assert result.exit_code != 0
+    result = CliRunner().invoke(
+        app, ["diversity", str(FIX / "all_zero_sample.tsv"), "--rank", "genus", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    alpha = pd.read_csv(out / "alpha.tsv", sep="\t", index_col=0)
+    assert list(alpha.index) == ["S1", "S3"]
+    assert alpha.loc["S1", "observed"] == 2
+    summary = json.loads((out / "diversity.json").read_text())
+    assert summary["copy_number_corrected"] is False
+    assert summary["values"] == "read counts"
+    assert summary["metrics"]["shannon_log_base"] == "e"
+    bc = pd.read_csv(out / "beta_bray_curtis.tsv", sep="\t", index_col=0)
+    # S1 = 10/15, 5/15 ; S3 = 3/4, 1/4 -> BC = |2/3-3/4| = 1/12
+    assert bc.loc["S1", "S3"] == pytest.approx(1 / 12)
+
+
+def test_diversity_copy_number_correction_is_reported(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app,
+        [
+            "diversity",
+            str(FIX / "kraken2_sample.kreport"),
+            str(FIX / "emu_sample_rel-abundance.tsv"),
+            str(FIX / "bracken_sample.bracken"),
+            "--copy-number-correction",
+            "--db",
+            str(FIX / "rrndb_tiny.tsv"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "diversity.json").read_text())
+    assert summary["copy_number_corrected"] is True
+    assert "rrndb_tiny.tsv" in summary["copy_number_source"]
+    assert summary["values"] == "abundances"
+    assert (out / "pcoa_bray_curtis.tsv").is_file()
+
+
+def test_diversity_copy_number_needs_db() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["diversity", str(FIX / "kraken2_sample.kreport"), "--copy-number-correction", "-o", "x"],
+    )
+    assert result.exit_code == 2
+    assert "--db" in result.output
+
+
+def test_diversity_rarefy_without_counts_exit_65(tmp_path: Path) -> None:
+    result = _run(
+        "diversity",
+        str(FIX / "percent_good.tsv"),
+        "--rank",
+        "genus",
+        "--rarefy",
+        "10",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "d"),
+    )
+    assert result.returncode == 65
+    assert "integer read counts" in result.stderr
+
+
+def test_diversity_with_hitdb_tree(tmp_path: Path, shared_dir: Path) -> None:
+    base = shared_dir / "data" / "hitdb_human_intestinal_16s"
+    table = tmp_path / "t.tsv"
+    table.write_text(
+        "taxon\tA\tB\tC\nFaecalibacterium\t10\t0\t4\nBacteroides\t5\t20\t4\nAkkermansia\t0\t3\t4\n"
+    )
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app,
+        [
+            "diversity",
+            str(table),
+            "--rank",
+            "genus",
+            "--tree",
+            str(base / "HITdb.tre.gz"),
+            "--tree-taxonomy",
+            str(base / "HITdb_taxonomy_qiime.txt.gz"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    alpha = pd.read_csv(out / "alpha.tsv", sep="\t", index_col=0)
+    assert (alpha["faith_pd"] > 0).all()
+    assert (out / "beta_weighted_unifrac.tsv").is_file()
+    assert (out / "beta_unweighted_unifrac.tsv").is_file()
