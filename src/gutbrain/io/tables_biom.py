@@ -30,12 +30,12 @@ from gutbrain.io.files import atomic_write_bytes
 from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict
 from gutbrain.model import RANKS, Profile, Rank
 
-__all__ = ["GREENGENES_PREFIXES", "GUTBRAIN_DATASET", "profiles_to_biom", "write_profile_biom"]
+__all__ = ["GREENGENES_PREFIXES", "PROFILES_DATASET", "profiles_to_biom", "write_profile_biom"]
 
 logger = logging.getLogger(__name__)
 
 #: HDF5 dataset holding the lossless JSON form of the profiles.
-GUTBRAIN_DATASET = "gutbrain/profiles_json"
+PROFILES_DATASET = "gutbrain/profiles_json"
 #: Rank prefixes of Greengenes-style taxonomy strings.
 GREENGENES_PREFIXES: dict[Rank, str] = {
     "superkingdom": "k__",
@@ -155,5 +155,5 @@ def write_profile_biom(
     with h5py.File(buffer, "w") as handle:
         table.to_hdf5(handle, f"gutbrain {__version__}")
         payload = json.dumps([profile_to_dict(p) for p in profiles], ensure_ascii=False)
-        handle.create_dataset(GUTBRAIN_DATASET, data=np.bytes_(payload.encode("utf-8")))
+        handle.create_dataset(PROFILES_DATASET, data=np.bytes_(payload.encode("utf-8")))
     return atomic_write_bytes(path, buffer.getvalue())
