@@ -193,7 +193,7 @@ def test_plain_two_column_lineages(tmp_path: Path) -> None:
 def test_silva_release_headers_rna_to_dna(tmp_path: Path) -> None:
     bundle = _import(tmp_path, "silva", FIXTURES / "silva_headers.fasta")
     first = bundle.taxonomy["AB000001.1.160"]
-    assert first.species == "Faecalibacterium prausnitzii A2-165"
+    assert first.species == "Faecalibacterium prausnitzii"  # strain "A2-165" dropped
     assert first.family == "Ruminococcaceae"
     assert bundle.taxonomy["AB000002.1.160"].species is None
     sequences = dict(read_sequences(bundle))
@@ -312,6 +312,24 @@ def test_hitdb(tmp_path: Path, shared_dir: Path, taxonomy: str) -> None:
     assert smithii.species == "Methanobrevibacter smithii"
     assert smithii.superkingdom == "Archaea"
     assert bundle.manifest["counts"]["with_species"] >= 950  # 964 named entries, 6 inconsistent
+
+
+def test_hitdb_qiime_file_through_the_qiime_importer(tmp_path: Path, shared_dir: Path) -> None:
+    # The generic importer reads HITdb's 6-level strings from phylum (no domain first) and gives
+    # the same lineages as the dedicated HITdb importer.
+    folder = shared_dir / "data" / "hitdb_human_intestinal_16s"
+    args = (folder / "HITdb_sequences.fna.gz", folder / "HITdb_taxonomy_qiime.txt.gz")
+    with pytest.warns(ReferenceWarning):
+        generic = _import(tmp_path, "qiime", *args)
+    with pytest.warns(ReferenceWarning):
+        dedicated = _import(tmp_path, "hitdb", *args)
+    assert generic.taxonomy["OTU834"] == dedicated.taxonomy["OTU834"]
+    assert generic.taxonomy["OTU834"].species is None
+    smithii = generic.taxonomy["Methanobrevibacter_smithii_U55233.1"]
+    assert smithii == dedicated.taxonomy["Methanobrevibacter_smithii_U55233.1"]
+    differ = [i for i in generic.taxonomy if generic.taxonomy[i] != dedicated.taxonomy[i]]
+    # only the rows whose species field disagrees with their own genus (HITdb rule) differ
+    assert 0 < len(differ) <= 6
 
 
 def test_lras_silva128_rank_table(tmp_path: Path, shared_dir: Path) -> None:

@@ -126,6 +126,7 @@ _PREFIX_RANKS = {
     "s": "species",
 }
 _SILVA_LEVELS = {str(i): rank for i, rank in enumerate(RANKS)}
+_NOT_EPITHETS = frozenset({"sp.", "sp", "spp.", "bacterium", "cf.", "aff.", "gen.", "nov."})
 _ACCESSION = re.compile(r"^(?:[A-Z]{1,2}_?\d{5,}(?:\.\d+)?|[A-Z]{1,6}\d{5,}(?:\.\d+)?)$")
 
 
@@ -215,21 +216,32 @@ def _clean_name(name: str | None) -> str | None:
 
 
 def _species_name(genus: str | None, species: str | None) -> str | None:
-    """Return a binomial from a species field that may be an epithet, ``Genus_species`` or empty."""
+    """Return the binomial of a species field, or ``None`` when it names no species.
+
+    Accepts an epithet (Greengenes ``s__prausnitzii``, joined to ``genus``), ``Genus_species``,
+    ``Genus species strain …`` (strain and ``subsp.`` dropped) and a trailing accession
+    (``…_U55233.1``). ``Genus sp.``, ``… bacterium``, OTU labels and ``a|b=c`` strings are not
+    species.
+    """
     text = _clean_name(species)
-    if text is None:
+    if text is None or "|" in text or "=" in text or re.match(r"OTU\d", text):
         return None
-    text = text.replace("_", " ").strip()
-    words = text.split()
+    words = text.replace("_", " ").split()
+    while words and _ACCESSION.match(words[-1]):
+        words.pop()
+    prefix = ""
+    if words and words[0] == "Candidatus":
+        prefix, words = "Candidatus ", words[1:]
     if not words:
         return None
-    if words[-1] in ("sp.", "sp", "spp.", "bacterium") or (
-        len(words) > 1 and words[1] in ("sp.", "sp")
-    ):
+    if len(words) == 1:
+        if genus is None or not words[0][:1].islower() or words[0] in _NOT_EPITHETS:
+            return None
+        return f"{genus} {words[0]}"
+    first, epithet = words[0], words[1]
+    if not epithet[:1].islower() or epithet in _NOT_EPITHETS:
         return None
-    if len(words) == 1 and genus is not None:
-        return f"{genus} {words[0]}" if words[0][:1].islower() else None
-    return " ".join(words)
+    return f"{prefix}{first} {epithet}"
 
 
 def _lineage_from_ranks(names: Mapping[str, str | None]) -> Lineage:
