@@ -1,0 +1,188 @@
+"""EM: known answers solved by hand and Hypothesis properties (RELIABILITY.md §5.3)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gutbrain.profile.em import (
+    LikelihoodMatrix,
+    bootstrap_abundances,
+    estimate_abundances,
+    run_em,
+)
+
+
+def _matrix(likelihood: list[list[float]], weights: list[float] | None = None) -> LikelihoodMatrix:
+    """Dense L(r|t) (0 = no candidate) -> LikelihoodMatrix of log L."""
+    rows, cols, vals = [], [], []
+    for r, line in enumerate(likelihood):
+        for c, value in enumerate(line):
+            if value > 0:
+                rows.append(r)
+                cols.append(c)
+                vals.append(math.log(value))
+    return LikelihoodMatrix.from_triplets(
+        rows, cols, vals, n_reads=len(likelihood), n_taxa=len(likelihood[0]), weights=weights
+    )
+
+
+def test_two_reads_two_references_solved_by_hand() -> None:
+    # l(f) = log(0.9 f + 0.1 (1-f)) + log(0.2 f + 0.8 (1-f)); dl/df = 0 gives
+    # 0.8 (0.8 - 0.6 f) = 0.6 (0.1 + 0.8 f)  ->  f = 0.58 / 0.96 = 0.6041666...
+    result = run_em(_matrix([[0.9, 0.1], [0.2, 0.8]]), tol=1e-13, max_iter=10_000)
+    assert result.abundance[0] == pytest.approx(0.58 / 0.96, abs=1e-6)
+    assert result.abundance.sum() == pytest.approx(1.0)
+    expected_ll = math.log(0.1 + 0.8 * 0.58 / 0.96) + math.log(0.8 - 0.6 * 0.58 / 0.96)
+    assert result.log_likelihood == pytest.approx(expected_ll, abs=1e-9)
+
+
+def test_one_step_from_uniform_matches_hand_computation() -> None:
+    # posteriors at f = (1/2, 1/2): read 1 -> (0.9, 0.1), read 2 -> (0.2, 0.8); M-step -> 0.55
+    result = run_em(_matrix([[0.9, 0.1], [0.2, 0.8]]), max_iter=1, tol=0.0)
+    assert result.abundance == pytest.approx([0.55, 0.45])
+    assert result.log_likelihoods[0] == pytest.approx(math.log(0.5) + math.log(0.5))
+
+
+def test_unique_reads_fix_abundance_exactly() -> None:
+    # each read has one candidate: the MLE is the read share, whatever the likelihood values
+    result = run_em(_matrix([[0.3, 0, 0], [0.001, 0, 0], [0, 0.7, 0], [0, 0, 1e-9]]))
+    assert result.abundance == pytest.approx([0.5, 0.25, 0.25])
+
+
+def test_weights_equal_duplicated_rows() -> None:
+    weighted = run_em(_matrix([[0.9, 0.1], [0.2, 0.8]], weights=[3.0, 1.0]), tol=1e-12)
+    duplicated = run_em(_matrix([[0.9, 0.1]] * 3 + [[0.2, 0.8]]), tol=1e-12)
+    assert weighted.abundance == pytest.approx(duplicated.abundance, abs=1e-9)
+
+
+def test_max_iterations_reported_when_not_converged() -> None:
+    result = run_em(_matrix([[0.5, 0.5], [0.6, 0.4]]), max_iter=3, tol=-1.0)
+    assert result.iterations == 3
+    assert not result.converged
+
+
+def test_single_taxon_converges_to_one() -> None:
+    result = run_em(_matrix([[0.2], [0.5], [1.0]]))
+    assert result.abundance == pytest.approx([1.0])
+    assert result.converged
+
+
+# --- Hypothesis ----------------------------------------------------------------------------
+@st.composite
+def sparse_problems(draw: st.DrawFn) -> tuple[list[list[float]], list[float]]:
+    n_taxa = draw(st.integers(1, 6))
+    n_reads = draw(st.integers(1, 25))
+    rows = []
+    for _ in range(n_reads):
+        mask = draw(st.lists(st.booleans(), min_size=n_taxa, max_size=n_taxa))
+        if not any(mask):
+            mask[draw(st.integers(0, n_taxa - 1))] = True
+        rows.append([math.exp(draw(st.floats(-40.0, 0.0))) if keep else 0.0 for keep in mask])
+    weights = [float(draw(st.integers(1, 5))) for _ in range(n_reads)]
+    return rows, weights
+
+
+_FIXED = {"max_iter": 40, "tol": -math.inf}  # same number of steps for every variant
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse_problems())
+def test_log_likelihood_never_decreases(problem: tuple[list[list[float]], list[float]]) -> None:
+    rows, weights = problem
+    trace = run_em(_matrix(rows, weights), **_FIXED).log_likelihoods
+    for before, after in itertools.pairwise(trace):
+        assert after >= before - 1e-9 * max(1.0, abs(before))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse_problems())
+def test_abundances_nonnegative_sum_to_one(problem: tuple[list[list[float]], list[float]]) -> None:
+    rows, weights = problem
+    f = run_em(_matrix(rows, weights)).abundance
+    assert (f >= 0).all()
+    assert f.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sparse_problems(), st.randoms(use_true_random=False))
+def test_invariant_to_read_order(
+    problem: tuple[list[list[float]], list[float]], rnd: object
+) -> None:
+    rows, weights = problem
+    order = list(range(len(rows)))
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    a = run_em(_matrix(rows, weights), **_FIXED).abundance
+    b = run_em(_matrix([rows[i] for i in order], [weights[i] for i in order]), **_FIXED).abundance
+    assert a == pytest.approx(b, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sparse_problems(), st.randoms(use_true_random=False))
+def test_invariant_to_reference_order(
+    problem: tuple[list[list[float]], list[float]], rnd: object
+) -> None:
+    rows, weights = problem
+    perm = list(range(len(rows[0])))
+    rnd.shuffle(perm)  # type: ignore[attr-defined]
+    a = run_em(_matrix(rows, weights), **_FIXED).abundance
+    b = run_em(_matrix([[r[j] for j in perm] for r in rows], weights), **_FIXED).abundance
+    assert a[perm] == pytest.approx(b, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sparse_problems())
+def test_duplicating_every_read_changes_nothing(
+    problem: tuple[list[list[float]], list[float]],
+) -> None:
+    rows, weights = problem
+    a = run_em(_matrix(rows, weights), **_FIXED).abundance
+    b = run_em(_matrix(rows + rows, weights + weights), **_FIXED).abundance
+    assert a == pytest.approx(b, abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-30.0, 0.0), min_size=1, max_size=20), st.integers(2, 5))
+def test_single_species_sample_converges_to_that_species(
+    log_values: list[float], n_taxa: int
+) -> None:
+    # every read aligns best to taxon 0 by a margin; other taxa are weaker candidates
+    rows = [[math.exp(v)] + [math.exp(v - 5.0)] * (n_taxa - 1) for v in log_values]
+    est = estimate_abundances(_matrix(rows))
+    assert est.abundance[0] == pytest.approx(1.0, abs=1e-6)
+    assert est.taxa_kept == 1
+
+
+# --- pruning and bootstrap -----------------------------------------------------------------
+def test_pruning_drops_rare_taxon_and_reports_unexplained_reads() -> None:
+    # 30 reads only on taxon 0, 1 read only on taxon 2; threshold 1/31 keeps taxon 2 (1/31),
+    # min_abundance 0.05 drops it and its read becomes unexplained
+    rows = [[1.0, 0.0, 0.0]] * 30 + [[0.0, 0.0, 1.0]]
+    est = estimate_abundances(_matrix(rows), min_abundance=0.05)
+    assert est.abundance == pytest.approx([1.0, 0.0, 0.0])
+    assert est.explained.tolist() == [True] * 30 + [False]
+    assert est.taxa_kept == 1
+
+
+def test_empty_matrix_is_defined() -> None:
+    est = estimate_abundances(LikelihoodMatrix.from_triplets([], [], [], n_reads=0, n_taxa=3))
+    assert est.abundance.tolist() == [0.0, 0.0, 0.0]
+    assert est.taxa_kept == 0
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
+    rows = [[0.9, 0.1]] * 40 + [[0.2, 0.8]] * 60
+    m = _matrix(rows)
+    f = run_em(m, tol=1e-10).abundance
+    a = bootstrap_abundances(m, f, replicates=30, seed=3)
+    b = bootstrap_abundances(m, f, replicates=30, seed=3)
+    assert np.array_equal(a, b)
+    assert a.shape == (30, 2)
+    assert np.allclose(a.sum(axis=1), 1.0)
+    low, high = np.quantile(a[:, 0], [0.025, 0.975])
+    assert low < f[0] < high

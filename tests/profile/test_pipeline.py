@@ -1,0 +1,172 @@
+"""End-to-end profile on a few dozen simulated reads against the 6-sequence fixture reference."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from profile_helpers import reference_sequences
+
+from gutbrain.errors import InputFormatError, OutputError, ValidationError
+from gutbrain.io.refdb import ReferenceBundle
+from gutbrain.io.tables import read_profile_tsv
+from gutbrain.profile.align import HitTable
+from gutbrain.profile.pipeline import (
+    PROFILE_PRESETS,
+    _classify_unique,
+    profile_sample,
+    write_profile_outputs,
+)
+from gutbrain.profile.taxonomy import TaxonIndex
+
+FRAGILIS, VULGATUS, KLEBSIELLA, BIFIDO = (
+    "7000004128190436",
+    "S000436356",
+    "S000003122",
+    "S000436350",
+)
+
+
+def _species(result: object) -> dict[str, float]:
+    profile = result.profile  # type: ignore[attr-defined]
+    return {row.taxon: row.reads for row in profile.at_rank("species")}
+
+
+def test_known_mixture_is_recovered(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    reads = make_reads(
+        "mix.fq.gz", {FRAGILIS: 20, KLEBSIELLA: 12, BIFIDO: 8}, seed=1, random_reads=3
+    )
+    result = profile_sample([reads], bundle=tiny_bundle, preset="ont", sample_id="mix")
+    got = _species(result)
+    assert set(got) == {"Bacteroides fragilis", "Klebsiella pneumoniae", "Bifidobacterium longum"}
+    assert got["Bacteroides fragilis"] == pytest.approx(20, abs=0.5)
+    assert got["Klebsiella pneumoniae"] == pytest.approx(12, abs=0.5)
+    assert got["Bifidobacterium longum"] == pytest.approx(8, abs=0.5)
+    counts = result.assignment
+    assert counts["reads_in"] == 43
+    assert counts["unassigned_no_alignment"] == 3
+    assert counts["reads_assigned_species"] == 40
+    profile = result.profile
+    for rank in ("species", "genus"):
+        total = sum(r.abundance for r in profile.at_rank(rank)) + profile.unassigned[rank]
+        assert total == pytest.approx(1.0)
+    assert profile.unassigned["species"] == pytest.approx(3 / 43)
+    for row in profile.rows:
+        assert row.abundance_low is not None
+        assert row.abundance_high is not None
+        assert row.abundance_low <= row.abundance <= row.abundance_high
+    assert result.em["converged"] is True
+    assert profile.provenance.reference["name"] == "tiny"
+    assert "minimap2 (mappy)" in profile.provenance.tools
+    assert str(reads) in profile.provenance.inputs
+
+
+def test_no_read_aligns_gives_a_defined_unassigned_result(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path], tmp_path: Path
+) -> None:
+    # negative control (emu#120): random sequences only -> empty profile, unassigned = 1
+    reads = make_reads("junk.fq.gz", {}, seed=2, random_reads=6)
+    result = profile_sample([reads], bundle=tiny_bundle, preset="ont")
+    assert result.profile.rows == ()
+    assert result.profile.unassigned == {"species": 1.0, "genus": 1.0}
+    assert result.assignment["unassigned_no_alignment"] == 6
+    out = write_profile_outputs(result, tmp_path / "out", read_assignments=True)
+    rows = (out / "profile.tsv").read_text().splitlines()
+    assert [line.split("\t")[2] for line in rows[1:]] == ["unassigned", "unassigned"]
+
+
+def test_outputs_written_atomically_and_deterministically(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path], tmp_path: Path
+) -> None:
+    reads = make_reads("mix.fq.gz", {FRAGILIS: 6, VULGATUS: 6, BIFIDO: 4}, seed=3)
+    a = profile_sample([reads], bundle=tiny_bundle, sample_id="s1")
+    b = profile_sample([reads], bundle=tiny_bundle, sample_id="s1")
+    out_a = write_profile_outputs(a, tmp_path / "a", read_assignments=True)
+    out_b = write_profile_outputs(b, tmp_path / "b", read_assignments=True)
+    names = ["profile.tsv", "qc.json", "provenance.json", "read_assignments.tsv"]
+    for name in names:
+        assert (out_a / name).read_bytes() == (out_b / name).read_bytes()
+    assert (out_a / "profile.biom").stat().st_size > 0
+    profile = read_profile_tsv(out_a / "profile.tsv")
+    assert {r.taxon for r in profile.at_rank("genus")} == {"Bacteroides", "Bifidobacterium"}
+    qc = json.loads((out_a / "qc.json").read_text())
+    assert qc["read_qc"]["reads_in"] == 16
+    assert qc["assignment"]["reads_assigned_species"] == 16
+    lines = (out_a / "read_assignments.tsv").read_text().splitlines()
+    assert lines[0] == "read\tstatus\trank\ttaxon"
+    assert len(lines) == 17
+    with pytest.raises(OutputError):
+        write_profile_outputs(a, tmp_path / "a")
+
+
+def test_identical_reads_are_collapsed_but_counted(
+    tiny_bundle: ReferenceBundle, tmp_path: Path
+) -> None:
+    seq = reference_sequences()[KLEBSIELLA]
+    path = tmp_path / "dup.fa"
+    path.write_text("".join(f">d{i}\n{seq}\n" for i in range(5)))
+    result = profile_sample([path], bundle=tiny_bundle, preset="hifi")
+    assert result.em["distinct_reads"] == 1
+    assert _species(result) == {"Klebsiella pneumoniae": pytest.approx(5.0)}
+
+
+def test_same_read_names_in_two_files_are_refused(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    # never keyed by name: two files reusing read names must not be merged silently
+    first = make_reads("a.fq.gz", {FRAGILIS: 3}, seed=4)
+    second = make_reads("b.fq.gz", {KLEBSIELLA: 3}, seed=5)
+    with pytest.raises(InputFormatError, match=r"GB-FQ-DUPID|duplicate|twice"):
+        profile_sample([first, second], bundle=tiny_bundle)
+
+
+def test_disjoint_primary_alignments_on_two_genera_are_chimeras(
+    tiny_bundle: ReferenceBundle,
+) -> None:
+    # rule test on hand-made hits: read 0 has primary + supplementary alignments on disjoint
+    # halves hitting Klebsiella and Bifidobacterium -> chimera; read 1 has the same layout on
+    # two Bacteroides copies of one genus -> kept; read 2 overlaps -> kept
+    index = TaxonIndex.from_references(list(reference_sequences()), tiny_bundle.taxonomy)
+    names = list(reference_sequences())
+    k, b, f, v = (names.index(x) for x in (KLEBSIELLA, BIFIDO, FRAGILIS, VULGATUS))
+    z = [0] * 6
+    hits = HitTable(
+        read=np.array([0, 0, 1, 1, 2, 2]),
+        ref=np.array([k, b, f, v, k, b]),
+        query_start=np.array([0, 760, 0, 760, 0, 100]),
+        query_end=np.array([750, 1500, 750, 1500, 1400, 1500]),
+        query_length=np.array([1500] * 6),
+        ref_start=np.array(z),
+        ref_end=np.array([750, 740, 750, 740, 1400, 1400]),
+        matches=np.array([740, 730, 740, 730, 1390, 1390]),
+        block_length=np.array(z),
+        edit_distance=np.array([10, 10, 10, 10, 10, 10]),
+        primary=np.array([True] * 6),
+    )
+    status = _classify_unique(hits, 3, index, PROFILE_PRESETS["ont"])
+    assert status.tolist() == ["unassigned_chimera", None, None]
+
+
+def test_bad_options_are_validation_errors(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    reads = make_reads("x.fq.gz", {FRAGILIS: 1}, seed=7)
+    with pytest.raises(ValidationError, match="preset"):
+        profile_sample([reads], bundle=tiny_bundle, preset="sanger")
+    with pytest.raises(ValidationError, match="min_abundance"):
+        profile_sample([reads], bundle=tiny_bundle, min_abundance=1.5)
+
+
+def test_two_processes_give_the_same_profile(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    reads = make_reads("p.fq.gz", {FRAGILIS: 300, BIFIDO: 300}, seed=8, rate=0.01)
+    one = profile_sample([reads], bundle=tiny_bundle, confidence_intervals=False)
+    two = profile_sample([reads], bundle=tiny_bundle, threads=2, confidence_intervals=False)
+    assert one.profile.rows == two.profile.rows
+    assert np.isclose(one.em["log_likelihood"], two.em["log_likelihood"])

@@ -1,0 +1,63 @@
+"""Taxon units, rank sums and the genus fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.model import Lineage
+from gutbrain.profile.taxonomy import TaxonIndex, resolve_reads
+
+
+def _lin(genus: str, species: str | None) -> Lineage:
+    return Lineage(superkingdom="Bacteria", family="F", genus=genus, species=species)
+
+
+TAXONOMY = {
+    "a1": _lin("Bacteroides", "Bacteroides fragilis"),
+    "a2": _lin("Bacteroides", "Bacteroides fragilis"),
+    "b": _lin("Bacteroides", "Bacteroides ovatus"),
+    "c": _lin("Klebsiella", "Klebsiella pneumoniae"),
+    "d": _lin("Klebsiella", None),
+}
+
+
+def test_copies_of_a_species_share_one_unit() -> None:
+    index = TaxonIndex.from_references(["a1", "b", "a2", "c", "d"], TAXONOMY)
+    assert index.n_units == 4
+    assert index.ref_unit[0] == index.ref_unit[2]
+    assert [g.genus for g in index.genera] == ["Bacteroides", "Klebsiella"]
+    sums = index.genus_sums(np.array([0.1, 0.2, 0.3, 0.4]))
+    assert sums == pytest.approx([0.3, 0.7])
+
+
+def test_reference_without_taxonomy_is_a_reference_error() -> None:
+    with pytest.raises(ReferenceDatabaseError, match="not in the bundle's taxonomy"):
+        TaxonIndex.from_references(["a1", "zzz"], TAXONOMY)
+
+
+def test_split_within_genus_falls_back_to_genus() -> None:
+    index = TaxonIndex.from_references(["a1", "b", "c", "d"], TAXONOMY)
+    # read 0: 0.5/0.5 between two Bacteroides -> genus fallback
+    # read 1: 0.9 B. fragilis -> species
+    # read 2: 0.5 B. fragilis / 0.5 Klebsiella -> neither species nor genus resolved
+    # read 3: all on the unnamed Klebsiella unit -> genus only
+    post = sp.csr_matrix(
+        np.array(
+            [
+                [0.5, 0.5, 0.0, 0.0],
+                [0.9, 0.1, 0.0, 0.0],
+                [0.5, 0.0, 0.5, 0.0],
+                [0.0, 0.0, 0.0, 1.0],
+            ]
+        )
+    )
+    res = resolve_reads(post, np.array([1.0, 2.0, 1.0, 1.0]), index, species_confidence=0.6)
+    assert res.species_resolved.tolist() == [False, True, False, False]
+    assert res.genus_resolved.tolist() == [True, True, False, True]
+    assert res.species_reads == pytest.approx([1.8, 0.2, 0.0, 0.0])
+    # genus reads over every read: Bacteroides 1 + 2 + 0.5, Klebsiella 0.5 + 1
+    assert res.genus_reads == pytest.approx([3.5, 1.5])
+    assert res.best_genus.tolist() == [0, 0, 0, 1] or res.best_genus[2] in (0, 1)
