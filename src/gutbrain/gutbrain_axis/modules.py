@@ -112,8 +112,11 @@ def read_module_definitions(path: str | Path) -> tuple[ModuleDefinition, ...]:
         )
         steps.append(alternatives)
     if header is not None:
-        message = f"module {header[0]} (line {start}) is not closed by '///'"
-        raise InputFormatError(message, path=source)
+        if not steps:
+            message = f"module {header[0]} (line {start}) has no steps"
+            raise InputFormatError(message, path=source)
+        # the published GBMs.v1.0.txt ends its last module without '///'
+        modules.append(ModuleDefinition(header[0], header[1], tuple(steps)))
     if not modules:
         message = "no module definitions found"
         raise InputFormatError(message, path=source)

@@ -131,9 +131,13 @@ def score_guild(
     used_ranks = {used for used, _, _ in checkable}
     coverage = (len(checkable) / len(guild.members)) * _coverage(profile, used_ranks)
     members: list[GuildMember] = []
+    seen_rows: list[TaxonRow] = []
     counted: list[tuple[str, str]] = []  # (rank, name) of matched members, broad first
     for _used, rank, name in sorted(checkable, key=lambda c: RANKS.index(c[0])):
         for row, how in match_rows(profile, rank, name):
+            if any(row is seen for seen in seen_rows):
+                continue  # one row can match two members (a genus group and its genus)
+            seen_rows.append(row)
             inside = any(
                 row.lineage.at(r) is not None and same_taxon(row.lineage.at(r) or "", n)
                 for r, n in counted
@@ -227,7 +231,7 @@ def taxa_of_interest(profile: Profile, kb: KnowledgeBase) -> tuple[TaxonOfIntere
 def _found(profile: Profile, evidence: TaxonEvidence) -> list[tuple[TaxonRow, str]]:
     found: list[tuple[TaxonRow, str]] = []
     for name in evidence.match_names:
-        found.extend(
-            m for m in match_rows(profile, evidence.match_rank, name) if m[0].abundance > 0
-        )
+        for row, how in match_rows(profile, evidence.match_rank, name):
+            if row.abundance > 0 and not any(row is r for r, _ in found):
+                found.append((row, how))
     return found

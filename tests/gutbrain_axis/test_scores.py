@@ -1,0 +1,145 @@
+"""Guild scores (hand-computed), coverage, confidence, taxa of interest, research-only rule."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gutbrain.gutbrain_axis.scores import confidence_of, score_guilds, taxa_of_interest
+from gutbrain.io.knowledge import load_knowledge
+from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
+
+KB = load_knowledge()
+
+
+def make(
+    genera: dict[str, float], *, unassigned: float = 0.0, families: dict[str, float] | None = None
+) -> Profile:
+    rows = [
+        TaxonRow(rank="genus", lineage=Lineage(genus=g), abundance=a) for g, a in genera.items()
+    ]
+    unassigned_map: dict[str, float] = {"genus": unassigned}
+    if families is not None:
+        rows += [
+            TaxonRow(rank="family", lineage=Lineage(family=f), abundance=a)
+            for f, a in families.items()
+        ]
+        unassigned_map["family"] = 1.0 - sum(families.values())
+    return Profile(
+        sample_id=SampleId("s"),
+        rows=tuple(rows),
+        unassigned=unassigned_map,  # type: ignore[arg-type]
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+
+
+def guild(profile: Profile, gid: str):  # type: ignore[no-untyped-def]
+    return next(g for g in score_guilds(profile, KB) if g.guild_id == gid)
+
+
+def test_butyrate_sum_by_hand() -> None:
+    # members present: Faecalibacterium 0.20, Roseburia 0.05, Coprococcus_1 0.03 (SILVA spelling),
+    # "[Eubacterium] rectale group" 0.04 (genus group for Agathobacter) -> 0.32
+    p = make(
+        {
+            "Faecalibacterium": 0.20,
+            "Roseburia": 0.05,
+            "Coprococcus_1": 0.03,
+            "[Eubacterium] rectale group": 0.04,
+            "Bacteroides": 0.38,
+        },
+        unassigned=0.30,
+    )
+    g = guild(p, "butyrate")
+    assert g.value == pytest.approx(0.32)
+    assert {m.matched_as for m in g.members} >= {"Faecalibacterium", "Coprococcus"}
+    # coverage: all 8 members checkable (2 species via the genus group) x (1 - 0.30) = 0.70
+    assert g.coverage == pytest.approx(0.70)
+    assert g.confidence == "moderate"
+
+
+def test_species_members_unchecked_lower_coverage() -> None:
+    p = make({"Faecalibacterium": 0.5}, unassigned=0.0)
+    g = guild(p, "butyrate")
+    # 6 of 8 members are genus-level; species members have no species rank and no genus group
+    assert g.coverage == pytest.approx(6 / 8)
+    assert any("Not checked" in c for c in g.caveats)
+
+
+def test_not_computable_guilds_say_why() -> None:
+    p = make({"Faecalibacterium": 0.5})
+    for gid in ("acetate", "tryptophan", "serotonin"):
+        g = guild(p, gid)
+        assert not g.computable
+        assert g.value is None
+        assert g.reason
+
+
+def test_profile_without_genus_not_computable() -> None:
+    p = Profile(
+        sample_id=SampleId("s"),
+        rows=(TaxonRow(rank="phylum", lineage=Lineage(phylum="Firmicutes"), abundance=1.0),),
+        unassigned={"phylum": 0.0},
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+    g = guild(p, "butyrate")
+    assert not g.computable
+    assert "rank" in g.reason
+
+
+def test_lps_family_and_genus() -> None:
+    p = make(
+        {"Escherichia": 0.02, "Desulfovibrio": 0.01, "Bacteroides": 0.97},
+        families={"Enterobacteriaceae": 0.03, "Bacteroidaceae": 0.97},
+    )
+    g = guild(p, "lps")
+    # Enterobacteriaceae (family) 0.03 + Desulfovibrio 0.01; Escherichia lies inside the family
+    assert g.value == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize(
+    ("coverage", "label"),
+    [
+        (0.0, "none"),
+        (0.1, "low"),
+        (0.5, "moderate"),
+        (0.79, "moderate"),
+        (0.8, "high"),
+        (1.0, "high"),
+    ],
+)
+def test_confidence(coverage: float, label: str) -> None:
+    assert confidence_of(coverage) == label
+
+
+@given(st.floats(0.0, 0.5), st.floats(0.0, 0.4))
+def test_butyrate_monotone_in_member_abundance(a: float, extra: float) -> None:
+    low = guild(make({"Faecalibacterium": a, "Bacteroides": 1 - a}), "butyrate").value
+    high = guild(
+        make({"Faecalibacterium": a + extra, "Bacteroides": 1 - a - extra}), "butyrate"
+    ).value
+    assert high is not None
+    assert low is not None
+    assert high >= low
+
+
+def test_research_only_taxa_never_shown() -> None:
+    # Sellimonas, Lachnoclostridium, Subdoligranulum, Eggerthella: only research_only rows
+    p = make(
+        {
+            "Sellimonas": 0.1,
+            "Lachnoclostridium": 0.1,
+            "Subdoligranulum": 0.1,
+            "Eggerthella": 0.1,
+            "Coprococcus": 0.1,
+            "Bacteroides": 0.5,
+        }
+    )
+    shown = taxa_of_interest(p, KB)
+    ids = {t.knowledge_id for t in shown}
+    research = {t.knowledge_id for t in KB.taxa if t.report_use == "research_only"}
+    assert not ids & research
+    assert "TX001" in ids
+    assert all(t.source_ids and t.grade in "ABC" for t in shown)
+    assert not {t.taxon for t in shown} & {"Sellimonas", "Lachnoclostridium", "Eggerthella"}
