@@ -341,3 +341,29 @@ def test_formula_like_ids_are_quoted_in_tsv_export(tmp_path: Path) -> None:
 def test_write_table_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="unknown export format"):
         write_table([], tmp_path / "x", format="xlsx")
+
+
+def test_transposed_table_hint() -> None:
+    with pytest.raises(InputFormatError, match="samples seem to be rows") as info:
+        read_table(FIX / "samples_as_rows.tsv")
+    assert info.value.code == "GB-TAB-TRANSPOSED"
+
+
+def test_cami_round_trip(tmp_path: Path) -> None:
+    profiles = read_table(FIX / "kraken2_sample.kreport") + read_table(
+        FIX / "metaphlan4_sample_profile.txt"
+    )
+    path = write_table(profiles, tmp_path / "p.cami", format="cami")
+    assert detect_format(path) == "cami"
+    back = read_table(path)
+    assert [p.sample_id for p in back] == [p.sample_id for p in profiles]
+    for a, b in zip(profiles, back, strict=True):
+        assert b.provenance.source == "import:cami"
+        for rank in a.ranks():
+            ours = {r.lineage: (r.abundance, r.taxid) for r in a.at_rank(rank)}
+            theirs = {r.lineage: (r.abundance, r.taxid) for r in b.at_rank(rank)}
+            assert set(ours) == set(theirs)
+            for key, (abundance, taxid) in ours.items():
+                assert theirs[key][0] == pytest.approx(abundance, rel=1e-9)
+                assert theirs[key][1] == taxid
+            assert b.unassigned[rank] == pytest.approx(a.unassigned[rank], abs=1e-9)

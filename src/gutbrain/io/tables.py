@@ -15,7 +15,7 @@ from pathlib import Path
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import check_input_file
 from gutbrain.io.tables_biom import profiles_to_biom, write_profile_biom
-from gutbrain.io.tables_cami import format_cami, write_cami
+from gutbrain.io.tables_cami import format_cami, read_cami, write_cami
 from gutbrain.io.tables_matrix import RELATIVE_TOLERANCE, TaxonMatrix, ValueType, matrix_to_profiles
 from gutbrain.io.tables_profile import (
     PROFILE_COLUMNS,
@@ -57,6 +57,7 @@ __all__ = [
     "profiles_to_biom",
     "read_biom",
     "read_bracken",
+    "read_cami",
     "read_emu",
     "read_kraken",
     "read_metaphlan",
@@ -94,8 +95,8 @@ def read_table(
     format
         ``auto`` (detected from the content), or one of :data:`FORMATS`: ``biom`` (1.0 JSON or
         2.1 HDF5), ``tsv`` (taxa × samples), ``profile`` (gutbrain ``profile.tsv``), ``emu``,
-        ``kraken``, ``bracken``, ``metaphlan``, ``qiime-taxonomy`` (a QIIME 2 feature table,
-        BIOM or TSV, with ``taxonomy``).
+        ``kraken``, ``bracken``, ``metaphlan``, ``cami`` (CAMI profiling format),
+        ``qiime-taxonomy`` (a QIIME 2 feature table, BIOM or TSV, with ``taxonomy``).
     taxonomy
         A taxonomy table for BIOM/TSV feature IDs (QIIME 2 ``taxonomy.tsv`` or rank columns).
     rank
@@ -140,6 +141,8 @@ def read_table(
         return read_bracken(p)
     if fmt == "metaphlan":
         return read_metaphlan(p)
+    if fmt == "cami":
+        return read_cami(p)
     message = f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}"
     raise InputFormatError(message, path=p)
 

@@ -1,4 +1,4 @@
-"""Profiles to the CAMI taxonomic profiling format (Sczyrba et al. 2017; OPAL, Meyer et al. 2019).
+"""Profiles to and from the CAMI taxonomic profiling format (Sczyrba 2017; OPAL, Meyer 2019).
 
 One block per sample::
 
@@ -23,10 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gutbrain import __version__
-from gutbrain.io.files import atomic_write_text
-from gutbrain.model import RANKS, Profile
+from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
+from gutbrain.io.tables_matrix import complete_lineage
+from gutbrain.io.tables_text import parse_number, read_text
+from gutbrain.model import RANKS, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
-__all__ = ["format_cami", "write_cami"]
+__all__ = ["format_cami", "read_cami", "write_cami"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +75,99 @@ def format_cami(profiles: Sequence[Profile]) -> str:
 def write_cami(profiles: Sequence[Profile], path: str | Path) -> Path:
     """Write the CAMI profiling format atomically and return the path."""
     return atomic_write_text(path, format_cami(profiles))
+
+
+def read_cami(path: str | Path) -> list[Profile]:
+    """Read a CAMI profiling-format file (one or more samples) into profiles.
+
+    ``PERCENTAGE`` / 100 becomes the abundance; lineage names come from ``TAXPATHSN`` (the last
+    name is the row's taxon), the tax ID from ``TAXID`` when it is numeric. Ranks other than
+    superkingdom … species (e.g. ``strain``) are skipped. Each rank's unassigned share is 1 minus
+    its rows. Reads are unknown.
+
+    Raises
+    ------
+    InputFormatError
+        On a data row before ``@@TAXID``, a row with fewer than 5 cells, a non-numeric or negative
+        percentage, or a rank whose percentages exceed 100.
+    EmptyInputError
+        When the file holds no sample.
+    """
+    p = check_input_file(path)
+    blocks: list[tuple[str, list[TaxonRow]]] = []
+    sample: str | None = None
+    rows: list[TaxonRow] = []
+    in_data = False
+    for number, line in enumerate(read_text(p).splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("@@"):
+            in_data = True
+            continue
+        if line.startswith("@"):
+            key, _, value = line[1:].partition(":")
+            if key.strip().lower() == "sampleid":
+                if sample is not None:
+                    blocks.append((sample, rows))
+                sample, rows, in_data = value.strip(), [], False
+            continue
+        if sample is None or not in_data:
+            message = "data row before '@SampleID' and '@@TAXID' header lines; not a CAMI profile"
+            raise InputFormatError(message, path=p, line=number)
+        cells = line.split("\t")
+        if len(cells) < 5:
+            message = f"{len(cells)} cells, expected 5 (TAXID RANK TAXPATH TAXPATHSN PERCENTAGE)"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+        rank_text = cells[1].strip()
+        if rank_text not in RANKS:
+            continue
+        rank: Rank = rank_text
+        percent = parse_number(cells[4], path=p, line=number, column="PERCENTAGE")
+        if percent < 0:
+            message = f"negative PERCENTAGE {percent:g}"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+        names = [n.strip() for n in cells[3].split("|")]
+        above = RANKS[: RANKS.index(rank) + 1]
+        lineage = complete_lineage(
+            {r: (names[k] if k < len(names) else None) for k, r in enumerate(above)}
+        ).truncated(rank)
+        taxid = cells[0].strip()
+        rows.append(
+            TaxonRow(
+                rank,
+                lineage,
+                percent / 100.0,
+                taxid=TaxId(taxid) if taxid.isdigit() else None,
+            )
+        )
+    if sample is not None:
+        blocks.append((sample, rows))
+    if not blocks:
+        message = "no '@SampleID' block; not a CAMI profile"
+        raise EmptyInputError(message, path=p)
+    provenance = Provenance(
+        gutbrain_version=__version__,
+        source="import:cami",
+        inputs={p.name: sha256_file(p)},
+        parameters={"value_type": "percent"},
+    )
+    profiles: list[Profile] = []
+    for name, sample_rows in blocks:
+        unassigned: dict[Rank, float] = {}
+        for rank in RANKS:
+            share = sum(r.abundance for r in sample_rows if r.rank == rank)
+            if not any(r.rank == rank for r in sample_rows):
+                continue
+            if share > 1 + 1e-6:
+                message = f"sample {name!r}, rank {rank}: percentages sum to {share * 100:.6g}"
+                raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+            unassigned[rank] = max(1.0 - share, 0.0)
+        profiles.append(
+            Profile(
+                sample_id=SampleId(name),
+                rows=tuple(sample_rows),
+                unassigned=unassigned,
+                provenance=provenance,
+            )
+        )
+    return profiles

@@ -60,10 +60,12 @@ FORMATS: tuple[str, ...] = (
     "bracken",
     "metaphlan",
     "qiime-taxonomy",
+    "cami",
 )
 #: Largest BIOM JSON document accepted (bytes, uncompressed) and its deepest nesting.
 MAX_JSON_BYTES = 512 << 20
 MAX_JSON_DEPTH = 32
+_SAMPLE_HEADERS = ("sample", "samples", "sampleid", "sample_id", "sample id", "sample-id")
 _RANK_ALIASES: dict[str, Rank] = {
     "kingdom": "superkingdom",
     "domain": "superkingdom",
@@ -169,6 +171,12 @@ def read_plain_tsv(
     p = check_input_file(path)
     header, rows = read_rows(p, comment="# ")
     lower = [h.strip().lower() for h in header]
+    if lower[0].lstrip("#").strip() in _SAMPLE_HEADERS:
+        message = (
+            f"the first column is {header[0].strip()!r}: samples seem to be rows; gutbrain reads "
+            "taxa as rows and samples as columns — transpose the table"
+        )
+        raise InputFormatError(message, path=p, line=1, code="GB-TAB-TRANSPOSED")
     tax_col = next(
         (i for i, h in enumerate(lower) if i and h in ("taxonomy", "taxon", "lineage")), None
     )
@@ -788,6 +796,10 @@ def detect_format(path: str | Path) -> str:
     low = first.lower()
     if low.startswith("sample\trank\ttaxon") or low.startswith("rank\ttaxon"):
         return "profile"
+    if any(line.startswith("@SampleID") for line in lines[:20]) and any(
+        line.startswith("@@TAXID") for line in lines[:50]
+    ):
+        return "cami"
     if (
         low.startswith("#mpa_")
         or "clade_name" in low
