@@ -120,7 +120,7 @@ def _calprotectin(
     m: MarkerValue, kb: KnowledgeBase, *, age: int | None, medications: Medications | None
 ) -> MarkerResult:
     caveats = []
-    ids = ["MK001", "MK002", "MK003"]
+    ids: list[str] = []
     if medications is not None and (medications.ppi or medications.nsaid or medications.aspirin):
         caveats.append(
             "You reported a proton-pump inhibitor, NSAID or aspirin: these are associated with "
@@ -136,7 +136,7 @@ def _calprotectin(
     if not adult:
         caveats.append("Adult calprotectin cut-offs do not apply under 18; no band is given.")
         ids.append("MK005")
-    sids, grade = _sources(kb, *ids)
+    sids, grade = _sources(kb, "MK001", "MK002", "MK003", *ids)
     if m.value > PLAUSIBLE_MAX["calprotectin"]:
         return MarkerResult(
             marker="calprotectin",
@@ -155,6 +155,11 @@ def _calprotectin(
         )
     found = band_interval(m.value, m.operator, CALPROTECTIN_BANDS)
     band, label = found if (found and adult) else (None, "")
+    # the band's own knowledge rows first (their grade), caveat rows after
+    band_ids = {"below_50": ["MK001", "MK009"], "50_to_200": ["MK002"], "above_200": ["MK003"]}
+    main = band_ids.get(band or "", ["MK001", "MK002", "MK003"])
+    sids, _ = _sources(kb, *main, *ids)
+    _, grade = _sources(kb, *main)
     statement = {
         "below_50": "Below the usual adult cut-off of 50 µg/g. Calprotectin helps rule out bowel "
         "inflammation in people with symptoms; a low value does not describe the microbiome.",
