@@ -174,3 +174,34 @@ def test_modules_in_result(lras: tuple[Profile, ...]) -> None:
     )
     assert [m.module_id for m in result.modules] == ["M1", "M2"]
     assert any(f.finding_id == "context-modules" for f in result.findings)
+
+
+def test_rendered_report_text_has_no_unsupported_claim(lras: tuple[Profile, ...]) -> None:
+    # The whole visible text of the HTML report (another layer renders it) is checked too.
+    import html
+
+    from gutbrain.report import render_report
+
+    answers = Answers.model_validate(
+        {
+            "phq9": [1, 1, 1, 1, 1, 1, 1, 1, 1],
+            "age": 64,
+            "bristol": 6,
+            "diet": {"plant_types_per_week": 5},
+        }
+    )
+    markers = Markers.model_validate(
+        {
+            "markers": [
+                {"marker": "calprotectin", "value": 120, "unit": "µg/g"},
+                {"marker": "zonulin", "value": 40, "unit": "ng/mL"},
+            ]
+        }
+    )
+    for profile in lras[:3]:
+        result = interpret_profile(profile, answers=answers, markers=markers)
+        doc = render_report(result)
+        doc = re.sub(r"<(script|style)\b.*?</\1>", " ", doc, flags=re.S)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", doc)).split())
+        assert unsupported_claims(text) == []
+        assert "firmicutes/bacteroidetes" not in text.lower()
