@@ -200,3 +200,31 @@ def test_diversity_with_hitdb_tree(tmp_path: Path, shared_dir: Path) -> None:
     assert (alpha["faith_pd"] > 0).all()
     assert (out / "beta_weighted_unifrac.tsv").is_file()
     assert (out / "beta_unweighted_unifrac.tsv").is_file()
+
+
+def test_diversity_rarefy_and_curve(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app,
+        [
+            "diversity",
+            str(FIX / "counts_genus_good.tsv"),
+            "--rank",
+            "genus",
+            "--rarefy",
+            "15",
+            "--seed",
+            "3",
+            "--rarefaction-curve",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "diversity.json").read_text())
+    assert summary["rarefied_depth"] == 15
+    assert summary["seed"] == 3
+    curve = pd.read_csv(out / "rarefaction.tsv", sep="\t")
+    assert set(curve["sample"]) == {"S1", "S2"}
+    assert curve["depth"].max() == 20
+    assert curve.loc[curve["depth"] == 1, "observed_mean"].tolist() == [1.0, 1.0]

@@ -167,7 +167,15 @@ def _diversity_command(
     rarefy_depth: Annotated[
         int | None, typer.Option("--rarefy", help="Rarefy every sample to this many reads.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for --rarefy.")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for --rarefy and --rarefaction-curve.")
+    ] = None,
+    curve: Annotated[
+        bool,
+        typer.Option(
+            "--rarefaction-curve", help="Also write rarefaction.tsv (observed taxa per depth)."
+        ),
+    ] = False,
     copy_number_correction: Annotated[
         bool,
         typer.Option("--copy-number-correction", help="Divide out 16S copy numbers (needs --db)."),
@@ -206,12 +214,15 @@ def _diversity_command(
             tree=tree_obj,
             rarefy_depth=rarefy_depth,
             seed=seed,
+            curve_points=20 if curve else None,
             progress=progress,
         )
     with atomic_directory(out, replace=force) as tmp:
         _frame_tsv(result.alpha, tmp / "alpha.tsv")
         for metric, frame in result.beta.items():
             _frame_tsv(frame, tmp / f"beta_{metric}.tsv")
+        if result.rarefaction is not None:
+            result.rarefaction.to_csv(tmp / "rarefaction.tsv", sep="\t", index=False)
         for metric, ordination in result.ordination.items():
             _frame_tsv(ordination.coordinates, tmp / f"pcoa_{metric}.tsv")
         summary = {

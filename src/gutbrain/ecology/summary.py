@@ -7,13 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gutbrain.ecology.alpha import ALPHA_METRICS, alpha_table, faith_pd
 from gutbrain.ecology.beta import beta_diversity
 from gutbrain.ecology.matrix import profiles_to_matrix
 from gutbrain.ecology.ordination import Ordination, pcoa
-from gutbrain.ecology.rarefaction import rarefy
+from gutbrain.ecology.rarefaction import rarefaction_curve, rarefy
 from gutbrain.errors import InputFormatError
 from gutbrain.model import Profile, Rank
 
@@ -36,6 +37,7 @@ class DiversityResult:
     used_counts: bool = False
     rarefied_depth: int | None = None
     excluded: dict[str, str] = field(default_factory=dict)  # sample -> reason
+    rarefaction: pd.DataFrame | None = None  # long table: sample, depth, observed_mean/sd
 
 
 def diversity_summary(
@@ -46,6 +48,7 @@ def diversity_summary(
     tree: Any | None = None,
     rarefy_depth: int | None = None,
     seed: int | None = None,
+    curve_points: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> DiversityResult:
     """Compute alpha diversity, beta distances and PCoA for ``profiles`` at ``rank``.
@@ -53,7 +56,9 @@ def diversity_summary(
     Samples with no taxa at ``rank`` are excluded with a reason (never a NaN row). Counts are
     used when every profile has integer reads and none is copy-number corrected; rarefaction
     (``rarefy_depth`` with ``seed``) needs counts and drops shallower samples. With ``tree``
-    (tips = taxa), Faith PD and both UniFrac variants are added.
+    (tips = taxa), Faith PD and both UniFrac variants are added. ``curve_points`` (with ``seed``
+    and counts) adds rarefaction curves of the unrarefied counts at that many depths, spaced
+    geometrically from 1 to the deepest sample (10 draws per depth).
 
     Raises
     ------
@@ -76,6 +81,14 @@ def diversity_summary(
         for p in kept
     )
     matrix = profiles_to_matrix(kept, rank=rank, counts=use_counts)
+    curves = None
+    if curve_points is not None:
+        if not use_counts or seed is None:
+            message = "rarefaction curves need integer read counts and a seed (--seed)"
+            raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+        deepest = float(matrix.to_numpy().sum(axis=1).max())
+        depths = np.unique(np.round(np.geomspace(1, max(deepest, 1), max(curve_points, 2))))
+        curves = rarefaction_curve(matrix, [int(d) for d in depths], seed=seed)
     if rarefy_depth is not None:
         if not use_counts:
             message = (
@@ -135,4 +148,5 @@ def diversity_summary(
         used_counts=use_counts,
         rarefied_depth=rarefy_depth,
         excluded=excluded,
+        rarefaction=curves,
     )
