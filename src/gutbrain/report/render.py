@@ -29,6 +29,7 @@ from gutbrain.io.files import atomic_write_text
 from gutbrain.report._charts import StackedBar, stacked_bar
 from gutbrain.result import (
     Alert,
+    DiversityPercentile,
     Finding,
     Reference,
     Result,
@@ -97,6 +98,8 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["count"] = _count
     env.filters["label"] = _label
+    env.filters["ordinal"] = _ordinal
+    env.filters["plain"] = _plain
     env.globals["grade_title"] = lambda grade: _GRADE_TITLES.get(str(grade), "")
     env.globals["alert_label"] = lambda level: _ALERT_LABELS.get(str(level), str(level))
     return env
@@ -132,6 +135,24 @@ def _count(value: float | int | None) -> str:
     return f"{round(value):,}"
 
 
+def _ordinal(value: float) -> str:
+    """Format a percentile as an English ordinal: 1 -> "1st", 72.3 -> "72nd", 13 -> "13th"."""
+    n = round(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _plain(value: Any) -> str:
+    """Format a parameter value for people: nested mappings as ``key=value`` lists."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    if value is None:
+        return "–"
+    return str(value)
+
+
 def _label(value: str) -> str:
     """Turn an identifier such as ``too_short`` into "too short"."""
     return str(value).replace("_", " ")
@@ -141,8 +162,50 @@ def _bar(result: Result, rank: str, title: str) -> StackedBar | None:
     taxa: Sequence[TaxonAbundance] = result.profile.top_taxa.get(rank, ())
     if not taxa:
         return None
-    items = [(taxon.name, taxon.abundance) for taxon in taxa]
+    items = list(zip(_display_names(taxa), (taxon.abundance for taxon in taxa), strict=True))
     return stacked_bar(title, items, unassigned=result.profile.unassigned.get(rank, 0.0))
+
+
+def _display_names(taxa: Sequence[TaxonAbundance]) -> list[str]:
+    """Names, with the family added where one name stands for taxa of different lineages."""
+    counts: dict[str, int] = {}
+    for taxon in taxa:
+        counts[taxon.name] = counts.get(taxon.name, 0) + 1
+    names = []
+    for taxon in taxa:
+        family = taxon.lineage.get("family")
+        if counts[taxon.name] > 1 and family and taxon.rank != "family":
+            names.append(f"{taxon.name} ({family})")
+        else:
+            names.append(taxon.name)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class _CohortRow:
+    cohort: str
+    method: str
+    n_samples: int
+    note: str
+    comparable: bool
+    percentiles: dict[str, float]
+
+
+def _percentile_matrix(
+    percentiles: Sequence[DiversityPercentile],
+) -> tuple[list[str], list[_CohortRow]]:
+    """Arrange percentiles as cohorts (rows) x metrics (columns), keeping the result's order."""
+    metrics: list[str] = []
+    rows: dict[str, _CohortRow] = {}
+    for p in percentiles:
+        if p.metric not in metrics:
+            metrics.append(p.metric)
+        row = rows.get(p.cohort)
+        if row is None:
+            row = _CohortRow(p.cohort, p.method, p.n_samples, p.note, p.comparable, {})
+            rows[p.cohort] = row
+        row.percentiles[p.metric] = p.percentile
+    return metrics, list(rows.values())
 
 
 def _summary(result: Result) -> list[_SummaryItem]:
@@ -170,7 +233,7 @@ def _summary(result: Result) -> list[_SummaryItem]:
         if diversity.percentiles:
             first = diversity.percentiles[0]
             text += (
-                f", around the {first.percentile:.0f}th percentile of {first.cohort} "
+                f", around the {_ordinal(first.percentile)} percentile of {first.cohort} "
                 f"({first.n_samples} samples)"
             )
         text += ". There is no universal normal range."
@@ -209,6 +272,13 @@ def _timings(result: Result) -> list[tuple[str, float]]:
     if not isinstance(raw, Mapping):
         return []
     return [(str(k), float(v)) for k, v in raw.items() if isinstance(v, int | float)]
+
+
+def _assignment(result: Result) -> list[tuple[str, int]]:
+    raw = result.provenance.run_info.get("assignment")
+    if not isinstance(raw, Mapping):
+        return []
+    return [(str(k), int(v)) for k, v in raw.items() if isinstance(v, int) and k != "reads_in"]
 
 
 def _created(result: Result) -> str:
@@ -254,6 +324,9 @@ def _context(result: Result) -> dict[str, Any]:
         "print_script": _PRINT_SCRIPT,
         "script_hash": script_hash,
         "section_ids": SECTION_IDS,
+        "percentile_matrix": _percentile_matrix,
+        "display_names": _display_names,
+        "assignment": _assignment(result),
         "result_json": result.model_dump(mode="json"),
     }
 

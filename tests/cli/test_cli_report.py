@@ -1,0 +1,89 @@
+"""``gutbrain report``, ``gutbrain run`` and ``gutbrain demo`` through the real entry point."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from gutbrain.errors import EX_CANTCREAT, EX_DATAERR, EX_NOINPUT
+from gutbrain.result import write_result
+
+
+def _factory() -> ModuleType:
+    path = Path(__file__).parents[1] / "report" / "report_factory.py"
+    spec = importlib.util.spec_from_file_location("report_factory_cli", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gutbrain", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "500"},  # rich must not wrap the one-line error
+    )
+
+
+def test_report_renders_a_result_json(tmp_path: Path) -> None:
+    factory = _factory()
+    result_path = write_result(factory.make_result(sample_id=factory.EVIL), tmp_path / "r.json")
+    out = tmp_path / "report.html"
+    done = _run("report", str(result_path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout
+    html = out.read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert factory.EVIL not in html
+
+
+def test_report_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    factory = _factory()
+    result_path = write_result(factory.make_result(), tmp_path / "r.json")
+    out = tmp_path / "report.html"
+    out.write_text("keep me", encoding="utf-8")
+    done = _run("report", str(result_path), "--out", str(out))
+    assert done.returncode == EX_CANTCREAT
+    assert "error[GB-EXISTS]" in done.stderr
+    assert out.read_text(encoding="utf-8") == "keep me"
+    assert _run("report", str(result_path), "--out", str(out), "--force").returncode == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_on_a_broken_json_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "result_not_json.json"
+    bad.write_text("{ not json", encoding="utf-8")
+    done = _run("report", str(bad), "--out", str(tmp_path / "x.html"))
+    assert done.returncode == EX_DATAERR
+    assert "result_not_json.json" in done.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_on_a_missing_file(tmp_path: Path) -> None:
+    done = _run("report", str(tmp_path / "nope.json"), "--out", str(tmp_path / "x.html"))
+    assert done.returncode == EX_NOINPUT
+    assert "nope.json" in done.stderr
+
+
+def test_run_without_reads_or_table_is_a_usage_error(tmp_path: Path) -> None:
+    done = _run("run", "--out", str(tmp_path / "o"))
+    assert done.returncode == EX_DATAERR
+    assert "no read files given" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_reads_and_table_together(tmp_path: Path) -> None:
+    reads = tmp_path / "r.fq"
+    reads.write_text("@r\nACGT\n+\nIIII\n", encoding="utf-8")
+    done = _run("run", str(reads), "--table", str(reads), "--out", str(tmp_path / "o"))
+    assert done.returncode == EX_DATAERR
+    assert "not both" in done.stderr
