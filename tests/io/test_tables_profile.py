@@ -121,3 +121,42 @@ def test_profile_biom_written(tmp_path: Path) -> None:
     assert tax[-1] == "s__Faecalibacterium prausnitzii"
     with h5py.File(path, "r") as handle:
         assert handle.attrs["format-version"].tolist() == [2, 1]
+
+
+def _small(sample: str, rank: str, reads: dict[str, int], total: int) -> Profile:
+    rows = tuple(
+        TaxonRow(
+            rank,  # type: ignore[arg-type]
+            Lineage(genus=name.split()[0], species=name if rank == "species" else None),
+            r / total,
+            reads=float(r),
+        )
+        for name, r in reads.items()
+    )
+    rest = (total - sum(reads.values())) / total
+    return Profile(
+        SampleId(sample),
+        rows,
+        {rank: rest},  # type: ignore[dict-item]
+        Provenance("0", "t"),
+        total_reads=total,
+    )
+
+
+def test_unassigned_reads_written_as_exact_integers(tmp_path: Path) -> None:
+    # 2/7 * 7 is 2.0000000000000004 in floating point; the file must say 2
+    profile = _small("S", "species", {"A a": 3, "B b": 2}, 7)
+    path = write_profile_tsv(profile, tmp_path / "p.tsv")
+    last = path.read_text(encoding="utf-8").splitlines()[-1].split("\t")
+    assert last[2] == "unassigned"
+    assert last[11] == "2"
+
+
+def test_biom_column_of_profile_without_the_rank_sums_to_total(tmp_path: Path) -> None:
+    import biom
+
+    a = _small("A", "species", {"A a": 3, "B b": 2}, 7)
+    b = _small("B", "genus", {"A": 4}, 5)
+    table = biom.load_table(str(write_profile_biom([a, b], tmp_path / "p.biom")))
+    assert table.sum(axis="sample").tolist() == [7.0, 5.0]
+    assert table.get_value_by_ids("unassigned", "B") == 5.0

@@ -27,7 +27,7 @@ import numpy as np
 from gutbrain import __version__
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import atomic_write_bytes
-from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict
+from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict, unassigned_reads
 from gutbrain.model import RANKS, Profile, Rank
 
 __all__ = ["GREENGENES_PREFIXES", "PROFILES_DATASET", "profiles_to_biom", "write_profile_biom"]
@@ -107,10 +107,13 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
         for row in profile.at_rank(use_rank):
             value = row.reads if use_reads else row.abundance
             data[index[row.taxon], j] += float(value or 0.0)
-        rest = float(profile.unassigned.get(use_rank, 0.0))
+        # a profile without rows at the rank has all its reads unassigned there
+        default = 0.0 if profile.at_rank(use_rank) else 1.0
+        rest = float(profile.unassigned.get(use_rank, default))
         if use_reads:
             assert profile.total_reads is not None
-            rest *= profile.total_reads
+            known = unassigned_reads(profile, use_rank) if use_rank in profile.unassigned else None
+            rest = known if known is not None else rest * profile.total_reads
         data[index[UNASSIGNED], j] = rest
     metadata = [
         taxa.get(n, {"taxonomy": ["unassigned"], "rank": use_rank, "taxid": ""}) for n in names

@@ -29,12 +29,14 @@ from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, 
 
 __all__ = [
     "PROFILE_COLUMNS",
+    "SUM_TOLERANCE",
     "UNASSIGNED",
     "format_profile_tsv",
     "profile_from_dict",
     "profile_to_dict",
     "read_profile_tsv",
     "read_profiles_tsv",
+    "unassigned_reads",
     "write_profile_tsv",
 ]
 
@@ -89,6 +91,20 @@ def _fmt_number(value: float | int | None) -> str:
     return repr(number)
 
 
+def unassigned_reads(profile: Profile, rank: Rank) -> float | None:
+    """Unassigned reads at ``rank``: total minus the rank's reads when all are known (exact for
+    integer counts), else the unassigned share times the total."""
+    if profile.total_reads is None:
+        return None
+    rows = [r for r in profile.rows if r.rank == rank]
+    if all(r.reads is not None for r in rows):
+        left = profile.total_reads - sum(r.reads or 0.0 for r in rows)
+        share = float(profile.unassigned.get(rank, 0.0)) * profile.total_reads
+        if abs(left - share) <= 1e-6 * max(profile.total_reads, 1):
+            return max(left, 0.0)
+    return float(profile.unassigned.get(rank, 0.0)) * profile.total_reads
+
+
 def _rows_of(profile: Profile) -> list[list[str]]:
     lines: list[list[str]] = []
     sample = _escape(str(profile.sample_id))
@@ -114,7 +130,7 @@ def _rows_of(profile: Profile) -> list[list[str]]:
                 ]
             )
         rest = float(profile.unassigned.get(rank, 0.0))
-        reads = rest * profile.total_reads if profile.total_reads is not None else None
+        reads = unassigned_reads(profile, rank)
         lines.append(
             [
                 sample,
