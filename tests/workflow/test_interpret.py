@@ -205,3 +205,16 @@ def test_rendered_report_text_has_no_unsupported_claim(lras: tuple[Profile, ...]
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", doc)).split())
         assert unsupported_claims(text) == []
         assert "firmicutes/bacteroidetes" not in text.lower()
+
+
+def test_confounders_named_next_to_findings(lras: tuple[Profile, ...]) -> None:
+    answers = Answers.model_validate(
+        {"bristol": [6, 6, 5], "medications": {"ppi": True, "antidepressant": True}}
+    )
+    result = interpret_profile(lras[0], answers=answers)
+    by_id = {f.finding_id: f for f in result.findings}
+    assert "Bristol type 6" in by_id["confounder-stool-form"].text
+    assert "a proton-pump inhibitor" in by_id["confounder-medication"].text
+    assert "confounder-medication" not in {
+        f.finding_id for f in interpret_profile(lras[0]).findings
+    }

@@ -133,6 +133,10 @@ def reference_percentiles(
                 f"Scored at other ranks ({cohort.metric_ranks.get(metric)}) than this sample "
                 f"({ranks_used}); read as approximate."
             )
+        if metric == "observed":
+            note = (note + " " if note else "") + (
+                "Observed counts depend on sequencing depth and pipeline; compare with care."
+            )
         out.append(
             DiversityPercentile(
                 metric=metric,

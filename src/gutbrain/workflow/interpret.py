@@ -294,6 +294,49 @@ def _findings(
                 grade=g.grade,
             )
         )
+    if answers is not None and answers.bristol is not None:
+        usual = max(set(answers.bristol), key=lambda t: (answers.bristol.count(t), -t))  # type: ignore[union-attr]
+        if usual >= 5:
+            row = kb.diversity["DV008"]
+            f.append(
+                Finding(
+                    finding_id="confounder-stool-form",
+                    category="confounder",
+                    text=f"Your usual stool form is Bristol type {usual} (loose). " + row.statement,
+                    knowledge_ids=("DV008", "FN016"),
+                    source_ids=row.source_ids,
+                    grade=row.grade,
+                    verification=row.verification,
+                )
+            )
+    if answers is not None:
+        meds = answers.medications
+        taken = [
+            label
+            for flag, label in (
+                (meds.antidepressant, "an antidepressant"),
+                (meds.psychotropic_other, "another psychotropic medicine"),
+                (meds.ppi, "a proton-pump inhibitor"),
+                (meds.nsaid, "an NSAID"),
+                (meds.aspirin, "aspirin"),
+                (meds.metformin, "metformin"),
+                (meds.laxative, "a laxative"),
+            )
+            if flag
+        ]
+        if taken:
+            f.append(
+                Finding(
+                    finding_id="confounder-medication",
+                    category="confounder",
+                    text="You reported taking " + ", ".join(taken) + ". Medicines like these "
+                    "are associated with differences in stool microbiome composition, so taxa "
+                    "and scores in this report may partly reflect them.",
+                    knowledge_ids=("FN017",),
+                    source_ids=("S024", "S010", "S001"),
+                    grade="A",
+                )
+            )
     if answers is not None and answers.antibiotics is not None:
         months = answers.antibiotics.months_since_last
         if months is not None and months < 6:
