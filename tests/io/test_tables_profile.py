@@ -6,6 +6,8 @@ from pathlib import Path
 
 import h5py
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.tables import (
@@ -160,3 +162,37 @@ def test_biom_column_of_profile_without_the_rank_sums_to_total(tmp_path: Path) -
     table = biom.load_table(str(write_profile_biom([a, b], tmp_path / "p.biom")))
     assert table.sum(axis="sample").tolist() == [7.0, 5.0]
     assert table.get_value_by_ids("unassigned", "B") == 5.0
+
+
+_names = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\t"
+    ),
+    min_size=1,
+    max_size=12,
+).filter(lambda s: s.strip() == s and s != "unassigned")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(_names, st.integers(min_value=1, max_value=10**6), min_size=1, max_size=8),
+    st.integers(min_value=0, max_value=10**6),
+    _names,
+)
+def test_profile_tsv_round_trip_property(
+    tmp_path_factory: pytest.TempPathFactory, reads: dict[str, int], rest: int, sample: str
+) -> None:
+    total = sum(reads.values()) + rest
+    rows = tuple(
+        TaxonRow("genus", Lineage(phylum="P", genus=name), r / total, reads=float(r))
+        for name, r in reads.items()
+    )
+    profile = Profile(
+        SampleId(sample), rows, {"genus": rest / total}, Provenance("0", "t"), total_reads=total
+    )
+    path = write_profile_tsv(profile, tmp_path_factory.mktemp("rt") / "p.tsv")
+    back = read_profile_tsv(path)
+    assert back.sample_id == profile.sample_id
+    assert set(back.rows) == set(profile.rows)
+    assert back.unassigned["genus"] == profile.unassigned["genus"]
+    assert back.total_reads == total
