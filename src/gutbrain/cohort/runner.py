@@ -20,13 +20,16 @@ and redoes the rest (new, changed and failed samples).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,7 +38,7 @@ import pyarrow as pa
 from gutbrain import __version__
 from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
-from gutbrain.errors import GutbrainError, ValidationError
+from gutbrain.errors import GutbrainError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
 
 __all__ = [
@@ -44,11 +47,13 @@ __all__ = [
     "SampleFailure",
     "SampleOutcome",
     "SampleTask",
+    "check_free_space",
     "cluster_options",
     "compute_task_key",
     "run_cohort",
     "run_sample_safely",
     "scheduler_config",
+    "tasks_estimate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -173,6 +178,42 @@ def scheduler_config(allowed_failures: int) -> dict[str, Any]:
     }
 
 
+#: Store bytes per sample beyond its inputs' size (catalogue row, two Parquet footers).
+_BYTES_PER_SAMPLE = 64 * 1024
+
+
+def tasks_estimate(sheet: SampleSheet) -> int:
+    """Bytes the store may need for ``sheet``: half the profile tables' size plus 64 KiB each.
+
+    Reads become a profile far smaller than the reads, so only the per-sample overhead counts
+    for them; a table's Parquet copy is smaller than its text (zstd), so half its size is ample.
+    """
+    total = 0
+    for spec in sheet.samples:
+        total += _BYTES_PER_SAMPLE
+        if spec.profile is not None:
+            with contextlib.suppress(OSError):
+                total += Path(spec.profile).stat().st_size // 2
+    return total
+
+
+def check_free_space(folder: Path, needed: int, *, margin: float = 1.5) -> None:
+    """Refuse to start when ``folder``'s file system has less than ``margin × needed`` free.
+
+    Raises
+    ------
+    OutputError
+        With the free and needed space, before anything is written.
+    """
+    free = shutil.disk_usage(folder).free
+    if free < margin * needed:
+        message = (
+            f"{folder}: {free / 1e6:.0f} MB free, the cohort may need {needed / 1e6:.0f} MB "
+            f"(× {margin} margin); free some space or choose another --out"
+        )
+        raise OutputError(message, code="GB-NOSPACE")
+
+
 def _metadata_frame(sheet: SampleSheet) -> pd.DataFrame:
     rows = []
     for spec in sheet.samples:
@@ -253,6 +294,7 @@ def run_cohort(
     params = dict(parameters or {})
     started = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    check_free_space(store.root, tasks_estimate(sheet))
     store.write_metadata(_metadata_frame(sheet))
     records = store.records()
     tasks: list[SampleTask] = []

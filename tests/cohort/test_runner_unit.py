@@ -1,0 +1,75 @@
+"""Runner pieces that need no cluster: task keys, error capture, disk-space preflight."""
+
+from __future__ import annotations
+
+import shutil
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+from gutbrain.cohort.runner import (
+    SampleFailure,
+    SampleTask,
+    check_free_space,
+    compute_task_key,
+    run_sample_safely,
+)
+from gutbrain.cohort.sheet import SampleSpec
+from gutbrain.errors import InputFormatError, OutputError
+from gutbrain.model import SampleId
+
+
+def _spec(path: Path, sample: str = "S1") -> SampleSpec:
+    return SampleSpec(sample_id=SampleId(sample), profile=str(path), covariates={"age": 3.0})
+
+
+def test_task_key_depends_on_content_parameters_reference_and_version(tmp_path: Path) -> None:
+    a = tmp_path / "a.tsv"
+    a.write_text("x\t1\n")
+    b = tmp_path / "moved" / "b.tsv"
+    b.parent.mkdir()
+    shutil.copy(a, b)
+    key = compute_task_key(_spec(a), reference_sha256=None, parameters={"rank": "genus"})
+    assert len(key) == 64
+    # same bytes elsewhere, parameters in another order: same key
+    assert key == compute_task_key(_spec(b), reference_sha256=None, parameters={"rank": "genus"})
+    # covariates do not change the per-sample result, so not the key
+    moved = SampleSpec(sample_id=SampleId("S1"), profile=str(b), covariates={"age": 9.0})
+    assert key == compute_task_key(moved, reference_sha256=None, parameters={"rank": "genus"})
+    assert key != compute_task_key(_spec(a), reference_sha256=None, parameters={"rank": "family"})
+    assert key != compute_task_key(
+        _spec(a), reference_sha256="f" * 64, parameters={"rank": "genus"}
+    )
+    assert key != compute_task_key(
+        _spec(a), reference_sha256=None, parameters={"rank": "genus"}, code_version="9.9"
+    )
+    b.write_text("x\t2\n")
+    assert key != compute_task_key(_spec(b), reference_sha256=None, parameters={"rank": "genus"})
+
+
+def _raises_input_error(task: SampleTask) -> object:
+    message = "line 3: bad cell"
+    raise InputFormatError(message, path="t.tsv")
+
+
+def _raises_bug(task: SampleTask) -> object:
+    raise KeyError("oops")
+
+
+def test_run_sample_safely_turns_exceptions_into_failures(tmp_path: Path) -> None:
+    task = SampleTask(_spec(tmp_path / "x"), "k" * 64, None)
+    failure = run_sample_safely(_raises_input_error, task)  # type: ignore[arg-type]
+    assert failure == SampleFailure("S1", "GB-INPUT", "t.tsv: line 3: bad cell")
+    failure = run_sample_safely(_raises_bug, task)  # type: ignore[arg-type]
+    assert isinstance(failure, SampleFailure)
+    assert failure.code == "KeyError"
+
+
+def test_free_space_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 0, 10**6))
+    with pytest.raises(OutputError, match="1 MB free") as info:
+        check_free_space(tmp_path, 10**6)
+    assert info.value.code == "GB-NOSPACE"
+    check_free_space(tmp_path, 10**5)  # enough
