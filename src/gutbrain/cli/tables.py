@@ -50,7 +50,9 @@ def _rank(value: str) -> Rank:
 
 
 def _import_command(
-    table: Annotated[Path, typer.Argument(help="The abundance table (gzip allowed).")],
+    table: Annotated[
+        Path, typer.Argument(help="The abundance table (gzip allowed).", metavar="TABLE")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (must not exist).")],
     fmt: Annotated[
         str,
@@ -109,7 +111,9 @@ def _import_command(
 
 
 def _export_command(
-    profile: Annotated[Path, typer.Argument(help="profile.tsv, profile.biom or any table.")],
+    profile: Annotated[
+        Path, typer.Argument(help="profile.tsv, profile.biom or any table.", metavar="PROFILE")
+    ],
     to: Annotated[str, typer.Option("--to", help=f"One of: {', '.join(EXPORT_FORMATS)}.")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file; default: beside the input.")
@@ -150,7 +154,8 @@ def _frame_tsv(frame: pd.DataFrame, path: Path, *, index_label: str = "sample") 
 
 def _diversity_command(
     profiles_in: Annotated[
-        list[Path], typer.Argument(help="profile.tsv / BIOM / any importable table(s).")
+        list[Path],
+        typer.Argument(help="profile.tsv / BIOM / any importable table(s).", metavar="PROFILE"),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (must not exist).")],
     rank: Annotated[str, typer.Option("--rank", help="Rank of the taxa.")] = "species",
