@@ -228,3 +228,26 @@ def test_diversity_rarefy_and_curve(tmp_path: Path) -> None:
     assert set(curve["sample"]) == {"S1", "S2"}
     assert curve["depth"].max() == 20
     assert curve.loc[curve["depth"] == 1, "observed_mean"].tolist() == [1.0, 1.0]
+
+
+def test_diversity_copy_numbers_from_bundled_reference(tmp_path: Path) -> None:
+    from gutbrain.io.refdb import default_bundle_path
+
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app,
+        [
+            "diversity",
+            str(FIX / "emu_sample_rel-abundance.tsv"),
+            str(FIX / "kraken2_sample.kreport"),
+            "--copy-number-correction",
+            "--db",
+            str(default_bundle_path()),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "diversity.json").read_text())
+    assert summary["copy_number_corrected"] is True
+    assert summary["copy_number_source"].startswith("reference bundle ")
