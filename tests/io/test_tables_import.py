@@ -367,3 +367,19 @@ def test_cami_round_trip(tmp_path: Path) -> None:
                 assert theirs[key][0] == pytest.approx(abundance, rel=1e-9)
                 assert theirs[key][1] == taxid
             assert b.unassigned[rank] == pytest.approx(a.unassigned[rank], abs=1e-9)
+
+
+def test_edited_gutbrain_block_in_biom_is_checked(tmp_path: Path) -> None:
+    import json
+
+    import h5py
+
+    path = write_profile_biom(read_table(FIX / "kraken2_sample.kreport"), tmp_path / "p.biom")
+    with h5py.File(path, "r+") as handle:
+        docs = json.loads(bytes(handle["gutbrain/profiles_json"][()]).decode())
+        docs[0]["rows"][0]["abundance"] = 7.0
+        del handle["gutbrain/profiles_json"]
+        handle.create_dataset("gutbrain/profiles_json", data=np.bytes_(json.dumps(docs).encode()))
+    with pytest.raises(InputFormatError, match="out of range") as info:
+        read_table(path)
+    assert info.value.code == "GB-TAB-BIOM"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -283,6 +284,26 @@ def _biom_lineage(metadata: Any) -> Lineage | None:
     return lineage_from_string(";".join(str(t) for t in tax))
 
 
+def _check_restored(profile: Profile, path: Path) -> None:
+    """Sanity of a profile restored from gutbrain's JSON block (it may have been edited)."""
+    for row in profile.rows:
+        ok = row.rank in RANKS and math.isfinite(row.abundance) and 0.0 <= row.abundance <= 1.0
+        if not ok:
+            message = (
+                f"gutbrain profile block: sample {profile.sample_id!r}, taxon {row.taxon!r}: "
+                f"rank {row.rank!r} / abundance {row.abundance!r} out of range"
+            )
+            raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+    for rank, share in profile.unassigned.items():
+        total = sum(r.abundance for r in profile.rows if r.rank == rank) + share
+        if rank not in RANKS or not math.isfinite(share) or abs(total - 1.0) > 1e-6:
+            message = (
+                f"gutbrain profile block: sample {profile.sample_id!r}, rank {rank!r}: "
+                f"abundances plus unassigned sum to {total!r}, expected 1"
+            )
+            raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+
+
 def read_biom(
     path: str | Path,
     *,
@@ -309,9 +330,11 @@ def read_biom(
                 try:
                     docs = json.loads(bytes(raw).decode("utf-8"))
                     profiles = [profile_from_dict(d) for d in docs]
-                except (ValueError, KeyError, TypeError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     message = f"damaged gutbrain profile block ({exc})"
                     raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+                for profile in profiles:
+                    _check_restored(profile, p)
                 return profiles
             try:
                 table = Table.from_hdf5(handle)
