@@ -54,8 +54,9 @@ def test_butyrate_sum_by_hand() -> None:
     g = guild(p, "butyrate")
     assert g.value == pytest.approx(0.32)
     assert {m.matched_as for m in g.members} >= {"Faecalibacterium", "Coprococcus"}
-    # coverage: all 8 members checkable (2 species via the genus group) x (1 - 0.30) = 0.70
-    assert g.coverage == pytest.approx(0.70)
+    # coverage: 6 genus members + E. rectale (via its genus-rank group) checked at genus,
+    # E. hallii not checkable (no species rank, no group row): 7 x (1 - 0.30) / 8 = 0.6125
+    assert g.coverage == pytest.approx(0.6125)
     assert g.confidence == "moderate"
 
 
@@ -143,3 +144,62 @@ def test_research_only_taxa_never_shown() -> None:
     assert "TX001" in ids
     assert all(t.source_ids and t.grade in "ABC" for t in shown)
     assert not {t.taxon for t in shown} & {"Sellimonas", "Lachnoclostridium", "Eggerthella"}
+
+
+def test_family_member_found_through_genus_lineage() -> None:
+    # no family rank: Enterobacteriaceae is summed from genus rows whose lineage says so
+    rows = (
+        TaxonRow(
+            rank="genus",
+            lineage=Lineage(family="Enterobacteriaceae", genus="Escherichia"),
+            abundance=0.02,
+        ),
+        TaxonRow(
+            rank="genus",
+            lineage=Lineage(family="Enterobacteriaceae", genus="Klebsiella"),
+            abundance=0.01,
+        ),
+        TaxonRow(
+            rank="genus",
+            lineage=Lineage(family="Desulfovibrionaceae", genus="Desulfovibrio"),
+            abundance=0.005,
+        ),
+        TaxonRow(
+            rank="genus",
+            lineage=Lineage(family="Bacteroidaceae", genus="Bacteroides"),
+            abundance=0.765,
+        ),
+    )
+    p = Profile(
+        sample_id=SampleId("s"),
+        rows=rows,
+        unassigned={"genus": 0.2},
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+    g = guild(p, "lps")
+    assert g.value == pytest.approx(0.035)
+    assert g.coverage == pytest.approx(0.8)  # both members checked at genus, 1 - 0.2
+    assert any("(in Enterobacteriaceae)" in m.taxon for m in g.members)
+    assert "TX029" in {t.knowledge_id for t in taxa_of_interest(p, KB)}
+
+
+def test_coverage_is_member_average() -> None:
+    # species rank present but mostly unassigned: genus members keep their own resolution
+    rows = (
+        TaxonRow(rank="genus", lineage=Lineage(genus="Faecalibacterium"), abundance=0.9),
+        TaxonRow(
+            rank="species",
+            lineage=Lineage(genus="Faecalibacterium", species="Faecalibacterium prausnitzii"),
+            abundance=0.5,
+        ),
+    )
+    p = Profile(
+        sample_id=SampleId("s"),
+        rows=rows,
+        unassigned={"genus": 0.1, "species": 0.5},
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+    g = guild(p, "butyrate")
+    # 6 genus members x 0.9 + 2 species members x 0.5 -> 6.4 / 8 = 0.8
+    assert g.coverage == pytest.approx(0.8)
+    assert g.value == pytest.approx(0.9)

@@ -11,12 +11,16 @@ where :math:`a_r` is the row's abundance (fraction of all reads). A row is not c
 it lies inside a broader member already counted. This is *genetic potential inferred from
 taxonomy*, not a measured metabolite.
 
-**Coverage** says how much of the profile could be checked:
+A member named at a rank the profile lacks is looked for at the broadest narrower rank present,
+through the rows' lineage (family Enterobacteriaceae from genus rows whose family is
+Enterobacteriaceae); see :func:`member_rank`.
 
-.. math:: C = \\frac{|\\{m : \\text{rank}(m) \\text{ present}\\}|}{|m|}
-              \\cdot \\min_{\\rho \\in \\text{ranks used}} (1 - u_\\rho)
+**Coverage** says how much of the profile could be checked, averaged over the members:
 
-with :math:`u_\\rho` the unassigned fraction at rank :math:`\\rho`. **Confidence** is ``high`` for
+.. math:: C = \\frac{1}{|M|} \\sum_{m \\in M} (1 - u_{\\rho(m)})
+
+with :math:`\\rho(m)` the rank used for member :math:`m` (a member that cannot be checked adds 0)
+and :math:`u_\\rho` the unassigned fraction at rank :math:`\\rho`. **Confidence** is ``high`` for
 :math:`C \\ge 0.8`, ``moderate`` for :math:`C \\ge 0.5`, ``low`` above 0, and the score is not
 computable (``value = None`` with a reason) when :math:`C = 0` or the guild cannot be scored from
 taxa at all (acetate, tryptophan, serotonin spore-formers; see the knowledge base).
@@ -25,7 +29,7 @@ taxa at all (acetate, tryptophan, serotonin spore-formers; see the knowledge bas
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gutbrain.gutbrain_axis.synonyms import canonical_name, same_taxon, species_of_group
@@ -38,6 +42,7 @@ __all__ = [
     "CONFIDENCE_MODERATE",
     "confidence_of",
     "match_rows",
+    "member_rank",
     "score_guild",
     "score_guilds",
     "taxa_of_interest",
@@ -60,29 +65,57 @@ def confidence_of(coverage: float) -> str:
     return "low" if coverage > 0 else "none"
 
 
-def match_rows(profile: Profile, rank: str, name: str) -> list[tuple[TaxonRow, str]]:
-    """Profile rows matching taxon ``name`` at ``rank``: ``[(row, how it matched)]``."""
-    out: list[tuple[TaxonRow, str]] = []
-    if rank in RANKS:
-        for row in profile.rows:
-            if row.rank == rank and row.lineage.at(row.rank) and same_taxon(row.taxon, name):
-                out.append((row, row.taxon))
-    if rank == "species" and "species" not in profile.ranks():
+def member_rank(profile: Profile, rank: str, name: str) -> str | None:
+    """The profile rank used to look for a member named at ``rank`` (``None``: not checkable).
+
+    The member's own rank when the profile has it; otherwise, for a species, the genus rank when
+    the profile has a genus-rank group standing for that species; otherwise the broadest rank
+    present that is narrower than ``rank`` (its rows are matched through their lineage).
+    """
+    present = profile.ranks()
+    if rank in present:
+        return rank
+    if rank not in RANKS:
+        return None
+    if rank == "species":
         target = canonical_name(name)
-        for row in profile.rows:
-            if row.rank == "genus":
-                group = species_of_group(row.taxon)
-                if group is not None and same_taxon(group, target):
-                    out.append((row, f"{row.taxon} (genus-rank group)"))
+        groups = (species_of_group(r.taxon) for r in profile.rows if r.rank == "genus")
+        return "genus" if any(g and same_taxon(g, target) for g in groups) else None
+    narrower = [r for r in RANKS[RANKS.index(rank) + 1 :] if r in present]
+    return narrower[0] if narrower else None
+
+
+def match_rows(profile: Profile, rank: str, name: str) -> list[tuple[TaxonRow, str]]:
+    """Profile rows matching taxon ``name`` named at ``rank``: ``[(row, how it matched)]``.
+
+    Rows are searched at :func:`member_rank`; rows of a narrower rank match when their lineage
+    at ``rank`` is ``name``.
+    """
+    used = member_rank(profile, rank, name)
+    out: list[tuple[TaxonRow, str]] = []
+    if used is None:
+        return out
+    for row in profile.rows:
+        if row.rank != used or not row.lineage.at(row.rank):
+            continue
+        if used == rank:
+            if same_taxon(row.taxon, name):
+                out.append((row, row.taxon))
+        elif rank == "species":
+            group = species_of_group(row.taxon)
+            if group is not None and same_taxon(group, name):
+                out.append((row, f"{row.taxon} (genus-rank group)"))
+        else:
+            parent = row.lineage.at(rank)  # type: ignore[arg-type]
+            if parent is not None and same_taxon(parent, name):
+                out.append((row, f"{row.taxon} (in {parent})"))
     return out
 
 
-def _coverage(profile: Profile, ranks: Collection[str]) -> float:
-    present = set(profile.ranks())
-    usable = [r for r in ranks if r in present]
-    if not usable:
+def _resolved(profile: Profile, rank: str | None) -> float:
+    if rank is None:
         return 0.0
-    return min(1.0 - float(profile.unassigned.get(r, 0.0)) for r in usable)
+    return 1.0 - float(profile.unassigned.get(rank, 0.0))  # type: ignore[call-overload]
 
 
 def score_guild(
@@ -108,16 +141,11 @@ def score_guild(
             coverage_rank="",
             confidence="none",
         )
-    present = set(profile.ranks())
     checkable = []
     for rank, name in guild.members:
-        genus_group = (
-            rank == "species"
-            and "genus" in present
-            and any(species_of_group(r.taxon) for r in profile.rows if r.rank == "genus")
-        )
-        if rank in present or genus_group:
-            checkable.append((rank if rank in present else "genus", rank, name))
+        used = member_rank(profile, rank, name)
+        if used is not None:
+            checkable.append((used, rank, name))
     if not checkable:
         ranks = ", ".join(sorted({r for r, _ in guild.members}))
         return GuildScore(
@@ -129,7 +157,7 @@ def score_guild(
             reason=f"the profile has no rows at the rank(s) this guild needs ({ranks})",
         )
     used_ranks = {used for used, _, _ in checkable}
-    coverage = (len(checkable) / len(guild.members)) * _coverage(profile, used_ranks)
+    coverage = sum(_resolved(profile, used) for used, _, _ in checkable) / len(guild.members)
     members: list[GuildMember] = []
     seen_rows: list[TaxonRow] = []
     counted: list[tuple[str, str]] = []  # (rank, name) of matched members, broad first
