@@ -383,3 +383,15 @@ def test_edited_gutbrain_block_in_biom_is_checked(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="out of range") as info:
         read_table(path)
     assert info.value.code == "GB-TAB-BIOM"
+
+
+def test_metaphlan_merged_table() -> None:
+    assert detect_format(FIX / "metaphlan4_merged.txt") == "metaphlan"
+    a, b = read_table(FIX / "metaphlan4_merged.txt")
+    assert (a.sample_id, b.sample_id) == ("A", "B")
+    assert {r.taxon: r.abundance for r in b.at_rank("species")} == pytest.approx(
+        {"Faecalibacterium prausnitzii": 0.2, "Bacteroides fragilis": 0.8}
+    )
+    assert a.unassigned["species"] == pytest.approx(0.1)
+    assert b.unassigned["phylum"] == pytest.approx(0.0)
+    assert b.at_rank("species")[0].taxid == "817"

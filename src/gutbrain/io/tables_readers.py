@@ -705,16 +705,20 @@ def read_bracken(path: str | Path, *, sample_id: str | None = None) -> list[Prof
 
 
 def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
-    """Read a MetaPhlAn 3/4 profile (``clade_name``, ``NCBI_tax_id``, ``relative_abundance``).
+    """Read a MetaPhlAn 3/4 profile, or a merged table of several (``merge_metaphlan_tables.py``).
 
-    Clade names are ``k__…|p__…|…|s__…`` (``t__`` strain rows are skipped); the relative
-    abundances are percents. Each rank's unassigned share is 1 minus its rows' fractions
-    (MetaPhlAn 4's ``UNCLASSIFIED`` row and unknown-estimation fall into it). Reads are unknown.
+    Single profile: ``#SampleID`` comment, then ``clade_name``, ``NCBI_tax_id``,
+    ``relative_abundance`` (percent) rows. Merged table: a ``clade_name`` header (optionally
+    ``clade_taxid``/``NCBI_tax_id``) then one percent column per sample. Clade names are
+    ``k__…|p__…|…|s__…`` (``t__`` strain rows are skipped). Each rank's unassigned share is 1
+    minus its rows' fractions (MetaPhlAn 4's ``UNCLASSIFIED`` row and unknown-estimation fall
+    into it). Reads are unknown.
     """
     p = check_input_file(path)
     from gutbrain.io.tables_text import read_text
 
     sample = sample_id
+    header: list[str] | None = None
     data_lines: list[tuple[int, list[str]]] = []
     for number, line in enumerate(read_text(p).splitlines(), start=1):
         if not line.strip():
@@ -725,15 +729,42 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
                 if len(parts) > 1 and parts[1].strip():
                     sample = parts[1].strip()
             continue
-        data_lines.append((number, line.split("\t")))
+        cells = line.split("\t")
+        if header is None and not data_lines and cells[0].strip().lower() == "clade_name":
+            header = [c.strip() for c in cells]
+            continue
+        if header is not None and len(cells) != len(header):
+            message = f"{len(cells)} cells, expected {len(header)} as in the header"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+        data_lines.append((number, cells))
     if not data_lines:
         message = "no profile rows; expected MetaPhlAn clade_name lines"
         raise EmptyInputError(message, path=p)
-    sample = sample or _sample_name(p, ("_profile", ".profile", "_metaphlan"))
+    if header is None:
+        name = sample or _sample_name(p, ("_profile", ".profile", "_metaphlan"))
+        return [_metaphlan_profile(p, name, data_lines, taxid_col=1, value_col=2)]
+    lower = [h.lower() for h in header]
+    taxid_col = next((i for i, h in enumerate(lower) if h in ("clade_taxid", "ncbi_tax_id")), None)
+    samples = [i for i in range(1, len(header)) if i != taxid_col]
+    check_ids([header[i] for i in samples], what="sample", path=p, code="GB-TAB-DUPSAMPLE")
+    return [
+        _metaphlan_profile(p, header[i], data_lines, taxid_col=taxid_col, value_col=i)
+        for i in samples
+    ]
+
+
+def _metaphlan_profile(
+    p: Path,
+    sample: str,
+    data_lines: list[tuple[int, list[str]]],
+    *,
+    taxid_col: int | None,
+    value_col: int,
+) -> Profile:
     rows: list[TaxonRow] = []
     for number, cells in data_lines:
-        if len(cells) < 3:
-            message = f"{len(cells)} cells, expected at least 3 (clade, taxid, abundance)"
+        if len(cells) <= value_col:
+            message = f"{len(cells)} cells, expected at least {value_col + 1}"
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
         clade = cells[0].strip()
         if clade.upper() == "UNCLASSIFIED" or "|t__" in clade:
@@ -742,13 +773,17 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
         if parts[-1][:3] not in {f"{k}__" for k in "kdpcofgs"}:
             message = f"clade {clade!r:.60} does not end in a k__ … s__ rank"
             raise InputFormatError(message, path=p, line=number)
-        percent = parse_number(cells[2], path=p, line=number, column="relative_abundance")
+        percent = parse_number(
+            cells[value_col], path=p, line=number, column=sample, taxon=parts[-1]
+        )
         if percent < 0 or percent > 100 + 1e-6:
-            message = f"relative_abundance {percent:g} outside 0–100 (percent)"
+            message = f"sample {sample!r}: relative abundance {percent:g} outside 0–100 (percent)"
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+        if percent == 0:
+            continue
         lineage = lineage_from_string(";".join(parts))
         rank = _PREFIX_RANK[parts[-1][0]]
-        taxid_path = cells[1].strip().split("|")
+        taxid_path = cells[taxid_col].strip().split("|") if taxid_col is not None else [""]
         rows.append(
             TaxonRow(
                 rank,
@@ -764,22 +799,23 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
             continue
         share = sum(r.abundance for r in at)
         if share > 1 + 1e-4:
-            message = f"rank {rank}: abundances sum to {share * 100:.4g} %, more than 100 %"
+            message = (
+                f"sample {sample!r}, rank {rank}: abundances sum to {share * 100:.4g} %, "
+                "more than 100 %"
+            )
             raise InputFormatError(message, path=p, code="GB-TAB-SUM")
         unassigned[rank] = max(1.0 - share, 0.0)
-    return [
-        Profile(
-            sample_id=SampleId(sample),
-            rows=tuple(rows),
-            unassigned=unassigned,
-            provenance=Provenance(
-                gutbrain_version=__version__,
-                source="import:metaphlan",
-                inputs=dict(_inputs(p)),
-                parameters={"value_type": "percent"},
-            ),
-        )
-    ]
+    return Profile(
+        sample_id=SampleId(sample),
+        rows=tuple(rows),
+        unassigned=unassigned,
+        provenance=Provenance(
+            gutbrain_version=__version__,
+            source="import:metaphlan",
+            inputs=dict(_inputs(p)),
+            parameters={"value_type": "percent"},
+        ),
+    )
 
 
 _PREFIX_RANK: dict[str, Rank] = {
