@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from gutbrain.errors import EX_CANTCREAT, EX_DATAERR, EX_NOINPUT
 from gutbrain.result import write_result
 
@@ -87,3 +89,43 @@ def test_run_refuses_reads_and_table_together(tmp_path: Path) -> None:
     done = _run("run", str(reads), "--table", str(reads), "--out", str(tmp_path / "o"))
     assert done.returncode == EX_DATAERR
     assert "not both" in done.stderr
+
+
+def test_run_from_a_table_via_the_cli(tmp_path: Path) -> None:
+    table = Path(__file__).parents[1] / "workflow" / "data" / "genus_table.tsv"
+    out = tmp_path / "out"
+    done = _run("run", "--table", str(table), "--sample-id", "example_a", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
+    assert "time by stage: inputs" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "profile.biom",
+        "profile.tsv",
+        "provenance.json",
+        "report.html",
+        "result.json",
+    ]
+
+
+def test_demo_leaves_a_foreign_folder_alone(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious", encoding="utf-8")
+    done = _run("demo", "--out", str(out), "--no-progress")
+    assert done.returncode == EX_CANTCREAT
+    assert "error[GB-EXISTS]" in done.stderr
+    assert (out / "thesis.tex").read_text(encoding="utf-8") == "precious"
+
+
+@pytest.mark.slow
+def test_demo_replaces_an_earlier_demo_and_prints_the_report_path(tmp_path: Path) -> None:
+    out = tmp_path / "gutbrain-demo"
+    out.mkdir()
+    (out / "report.html").write_text("old", encoding="utf-8")
+    (out / "result.json").write_text("{}", encoding="utf-8")
+    done = _run("demo", "--out", str(out), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "example data" in html
+    assert (out / "qc.json").exists()
