@@ -130,4 +130,10 @@ def test_elastase_and_ibs_and_age_rules() -> None:
 
 def test_rules_cannot_be_switched_off() -> None:
     params = inspect.signature(safety_alerts).parameters
-    assert set(params) == {"answers", "questionnaires", "markers"}
+    assert set(params) == {"answers", "questionnaires", "markers", "crisis_contacts"}
+
+
+def test_crisis_contacts_appended() -> None:
+    a = Answers.model_validate({"phq9": [0] * 8 + [1]})
+    alerts = safety_alerts(answers=a, crisis_contacts=("Example line: 000",))
+    assert alerts[0].message.endswith("Contacts: Example line: 000.")

@@ -88,6 +88,13 @@ def _interpret_command(
     min_module_coverage: Annotated[
         float, typer.Option("--min-module-coverage", help="Omixer-RPM minimum coverage.")
     ] = 0.66,
+    crisis_contact: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--crisis-contact",
+            help="A checked, local crisis line shown with the crisis message (repeatable).",
+        ),
+    ] = None,
     all_samples: Annotated[
         bool,
         typer.Option(
@@ -128,6 +135,7 @@ def _interpret_command(
             ko_abundances=ko,
             module_definitions=definitions,
             min_module_coverage=min_module_coverage,
+            crisis_contacts=tuple(crisis_contact or ()),
         )
         target = out / f"{_safe(str(chosen.sample_id))}.result.json" if all_samples else out
         write_result(result, target)

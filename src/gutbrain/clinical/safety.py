@@ -53,11 +53,14 @@ def safety_alerts(
     answers: Answers | None,
     questionnaires: Sequence[QuestionnaireResult] = (),
     markers: Sequence[MarkerResult] = (),
+    crisis_contacts: Sequence[str] = (),
 ) -> tuple[Alert, ...]:
     """Return every triggered alert, most urgent first (crisis always first).
 
     ``questionnaires`` and ``markers`` are the scored results (so bands and totals agree with
-    what the report shows); ``answers`` supplies item 9, age and symptoms.
+    what the report shows); ``answers`` supplies item 9, age and symptoms. ``crisis_contacts``
+    (e.g. ``"Samaritans (UK): 116 123"``) are appended to the crisis message; gutbrain ships none,
+    because numbers are locale-specific and must be checked by whoever deploys it.
     """
     alerts: list[Alert] = []
     age = answers.age if answers is not None else None
@@ -72,7 +75,12 @@ def safety_alerts(
                     level="crisis",
                     trigger="PHQ-9 item 9 above 0",
                     title="If you are thinking about harming yourself, please get help today",
-                    message=_CRISIS_MESSAGE,
+                    message=_CRISIS_MESSAGE
+                    + (
+                        ""
+                        if not crisis_contacts
+                        else " Contacts: " + "; ".join(crisis_contacts) + "."
+                    ),
                     source_ids=("S045", "S043"),
                     grade="B",
                 )

@@ -382,10 +382,12 @@ def interpret_profile(
     ko_abundances: Mapping[str, float] | None = None,
     module_definitions: tuple[ModuleDefinition, ...] | None = None,
     min_module_coverage: float = 0.66,
+    crisis_contacts: tuple[str, ...] = (),
 ) -> Result:
     """Interpret one profile (plus optional answers, markers, read QC and KO table).
 
-    Safety rules always run; nothing here can switch them off.
+    Safety rules always run; nothing here can switch them off. ``crisis_contacts`` are
+    locale-specific crisis lines added to the crisis message (none are built in).
 
     Raises
     ------
@@ -411,7 +413,12 @@ def interpret_profile(
     meds = answers.medications if answers is not None else None
     marker_results = assess_markers(markers, kb, age=age, medications=meds) if markers else ()
     questionnaires = score_answers(answers, kb) if answers is not None else ()
-    alerts = safety_alerts(answers=answers, questionnaires=questionnaires, markers=marker_results)
+    alerts = safety_alerts(
+        answers=answers,
+        questionnaires=questionnaires,
+        markers=marker_results,
+        crisis_contacts=crisis_contacts,
+    )
 
     genus_div = next((d for d in diversity if d.rank == "genus" and d.computable), None)
     butyrate = next((g for g in guilds if g.guild_id == "butyrate" and g.computable), None)
