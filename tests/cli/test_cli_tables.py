@@ -251,3 +251,17 @@ def test_diversity_copy_numbers_from_bundled_reference(tmp_path: Path) -> None:
     summary = json.loads((out / "diversity.json").read_text())
     assert summary["copy_number_corrected"] is True
     assert summary["copy_number_source"].startswith("reference bundle ")
+
+
+def test_diversity_outputs_quote_formula_like_sample_ids(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    result = CliRunner().invoke(
+        app, ["diversity", str(FIX / "formula_ids.tsv"), "--rank", "genus", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    # a cell holding '"' is quoted by the TSV writer; readers unquote it and see the ' prefix
+    alpha = pd.read_csv(out / "alpha.tsv", sep="\t", index_col=0)
+    assert list(alpha.index) == ['\'=HYPERLINK("x")', "'+S2"]
+    beta = pd.read_csv(out / "beta_bray_curtis.tsv", sep="\t", index_col=0)
+    assert list(beta.columns) == ['\'=HYPERLINK("x")', "'+S2"]
+    assert "\n'+S2\t" in (out / "alpha.tsv").read_text(encoding="utf-8")

@@ -28,6 +28,7 @@ from gutbrain.io.tables import (
     FORMATS,
     read_table,
     read_taxonomy,
+    spreadsheet_safe,
     write_profile_biom,
     write_profile_tsv,
     write_table,
@@ -149,7 +150,13 @@ def _copy_numbers(db: Path) -> tuple[dict[str, float], str]:
 
 
 def _frame_tsv(frame: pd.DataFrame, path: Path, *, index_label: str = "sample") -> None:
-    frame.to_csv(path, sep="\t", index_label=index_label, na_rep="", float_format="%.10g")
+    """Write a table; sample IDs that a spreadsheet would run as formulas get a leading '."""
+    safe = frame.copy()
+    safe.index = pd.Index([spreadsheet_safe(str(i)) for i in frame.index])
+    safe.columns = pd.Index([spreadsheet_safe(str(c)) for c in frame.columns])
+    if "sample" in safe.columns:
+        safe["sample"] = [spreadsheet_safe(str(v)) for v in safe["sample"]]
+    safe.to_csv(path, sep="\t", index_label=index_label, na_rep="", float_format="%.10g")
 
 
 def _diversity_command(
@@ -227,7 +234,9 @@ def _diversity_command(
         for metric, frame in result.beta.items():
             _frame_tsv(frame, tmp / f"beta_{metric}.tsv")
         if result.rarefaction is not None:
-            result.rarefaction.to_csv(tmp / "rarefaction.tsv", sep="\t", index=False)
+            curves = result.rarefaction.copy()
+            curves["sample"] = [spreadsheet_safe(str(v)) for v in curves["sample"]]
+            curves.to_csv(tmp / "rarefaction.tsv", sep="\t", index=False)
         for metric, ordination in result.ordination.items():
             _frame_tsv(ordination.coordinates, tmp / f"pcoa_{metric}.tsv")
         summary = {

@@ -25,6 +25,7 @@ from gutbrain.io.tables_profile import (
     profile_to_dict,
     read_profile_tsv,
     read_profiles_tsv,
+    spreadsheet_safe,
     write_profile_tsv,
 )
 from gutbrain.io.tables_readers import (
@@ -66,6 +67,7 @@ __all__ = [
     "read_profiles_tsv",
     "read_table",
     "read_taxonomy",
+    "spreadsheet_safe",
     "write_cami",
     "write_profile_biom",
     "write_profile_tsv",

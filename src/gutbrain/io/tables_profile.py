@@ -36,6 +36,7 @@ __all__ = [
     "profile_to_dict",
     "read_profile_tsv",
     "read_profiles_tsv",
+    "spreadsheet_safe",
     "unassigned_reads",
     "write_profile_tsv",
 ]
@@ -75,6 +76,12 @@ def _escape(text: str) -> str:
     if any(ch in text for ch in "\t\n\r"):
         message = f"text {text!r} contains a tab or line break and cannot be written to a TSV"
         raise InputFormatError(message)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Return ``text`` with a leading ``'`` when a spreadsheet would run it as a formula
+    (it starts with ``=``, ``+``, ``-``, ``@``, a tab or CR) or it starts with ``'``."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
