@@ -34,6 +34,7 @@ from gutbrain.result import (
     Reference,
     Result,
     TaxonAbundance,
+    TaxonOfInterest,
 )
 
 __all__ = ["SECTION_IDS", "render_report", "write_report"]
@@ -267,6 +268,62 @@ def _findings_by_category(findings: Sequence[Finding]) -> dict[str, list[Finding
     return grouped
 
 
+@dataclass(frozen=True, slots=True)
+class _TaxonGroup:
+    taxon: str
+    abundance: float
+    matched_as: tuple[str, ...]
+    items: tuple[TaxonOfInterest, ...]
+    caveats: tuple[str, ...]
+
+
+def _group_taxa(taxa: Sequence[TaxonOfInterest]) -> list[_TaxonGroup]:
+    """One group per taxon (first-appearance order), caveats shown once per taxon."""
+    order: list[str] = []
+    members: dict[str, list[TaxonOfInterest]] = {}
+    for item in taxa:
+        if item.taxon not in members:
+            order.append(item.taxon)
+            members[item.taxon] = []
+        members[item.taxon].append(item)
+    groups = []
+    for taxon in order:
+        items = members[taxon]
+        matched = tuple(
+            dict.fromkeys(name for item in items for name in item.matched_as if name != taxon)
+        )
+        caveats = tuple(dict.fromkeys(c for item in items for c in item.caveats))
+        groups.append(_TaxonGroup(taxon, items[0].abundance, matched, tuple(items), caveats))
+    return groups
+
+
+def _guild_findings(result: Result) -> tuple[dict[str, list[Finding]], list[Finding]]:
+    """Guild findings placed in the card of the guild sharing a knowledge id; the rest apart."""
+    placed: dict[str, list[Finding]] = {}
+    rest: list[Finding] = []
+    for finding in result.findings:
+        if finding.category != "guild":
+            continue
+        guild = next(
+            (g for g in result.guilds if set(g.knowledge_ids) & set(finding.knowledge_ids)), None
+        )
+        if guild is None:
+            rest.append(finding)
+        else:
+            placed.setdefault(guild.guild_id, []).append(finding)
+    return placed, rest
+
+
+def _unshown_taxon_findings(result: Result) -> list[Finding]:
+    """Taxon findings whose statements the taxa table does not already show."""
+    shown = {t.knowledge_id for t in result.taxa_of_interest}
+    return [
+        f
+        for f in result.findings
+        if f.category == "taxon" and not (f.knowledge_ids and set(f.knowledge_ids) <= shown)
+    ]
+
+
 def _timings(result: Result) -> list[tuple[str, float]]:
     raw = result.provenance.run_info.get("stage_seconds")
     if not isinstance(raw, Mapping):
@@ -305,6 +362,7 @@ def _context(result: Result) -> dict[str, Any]:
         (r for r in ("species", "genus", "family") if result.profile.top_taxa.get(r)), None
     )
     run_info = result.provenance.run_info
+    guild_findings, unplaced_guild_findings = _guild_findings(result)
     script_hash = base64.b64encode(hashlib.sha256(_PRINT_SCRIPT.encode()).digest()).decode()
     return {
         "r": result,
@@ -327,6 +385,10 @@ def _context(result: Result) -> dict[str, Any]:
         "percentile_matrix": _percentile_matrix,
         "display_names": _display_names,
         "assignment": _assignment(result),
+        "taxa_groups": _group_taxa(result.taxa_of_interest),
+        "guild_findings": guild_findings,
+        "unplaced_guild_findings": unplaced_guild_findings,
+        "unshown_taxon_findings": _unshown_taxon_findings(result),
         "result_json": result.model_dump(mode="json"),
     }
 
