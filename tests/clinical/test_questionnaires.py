@@ -17,7 +17,7 @@ Hand calculations are written next to each case.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gutbrain.clinical.questionnaires import (
@@ -168,6 +168,7 @@ def test_ibs_sss_missing_item_refused() -> None:
     assert not score_ibs_sss(IbsSss(pain_severity=10), KB).scorable
 
 
+@settings(deadline=None, max_examples=50)
 @given(
     st.lists(st.integers(0, 3), min_size=9, max_size=9),
     st.lists(st.integers(0, 3), min_size=7, max_size=7),
@@ -181,6 +182,7 @@ def test_totals_in_range(phq: list[int], gad: list[int]) -> None:
     assert 0 <= sum(gad) <= 21
 
 
+@settings(deadline=None, max_examples=50)
 @given(st.lists(st.integers(0, 3), min_size=9, max_size=9), st.integers(0, 8), st.integers(1, 3))
 def test_phq9_monotone(items: list[int], index: int, bump: int) -> None:
     raised = list(items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gutbrain.gutbrain_axis.scores import confidence_of, score_guilds, taxa_of_interest
@@ -114,6 +114,7 @@ def test_confidence(coverage: float, label: str) -> None:
     assert confidence_of(coverage) == label
 
 
+@settings(deadline=None, max_examples=50)
 @given(st.floats(0.0, 0.5), st.floats(0.0, 0.4))
 def test_butyrate_monotone_in_member_abundance(a: float, extra: float) -> None:
     low = guild(make({"Faecalibacterium": a, "Bacteroides": 1 - a}), "butyrate").value
