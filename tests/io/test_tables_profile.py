@@ -66,7 +66,7 @@ def test_profile_tsv_round_trip(tmp_path: Path) -> None:
     assert back.total_reads == 1000
     assert set(back.rows) == set(profile.rows)
     assert dict(back.unassigned) == dict(profile.unassigned)
-    assert back.provenance.source == "import:profile-tsv"
+    assert back.provenance.source == "import:profile"
 
 
 def test_profile_tsv_layout(tmp_path: Path) -> None:

@@ -242,7 +242,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
     Returns
     -------
     list of Profile
-        One per sample, in order of first appearance. Provenance says ``import:profile-tsv``
+        One per sample, in order of first appearance. Provenance says ``import:profile``
         with the file's SHA-256.
 
     Raises
@@ -338,7 +338,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         )
     provenance = Provenance(
         gutbrain_version=__version__,
-        source="import:profile-tsv",
+        source="import:profile",
         inputs={p.name: sha256_file(p)},
     )
     profiles: list[Profile] = []
