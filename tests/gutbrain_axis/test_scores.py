@@ -204,3 +204,30 @@ def test_coverage_is_member_average() -> None:
     # 6 genus members x 0.9 + 2 species members x 0.5 -> 6.4 / 8 = 0.8
     assert g.coverage == pytest.approx(0.8)
     assert g.value == pytest.approx(0.9)
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    st.permutations(
+        [
+            "Faecalibacterium",
+            "Roseburia",
+            "Bacteroides",
+            "Akkermansia",
+            "Desulfovibrio",
+            "Coprococcus_3",
+        ]
+    )
+)
+def test_scores_invariant_to_row_order(order: list[str]) -> None:
+    abundances = {
+        "Faecalibacterium": 0.3,
+        "Roseburia": 0.1,
+        "Bacteroides": 0.25,
+        "Akkermansia": 0.05,
+        "Desulfovibrio": 0.02,
+        "Coprococcus_3": 0.08,
+    }
+    base = {g.guild_id: g.value for g in score_guilds(make(abundances, unassigned=0.2), KB)}
+    shuffled = make({k: abundances[k] for k in order}, unassigned=0.2)
+    assert {g.guild_id: g.value for g in score_guilds(shuffled, KB)} == pytest.approx(base)
