@@ -221,3 +221,52 @@ def test_percent_format(value: float, digits: int, expected: str) -> None:
 def test_percent_range_format() -> None:
     assert _pct_range(0.05, 0.0625) == "5.0–6.2 %"
     assert _pct_range(None, 0.1) == "–"
+
+
+_KEEP = {
+    "source_id",
+    "source_ids",
+    "grade",
+    "level",
+    "category",
+    "confidence",
+    "verification",
+    "operator",
+    "schema_version",
+}
+_FREE_KEYS = {"inputs", "parameters", "tools", "reference", "dropped", "metrics"}
+
+
+def _poison(value: object, payload: str, key: str = "") -> object:
+    """Put ``payload`` into every free-text string and every free dict key of a dumped result."""
+    if key in _KEEP:
+        return value
+    if isinstance(value, str):
+        return f"{payload}{value}"
+    if isinstance(value, list):
+        return [_poison(v, payload, key) for v in value]
+    if isinstance(value, dict):
+        return {
+            (f"{payload}{k}" if key in _FREE_KEYS else k): _poison(v, payload, k)
+            for k, v in value.items()
+        }
+    return value
+
+
+@pytest.mark.parametrize("payload", ['"><img src=x onerror=alert(1)>', "</script><b>x</b>"])
+def test_every_text_field_and_free_key_is_escaped(payload: str) -> None:
+    # RELIABILITY.md W10 and §5.9: the payload in every text field, every free dict key.
+    from gutbrain.result import Result
+
+    clean = make_result(crisis=True, example=True)
+    poisoned = Result.model_validate(_poison(clean.model_dump(mode="json"), payload))
+    html = render_report(poisoned)
+    page = _parse(html)
+    tags = [tag for tag, _ in page.elements]
+    assert "img" not in tags
+    assert "b" not in tags
+    assert tags.count("script") == 2
+    for _, attrs in page.elements:
+        assert not [name for name in attrs if name.startswith("on")]
+    visible = "".join(page.text)
+    assert visible.count(payload) > 50  # shown as text, many times
