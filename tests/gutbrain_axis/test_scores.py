@@ -231,3 +231,29 @@ def test_scores_invariant_to_row_order(order: list[str]) -> None:
     base = {g.guild_id: g.value for g in score_guilds(make(abundances, unassigned=0.2), KB)}
     shuffled = make({k: abundances[k] for k in order}, unassigned=0.2)
     assert {g.guild_id: g.value for g in score_guilds(shuffled, KB)} == pytest.approx(base)
+
+
+def test_species_only_profile_without_genus_lineage_lowers_coverage() -> None:
+    # species names without a genus in their lineage: genus members cannot be checked
+    rows = (
+        TaxonRow(
+            rank="species", lineage=Lineage(species="Faecalibacterium prausnitzii"), abundance=0.6
+        ),
+        TaxonRow(
+            rank="species",
+            lineage=Lineage(genus="Roseburia", species="Roseburia hominis"),
+            abundance=0.4,
+        ),
+    )
+    p = Profile(
+        sample_id=SampleId("s"),
+        rows=rows,
+        unassigned={"species": 0.0},
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+    g = guild(p, "butyrate")
+    assert g.value == pytest.approx(0.4)  # only Roseburia is visible through the lineage
+    # 6 genus members x 0.4 (share with a genus in the lineage) + 2 species members x 1.0
+    # (species rank fully assigned) -> 4.4 / 8 = 0.55
+    assert g.coverage == pytest.approx(0.55)
+    assert g.confidence == "moderate"

@@ -112,10 +112,18 @@ def match_rows(profile: Profile, rank: str, name: str) -> list[tuple[TaxonRow, s
     return out
 
 
-def _resolved(profile: Profile, rank: str | None) -> float:
-    if rank is None:
+def _resolved(profile: Profile, used: str | None, rank: str) -> float:
+    """Share of the profile checkable for a member named at ``rank`` searched at ``used``."""
+    if used is None:
         return 0.0
-    return 1.0 - float(profile.unassigned.get(rank, 0.0))  # type: ignore[call-overload]
+    if used == rank or rank == "species":
+        return 1.0 - float(profile.unassigned.get(used, 0.0))  # type: ignore[call-overload]
+    # searched through narrower rows: only rows whose lineage names the member's rank count
+    share = 0.0
+    for row in profile.rows:
+        if row.rank == used and row.lineage.at(rank) is not None:  # type: ignore[arg-type]
+            share += row.abundance
+    return min(1.0, share)
 
 
 def score_guild(
@@ -157,7 +165,9 @@ def score_guild(
             reason=f"the profile has no rows at the rank(s) this guild needs ({ranks})",
         )
     used_ranks = {used for used, _, _ in checkable}
-    coverage = sum(_resolved(profile, used) for used, _, _ in checkable) / len(guild.members)
+    coverage = sum(_resolved(profile, used, rank) for used, rank, _ in checkable) / len(
+        guild.members
+    )
     members: list[GuildMember] = []
     seen_rows: list[TaxonRow] = []
     counted: list[tuple[str, str]] = []  # (rank, name) of matched members, broad first
