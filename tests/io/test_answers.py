@@ -126,3 +126,10 @@ def test_json_answers(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text('{"phq9": [0,0,0,0,0,0,0,0,1], "age": 30}', encoding="utf-8")
     assert read_answers(path).phq9 == (0, 0, 0, 0, 0, 0, 0, 0, 1)
+
+
+def test_unknown_schema_version_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("schema: gutbrain-answers/2\nphq9: [0,0,0,0,0,0,0,0,0]\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="schema"):
+        read_answers(path)
