@@ -65,6 +65,20 @@ def _root(
     logging.captureWarnings(True)
 
 
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Click's usage errors, from the standalone click and from Typer's bundled copy."""
+    import click
+
+    types: list[type[Exception]] = [click.exceptions.ClickException]
+    try:
+        from typer._click import exceptions as bundled  # Typer >= 0.24 vendors click
+    except ImportError:  # pragma: no cover - older Typer uses click directly
+        pass
+    else:
+        types.append(bundled.ClickException)
+    return tuple(types)
+
+
 def main() -> None:
     """Console-script entry point: run the app, map errors to exit codes and one-line messages."""
     try:
@@ -87,11 +101,9 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if isinstance(exc, _usage_error_types()):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if state.debug:
             raise
         err_console.print(
