@@ -61,10 +61,10 @@ class _StageBars:
 def _summarise(outputs: RunOutputs) -> None:
     total = sum(outputs.stage_seconds.values())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in outputs.stage_seconds.items())
-    console.print(f"time by stage: {stages} (total {total:.1f} s)", highlight=False)
+    console.print(f"time by stage: {stages} (total {total:.1f} s)", highlight=False, soft_wrap=True)
     for name in sorted(outputs.files):
-        console.print(f"  {outputs.files[name]}", highlight=False, markup=False)
-    console.print(f"report: {outputs.report}", highlight=False, markup=False)
+        console.print(f"  {outputs.files[name]}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"report: {outputs.report}", highlight=False, markup=False, soft_wrap=True)
 
 
 def report(
@@ -80,7 +80,7 @@ def report(
         raise OutputExistsError(message)
     result = read_result(result_json)
     path = write_report(result, out)
-    console.print(f"report: {path}", highlight=False, markup=False)
+    console.print(f"report: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
 def run(
