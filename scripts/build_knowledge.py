@@ -373,6 +373,13 @@ INSTRUMENT_GRADE: dict[str, tuple[str, str]] = {
 
 DIRECTION_WORD = {"depleted": "lower", "enriched": "higher"}
 
+# Rows that are not taxon x direction associations but are shown as context, in our words.
+CUSTOM_STATEMENT: dict[str, str] = {
+    "TX056": "In a random sample of the adult population, people with IBS had no distinct stool "
+    "microbiome signature. IBS is diagnosed from symptoms by a clinician after other causes are "
+    "excluded, not from a stool profile.",
+}
+
 
 def _read(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
@@ -398,6 +405,8 @@ def _first_year(row: dict[str, str]) -> str:
 
 def _taxon_statement(row: dict[str, str]) -> str:
     tid = row["id"]
+    if tid in CUSTOM_STATEMENT:
+        return CUSTOM_STATEMENT[tid]
     word = DIRECTION_WORD.get(row["direction"])
     phrase = PHENOTYPE_PHRASE.get(tid)
     if word is None or phrase is None:

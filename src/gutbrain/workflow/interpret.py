@@ -446,6 +446,20 @@ def interpret_profile(
                 grade=t.grade,
             )
         )
+    ibs_rows = {"TX050", "TX051", "TX052", "TX053", "TX054", "TX055"}
+    if any(t.knowledge_id in ibs_rows for t in taxa) or (answers and answers.ibs_sss):
+        row = next(t for t in kb.taxa if t.knowledge_id == "TX056")
+        findings.append(
+            Finding(
+                finding_id="context-ibs-no-signature",
+                category="context",
+                text=row.statement,
+                knowledge_ids=("TX056",),
+                source_ids=row.source_ids,
+                grade=row.grade,
+                verification=row.verification,
+            )
+        )
     for m in marker_results:
         findings.append(
             Finding(
