@@ -184,7 +184,12 @@ def score_guild(
             if inside:
                 continue
             members.append(
-                GuildMember(taxon=how, matched_as=name, rank=row.rank, abundance=row.abundance)
+                GuildMember(
+                    taxon=how,
+                    matched_as=name,
+                    rank=row.rank,
+                    abundance=min(1.0, max(0.0, row.abundance)),
+                )
             )
         counted.append((rank, name))
     value = min(1.0, sum(m.abundance for m in members))
