@@ -63,6 +63,8 @@ class AlignmentSettings:
     minimizer size and window (they must match a prebuilt index); ``best_n`` caps the
     secondary alignments per read (Emu keeps 50 with ``map-ont``; ``lr:hq`` caps repetitive
     seeds, so fewer, better candidates come back); ``bandwidth`` is the DP band.
+    ``rescue_preset`` names an uncapped preset used, on the same index, only for reads the
+    main preset leaves without any hit.
     """
 
     preset: str
@@ -72,6 +74,13 @@ class AlignmentSettings:
     bandwidth: int | None = None
     min_chain_score: int | None = None
     min_dp_score: int | None = None
+    rescue_preset: str | None = None
+
+    def rescue_settings(self) -> AlignmentSettings | None:
+        """Settings of the rescue aligner (same index, uncapped preset), if any."""
+        if self.rescue_preset is None:
+            return None
+        return AlignmentSettings(self.rescue_preset, k=self.k, w=self.w, best_n=self.best_n)
 
     def aligner_options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`mappy.Aligner`."""
@@ -97,7 +106,9 @@ class AlignmentSettings:
 #: Read technology -> minimap2 settings. ``lr:hq`` caps over-frequent minimizers (conserved 16S
 #: regions), which is where Emu's ``map-ont`` spends its time.
 ALIGNMENT_PRESETS: dict[str, AlignmentSettings] = {
-    "ont": AlignmentSettings("lr:hq", k=15, w=10, best_n=10, bandwidth=150),
+    "ont": AlignmentSettings(
+        "lr:hq", k=15, w=10, best_n=10, bandwidth=150, rescue_preset="map-ont"
+    ),
     "hifi": AlignmentSettings("lr:hq", best_n=10, bandwidth=100),
     "short": AlignmentSettings("sr", best_n=20),
 }
@@ -228,9 +239,17 @@ def open_aligner(
 
 
 def align_sequences(
-    aligner: mappy.Aligner, sequences: Sequence[str], ref_index: dict[str, int] | None = None
+    aligner: mappy.Aligner,
+    sequences: Sequence[str],
+    ref_index: dict[str, int] | None = None,
+    *,
+    rescue: mappy.Aligner | None = None,
 ) -> HitTable:
-    """Map each sequence; return every hit (primary, supplementary and secondary)."""
+    """Map each sequence; return every hit (primary, supplementary and secondary).
+
+    A read without any hit is mapped again with ``rescue`` (an aligner over the same index with
+    an uncapped preset such as ``map-ont``), when given.
+    """
     if ref_index is None:
         ref_index = {name: i for i, name in enumerate(aligner.seq_names)}
     buffer = mappy.ThreadBuffer()
@@ -239,7 +258,10 @@ def align_sequences(
     (c_read, c_ref, c_qs, c_qe, c_ql, c_rs, c_re, c_ml, c_bl, c_nm) = cols
     for i, seq in enumerate(sequences):
         qlen = len(seq)
-        for hit in aligner.map(seq, buf=buffer):
+        found = list(aligner.map(seq, buf=buffer))
+        if not found and rescue is not None:
+            found = list(rescue.map(seq, buf=buffer))
+        for hit in found:
             c_read.append(i)
             c_ref.append(ref_index[hit.ctg])
             c_qs.append(hit.q_st)
@@ -270,11 +292,12 @@ def align_sequences(
 # --- process pool -------------------------------------------------------------------------
 _WORKER_ALIGNER: mappy.Aligner | None = None
 _WORKER_INDEX: dict[str, int] | None = None
+_WORKER_RESCUE: mappy.Aligner | None = None
 
 
 def _worker_align(sequences: list[str]) -> HitTable:
     assert _WORKER_ALIGNER is not None
-    return align_sequences(_WORKER_ALIGNER, sequences, _WORKER_INDEX)
+    return align_sequences(_WORKER_ALIGNER, sequences, _WORKER_INDEX, rescue=_WORKER_RESCUE)
 
 
 def align_batches(
@@ -283,6 +306,7 @@ def align_batches(
     *,
     processes: int = 1,
     on_batch: Callable[[int], None] | None = None,
+    rescue: mappy.Aligner | None = None,
 ) -> Iterator[HitTable]:
     """Map batches of sequences, in order, with up to ``processes`` forked worker processes.
 
@@ -291,17 +315,17 @@ def align_batches(
     ``on_batch(n)`` is called with each finished batch's size. Yields one :class:`HitTable` per
     batch with batch-local read indices.
     """
-    global _WORKER_ALIGNER, _WORKER_INDEX
+    global _WORKER_ALIGNER, _WORKER_INDEX, _WORKER_RESCUE
     ref_index = {name: i for i, name in enumerate(aligner.seq_names)}
     use_pool = processes > 1 and "fork" in multiprocessing.get_all_start_methods()
     if not use_pool:
         for batch in batches:
-            table = align_sequences(aligner, batch, ref_index)
+            table = align_sequences(aligner, batch, ref_index, rescue=rescue)
             if on_batch is not None:
                 on_batch(len(batch))
             yield table
         return
-    _WORKER_ALIGNER, _WORKER_INDEX = aligner, ref_index
+    _WORKER_ALIGNER, _WORKER_INDEX, _WORKER_RESCUE = aligner, ref_index, rescue
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(processes=processes) as pool:
@@ -321,7 +345,7 @@ def align_batches(
                     on_batch(size)
                 yield table
     finally:
-        _WORKER_ALIGNER, _WORKER_INDEX = None, None
+        _WORKER_ALIGNER, _WORKER_INDEX, _WORKER_RESCUE = None, None, None
 
 
 def default_processes(threads: int) -> int:

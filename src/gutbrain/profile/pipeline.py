@@ -185,6 +185,7 @@ def _collect(
     read_paths: Sequence[str | Path],
     *,
     aligner: Any,
+    rescue: Any,
     settings: ProfileSettings,
     qc_filter: ReadFilter,
     stats: ReadStats,
@@ -228,7 +229,9 @@ def _collect(
         if progress is not None:
             progress(float(stats.bytes_read), total_bytes)
 
-    tables = list(align_batches(aligner, batches(), processes=processes, on_batch=on_batch))
+    tables = list(
+        align_batches(aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue)
+    )
     hits = HitTable.concat([t.shifted(s) for t, s in zip(tables, batch_starts, strict=True)])
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
@@ -343,6 +346,10 @@ def profile_sample(
     align = settings.alignment
     index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
     aligner = open_aligner(index_path, settings=align)
+    rescue_settings = align.rescue_settings()
+    rescue = (
+        open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
+    )
     taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
 
     stats = ReadStats()
@@ -350,6 +357,7 @@ def profile_sample(
     collected = _collect(
         paths,
         aligner=aligner,
+        rescue=rescue,
         settings=settings,
         qc_filter=qc_filter,
         stats=stats,
