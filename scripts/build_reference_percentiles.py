@@ -186,8 +186,8 @@ COHORTS: list[dict[str, object]] = [
     {
         "key": "tito2024",
         "cohort": "Tito 2024 colonoscopy cohort (stool)",
-        "method": "quantitative microbiome profiling at species level (as exported by mia); "
-        "relative abundances used here",
+        "method": "quantitative microbiome profiling, species labels (sequencing method not "
+        "recorded in the shared export, not verified here); relative abundances used",
         "loader": _tito,
         "citation": "Tito RY et al. (2024) Nat Med 30:1339-1348",
         "note": "People referred for colonoscopy (adenoma, cancer, controls), not a general "
