@@ -164,8 +164,8 @@ def _calprotectin(
         "below_50": "Below the usual adult cut-off of 50 µg/g. Calprotectin helps rule out bowel "
         "inflammation in people with symptoms; a low value does not describe the microbiome.",
         "50_to_200": "In the 50-200 µg/g grey zone. Mild rises are common without disease (for "
-        "example with some medicines or with age); clinical pathways usually repeat the test in "
-        "a clinical laboratory.",
+        "example with some medicines or with age); clinical pathways usually repeat the test "
+        "in a clinical laboratory.",
         "above_200": "Above 200 µg/g. This can reflect inflammation in the intestine from several "
         "causes and needs a prompt review by a doctor; it does not name any disease.",
     }.get(

@@ -57,11 +57,12 @@ def recommend(
             Recommendation(
                 recommendation_id="plant-variety",
                 topic="Variety of plant foods",
-                text="In a large citizen-science cohort, people who reported eating more than 30 "
-                "different plant foods a week (vegetables, fruit, whole grains, legumes, nuts, "
-                "seeds, herbs and spices) had more diverse stool microbiomes than people eating "
-                "10 or fewer. This is an observed association, not a trial, and it was not "
-                "about mood; eating a wide variety of plants is general healthy-eating advice.",
+                text="In a large citizen-science cohort, people who reported eating more than "
+                "30 different plant foods a week (vegetables, fruit, whole grains, legumes, "
+                "nuts, seeds, herbs and spices) had more diverse stool microbiomes than people "
+                "eating 10 or fewer. This is an observed association, not a trial, and it was "
+                "not about mood; eating a wide variety of plants is general healthy-eating "
+                "advice.",
                 based_on=tuple(basis),
                 source_ids=("S026",),
                 grade="C",
@@ -98,10 +99,10 @@ def recommend(
             Recommendation(
                 recommendation_id="fermented-foods",
                 topic="Fermented foods",
-                text="In one small randomised study of healthy adults, a diet high in fermented "
-                "foods such as yoghurt, kefir, kimchi and sauerkraut raised microbiota diversity "
-                "over several weeks and lowered some inflammatory markers. Effects on mood were "
-                "not tested.",
+                text="In one small randomised study of healthy adults, a diet high in "
+                "fermented foods such as yoghurt, kefir, kimchi and sauerkraut raised "
+                "microbiota diversity over several weeks and lowered some inflammatory "
+                "markers. Effects on mood were not tested.",
                 based_on=tuple(basis),
                 source_ids=("S027",),
                 grade="C",

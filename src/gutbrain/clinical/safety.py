@@ -109,9 +109,9 @@ def safety_alerts(
                 level="urgent",
                 trigger="FIT at or above 10 µg Hb/g",
                 title="Blood detected in the stool test: contact a doctor urgently",
-                message="The faecal immunochemical test found haemoglobin at or above 10 µg Hb/g, "
-                "the level at which doctors refer for further investigation. Please contact a "
-                "doctor urgently.",
+                message="The faecal immunochemical test found haemoglobin at or above 10 µg "
+                "Hb/g, the level at which doctors refer for further investigation. Please "
+                "contact a doctor urgently.",
                 source_ids=("S041",),
                 grade="B",
             )
@@ -157,9 +157,8 @@ def safety_alerts(
                 trigger="calprotectin above 200 µg/g",
                 title="Calprotectin above 200 µg/g: see a doctor promptly",
                 message="Your calprotectin is above 200 µg/g. This can indicate inflammation "
-                "in the "
-                "intestine from several causes and needs a prompt review by your doctor, who can "
-                "repeat it in a clinical laboratory.",
+                "in the intestine from several causes and needs a prompt review by your "
+                "doctor, who can repeat it in a clinical laboratory.",
                 source_ids=("S031", "S073"),
                 grade="B",
             )
@@ -172,8 +171,8 @@ def safety_alerts(
                 trigger="PHQ-9 total 20 or more",
                 title="Your depression-symptom score is high: please book a prompt appointment",
                 message="Your PHQ-9 total is in the severe range. This is a screen, not a "
-                "diagnosis, "
-                "but it means you should see a doctor or mental-health professional soon.",
+                "diagnosis, but it means you should see a doctor or mental-health professional "
+                "soon.",
                 source_ids=("S043",),
                 grade="B",
             )
@@ -227,10 +226,10 @@ def safety_alerts(
                 level="advise",
                 trigger="calprotectin 50-200 µg/g",
                 title="Calprotectin in the grey zone",
-                message="Your calprotectin is between 50 and 200 µg/g. Mild rises are common, for "
-                "example with NSAIDs, aspirin, proton-pump inhibitors or with age. Consider "
-                "repeating "
-                "it through a clinical laboratory, and see a GP if you have ongoing symptoms.",
+                message="Your calprotectin is between 50 and 200 µg/g. Mild rises are common, "
+                "for example with NSAIDs, aspirin, proton-pump inhibitors or with age. "
+                "Consider repeating it through a clinical laboratory, and see a GP if you have "
+                "ongoing symptoms.",
                 source_ids=("S034", "S073"),
                 grade="C",
             )
@@ -259,8 +258,7 @@ def safety_alerts(
                 trigger="elastase below 200 µg/g",
                 title="Pancreatic elastase below 200 µg/g: ask your doctor",
                 message="Your faecal elastase is below 200 µg/g. This concerns pancreatic "
-                "function, "
-                "not the gut-brain axis; please ask your doctor to review it.",
+                "function, not the gut-brain axis; please ask your doctor to review it.",
                 source_ids=("S039",),
                 grade="C",
             )
@@ -275,9 +273,8 @@ def safety_alerts(
                 trigger="IBS-SSS above 300 or a new/persistent bowel-habit change",
                 title="Bowel symptoms worth discussing with a GP",
                 message="Severe or new, persistent bowel symptoms should be assessed by a GP: "
-                "IBS is "
-                "diagnosed by a clinician after other causes are excluded, not from a stool "
-                "microbiome test.",
+                "IBS is diagnosed by a clinician after other causes are excluded, not from a "
+                "stool microbiome test.",
                 source_ids=("S049", "S055"),
                 grade="C",
             )
@@ -291,8 +288,9 @@ def safety_alerts(
                 level="info",
                 trigger="age under 18",
                 title="gutbrain's cut-offs are for adults",
-                message="Adult cut-offs for calprotectin and for the questionnaires do not apply "
-                "under 18, so no bands are given. Please discuss results with a paediatric doctor.",
+                message="Adult cut-offs for calprotectin and for the questionnaires do not "
+                "apply under 18, so no bands are given. Please discuss results with a "
+                "paediatric doctor.",
                 source_ids=("S032", "S068"),
                 grade="C",
             )

@@ -204,8 +204,8 @@ def _findings(
             finding_id="context-potential",
             category="context",
             text="Guild scores are inferred from which bacteria are present; they describe "
-            "genetic potential, not measured short-chain fatty acids, GABA or other substances. "
-            "16S data see these functions only approximately.",
+            "genetic potential, not measured short-chain fatty acids, GABA or other "
+            "substances. 16S data see these functions only approximately.",
             knowledge_ids=("FN001",),
             source_ids=("S014", "S072"),
             grade="B",
@@ -224,10 +224,10 @@ def _findings(
         Finding(
             finding_id="confounder-stool-medication",
             category="confounder",
-            text="Stool consistency (Bristol type) has the largest single known effect on stool "
-            "microbiome composition, and medication (for example antidepressants, proton-pump "
-            "inhibitors, metformin, laxatives, recent antibiotics) explains the most variation "
-            "overall. Keep both in mind before reading any taxon below.",
+            text="Stool consistency (Bristol type) has the largest single known effect on "
+            "stool microbiome composition, and medication (for example antidepressants, "
+            "proton-pump inhibitors, metformin, laxatives, recent antibiotics) explains the "
+            "most variation overall. Keep both in mind before reading any taxon below.",
             knowledge_ids=("FN016", "FN017", "DV004"),
             source_ids=("S024", "S023", "S010"),
             grade="A",
