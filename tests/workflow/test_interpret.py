@@ -218,3 +218,30 @@ def test_confounders_named_next_to_findings(lras: tuple[Profile, ...]) -> None:
     assert "confounder-medication" not in {
         f.finding_id for f in interpret_profile(lras[0]).findings
     }
+
+
+def test_real_gbm_modules_linked_to_knowledge(
+    lras: tuple[Profile, ...], shared_dir: Path, tmp_path: Path
+) -> None:
+    from gutbrain.gutbrain_axis.modules import read_module_definitions
+
+    defs = read_module_definitions(
+        shared_dir / "data" / "gut_brain_and_gut_metabolic_modules" / "GBMs.v1.0.txt"
+    )
+    # a KO table holding every step of MGB005 (tryptophan synthesis) and nothing else
+    kos = {
+        k: 1.0
+        for step in next(d for d in defs if d.module_id == "MGB005").steps
+        for alt in step
+        for k in alt
+        if k.startswith("K")
+    }
+    result = interpret_profile(lras[0], ko_abundances=kos, module_definitions=defs)
+    mgb005 = next(m for m in result.modules if m.module_id == "MGB005")
+    assert mgb005.present
+    assert mgb005.coverage == 1.0
+    finding = next(f for f in result.findings if f.finding_id == "module-mgb005")
+    assert finding.knowledge_ids == ("FN009",)
+    assert "genetic potential" in finding.text
+    assert not any(f.finding_id in {"module-mgb015", "module-mgb016"} for f in result.findings)
+    check_result(result)

@@ -17,8 +17,9 @@ import csv
 import functools
 import json
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
@@ -27,6 +28,7 @@ from gutbrain.errors import InputFormatError, InputMissingError
 
 __all__ = [
     "DiversityEvidence",
+    "FunctionEvidence",
     "GbmModule",
     "Grade",
     "Guild",
@@ -94,6 +96,19 @@ class TaxonEvidence:
             and self.verification != "unverified"
             and bool(self.statement)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionEvidence:
+    """A gut-brain functional trait with the gut-brain modules (GBM ids) that encode it."""
+
+    knowledge_id: str
+    trait: str
+    gbm_ids: tuple[str, ...]
+    source_ids: tuple[str, ...]
+    grade: Grade
+    report_use: ReportUse
+    verification: Verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +196,7 @@ class KnowledgeBase:
     markers: Mapping[str, MarkerEvidence]
     instruments: Mapping[str, InstrumentEvidence]
     modules: Mapping[str, GbmModule]
+    functions: Mapping[str, FunctionEvidence] = field(default_factory=dict)
 
     def cited(self, source_ids: tuple[str, ...] | list[str]) -> tuple[Source, ...]:
         """The sources for ``source_ids`` (unknown ids are a bug in the tables)."""
@@ -347,6 +363,19 @@ def _load(folder: Path) -> KnowledgeBase:
             source_ids=_ids(r["source_id"]),
         )
 
+    functions = {}
+    for line, r in _rows(folder, "functions.tsv"):
+        grade, ver = check("functions.tsv", line, r)
+        functions[r["id"]] = FunctionEvidence(
+            knowledge_id=r["id"],
+            trait=r["trait"],
+            gbm_ids=tuple(dict.fromkeys(re.findall(r"MGB\d{3}", r["gbm_ids"]))),
+            source_ids=_ids(r["source_id"]),
+            grade=grade,
+            report_use=cast(ReportUse, r["report_use"]),
+            verification=ver,
+        )
+
     kb = KnowledgeBase(
         version=str(manifest["knowledge_version"]),
         sources=sources,
@@ -356,6 +385,7 @@ def _load(folder: Path) -> KnowledgeBase:
         markers=markers,
         instruments=instruments,
         modules=modules,
+        functions=functions,
     )
     logger.debug("knowledge base %s: %d taxa rows, %d guilds", kb.version, len(taxa), len(guilds))
     return kb

@@ -446,6 +446,30 @@ def interpret_profile(
                 grade=t.grade,
             )
         )
+    for mod in modules:
+        linked = [
+            fn
+            for fn in kb.functions.values()
+            if mod.module_id in fn.gbm_ids and fn.report_use != "research_only"
+        ]
+        if not linked:
+            continue
+        fn = sorted(linked, key=lambda x: (x.report_use != "report_ok", x.knowledge_id))[0]
+        state = "counted as present" if mod.present else "not counted as present"
+        findings.append(
+            Finding(
+                finding_id=f"module-{mod.module_id.lower()}",
+                category="context",
+                text=f"{mod.name} ({mod.module_id}): {mod.steps_covered} of {mod.steps_total} "
+                f"steps found in the gene table (coverage {100 * mod.coverage:.0f} %), {state} at "
+                f"the {mod.min_coverage:g} threshold. Linked trait: {fn.trait}. This is genetic "
+                "potential, not a measured metabolite.",
+                knowledge_ids=(fn.knowledge_id,),
+                source_ids=fn.source_ids,
+                grade=fn.grade,
+                verification=fn.verification,
+            )
+        )
     ibs_rows = {"TX050", "TX051", "TX052", "TX053", "TX054", "TX055"}
     if any(t.knowledge_id in ibs_rows for t in taxa) or (answers and answers.ibs_sss):
         row = next(t for t in kb.taxa if t.knowledge_id == "TX056")
