@@ -245,3 +245,25 @@ def test_real_gbm_modules_linked_to_knowledge(
     assert "genetic potential" in finding.text
     assert not any(f.finding_id in {"module-mgb015", "module-mgb016"} for f in result.findings)
     check_result(result)
+
+
+def test_degenerate_profiles_do_not_crash() -> None:
+    from gutbrain.model import Lineage, Provenance, SampleId, TaxonRow
+
+    prov = Provenance(gutbrain_version="t", source="test")
+    empty = Profile(sample_id=SampleId("a"), rows=(), unassigned={"genus": 1.0}, provenance=prov)
+    result = interpret_profile(empty)
+    assert result.diversity == ()
+    assert not any(g.computable for g in result.guilds)
+    assert "No reads were assigned" in result.warnings[0]
+    single = Profile(
+        sample_id=SampleId("c"),
+        rows=(TaxonRow(rank="genus", lineage=Lineage(genus="Faecalibacterium"), abundance=1.0),),
+        unassigned={"genus": 0.0},
+        provenance=prov,
+        total_reads=10,
+    )
+    one = interpret_profile(single)
+    assert one.diversity[0].metrics["shannon"] == 0.0  # a single taxon has zero diversity
+    assert any("Only 10 reads" in w for w in one.warnings)
+    check_result(one)

@@ -125,7 +125,10 @@ def _diversity(profile: Profile, kb: KnowledgeBase, table: ReferenceTable) -> tu
     for rank in ("genus", "species"):
         if rank not in profile.ranks():
             continue
-        metrics = alpha_diversity(profile, rank=rank)
+        metrics = {
+            k: (0.0 if v == 0 else v)  # no negative zero in reports
+            for k, v in alpha_diversity(profile, rank=rank).items()
+        }
         if not metrics.get("observed"):
             out.append(
                 Diversity(
@@ -510,7 +513,9 @@ def interpret_profile(
         warnings.append(
             f"Only {profile.total_reads} reads: abundances and diversity are uncertain."
         )
-    if "genus" not in profile.ranks():
+    if not profile.rows:
+        warnings.append("No reads were assigned to any taxon: nothing could be scored.")
+    elif "genus" not in profile.ranks():
         warnings.append("The profile has no genus rank: most scores could not be computed.")
 
     cited: list[str] = []
