@@ -192,3 +192,57 @@ def test_phq9_monotone(items: list[int], index: int, bump: int) -> None:
 
 def test_under_18_gets_no_adult_band() -> None:
     assert score_phq9([1] * 9, KB, adult=False).band is None
+
+
+@pytest.mark.parametrize(
+    ("plants", "band"),
+    [
+        (0, "10 or fewer"),
+        (10, "10 or fewer"),
+        (11, "11 to 29"),
+        (29, "11 to 29"),
+        (30, "30 or more"),
+    ],
+)
+def test_plant_types_bands(plants: int, band: str) -> None:
+    # American Gut contrast: > 30 vs <= 10 plant types per week (McDonald 2018)
+    from gutbrain.clinical.questionnaires import score_answers
+    from gutbrain.io.answers import Answers
+
+    out = score_answers(Answers.model_validate({"diet": {"plant_types_per_week": plants}}), KB)
+    assert out[0].band == band
+
+
+@pytest.mark.parametrize(
+    ("sex", "litres", "band"),
+    [
+        ("female", 1.9, "below 2 L/day"),
+        ("female", 2.0, "at or above 2 L/day"),
+        ("male", 2.4, "below 2.5 L/day"),
+        ("male", 2.5, "at or above 2.5 L/day"),
+        (None, 2.0, "at or above 2 L/day"),
+    ],
+)
+def test_hydration_reference_by_sex(sex: str | None, litres: float, band: str) -> None:
+    # EFSA 2010 adequate intake of total water: 2.0 L/day women, 2.5 L/day men
+    from gutbrain.clinical.questionnaires import score_answers
+    from gutbrain.io.answers import Answers
+
+    answers = Answers.model_validate({"sex": sex, "hydration_l_per_day": litres})
+    assert score_answers(answers, KB)[0].band == band
+
+
+def test_fibre_and_antibiotics_descriptive() -> None:
+    from gutbrain.clinical.questionnaires import score_answers
+    from gutbrain.io.answers import Answers
+
+    answers = Answers.model_validate(
+        {
+            "diet": {"fibre_g_per_day": 30},
+            "antibiotics": {"courses_last_12_months": 2, "months_since_last": 1},
+        }
+    )
+    by = {q.instrument: q for q in score_answers(answers, KB)}
+    assert by["fibre"].band == "at or above 30 g/day"  # UK SACN 2015 adult target
+    assert by["antibiotics"].band == "within 2 months"
+    assert by["antibiotics"].score == 2

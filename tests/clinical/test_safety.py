@@ -137,3 +137,8 @@ def test_crisis_contacts_appended() -> None:
     a = Answers.model_validate({"phq9": [0] * 8 + [1]})
     alerts = safety_alerts(answers=a, crisis_contacts=("Example line: 000",))
     assert alerts[0].message.endswith("Contacts: Example line: 000.")
+
+
+def test_implausible_marker_advises_checking() -> None:
+    ids = alerts_for(markers=[{"marker": "calprotectin", "value": 1_000_000, "unit": "µg/g"}])
+    assert ids == ["advise-implausible-calprotectin"]
