@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,22 @@ def test_full_example_run(tmp_path: Path) -> None:
     html = outputs.report.read_text(encoding="utf-8")
     assert "example data" in html
     assert [a.level for a in result.alerts if a.level == "crisis"] == []
+
+
+def test_bundled_example_is_reproduced_by_its_script(tmp_path: Path, shared_dir: Path) -> None:
+    # The committed reads must be exactly what the documented, seeded script makes from the real
+    # LRAS stool sample R_9.3 (scripts/make_example_data.py defaults).
+    script = Path(__file__).parents[2] / "scripts" / "make_example_data.py"
+    source = shared_dir / "data" / "lras_human_fecal_fulllength16s_asvs"
+    done = subprocess.run(
+        [sys.executable, str(script), "--source", str(source), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    bundled = example_paths().reads
+    for name in ("example_reads.fastq.gz", "example_truth.tsv"):
+        made = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+        kept = hashlib.sha256((bundled.parent / name).read_bytes()).hexdigest()
+        assert made == kept, name
