@@ -74,6 +74,11 @@ def test_run_sample_writes_every_output_and_a_matching_twin(tmp_path: Path) -> N
     assert on_disk.read_qc is not None
     assert on_disk.read_qc.reads_in == 300
     assert on_disk.sample_id == "subset"
+    digests = on_disk.provenance.run_info["input_sha256"]
+    assert digests == {
+        "answers": hashlib.sha256(example.answers.read_bytes()).hexdigest(),
+        "markers": hashlib.sha256(example.markers.read_bytes()).hexdigest(),
+    }
     assert on_disk.markers  # markers were interpreted
     assert on_disk.questionnaires  # and answers
     assert "example data" not in html

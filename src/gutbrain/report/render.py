@@ -338,6 +338,13 @@ def _assignment(result: Result) -> list[tuple[str, int]]:
     return [(str(k), int(v)) for k, v in raw.items() if isinstance(v, int) and k != "reads_in"]
 
 
+def _input_digests(result: Result) -> list[tuple[str, str]]:
+    raw = result.provenance.run_info.get("input_sha256")
+    if not isinstance(raw, Mapping):
+        return []
+    return [(str(k), str(v)) for k, v in raw.items()]
+
+
 def _created(result: Result) -> str:
     try:
         when = datetime.fromisoformat(result.provenance.created.replace("Z", "+00:00"))
@@ -385,6 +392,7 @@ def _context(result: Result) -> dict[str, Any]:
         "percentile_matrix": _percentile_matrix,
         "display_names": _display_names,
         "assignment": _assignment(result),
+        "input_digests": _input_digests(result),
         "taxa_groups": _group_taxa(result.taxa_of_interest),
         "guild_findings": guild_findings,
         "unplaced_guild_findings": unplaced_guild_findings,

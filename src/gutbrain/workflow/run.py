@@ -32,7 +32,7 @@ from typing import Any
 
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
-from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file
+from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.refdb import load_bundle
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile
@@ -153,20 +153,21 @@ class _Clock:
 
 def _read_inputs(
     answers: str | Path | Answers | None, markers: str | Path | Markers | None
-) -> tuple[Answers | None, Markers | None, dict[str, Path]]:
-    files: dict[str, Path] = {}
+) -> tuple[Answers | None, Markers | None, dict[str, str]]:
+    """Parse answers and markers; return them with ``{"answers"|"markers": sha256}`` of files."""
+    files: dict[str, str] = {}
     parsed_answers: Answers | None
     parsed_markers: Markers | None
     if answers is None or isinstance(answers, Answers):
         parsed_answers = answers
     else:
         parsed_answers = read_answers(answers)
-        files["answers"] = Path(answers)
+        files["answers"] = sha256_file(answers)
     if markers is None or isinstance(markers, Markers):
         parsed_markers = markers
     else:
         parsed_markers = read_markers(markers)
-        files["markers"] = Path(markers)
+        files["markers"] = sha256_file(markers)
     return parsed_answers, parsed_markers, files
 
 
@@ -258,7 +259,7 @@ def run_sample(
     if not paths:
         message = "no read files given; pass one or more FASTQ/FASTA files"
         raise InputFormatError(message)
-    parsed_answers, parsed_markers, _ = _read_inputs(answers, markers)
+    parsed_answers, parsed_markers, input_digests = _read_inputs(answers, markers)
     clock.stop()
 
     clock.start("reference")
@@ -282,6 +283,7 @@ def run_sample(
         "assignment": dict(profiled.assignment),
         "em": {k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
         "example_data": example,
+        "input_sha256": input_digests,
     }
     clock.start("interpret")
     result = interpret_profile(
@@ -372,14 +374,18 @@ def run_table(
     clock = _Clock(progress)
     clock.start("inputs")
     path = check_input_file(table)
-    parsed_answers, parsed_markers, _ = _read_inputs(answers, markers)
+    parsed_answers, parsed_markers, input_digests = _read_inputs(answers, markers)
     clock.stop()
 
     clock.start("import")
     profile = _pick_profile(read_table(path, format=table_format), sample_id, path)
     clock.stop()
 
-    run_info: dict[str, Any] = {"example_data": example, "table_format": table_format}
+    run_info: dict[str, Any] = {
+        "example_data": example,
+        "table_format": table_format,
+        "input_sha256": input_digests,
+    }
     clock.start("interpret")
     result = interpret_profile(
         profile,
