@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
+import os
 import resource
 import shutil
 import sys
@@ -47,6 +48,13 @@ def _worker_peak_rss_mib() -> float:  # runs inside a worker
     import resource as r
 
     return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu_seconds() -> float:  # user + system CPU of the calling process
+    import resource as r
+
+    usage = r.getrusage(r.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_once(
@@ -74,6 +82,8 @@ def run_once(
         t_cluster = time.perf_counter() - t0
         try:
             with open_store(store_path, writable=True) as store:
+                cpu_workers0 = sum(client.run(_cpu_seconds).values())
+                cpu_coord0 = _cpu_seconds()
                 t0 = time.perf_counter()
                 summary = run_cohort(
                     sheet,
@@ -84,7 +94,10 @@ def run_once(
                     reference_sha256=reference[1],
                 )
                 t_run = time.perf_counter() - t0
+                cpu_workers = sum(client.run(_cpu_seconds).values()) - cpu_workers0
+                cpu_coord = _cpu_seconds() - cpu_coord0
                 rss = client.run(_worker_peak_rss_mib)
+                load = os.getloadavg()[0]
                 t0 = time.perf_counter()
                 again = run_cohort(
                     sheet,
@@ -110,6 +123,8 @@ def run_once(
         "samples_per_min": 60.0 * n / t_run,
         "worker_peak_rss_mib": max(rss.values()),
         "coordinator_peak_rss_mib": _peak_rss_mib(),
+        "worker_cpu_s_per_sample": cpu_workers / n,
+        "coordinator_cpu_s_per_sample": cpu_coord / n,
         "resume_s": t_resume,
         "resume_skipped": again.skipped,
     }
@@ -121,6 +136,12 @@ def run_once(
         f"{', '.join(f'{v:.0f}' for v in sorted(rss.values()))}); coordinator "
         f"{figures['coordinator_peak_rss_mib']:.0f} MiB; resume (all skipped: "
         f"{again.skipped}) {t_resume:.1f} s",
+        flush=True,
+    )
+    print(
+        f"    CPU per sample: workers {1000 * cpu_workers / n:.0f} ms, coordinator "
+        f"{1000 * cpu_coord / n:.0f} ms (user+sys; scheduler not counted); load average "
+        f"{load:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
     return figures
@@ -371,9 +392,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "cohort")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    import distributed  # noqa: F401 - configures its loggers on import; quieten them after
+
     for name in ("distributed", "tornado", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    import os
     import platform
 
     print(

@@ -298,6 +298,16 @@ class CohortStore:
         )
         return {row[0]: SampleRecord(*row) for row in cursor}
 
+    def record(self, sample_id: str) -> SampleRecord | None:
+        """One catalogue row (``None`` when the sample was never run)."""
+        row = self.db.execute(
+            "SELECT sample_id, task_key, status, error_code, error_message, attempts, run_id, "
+            "profile_file, profile_sha256, scores_file, scores_sha256, n_taxa, total_reads, "
+            "seconds FROM samples WHERE sample_id = ?",
+            (sample_id,),
+        ).fetchone()
+        return None if row is None else SampleRecord(*row)
+
     def is_done(self, record: SampleRecord | None, task_key: str, *, verify: bool = True) -> bool:
         """Whether ``record`` is a finished sample for ``task_key`` whose files are intact."""
         if record is None or record.status != "done" or record.task_key != task_key:
@@ -344,7 +354,7 @@ class CohortStore:
         ranks = profile.column("rank").to_pylist()
         deepest = max(set(ranks), key=_rank_depth) if ranks else None
         n_taxa = sum(1 for r in ranks if r == deepest)
-        old = self.records().get(sample_id)
+        old = self.record(sample_id)
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO samples (sample_id, task_key, status, error_code, error_message, "
@@ -380,7 +390,7 @@ class CohortStore:
     ) -> None:
         """Record a failed sample (its old files, if any, are removed)."""
         self._require_writable()
-        old = self.records().get(sample_id)
+        old = self.record(sample_id)
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO samples (sample_id, task_key, status, error_code, error_message, "
