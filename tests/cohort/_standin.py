@@ -45,3 +45,12 @@ def standin_sample(task: SampleTask) -> SampleOutcome:
         {"kind": "guild", "name": "butyrate", "value": counts.get("Faecalibacterium", 0.0)},
     ]
     return SampleOutcome(str(task.spec.sample_id), tuple(rows), tuple(scores))
+
+
+def sample_opening_store(task: SampleTask) -> SampleOutcome:
+    """Misbehaving task: tries to open the store for writing from the worker."""
+    from gutbrain.cohort.store import open_store
+
+    with open_store(str(task.parameters["store"]), writable=True):
+        pass
+    return SampleOutcome(str(task.spec.sample_id), (), ())

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _standin import standin_sample
+from _standin import sample_opening_store, standin_sample
 
 from gutbrain.cohort.runner import cluster_options, run_cohort, scheduler_config
 from gutbrain.cohort.sheet import SampleSheet, read_sample_sheet
@@ -155,3 +155,22 @@ def test_poison_sample_fails_with_reason_and_others_complete(
     )
     assert int(runs["n_failed"].iloc[-1]) == 2
     assert _counts(root) == (20, 20, 4)
+
+
+def test_workers_never_open_store(
+    cluster: Any, make_cohort: Callable[..., SampleSheet], tmp_path: Path
+) -> None:
+    sheet = make_cohort(2)
+    root = tmp_path / "store"
+    with open_store(root, writable=True) as store:
+        summary = run_cohort(
+            sheet,
+            store,
+            sample_function=sample_opening_store,
+            scheduler=cluster.scheduler_address,
+            parameters={"store": str(root)},
+        )
+        records = store.records()
+    # a worker that tries to write the store is refused: the coordinator owns it
+    assert summary.failed == 2
+    assert {r.error_code for r in records.values()} == {"GB-BUSY"}
