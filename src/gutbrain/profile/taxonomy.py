@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -73,13 +73,15 @@ class TaxonIndex:
                     "taxonomy; rebuild the index (gutbrain db index) or the bundle"
                 )
                 raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-            ref_unit[i] = unit_of.setdefault(lineage.truncated("species"), len(unit_of))
+            # species is the narrowest rank, so a reference's lineage is its unit's lineage
+            ref_unit[i] = unit_of.setdefault(lineage, len(unit_of))
         units = tuple(unit_of)
         genus_of: dict[Lineage, int] = {}
         unit_genus = np.full(len(units), -1, dtype=np.int64)
         for j, unit in enumerate(units):
             if unit.genus is not None:
-                unit_genus[j] = genus_of.setdefault(unit.truncated("genus"), len(genus_of))
+                genus = replace(unit, species=None)
+                unit_genus[j] = genus_of.setdefault(genus, len(genus_of))
         return cls(units, ref_unit, tuple(genus_of), unit_genus)
 
     def genus_sums(self, values: FloatArray) -> FloatArray:

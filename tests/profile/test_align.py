@@ -1,0 +1,66 @@
+"""The mappy door: quiet mappy failures become ReferenceDatabaseError; presets are sane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from profile_helpers import REF_FASTA, reference_sequences
+
+from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.profile.align import (
+    ALIGNMENT_PRESETS,
+    HitTable,
+    align_batches,
+    align_sequences,
+    open_aligner,
+)
+
+
+def test_missing_reference_is_an_error(tmp_path: Path) -> None:
+    # mappy returns a falsy Aligner for a missing path instead of raising
+    with pytest.raises(ReferenceDatabaseError, match="not found"):
+        open_aligner(tmp_path / "nope.mmi", settings=ALIGNMENT_PRESETS["ont"])
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage\xff" * 10])
+def test_empty_or_garbage_reference_is_an_error(tmp_path: Path, content: bytes) -> None:
+    # mappy returns a truthy Aligner with n_seq == 0 for these
+    path = tmp_path / "ref.fa"
+    path.write_bytes(content)
+    with pytest.raises(ReferenceDatabaseError, match="no reference sequences"):
+        open_aligner(path, settings=ALIGNMENT_PRESETS["ont"])
+
+
+def test_exact_copy_aligns_to_itself_without_errors() -> None:
+    aligner = open_aligner(REF_FASTA, settings=ALIGNMENT_PRESETS["hifi"])
+    refs = reference_sequences()
+    name = "7000004128190436"  # no IUPAC codes (ambiguous bases count in NM)
+    table = align_sequences(aligner, [refs[name]])
+    names = list(aligner.seq_names)
+    best = table.take(table.primary)
+    assert names[int(best.ref[0])] == name
+    assert best.mismatches[0] == best.insertions[0] == best.deletions[0] == 0
+    assert best.soft_clips[0] == 0
+    assert best.identity[0] == 1.0
+
+
+def test_ambiguous_reference_bases_count_as_mismatches() -> None:
+    # S000003122 holds 4 IUPAC codes: minimap2 counts them in NM, not in mlen
+    aligner = open_aligner(REF_FASTA, settings=ALIGNMENT_PRESETS["hifi"])
+    table = align_sequences(aligner, [reference_sequences()["S000003122"]])
+    best = table.take(table.primary)
+    assert best.mismatches[0] == 4
+    assert best.insertions[0] == best.deletions[0] == 0
+
+
+def test_batches_keep_order_with_two_processes() -> None:
+    aligner = open_aligner(REF_FASTA, settings=ALIGNMENT_PRESETS["hifi"])
+    seqs = list(reference_sequences().values())
+    batches = [seqs[:3], seqs[3:]]
+    serial = list(align_batches(aligner, iter(batches), processes=1))
+    forked = list(align_batches(aligner, iter(batches), processes=2))
+    for a, b in zip(serial, forked, strict=True):
+        assert isinstance(b, HitTable)
+        assert a.read.tolist() == b.read.tolist()
+        assert a.ref.tolist() == b.ref.tolist()
