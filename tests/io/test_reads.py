@@ -446,3 +446,36 @@ def test_any_single_byte_corruption_is_error_or_valid_records(
             return
     assert got
     assert all(_valid(read) for read in got)
+
+
+def test_same_file_given_twice_is_a_duplicate() -> None:
+    """Regression: the re-scan stopped in the first copy of the path and called it a collision."""
+    good = _fixture("good.fq")
+    with pytest.raises(InputFormatError) as info:
+        list(iter_sample_reads([good, good]))
+    assert info.value.code == "GB-FQ-DUPID"
+    assert f"seen before at {good}:1" in str(info.value)
+
+
+def test_renaming_many_duplicates_rescans_once_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: every renamed duplicate re-scanned the earlier files (quadratic time)."""
+    text = "".join(f"@r{i}\nACGT\n+\nIIII\n" for i in range(200))
+    first, second = tmp_path / "a.fq", tmp_path / "b.fq"
+    first.write_text(text)
+    second.write_text(text)
+    parsers = 0
+    original = reads_module._Parser.__init__
+
+    def counting(self: reads_module._Parser, *args: object, **kwargs: object) -> None:
+        nonlocal parsers
+        parsers += 1
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reads_module._Parser, "__init__", counting)
+    with pytest.warns(InputWarning, match="200 duplicate read IDs renamed"):
+        got = list(iter_sample_reads([first, second], allow_duplicate_ids=True))
+    assert [r.name for r in got[200:203]] == ["r0_dup1", "r1_dup2", "r2_dup3"]
+    assert len({r.name for r in got}) == 400
+    assert parsers <= 4  # two files + one confirming re-scan of each

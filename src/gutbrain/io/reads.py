@@ -40,7 +40,9 @@ Rejected by default (``GB-FQ-DUPID``, naming both lines), also across the files 
 read-keyed tables stay unambiguous, and one :class:`~gutbrain.errors.InputWarning` per file
 reports how many were renamed. IDs are remembered as 64-bit hashes (about 60-70 bytes per read,
 i.e. ~70 MB per million reads); on a hash match the files are re-scanned to confirm the duplicate
-and find its first line, so a hash collision never causes a false error.
+and find its first line, so a hash collision never causes a false error. When renaming, only each
+file's first duplicate is confirmed this way (one re-scan per file, not one per duplicate); a
+later collision would only rename a read needlessly.
 
 Memory
 ------
@@ -888,9 +890,19 @@ class _Sample:
             self.done.append(path)
 
     def _confirm(self, parser: _Parser, name_bytes: bytes, record: int, line: int) -> str | None:
-        """Re-scan earlier records for ``name_bytes``; return "file:line" or None (collision)."""
+        """Re-scan earlier records for ``name_bytes``; return "file:line" or None (collision).
+
+        When renaming is allowed, only a file's first duplicate is confirmed (for the warning's
+        "first seen at"); later hash hits are renamed without a re-scan, so a file full of
+        duplicates costs one re-scan, not one per read. A 64-bit hash collision then merely
+        renames a read that did not need it.
+        """
+        if parser.allow_duplicate_ids and parser.first_duplicate is not None:
+            return "an earlier record"
         name = name_bytes.decode("utf-8")
-        for path in [*self.done, parser.path]:
+        # the same path may be given twice: only the current pass stops at ``record``
+        scans = [(path, False) for path in self.done] + [(parser.path, True)]
+        for path, current in scans:
             scan = _Parser(
                 path,
                 max_line_length=self.max_line_length,
@@ -902,7 +914,7 @@ class _Sample:
             records = scan.records()
             try:
                 for read in records:
-                    if path == parser.path and scan.record >= record:
+                    if current and scan.record >= record:
                         break
                     if read.name == name:
                         return f"{path}:{scan.header_line}"
