@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -147,3 +148,41 @@ def test_short_preset_on_real_miseq_reads(cli: Runner, shared_dir: Path) -> None
     status, stdout, err = cli("reads", "qc", folder / "sam1F.fastq.gz", "--preset", "short")
     assert status == 0, err
     assert "1,500" in stdout
+
+
+def test_contradictory_options_are_a_usage_error(cli: Runner) -> None:
+    """Regression: --min-length above the preset's maximum exited 65 (data error), not 2."""
+    status, _, err = cli("reads", "qc", FIXTURES / "good.fq", "--min-length", "5000")
+    assert status == 2, err
+    assert "max_length 2000 < min_length 5000" in err
+    assert "preset ont" in err
+    status, _, err = cli("reads", "qc", FIXTURES / "good.fq", "--min-mean-quality", "100")
+    assert status == 2, err
+
+
+def test_max_reads_subsample_recorded_and_written(cli: Runner, tmp_path: Path) -> None:
+    """F27: a seeded subsample of the kept reads, recorded in the JSON, same seed same reads."""
+    reads_a, reads_b = tmp_path / "a.fq.gz", tmp_path / "b.fq.gz"
+    args: list[str | Path] = ["reads", "qc", FIXTURES / "good.fq", "--min-length", "1"]
+    args += ["--no-quality-filter", "--max-reads", "2", "--seed", "5"]
+    status, stdout, err = cli(*args, "--out-reads", reads_a, "--json", tmp_path / "qc.json")
+    assert status == 0, err
+    assert "2 of 3 (seed 5)" in stdout
+    document = json.loads((tmp_path / "qc.json").read_text())
+    assert document["subsample"]["max_reads"] == 2
+    assert document["subsample"]["seed"] == 5
+    assert document["subsample"]["reads"] == 2
+    assert document["subsample"]["of_kept_reads"] == 3
+    assert document["qc"]["reads_kept"] == 3  # the QC figures still describe every read
+    status, _, err = cli(*args, "--out-reads", reads_b)
+    assert status == 0, err
+    written = gzip.decompress(reads_a.read_bytes()).decode()
+    assert [line[:2] for line in written.splitlines()[::4]] == ["@r", "@r"]
+    assert reads_a.read_bytes() == reads_b.read_bytes()
+
+
+def test_out_reads_needs_max_reads(cli: Runner, tmp_path: Path) -> None:
+    status, _, _ = cli("reads", "qc", FIXTURES / "good.fq", "--out-reads", tmp_path / "x.fq")
+    assert status == 2
+    status, _, _ = cli("reads", "qc", FIXTURES / "good.fq", "--max-reads", "0")
+    assert status == 2

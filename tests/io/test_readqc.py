@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,12 @@ from gutbrain.io.readqc import (
     QC_PRESETS,
     QCSettings,
     ReadFilter,
+    Reservoir,
     length_n50,
     length_quantile,
     qc_reads,
     read_mean_quality,
+    reservoir_sample,
 )
 from gutbrain.io.reads import Read
 
@@ -221,3 +225,67 @@ def test_short_preset_on_real_miseq_reads(shared_dir: Path) -> None:
     assert summary.dropped["low_quality"] == expected_low
     assert summary.reads_kept == 1500 - expected_low
     assert summary.length_n50 == 250
+
+
+# -- reservoir subsample (RELIABILITY F27, --max-reads) -----------------------------------------
+
+
+@given(
+    n=st.integers(min_value=0, max_value=300),
+    size=st.integers(min_value=1, max_value=40),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_reservoir_exact_size_stream_order_and_seeded(n: int, size: int, seed: int) -> None:
+    sample = reservoir_sample(range(n), size, seed=seed)
+    assert len(sample) == min(n, size)
+    assert sample == sorted(set(sample))  # distinct items, in stream order
+    assert all(0 <= item < n for item in sample)
+    assert reservoir_sample(iter(range(n)), size, seed=seed) == sample  # same seed, same sample
+
+
+def test_reservoir_seed_changes_the_sample() -> None:
+    samples = {tuple(reservoir_sample(range(1000), 10, seed=seed)) for seed in range(20)}
+    assert len(samples) == 20
+
+
+def test_reservoir_every_subset_equally_likely() -> None:
+    """n = 5, size = 2: each of the C(5, 2) = 10 subsets has probability 1/10.
+
+    Pearson's chi-square over 4,000 seeded trials (9 degrees of freedom) stays below 27.88, the
+    0.1 % critical value; a sampler that favoured early or late items fails by far (keeping the
+    first two items always gives chi-square 36,000).
+    """
+    trials = 4000
+    counts = Counter(tuple(reservoir_sample(range(5), 2, seed=seed)) for seed in range(trials))
+    assert set(counts) == set(itertools.combinations(range(5), 2))
+    expected = trials / 10
+    chi_square = sum((count - expected) ** 2 / expected for count in counts.values())
+    assert chi_square < 27.88
+
+
+def test_reservoir_skip_ahead_keeps_positions_uniform() -> None:
+    """n = 60, size = 3 (Algorithm L skips most items): each position kept with p = 1/20.
+
+    3,000 trials, 60 positions: chi-square (59 degrees of freedom) below 98.3, the 0.1 % value.
+    """
+    trials = 3000
+    counts = Counter(
+        item for seed in range(trials) for item in reservoir_sample(range(60), 3, seed=seed)
+    )
+    expected = trials * 3 / 60
+    chi_square = sum((counts[i] - expected) ** 2 / expected for i in range(60))
+    assert chi_square < 98.3
+
+
+def test_reservoir_size_must_be_positive() -> None:
+    with pytest.raises(ValidationError, match="subsample size 0"):
+        Reservoir(0, seed=1)
+
+
+def test_qc_reads_subsamples_only_kept_reads() -> None:
+    settings = QCSettings(min_length=5, max_length=10_000, min_mean_quality=None)
+    reservoir: Reservoir[Read] = Reservoir(2, seed=3)
+    qc = qc_reads([FIXTURES / "good.fq"], settings=settings, subsample=reservoir)
+    assert (qc.reads_in, qc.reads_kept) == (3, 2)  # r3 (4 bp) is too short
+    assert reservoir.seen == 2
+    assert [r.name for r in reservoir.items()] == ["r1", "r2"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -13,15 +14,18 @@ from rich.table import Table
 
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.io.files import atomic_write_text
+from gutbrain.errors import ValidationError
+from gutbrain.io.files import atomic_write_bytes, atomic_write_text
 from gutbrain.io.readqc import (
     DEFAULT_PRESET,
     QC_PRESETS,
     QCSettings,
     ReadFilter,
+    Reservoir,
     check_reads_kept,
     qc_reads,
 )
+from gutbrain.io.reads import Read
 from gutbrain.model import ReadQC
 
 __all__ = ["register"]
@@ -58,19 +62,28 @@ def _settings(
 ) -> QCSettings:
     base = QC_PRESETS[preset.value]
     quality = base.min_mean_quality if min_mean_quality is None else min_mean_quality
-    return QCSettings(
-        min_length=base.min_length if min_length is None else min_length,
-        max_length=base.max_length if max_length is None else max_length,
-        min_mean_quality=None if no_quality_filter else quality,
-        max_ambiguous_fraction=(
-            base.max_ambiguous_fraction
-            if max_ambiguous_fraction is None
-            else max_ambiguous_fraction
-        ),
-    )
+    try:
+        return QCSettings(
+            min_length=base.min_length if min_length is None else min_length,
+            max_length=base.max_length if max_length is None else max_length,
+            min_mean_quality=None if no_quality_filter else quality,
+            max_ambiguous_fraction=(
+                base.max_ambiguous_fraction
+                if max_ambiguous_fraction is None
+                else max_ambiguous_fraction
+            ),
+        )
+    except ValidationError as exc:  # contradictory options are a usage error (exit 2)
+        message = f"{exc} (preset {preset.value}: {base.describe()})"
+        raise typer.BadParameter(message) from None
 
 
-def _table(qc: ReadQC, settings: QCSettings, input_quantiles: dict[str, float]) -> Table:
+def _table(
+    qc: ReadQC,
+    settings: QCSettings,
+    input_quantiles: dict[str, float],
+    subsample: Reservoir[Read] | None,
+) -> Table:
     table = Table(title="Read QC", show_header=True, header_style="bold")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -103,15 +116,50 @@ def _table(qc: ReadQC, settings: QCSettings, input_quantiles: dict[str, float]) 
     table.add_row("ambiguous (non-ACGT) bases, all reads", f"{qc.ambiguous_bases:,}")
     table.add_row("reads with lowercase bases", f"{qc.lowercase_reads:,}")
     table.add_row("CRLF line endings", "yes" if qc.crlf_lines else "no")
+    if subsample is not None:
+        table.add_row(
+            "subsample of kept reads (--max-reads)",
+            f"{len(subsample.items()):,} of {subsample.seen:,} (seed {subsample.seed})",
+        )
     return table
 
 
-def _json(paths: list[Path], settings: QCSettings, qc: ReadQC, preset: Preset) -> str:
+def _subsample_json(subsample: Reservoir[Read] | None, out_reads: Path | None) -> Any:
+    if subsample is None:
+        return None
+    return {
+        "max_reads": subsample.size,
+        "seed": subsample.seed,
+        "reads": len(subsample.items()),
+        "of_kept_reads": subsample.seen,
+        "method": "uniform reservoir sample of the kept reads (Li 1994, Algorithm L)",
+        "written_to": str(out_reads) if out_reads is not None else None,
+    }
+
+
+def _write_reads(reads: list[Read], path: Path) -> None:
+    """Write reads as FASTQ (FASTA when they have no qualities), gzip if ``path`` ends in .gz."""
+    lines: list[str] = []
+    for read in reads:
+        if read.quality is None:
+            lines.append(f">{read.name}\n{read.sequence}\n")
+        else:
+            lines.append(f"@{read.name}\n{read.sequence}\n+\n{read.quality}\n")
+    data = "".join(lines).encode("ascii")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    atomic_write_bytes(path, data)
+
+
+def _json(
+    paths: list[Path], settings: QCSettings, qc: ReadQC, preset: Preset, subsample: Any
+) -> str:
     document: dict[str, Any] = {
         "files": [str(p) for p in paths],
         "preset": preset.value,
         "settings": dataclasses.asdict(settings),
         "qc": {**dataclasses.asdict(qc), "dropped": dict(qc.dropped)},
+        "subsample": subsample,
     }
     document["qc"]["length_quantiles"] = dict(qc.length_quantiles)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -160,12 +208,33 @@ def qc_command(
             help="Rename repeated read IDs (_dupN) with a warning instead of failing.",
         ),
     ] = False,
+    max_reads: Annotated[
+        int | None,
+        typer.Option(
+            "--max-reads",
+            min=1,
+            help="Draw a seeded uniform random subsample of at most N kept reads (reservoir).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed of the --max-reads subsample.")
+    ] = 0,
+    out_reads: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-reads",
+            help="Write the --max-reads subsample here (FASTQ, or FASTA for FASTA input; "
+            "gzip if the name ends in .gz).",
+        ),
+    ] = None,
 ) -> None:
     """Validate read files strictly and report read QC (reads kept, dropped, lengths, quality).
 
     Presets: ont 1000-2000 bp, Q>=7; hifi 1000-1800 bp, Q>=20; short (Illumina V4) 100-300 bp,
     Q>=15. Any malformed file stops with exit code 65 and one line naming file, line and problem.
     """
+    if out_reads is not None and max_reads is None:
+        raise typer.BadParameter("--out-reads needs --max-reads N")
     settings = _settings(
         preset,
         min_length=min_length,
@@ -175,6 +244,9 @@ def qc_command(
         max_ambiguous_fraction=max_ambiguous_fraction,
     )
     read_filter = ReadFilter(settings)
+    subsample: Reservoir[Read] | None = (
+        Reservoir(max_reads, seed=seed) if max_reads is not None else None
+    )
     total = 0
     for path in reads:
         try:
@@ -191,6 +263,7 @@ def qc_command(
                 allow_duplicate_ids=allow_duplicate_ids,
                 require_reads=False,
                 read_filter=read_filter,
+                subsample=subsample,
             )
     else:
         qc = qc_reads(
@@ -199,11 +272,20 @@ def qc_command(
             allow_duplicate_ids=allow_duplicate_ids,
             require_reads=False,
             read_filter=read_filter,
+            subsample=subsample,
         )
-    console.print(_table(qc, settings, read_filter.input_length_quantiles()))
+    console.print(_table(qc, settings, read_filter.input_length_quantiles(), subsample))
     check_reads_kept(qc, settings=settings, source=reads[0] if len(reads) == 1 else None)
+    if out_reads is not None and subsample is not None:
+        _write_reads(subsample.items(), out_reads)
+        console.print(
+            f"{len(subsample.items()):,} subsampled reads written to {out_reads}",
+            highlight=False,
+            markup=False,
+        )
     if json_path is not None:
-        atomic_write_text(json_path, _json(reads, settings, qc, preset))
+        document = _json(reads, settings, qc, preset, _subsample_json(subsample, out_reads))
+        atomic_write_text(json_path, document)
         console.print(f"QC figures written to {json_path}", highlight=False, markup=False)
 
 

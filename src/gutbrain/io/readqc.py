@@ -50,21 +50,34 @@ taxa selectively and bias their abundance, while minimap2 scores an ``N`` as a m
 5 % still drops junk. For short reads the 1 % cut (two ``N`` in 250 bp) is close to dada2's
 ``maxN = 0`` practice.
 
+Subsampling
+-----------
+:class:`Reservoir` keeps a uniform random sample of at most ``size`` items of a stream of
+unknown length in ``O(size)`` memory (Li's Algorithm L [2]_, which draws ``O(size log(n/size))``
+random numbers instead of one per item). It is seeded (Python's Mersenne Twister), so the same
+input, size and seed give the same sample; the sample keeps stream order. ``gutbrain reads qc
+--max-reads N --seed S`` uses it on the *kept* reads (RELIABILITY F27): the QC figures still
+describe every read, and the output records ``N``, ``S`` and how many reads were drawn.
+
 References
 ----------
 .. [1] De Coster W, D'Hert S, Schultz DT, Cruts M, Van Broeckhoven C (2018). NanoPack:
    visualizing and processing long-read sequencing data. Bioinformatics 34(15):2666-2669.
    De Coster W, Rademakers R (2023). NanoPack2. Bioinformatics 39(5):btad311.
+.. [2] Li KH (1994). Reservoir-sampling algorithms of time complexity O(n(1 + log(N/n))).
+   ACM Transactions on Mathematical Software 20(4):481-493.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -80,11 +93,13 @@ __all__ = [
     "QUANTILE_KEYS",
     "QCSettings",
     "ReadFilter",
+    "Reservoir",
     "check_reads_kept",
     "length_n50",
     "length_quantile",
     "qc_reads",
     "read_mean_quality",
+    "reservoir_sample",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,6 +116,8 @@ _ERROR_PROBABILITY: npt.NDArray[np.float64] = np.array(
     [10.0 ** (-(max(code - 33, 0)) / 10.0) for code in range(256)], dtype=np.float64
 )
 _PROGRESS_EVERY = 2048
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +369,100 @@ class ReadFilter:
         )
 
 
+class Reservoir(Generic[_T]):
+    """A seeded uniform random sample of at most ``size`` items of a stream (Algorithm L).
+
+    Every subset of ``size`` items of the stream is equally likely to be the sample; memory is
+    ``O(size)`` whatever the stream length. Feed items with :meth:`add`; read the sample, in
+    stream order, with :meth:`items`.
+
+    Parameters
+    ----------
+    size
+        Largest sample size (at least 1). A shorter stream is kept whole.
+    seed
+        Seed of the generator: the same stream, size and seed give the same sample.
+
+    Raises
+    ------
+    ValidationError
+        ``GB-QC-SETTINGS`` when ``size`` is below 1.
+
+    Examples
+    --------
+    >>> reservoir = Reservoir(3, seed=7)
+    >>> for item in range(100):
+    ...     reservoir.add(item)
+    >>> reservoir.seen, len(reservoir.items())
+    (100, 3)
+    >>> reservoir.items() == reservoir_sample(range(100), 3, seed=7)
+    True
+    """
+
+    __slots__ = ("_items", "_next", "_rng", "_w", "seed", "seen", "size")
+
+    def __init__(self, size: int, *, seed: int) -> None:
+        if size < 1:
+            message = f"invalid subsample size {size}; expected at least 1 read"
+            raise ValidationError(message, code="GB-QC-SETTINGS")
+        self.size = size
+        self.seed = seed
+        self.seen = 0
+        self._rng = random.Random(seed)
+        self._items: list[tuple[int, _T]] = []
+        self._w = 1.0
+        self._next = size  # stream index of the next item that enters the sample
+
+    def _uniform(self) -> float:
+        """A uniform draw in (0, 1) (never 0, whose logarithm is undefined)."""
+        value = self._rng.random()
+        while value == 0.0:  # pragma: no cover - probability 2**-53
+            value = self._rng.random()
+        return value
+
+    def _advance(self, index: int) -> None:
+        """Multiply in a new weight and skip ahead geometrically (Li 1994, Algorithm L)."""
+        self._w *= math.exp(math.log(self._uniform()) / self.size)
+        skip = 0
+        if self._w < 1.0:
+            skip = math.floor(math.log(self._uniform()) / math.log1p(-self._w))
+        self._next = index + 1 + skip
+
+    def add(self, item: _T) -> None:
+        """Offer one item of the stream."""
+        index = self.seen
+        self.seen += 1
+        if index < self.size:
+            self._items.append((index, item))
+            if index == self.size - 1:
+                self._advance(index)
+        elif index == self._next:
+            self._items[self._rng.randrange(self.size)] = (index, item)
+            self._advance(index)
+
+    def items(self) -> list[_T]:
+        """The sample so far, in stream order (``min(size, seen)`` items)."""
+        return [item for _, item in sorted(self._items, key=lambda pair: pair[0])]
+
+
+def reservoir_sample(items: Iterable[_T], size: int, *, seed: int) -> list[_T]:
+    """Return a seeded uniform random sample of ``size`` items (all if fewer), in stream order.
+
+    See :class:`Reservoir`; memory is ``O(size)``, the iterable is consumed once.
+
+    Examples
+    --------
+    >>> reservoir_sample("abcdefgh", 3, seed=1) == reservoir_sample("abcdefgh", 3, seed=1)
+    True
+    >>> reservoir_sample("ab", 3, seed=1)
+    ['a', 'b']
+    """
+    reservoir: Reservoir[_T] = Reservoir(size, seed=seed)
+    for item in items:
+        reservoir.add(item)
+    return reservoir.items()
+
+
 def check_reads_kept(qc: ReadQC, *, settings: QCSettings, source: str | Path | None = None) -> None:
     """Raise ``GB-QC-NOREADS`` when no read passed the filters.
 
@@ -379,6 +490,7 @@ def qc_reads(
     allow_duplicate_ids: bool = False,
     require_reads: bool = True,
     read_filter: ReadFilter | None = None,
+    subsample: Reservoir[Read] | None = None,
 ) -> ReadQC:
     """Stream and validate the read files of one sample and return its QC figures.
 
@@ -399,6 +511,9 @@ def qc_reads(
     read_filter
         Use this filter (e.g. to read :meth:`ReadFilter.input_length_quantiles` afterwards);
         it must be fresh and its ``stats`` is replaced. Default: a new one.
+    subsample
+        Offer every *kept* read to this :class:`Reservoir` (``--max-reads``); read the sample
+        with ``subsample.items()`` once this function has returned without error.
 
     Returns
     -------
@@ -416,8 +531,10 @@ def qc_reads(
     qc_filter = read_filter if read_filter is not None else ReadFilter(settings)
     qc_filter.stats = stats
     classify = qc_filter.classify
+    keep = subsample.add if subsample is not None else None
     for index, read in enumerate(reads, start=1):
-        classify(read)
+        if classify(read) is None and keep is not None:
+            keep(read)
         if progress is not None and index % _PROGRESS_EVERY == 0:
             progress(float(stats.bytes_read), total)
     if progress is not None:
