@@ -174,3 +174,15 @@ def test_info_prints_names_with_brackets_verbatim(tmp_path: Path) -> None:
     info = runner.invoke(app, ["db", "info", str(tmp_path / "b")])
     assert info.exit_code == 0, info.output
     assert "[Melainabacter] under Cyanobacteria (4), [/odd] (1)" in " ".join(info.output.split())
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    """Regression: an unknown --format exited 78 (reference error) after starting a progress bar."""
+    result = CliRunner().invoke(
+        app,
+        ["db", "import", "--format", "bogus", "--sequences", str(FIXTURES / "tiny.fasta"),
+         "--name", "x"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "'bogus' is not one of tsv-ranks, plain" in result.output
+    assert not (tmp_path / "xdg-data").exists()

@@ -265,3 +265,50 @@ def test_diversity_outputs_quote_formula_like_sample_ids(tmp_path: Path) -> None
     beta = pd.read_csv(out / "beta_bray_curtis.tsv", sep="\t", index_col=0)
     assert list(beta.columns) == ['\'=HYPERLINK("x")', "'+S2"]
     assert "\n'+S2\t" in (out / "alpha.tsv").read_text(encoding="utf-8")
+
+
+def test_option_errors_are_usage_errors(tmp_path: Path) -> None:
+    """Regression: these exited 65 (data error) from deep inside, after reading the tables."""
+    table = str(FIX / "counts_genus_good.tsv")
+    out = str(tmp_path / "d")
+    cases = [
+        (["import", table, "-o", out, "--format", "xlsx"], "'xlsx' is not auto or one of biom"),
+        (
+            ["diversity", table, "-o", out, "--rank", "genus", "--rarefy", "0", "--seed", "1"],
+            "greater than or equal to 1",
+        ),
+        (["diversity", table, "-o", out, "--rank", "genus", "--rarefy", "10"], "need --seed"),
+        (["diversity", table, "-o", out, "--rank", "genus", "--rarefaction-curve"], "need --seed"),
+    ]
+    for args, expected in cases:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        text = "".join(result.output.replace("│", "").split())  # Rich's box, wrapped
+        assert "".join(expected.split()) in text
+    assert not (tmp_path / "d").exists()
+
+
+def test_diversity_records_every_input_even_with_the_same_name(tmp_path: Path) -> None:
+    """Regression: inputs were keyed by file name, so a/profile.tsv hid b/profile.tsv."""
+    for folder, sample in (("a", "s1"), ("b", "s2")):
+        (tmp_path / folder).mkdir()
+        text = (FIX / "counts_genus_good.tsv").read_text().splitlines()
+        header = text[0].split("\t")
+        (tmp_path / folder / "profile.tsv").write_text(
+            "\n".join(
+                ["\t".join([header[0], sample]), *(ln.split("\t")[0] + "\t5" for ln in text[1:])]
+            )
+            + "\n"
+        )
+    out = tmp_path / "d"
+    result = CliRunner().invoke(
+        app,
+        ["diversity", str(tmp_path / "a" / "profile.tsv"), str(tmp_path / "b" / "profile.tsv"),
+         "-o", str(out), "--rank", "genus"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    inputs = json.loads((out / "diversity.json").read_text())["inputs"]
+    assert sorted(inputs) == [
+        str(tmp_path / "a" / "profile.tsv"),
+        str(tmp_path / "b" / "profile.tsv"),
+    ]

@@ -157,6 +157,9 @@ def test_profiles_to_matrix_counts_and_unassigned() -> None:
     }
     rel = profiles_to_matrix(ps, rank="genus")
     assert rel.loc["a"].tolist() == pytest.approx([3 / 8, 1 / 8])
+    # regression: the error did not say which sample IDs repeat
+    with pytest.raises(InputFormatError, match=r"1 sample ID\(s\) occur more than once \('b'\)"):
+        profiles_to_matrix([*ps, ps[1]], rank="genus")
 
 
 matrices = arrays(

@@ -26,43 +26,6 @@ db_app = typer.Typer(
 _DB_HELP = "Bundle name (see 'gutbrain db list') or folder; default: the bundled reference."
 
 
-def _import(
-    *,
-    fmt: str,
-    sequences: list[Path],
-    taxonomy: Path | None,
-    name: str,
-    version: str,
-    out: Path | None,
-    seq2taxid: Path | None,
-    copy_numbers: Path | None,
-    licence: str,
-    citation: str,
-    force: bool,
-) -> None:
-    with progress_bar(f"Importing {name}") as progress:
-        bundle = import_bundle(
-            sequences,
-            taxonomy,
-            format=fmt,
-            name=name,
-            version=version,
-            out=out,
-            seq2taxid=seq2taxid,
-            copy_numbers=copy_numbers,
-            licence=licence,
-            citation=citation,
-            replace=force,
-            progress=progress,
-        )
-    console.print(
-        f"Built reference {bundle.name} {bundle.version}: "
-        f"{bundle.n_sequences} sequences in {bundle.path}\nsha256 {bundle.sha256}",
-        highlight=False,
-        markup=False,
-    )
-
-
 _SEQUENCES = typer.Option("--sequences", "-s", help="FASTA file(s), plain or gzip; repeatable.")
 _TAXONOMY = typer.Option("--taxonomy", "-t", help="Taxonomy table (format-dependent).")
 _NAME = typer.Option("--name", "-n", help="Bundle name (letters, digits, . _ + -).")
@@ -94,18 +57,29 @@ def import_command(
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
     """Import a published reference (Emu, QIIME/SILVA, HITdb, dada2, SINTAX, plain, tsv-ranks)."""
-    _import(
-        fmt=fmt,
-        sequences=sequences,
-        taxonomy=taxonomy,
-        name=name,
-        version=version,
-        out=out,
-        seq2taxid=seq2taxid,
-        copy_numbers=copy_numbers,
-        licence=licence,
-        citation=citation,
-        force=force,
+    if fmt not in FORMATS:  # a usage error (exit 2), found before anything is read
+        message = f"--format {fmt!r} is not one of {', '.join(FORMATS)}"
+        raise typer.BadParameter(message)
+    with progress_bar(f"Importing {name}") as progress:
+        bundle = import_bundle(
+            sequences,
+            taxonomy,
+            format=fmt,
+            name=name,
+            version=version,
+            out=out,
+            seq2taxid=seq2taxid,
+            copy_numbers=copy_numbers,
+            licence=licence,
+            citation=citation,
+            replace=force,
+            progress=progress,
+        )
+    console.print(
+        f"Built reference {bundle.name} {bundle.version}: "
+        f"{bundle.n_sequences} sequences in {bundle.path}\nsha256 {bundle.sha256}",
+        highlight=False,
+        markup=False,
     )
 
 
@@ -125,19 +99,11 @@ def build_command(
 
     The same as 'gutbrain db import --format tsv-ranks'.
     """
-    _import(
-        fmt="tsv-ranks",
-        sequences=sequences,
-        taxonomy=taxonomy,
-        name=name,
-        version=version,
-        out=out,
-        seq2taxid=None,
-        copy_numbers=copy_numbers,
-        licence=licence,
-        citation=citation,
+    import_command(
+        fmt="tsv-ranks", sequences=sequences, name=name, taxonomy=taxonomy, version=version,
+        out=out, seq2taxid=None, copy_numbers=copy_numbers, licence=licence, citation=citation,
         force=force,
-    )
+    )  # fmt: skip
 
 
 @db_app.command("info")

@@ -75,6 +75,9 @@ def _import_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
 ) -> None:
     """Import a table from another pipeline: writes profile.tsv, profile.biom, import.json."""
+    if fmt != "auto" and fmt not in FORMATS:
+        message = f"--format {fmt!r} is not auto or one of {', '.join(FORMATS)}"
+        raise typer.BadParameter(message)
     if value_type not in ("auto", "counts", "fractions", "percent", "quantities"):
         message = f"--values {value_type!r} is not auto, counts, fractions, percent or quantities"
         raise typer.BadParameter(message)
@@ -177,7 +180,8 @@ def _diversity_command(
         ),
     ] = None,
     rarefy_depth: Annotated[
-        int | None, typer.Option("--rarefy", help="Rarefy every sample to this many reads.")
+        int | None,
+        typer.Option("--rarefy", min=1, help="Rarefy every sample to this many reads."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for --rarefy and --rarefaction-curve.")
@@ -203,11 +207,14 @@ def _diversity_command(
     if copy_number_correction and db is None:
         message = "--copy-number-correction needs --db (reference bundle or rrnDB table)"
         raise typer.BadParameter(message)
+    if (rarefy_depth is not None or curve) and seed is None:
+        message = "--rarefy and --rarefaction-curve need --seed so that they can be repeated"
+        raise typer.BadParameter(message)
     profiles: list[Profile] = []
     inputs: dict[str, str] = {}
     for path in profiles_in:
         profiles.extend(read_table(path, rank=use_rank))
-        inputs[path.name] = sha256_file(path)
+        inputs[str(path)] = sha256_file(path)  # not the name: many inputs are profile.tsv
     copy_source = None
     if copy_number_correction:
         assert db is not None

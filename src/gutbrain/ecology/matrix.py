@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,8 +51,14 @@ def profiles_to_matrix(
         When sample IDs repeat, or ``counts=True`` and a profile has no read counts.
     """
     ids = [str(p.sample_id) for p in profiles]
-    if len(set(ids)) != len(ids):
-        message = "sample IDs repeat; diversity needs unique sample IDs"
+    repeated = [sample for sample, n in Counter(ids).items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(sample) for sample in repeated[:5])
+        more = f" and {len(repeated) - 5:,} more" if len(repeated) > 5 else ""
+        message = (
+            f"{len(repeated):,} sample ID(s) occur more than once ({shown}{more}); "
+            "expected unique sample IDs. Hint: was the same table given twice?"
+        )
         raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
     records: list[dict[str, float]] = []
     for profile in profiles:
