@@ -140,7 +140,7 @@ def run_once(
     )
     print(
         f"    CPU per sample: workers {1000 * cpu_workers / n:.0f} ms, coordinator "
-        f"{1000 * cpu_coord / n:.0f} ms (user+sys; scheduler not counted); load average "
+        f"{1000 * cpu_coord / n:.0f} ms incl. the in-process scheduler (user+sys); load average "
         f"{load:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
