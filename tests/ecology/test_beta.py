@@ -120,6 +120,29 @@ def test_taxon_tree_keeps_one_representative(shared_dir: Path) -> None:
     assert 0 < d.loc["S0", "S1"] <= 1
 
 
+def test_read_tree_bad_files_are_named_errors(tmp_path: Path) -> None:
+    """Regression: a missing or damaged tree file was an internal error (FileNotFoundError,
+    EOFError, UnicodeDecodeError) instead of a one-line input error naming the file."""
+    import gzip
+
+    from gutbrain.ecology import read_tree
+    from gutbrain.errors import InputMissingError
+
+    with pytest.raises(InputMissingError, match=r"no-tree\.nwk"):
+        read_tree(tmp_path / "no-tree.nwk")
+    cut = tmp_path / "cut.nwk.gz"
+    cut.write_bytes(gzip.compress(("(" * 50 + "A:1,B:2);").encode())[:-12])
+    with pytest.raises(InputFormatError, match=r"cut\.nwk\.gz"):
+        read_tree(cut)
+    latin = tmp_path / "latin1.nwk"
+    latin.write_bytes("(A\xe9:1,B:2);".encode("latin-1"))
+    with pytest.raises(InputFormatError, match=r"latin1\.nwk"):
+        read_tree(latin)
+    good = tmp_path / "ok.nwk"
+    good.write_text("(A:1,B:2);")
+    assert sorted(t.name for t in read_tree(good).tips()) == ["A", "B"]
+
+
 def test_pcoa_recovers_euclidean_configuration() -> None:
     pts = np.array([[0, 0], [3, 0], [0, 4], [3, 4], [1, 1]], dtype=float)
     d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))

@@ -115,6 +115,23 @@ def test_copy_numbers_by_taxon_from_bundle_mappings() -> None:
     assert numbers == {"G a": 3.0, "G b": 6.0, "G": 4.5, "H": 1.0}
 
 
+def test_rrndb_flat_table_agrees_with_the_bundle_importer() -> None:
+    """Regression: two rrnDB readers gave a genus different numbers (4.5 here vs 5.0).
+
+    rrndb_mini.tsv: Faecalibacterium genomes 7, 5 (F. prausnitzii) and 3 (F. sp.): genus mean
+    over genomes (7 + 5 + 3) / 3 = 5.0, the value a bundle imported with --copy-numbers stores.
+    """
+    from gutbrain.io.refdb_formats import read_rrndb_copy_numbers as read_table
+    from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
+
+    path = Path(__file__).parents[1] / "io" / "fixtures" / "refdb" / "rrndb_mini.tsv"
+    numbers = read_rrndb_copy_numbers(path)
+    table = read_table(path)
+    assert numbers == {**table.species, **table.genus}
+    assert numbers["Faecalibacterium"] == 5.0
+    assert numbers["Faecalibacterium prausnitzii"] == 6.0
+
+
 def test_rrndb_real_table(shared_dir: Path) -> None:
     from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
 

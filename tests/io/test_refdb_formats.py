@@ -393,6 +393,13 @@ def test_sintax_headers(tmp_path: Path, shared_dir: Path) -> None:
     assert bundle.manifest["counts"]["genera"] == 1184
 
 
+def test_rrndb_bad_count_is_an_error_naming_the_line() -> None:
+    """Regression: a count such as 'seven' was silently skipped."""
+    with pytest.raises(ReferenceDatabaseError, match=r"rrndb_bad_count.tsv:3: .*'seven'") as info:
+        read_rrndb_copy_numbers(FIXTURES / "rrndb_bad_count.tsv")
+    assert info.value.code == "GB-REF-COPY"
+
+
 def test_real_rrndb_copy_numbers(shared_dir: Path) -> None:
     table = read_rrndb_copy_numbers(
         shared_dir / "data" / "rrndb_16s_copy_number" / "rrnDB-5.4.tsv.gz"

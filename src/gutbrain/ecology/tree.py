@@ -10,7 +10,6 @@ every output that uses it.
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gutbrain.errors import InputFormatError
+from gutbrain.io.tables_text import read_text
 from gutbrain.model import Lineage, Rank
 
 __all__ = ["check_taxa_in_tree", "read_tree", "taxon_tree"]
@@ -36,11 +36,9 @@ def read_tree(path: str | Path) -> Any:
     from skbio import TreeNode
 
     p = Path(path)
-    data = p.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+    text = read_text(p)  # missing file, damaged gzip and non-UTF-8 text are named errors
     try:
-        tree = TreeNode.read(io.StringIO(data.decode("utf-8")), format="newick")
+        tree = TreeNode.read(io.StringIO(text), format="newick")
     except Exception as exc:  # scikit-bio raises its own NewickFormatError and others
         message = f"not a Newick tree ({type(exc).__name__}: {exc})"
         raise InputFormatError(message, path=p, code="GB-TREE") from None

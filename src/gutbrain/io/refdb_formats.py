@@ -41,6 +41,7 @@ import csv
 import gzip
 import io
 import logging
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -524,10 +525,13 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
     record counts once, so the species value is the mean over its sequenced genomes and the genus
     value the mean over all its genomes.
 
+    Records without a count are skipped (rrnDB 5.4 has 24 among 8,485).
+
     Raises
     ------
     ReferenceDatabaseError
-        ``GB-REF-COPY`` when the file is missing or lacks the expected columns.
+        ``GB-REF-COPY`` when the file is missing, lacks the expected columns, has a count that is
+        not a positive number (naming the line), or no record with a count.
     """
     source = Path(path)
     handle = _open_text(source, what="rrnDB table", code="GB-REF-COPY")
@@ -552,15 +556,22 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
             try:
                 count = float(count_text)
             except ValueError:
-                continue
-            if count <= 0:
-                continue
+                count = math.nan
+            if not count > 0 or math.isinf(count):
+                message = (
+                    f"{source}:{reader.line_num}: 16S gene count {count_text!r} of "
+                    f"{name!r}; expected a positive number of copies"
+                )
+                raise ReferenceDatabaseError(message, code="GB-REF-COPY")
             if words[0] == "Candidatus" and len(words) > 1:
                 words = [f"Candidatus {words[1]}", *words[2:]]
             genus[words[0]].append(count)
             if len(words) > 1 and words[1][:1].islower() and words[1] not in ("sp.", "bacterium"):
                 species[f"{words[0]} {words[1]}"].append(count)
             version = version or (row.get("rrnDB version") or "").strip('"')
+    if not genus:
+        message = f"{source}: no record with a 16S gene count; expected an rrnDB table"
+        raise ReferenceDatabaseError(message, code="GB-REF-COPY")
     return CopyNumberTable(
         species={k: statistics.fmean(v) for k, v in species.items()},
         genus={k: statistics.fmean(v) for k, v in genus.items()},
