@@ -155,6 +155,24 @@ def test_percent_table() -> None:
     )
 
 
+def test_silva_level_prefixed_taxonomy_gives_plain_names(tmp_path: Path) -> None:
+    """Regression: SILVA's QIIME-release strings (D_0__…D_6__) were read by position, so taxa
+    were named 'D_5__Bacteroides' and never matched any knowledge table or reference."""
+    taxonomy = tmp_path / "silva_taxonomy.tsv"
+    taxonomy.write_text(
+        "Feature ID\tTaxon\n"
+        "f1\tD_0__Bacteria;D_1__Bacteroidetes;D_2__Bacteroidia;D_3__Bacteroidales;"
+        "D_4__Bacteroidaceae;D_5__Bacteroides;D_6__Bacteroides fragilis\n"
+        "f2\tD_0__Bacteria;D_1__Bacteroidetes;D_2__Bacteroidia;D_3__Bacteroidales;"
+        "D_4__Prevotellaceae;D_5__Prevotella\n"
+        "f3\tD_0__Bacteria;D_1__Firmicutes\n"
+    )
+    s1, _ = read_table(FIX / "qiime_feature_table.tsv", format="qiime-taxonomy", taxonomy=taxonomy)
+    assert [r.taxon for r in s1.at_rank("species")] == ["Bacteroides fragilis"]
+    assert sorted(r.taxon for r in s1.at_rank("genus")) == ["Bacteroides", "Prevotella"]
+    assert s1.at_rank("species")[0].lineage.superkingdom == "Bacteria"
+
+
 def test_qiime_feature_table_with_taxonomy() -> None:
     s1, s2 = read_table(
         FIX / "qiime_feature_table.tsv",

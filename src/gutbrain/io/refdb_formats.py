@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.io._text import RANK_PREFIXES, split_rank_prefix
 from gutbrain.io.files import sha256_file
 from gutbrain.io.refdb import (
     ProgressCallback,
@@ -116,17 +117,6 @@ _RANK_ALIASES = {
     "domain": "superkingdom",
     "copy_number": "copy_number",
 }
-_PREFIX_RANKS = {
-    "k": "superkingdom",
-    "d": "superkingdom",
-    "p": "phylum",
-    "c": "class",
-    "o": "order",
-    "f": "family",
-    "g": "genus",
-    "s": "species",
-}
-_SILVA_LEVELS = {str(i): rank for i, rank in enumerate(RANKS)}
 _NOT_EPITHETS = frozenset({"sp.", "sp", "spp.", "bacterium", "cf.", "aff.", "gen.", "nov."})
 _ACCESSION = re.compile(r"^(?:[A-Z]{1,2}_?\d{5,}(?:\.\d+)?|[A-Z]{1,6}\d{5,}(?:\.\d+)?)$")
 
@@ -273,7 +263,7 @@ def parse_lineage_string(text: str) -> Lineage:
         names: dict[str, str | None] = {}
         for part in parts:
             key, _, value = part.partition(":")
-            rank = _PREFIX_RANKS.get(key)
+            rank = RANK_PREFIXES.get(key)
             if rank is not None:
                 names[rank] = value
         return _lineage_from_ranks(names)
@@ -281,18 +271,11 @@ def parse_lineage_string(text: str) -> Lineage:
     names = {}
     positional: list[str] = []
     for part in parts:
-        silva = re.fullmatch(r"D_(\d+)__(.*)", part)
-        prefixed = re.fullmatch(r"([a-z])__(.*)", part)
-        if silva is not None:
-            rank = _SILVA_LEVELS.get(silva.group(1))
-            if rank is not None:
-                names[rank] = silva.group(2)
-        elif prefixed is not None:
-            rank = _PREFIX_RANKS.get(prefixed.group(1))
-            if rank is not None:
-                names[rank] = prefixed.group(2)
-        else:
+        ranked = split_rank_prefix(part)
+        if ranked is None:
             positional.append(part)
+        elif ranked[0] is not None:
+            names[ranked[0]] = ranked[1]
     if positional and not names:
         start = 0 if positional[0].strip().lower() in _DOMAINS else 1
         for offset, value in enumerate(positional[: len(RANKS) - start]):

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError, LowDepthWarning
+from gutbrain.io._text import split_rank_prefix
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxonRow
 
 __all__ = [
@@ -56,16 +57,6 @@ ValueType = Literal["auto", "counts", "fractions", "percent", "quantities"]
 #: Relative tolerance on a relative-abundance sample summing to 1 or 100.
 RELATIVE_TOLERANCE = 1e-3
 _NA = {"", "na", "nan", "none", "null", "unassigned", "unclassified", "unknown", "-1"}
-_PREFIX: dict[str, Rank] = {
-    "k": "superkingdom",
-    "d": "superkingdom",
-    "p": "phylum",
-    "c": "class",
-    "o": "order",
-    "f": "family",
-    "g": "genus",
-    "s": "species",
-}
 _BINOMIAL = re.compile(r"^([A-Z][a-z]+)[ ._]([a-z][a-z-]+)$")
 
 
@@ -122,19 +113,29 @@ def complete_lineage(names: dict[str, str | None]) -> Lineage:
 
 def lineage_from_string(text: str) -> Lineage:
     """Parse a taxonomy string such as ``k__Bacteria; p__Bacillota; …; s__`` or
-    ``d__Bacteria;p__…`` (QIIME 2/SILVA) or an unprefixed ``Bacteria;Bacillota;…`` (by position:
-    superkingdom first, except that exactly six names, as in HITdb, start at phylum).
+    ``d__Bacteria;p__…`` (QIIME 2/SILVA), ``D_0__Bacteria;D_1__…`` (SILVA's QIIME release) or an
+    unprefixed ``Bacteria;Bacillota;…`` (by position: superkingdom first, except that exactly six
+    names, as in HITdb, start at phylum).
+
+    Examples
+    --------
+    >>> lineage_from_string("D_0__Bacteria;D_1__Firmicutes;D_5__Blautia").genus
+    'Blautia'
+    >>> lineage_from_string("k__Bacteria; g__Faecalibacterium; s__prausnitzii").species
+    'Faecalibacterium prausnitzii'
     """
     parts = [p.strip() for p in text.split(";")]
     while parts and not parts[-1]:
         parts.pop()
-    prefixed = any(len(p) >= 3 and p[1:3] == "__" for p in parts)
+    split = [split_rank_prefix(part) for part in parts]
+    prefixed = any(s is not None for s in split)
     # unprefixed: 7 names are superkingdom..species; 6 names (HITdb) are phylum..species
     offset = 1 if not prefixed and len(parts) == len(RANKS) - 1 else 0
     names: dict[str, str | None] = {}
-    for position, part in enumerate(parts):
-        if len(part) >= 3 and part[1:3] == "__" and part[0].lower() in _PREFIX:
-            names[_PREFIX[part[0].lower()]] = part[3:]
+    for position, (part, ranked) in enumerate(zip(parts, split, strict=True)):
+        if ranked is not None:
+            if ranked[0] is not None:
+                names[ranked[0]] = ranked[1]
         elif not prefixed and position + offset < len(RANKS):
             names[RANKS[position + offset]] = part
     return complete_lineage(names)

@@ -22,6 +22,7 @@ import numpy as np
 
 from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.io._text import RANK_PREFIXES
 from gutbrain.io.files import check_input_file, sha256_file
 from gutbrain.io.tables_matrix import (
     TaxonMatrix,
@@ -782,7 +783,7 @@ def _metaphlan_profile(
         if percent == 0:
             continue
         lineage = lineage_from_string(";".join(parts))
-        rank = _PREFIX_RANK[parts[-1][0]]
+        rank = RANK_PREFIXES[parts[-1][0]]
         taxid_path = cells[taxid_col].strip().split("|") if taxid_col is not None else [""]
         rows.append(
             TaxonRow(
@@ -816,18 +817,6 @@ def _metaphlan_profile(
             parameters={"value_type": "percent"},
         ),
     )
-
-
-_PREFIX_RANK: dict[str, Rank] = {
-    "k": "superkingdom",
-    "d": "superkingdom",
-    "p": "phylum",
-    "c": "class",
-    "o": "order",
-    "f": "family",
-    "g": "genus",
-    "s": "species",
-}
 
 
 # ----------------------------------------------------------------------------- detection
