@@ -170,3 +170,19 @@ def test_two_processes_give_the_same_profile(
     two = profile_sample([reads], bundle=tiny_bundle, threads=2, confidence_intervals=False)
     assert one.profile.rows == two.profile.rows
     assert np.isclose(one.em["log_likelihood"], two.em["log_likelihood"])
+
+
+@pytest.mark.slow
+def test_short_reads_profile_sensibly_at_genus(shared_dir: Path) -> None:
+    # 1,500 MiSeq V4 reads (dada2 example sam1F) against the bundled default reference. The
+    # data's provenance note finds ~85 % Bacteroidaceae and ~5 % Porphyromonadaceae by best hit.
+    from gutbrain.io.refdb import load_bundle
+
+    reads = shared_dir / "data" / "miseq_v4_gut_example_reads" / "sam1F.fastq.gz"
+    result = profile_sample([reads], bundle=load_bundle(None), preset="short")
+    genera = {row.taxon: row.abundance for row in result.profile.at_rank("genus")}
+    assert genera["Bacteroides"] > 0.75
+    assert 0.02 < genera["Parabacteroides"] < 0.10
+    assert result.profile.unassigned["genus"] < 0.15
+    # V4 cannot separate Bacteroides species: most reads fall back to genus
+    assert result.assignment["reads_genus_fallback"] > 1000

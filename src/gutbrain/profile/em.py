@@ -35,10 +35,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 __all__ = [
+    "AbundanceEstimate",
     "EMResult",
     "LikelihoodMatrix",
     "bootstrap_abundances",
+    "drop_empty_rows",
     "estimate_abundances",
+    "posteriors",
     "run_em",
 ]
 
