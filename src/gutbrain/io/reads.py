@@ -533,6 +533,15 @@ class _Parser:
                 name=name,
             )
 
+    def _unique_name(self, name_bytes: bytes, name: str, lineno: int, offset: int) -> str:
+        """Remember a read ID; on a repeat fail or rename (see :meth:`_duplicate`)."""
+        assert self.seen is not None
+        key = hash(name_bytes)
+        if key in self.seen:
+            return self._duplicate(name_bytes, name, lineno, offset)
+        self.seen.add(key)
+        return name
+
     def _duplicate(self, name_bytes: bytes, name: str, lineno: int, offset: int) -> str:
         """Handle a hash hit; return the name to use (maybe renamed)."""
         assert self.seen is not None
@@ -660,11 +669,7 @@ class _Parser:
             if upper != seq:
                 stats.lowercase_reads += 1
             if seen is not None:
-                key = hash(name_bytes)
-                if key in seen:
-                    name = self._duplicate(name_bytes, name, lineno, header_offset)
-                else:
-                    seen.add(key)
+                name = self._unique_name(name_bytes, name, lineno, header_offset)
             self.header_line = lineno
             self.header_offset = header_offset
             lineno += 3
@@ -830,11 +835,7 @@ class _Parser:
         if lower:
             self.stats.lowercase_reads += 1
         if self.seen is not None:
-            key = hash(name_bytes)
-            if key in self.seen:
-                name = self._duplicate(name_bytes, name, header_line, header_offset)
-            else:
-                self.seen.add(key)
+            name = self._unique_name(name_bytes, name, header_line, header_offset)
         self.header_line = header_line
         self.header_offset = header_offset
         self.stats.records += 1
