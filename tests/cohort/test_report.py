@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutbrain.cohort.associate import associate_store
+from gutbrain.cohort.associate import associate_store, outcome_metadata
 from gutbrain.cohort.report import render_cohort_report
 from gutbrain.cohort.store import open_store, profile_rows_table, score_rows_table
 from gutbrain.errors import ValidationError
@@ -43,6 +43,12 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ]
             scores = [
                 {"sample_id": sid, "kind": "alpha", "name": "shannon", "value": 1.5},
+                {
+                    "sample_id": sid,
+                    "kind": "instrument",
+                    "name": "PHQ-9",
+                    "value": float(rng.integers(0, 28)),
+                },
                 {
                     "sample_id": sid,
                     "kind": "guild",
@@ -106,3 +112,11 @@ def test_associations_recorded_and_queryable(store_path: Path) -> None:
         assert top[0] == EVIL
         assert top[1] > 0  # case > control
         assert con.execute("SELECT count(*) FROM metadata").fetchone() == (24,)
+
+
+def test_outcome_found_among_instrument_scores(store_path: Path) -> None:
+    with open_store(store_path) as store:
+        meta = outcome_metadata(store, ["PHQ9", "age"])  # not a sheet column: PHQ-9 scores
+        scores = store.read_scores(kind="instrument").set_index("sample_id")["value"]
+    assert meta["PHQ9"].notna().sum() == 24
+    assert meta.loc["S05", "PHQ9"] == scores.loc["S05"]
