@@ -139,3 +139,31 @@ def test_associate_unknown_outcome(cohort_store: tuple[Path, frozenset[str]]) ->
     result = CliRunner().invoke(app, ["cohort", "associate", str(store), "--outcome", "GAD7"])
     assert result.exit_code != 0
     assert "GAD7" in str(result.exception) + result.output
+
+
+def test_run_from_reads_with_bundled_reference(shared_dir: Path, tmp_path: Path) -> None:
+    import gzip
+
+    source = shared_dir / "bench" / "reads" / "gut_ont_5k.fastq.gz"
+    with gzip.open(source, "rt") as handle:
+        lines = [next(handle) for _ in range(4 * 160)]
+    rows = ["sample_id\treads\tPHQ9"]
+    for i in range(2):
+        path = tmp_path / f"R{i}.fastq"
+        path.write_text("".join(lines[i * 320 : (i + 1) * 320]))  # 80 reads each
+        rows.append(f"R{i}\t{path.name}\t{5 + i}")
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("\n".join(rows) + "\n")
+    store = tmp_path / "store"
+    result = CliRunner().invoke(
+        app, ["cohort", "run", str(sheet), "--out", str(store), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 processed" in _flat(result.output)
+    with open_store(store) as opened:
+        qc = opened.read_scores(kind="qc").pivot(index="sample_id", columns="name", values="value")
+        assert (qc["reads_in"] == 80).all()
+        assert (qc["reads_kept"] > 0).all()
+        genus = opened.read_profiles(rank="genus")
+        assert set(genus["sample_id"]) == {"R0", "R1"}
+        assert len(opened.read_scores(kind="guild")) > 0
