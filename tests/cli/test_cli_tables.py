@@ -312,3 +312,12 @@ def test_diversity_records_every_input_even_with_the_same_name(tmp_path: Path) -
         str(tmp_path / "a" / "profile.tsv"),
         str(tmp_path / "b" / "profile.tsv"),
     ]
+
+
+def test_import_of_only_empty_samples_names_the_table(tmp_path: Path) -> None:
+    """Regression: 'no profiles to write' named neither the table nor the reason."""
+    result = _run("import", str(FIX / "all_zero_table.tsv"), "-o", str(tmp_path / "out"))
+    assert result.returncode == 65, result.stderr
+    assert "error[GB-TAB-ALLZERO]" in result.stderr
+    assert "all_zero_table.tsv" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -102,6 +102,16 @@ def test_all_zero_table_gives_no_profiles_and_warns() -> None:
         assert read_table(FIX / "all_zero_table.tsv", rank="genus") == []
 
 
+def test_sample_total_overflow_is_refused(tmp_path: Path) -> None:
+    """Regression: two finite cells of 1e308 summed to inf and crashed (OverflowError)."""
+    table = tmp_path / "huge.tsv"
+    table.write_text("taxon\tS1\tS2\nA\t1e308\t1\nB\t1e308\t2\n")
+    with pytest.raises(InputFormatError, match="sample 'S1': its values add up beyond") as info:
+        read_table(table)
+    assert info.value.code == "GB-TAB-NONFINITE"
+    assert str(table) in str(info.value)
+
+
 def test_biom_hdf5_negative_and_nan_rejected(tmp_path: Path) -> None:
     import biom
     import h5py

@@ -21,7 +21,7 @@ from gutbrain.ecology import (
     read_tree,
     taxon_tree,
 )
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
@@ -88,6 +88,12 @@ def _import_command(
         rank=_rank(rank),
         value_type=cast(Any, value_type),
     )
+    if not profiles:
+        message = (
+            "no sample has reads or abundance (all-zero samples are excluded); "
+            "expected at least one non-empty sample"
+        )
+        raise EmptyInputError(message, path=table, code="GB-TAB-ALLZERO")
     with atomic_directory(out, replace=force) as tmp:
         write_profile_tsv(profiles, tmp / "profile.tsv")
         write_profile_biom(profiles, tmp / "profile.biom")

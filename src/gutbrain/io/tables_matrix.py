@@ -247,7 +247,15 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
     check_ids(matrix.taxa, what="taxon", path=path, code="GB-TAB-DUPTAXON")
     validate_values(matrix)
     values = matrix.values
-    sums = values.sum(axis=0)
+    with np.errstate(over="ignore"):
+        sums = values.sum(axis=0)
+    if not np.all(np.isfinite(sums)):
+        j = int(np.flatnonzero(~np.isfinite(sums))[0])
+        message = (
+            f"sample {matrix.samples[j]!r}: its values add up beyond the floating-point range "
+            f"(about {np.finfo(np.float64).max:.3g}); expected read counts or abundances"
+        )
+        raise InputFormatError(message, path=path, code="GB-TAB-NONFINITE")
     nonzero = sums > 0
     kind = _detect_type(matrix, sums, nonzero) if value_type == "auto" else value_type
     if kind == "counts" and not np.all(values == np.round(values)):
