@@ -186,3 +186,28 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "'bogus' is not one of tsv-ranks, plain" in result.output
     assert not (tmp_path / "xdg-data").exists()
+
+
+def test_index_unknown_preset_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["db", "index", "--preset", "map-on"])
+    assert result.exit_code == 2, result.output
+    assert "map-on" in result.output
+
+
+def test_manifest_with_wrong_field_types_is_refused(tmp_path: Path) -> None:
+    """Regression: "counts": "x" in a manifest crashed 'db info' with an AttributeError."""
+    runner = CliRunner()
+    _import_tiny(runner)
+    folder = tmp_path / "xdg-data" / "gutbrain" / "db" / "tiny"
+    original = json.loads((folder / "manifest.json").read_text())
+    for change, key in (({"counts": "x"}, "'counts'"), ({"warnings": "z"}, "'warnings'")):
+        (folder / "manifest.json").write_text(json.dumps({**original, **change}))
+        result = runner.invoke(app, ["db", "info", str(folder)])
+        assert isinstance(result.exception, ReferenceDatabaseError), result.output
+        assert result.exception.code == "GB-REF-MANIFEST"
+        assert key in str(result.exception)
+    files = {**original["files"], "../outside.txt": {"sha256": "0", "bytes": 1}}
+    (folder / "manifest.json").write_text(json.dumps({**original, "files": files}))
+    result = runner.invoke(app, ["db", "verify", str(folder)])
+    assert isinstance(result.exception, ReferenceDatabaseError)
+    assert "'../outside.txt', which is not a file of the bundle" in str(result.exception)

@@ -507,3 +507,13 @@ def test_build_load_round_trip_property(
     assert dict(bundle.taxonomy) == {ref_id: record.lineage for ref_id, record in taxonomy.items()}
     assert dict(bundle.taxids) == {r: rec.taxid for r, rec in taxonomy.items() if rec.taxid}
     assert list(read_sequences(bundle)) == [(ref_id, seq.upper()) for ref_id, seq in sequences]
+
+
+def test_unknown_preset_is_refused_not_silently_map_ont(tmp_path: Path) -> None:
+    """Regression: mappy builds map-ont's index for any unknown preset name ('map-on' typo)."""
+    bundle = _tiny(tmp_path / "tiny")
+    assert mappy.Aligner(seq="ACGT" * 50, preset="map-on").k == 15  # mappy's silent fallback
+    with pytest.raises(ReferenceDatabaseError, match="'map-on' is not one of map-ont") as info:
+        ensure_index(bundle, preset="map-on")
+    assert info.value.code == "GB-REF-INDEX"
+    assert not (bundle.path / "index").exists() or not list((bundle.path / "index").iterdir())

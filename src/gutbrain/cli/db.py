@@ -12,7 +12,13 @@ from rich.text import Text
 
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.io.refdb import ensure_index, list_bundles, load_bundle, verify_bundle
+from gutbrain.io.refdb import (
+    MINIMAP2_PRESETS,
+    ensure_index,
+    list_bundles,
+    load_bundle,
+    verify_bundle,
+)
 from gutbrain.io.refdb_formats import FORMATS, import_bundle
 
 __all__ = ["register"]
@@ -178,6 +184,9 @@ def index_command(
     preset: Annotated[str, typer.Option("--preset", help="minimap2 preset.")] = "map-ont",
 ) -> None:
     """Build (or find) the cached minimap2 index of a bundle for a preset."""
+    if preset not in MINIMAP2_PRESETS:
+        message = f"--preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)}"
+        raise typer.BadParameter(message)
     bundle = load_bundle(db)
     path = ensure_index(bundle, preset=preset)
     console.print(

@@ -46,6 +46,7 @@ __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "DEFAULT_BUNDLE_NAME",
     "MANIFEST_NAME",
+    "MINIMAP2_PRESETS",
     "SEQUENCES_NAME",
     "TAXONOMY_COLUMNS",
     "TAXONOMY_NAME",
@@ -69,6 +70,29 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: minimap2 presets (``-x``) gutbrain accepts. mappy silently falls back to its defaults (those of
+#: ``map-ont``) for an unknown name, so a typo would build a wrongly-named index: names are checked.
+MINIMAP2_PRESETS: tuple[str, ...] = (
+    "map-ont",
+    "map-hifi",
+    "map-pb",
+    "map-iclr",
+    "lr:hq",
+    "lr:hqae",
+    "asm5",
+    "asm10",
+    "asm20",
+    "sr",
+    "short",
+    "splice",
+    "splice:hq",
+    "splice:sr",
+    "cdna",
+    "ava-ont",
+    "ava-pb",
+    "map10k",
+)
 
 #: ``callback(done, total)``; ``total`` is ``None`` when unknown.
 ProgressCallback = Callable[[float, float | None], None]
@@ -250,6 +274,22 @@ def _read_manifest(folder: Path) -> tuple[dict[str, Any], str]:
             f"{manifest_path}: 'files' must list {SEQUENCES_NAME} and {TAXONOMY_NAME}; "
             "rebuild the bundle"
         )
+        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
+    outside = [name for name in files if Path(name).name != name or name in (".", "..")]
+    if outside:
+        message = (
+            f"{manifest_path}: 'files' names {outside[0]!r}, which is not a file of the bundle "
+            "folder; expected plain file names"
+        )
+        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
+    for key, kind, label in (("counts", dict, "object"), ("sources", list, "array")):
+        if key in manifest and not isinstance(manifest[key], kind):
+            found = type(manifest[key]).__name__
+            message = f"{manifest_path}: {key!r} must be a JSON {label}, found {found}; rebuild"
+            raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
+    if "warnings" in manifest and not isinstance(manifest["warnings"], list):
+        found = type(manifest["warnings"]).__name__
+        message = f"{manifest_path}: 'warnings' must be a JSON array, found {found}; rebuild"
         raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
     return manifest, sha256(raw).hexdigest()
 
@@ -502,10 +542,14 @@ def ensure_index(
     Raises
     ------
     ReferenceDatabaseError
-        ``GB-REF-INDEX`` when mappy cannot build a non-empty index.
+        ``GB-REF-INDEX`` when ``preset`` is not one of :data:`MINIMAP2_PRESETS` or mappy cannot
+        build a non-empty index.
     """
-    if not re.fullmatch(r"[A-Za-z0-9:_-]+", preset):
-        message = f"minimap2 preset {preset!r} is not a preset name such as 'map-ont' or 'map-hifi'"
+    if preset not in MINIMAP2_PRESETS:
+        message = (
+            f"minimap2 preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)} "
+            "(mappy would silently use map-ont's settings instead)"
+        )
         raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
     version = re.sub(r"[^A-Za-z0-9.]", "_", _mappy_version())
     key = (
