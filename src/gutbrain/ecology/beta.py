@@ -75,13 +75,27 @@ def _square(matrix: pd.DataFrame, condensed: npt.NDArray[np.float64]) -> pd.Data
 
 
 def bray_curtis(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Bray–Curtis dissimilarity on proportions (see module docstring)."""
+    """Bray–Curtis dissimilarity on proportions (see module docstring).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame([[6, 4, 0], [2, 2, 6]], index=["a", "b"], columns=["X", "Y", "Z"])
+    >>> round(float(bray_curtis(m).loc["a", "b"]), 6)   # (|.6-.2| + |.4-.2| + |0-.6|) / 2
+    0.6
+    """
     p = _proportions(matrix)
     return _square(matrix, pdist(p, metric="braycurtis"))
 
 
 def jaccard(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Jaccard distance on presence/absence (see module docstring)."""
+    """Jaccard distance on presence/absence (see module docstring).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame([[6, 4, 0], [2, 2, 6]], index=["a", "b"], columns=["X", "Y", "Z"])
+    >>> round(float(jaccard(m).loc["a", "b"]), 6)   # 1 - |{X, Y}| / |{X, Y, Z}|
+    0.333333
+    """
     present = _proportions(matrix) > 0
     return _square(matrix, pdist(present, metric="jaccard"))
 

@@ -55,6 +55,13 @@ def rarefy(matrix: pd.DataFrame, depth: int, *, seed: int) -> pd.DataFrame:
     Samples with fewer reads are dropped with a :class:`~gutbrain.errors.LowDepthWarning`
     naming them. Taxa absent from every rarefied sample are kept (as zeros) so columns match
     the input.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame([[30, 10, 0], [5, 5, 10]], index=["a", "b"], columns=["X", "Y", "Z"])
+    >>> rarefied = rarefy(m, 20, seed=1)
+    >>> rarefied.sum(axis=1).tolist(), rarefied.equals(rarefy(m, 20, seed=1))
+    ([20, 20], True)
     """
     if depth <= 0:
         message = f"rarefaction depth must be positive, got {depth}"

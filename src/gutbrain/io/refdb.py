@@ -620,6 +620,16 @@ def check_lineages(taxonomy: Mapping[str, TaxonRecord]) -> list[str]:
 
     For example "genus Clostridium appears under 3 families". Names are compared as given, so
     a renamed taxon (Lactobacillus vs Limosilactobacillus) is not detected here.
+
+    Examples
+    --------
+    >>> from gutbrain.model import Lineage
+    >>> taxonomy = {
+    ...     "r1": TaxonRecord(Lineage(family="Lachnospiraceae", genus="Blautia")),
+    ...     "r2": TaxonRecord(Lineage(family="Ruminococcaceae", genus="Blautia")),
+    ... }
+    >>> len(check_lineages(taxonomy))
+    1
     """
     notes: list[str] = []
     parents: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -75,7 +75,13 @@ def _escape(text: str) -> str:
 
 def spreadsheet_safe(text: str) -> str:
     """Return ``text`` with a leading ``'`` when a spreadsheet would run it as a formula
-    (it starts with ``=``, ``+``, ``-``, ``@``, a tab or CR) or it starts with ``'``."""
+    (it starts with ``=``, ``+``, ``-``, ``@``, a tab or CR) or it starts with ``'``.
+
+    Examples
+    --------
+    >>> spreadsheet_safe("=HYPERLINK(1)"), spreadsheet_safe("S1")
+    ("'=HYPERLINK(1)", 'S1')
+    """
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

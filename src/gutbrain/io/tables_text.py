@@ -112,7 +112,17 @@ def read_rows(
 def parse_number(
     cell: str, *, path: Path, line: int, column: str, taxon: str | None = None
 ) -> float:
-    """Parse one numeric cell; an empty cell, ``abc`` or ``1,5`` is an error with its location."""
+    """Parse one numeric cell; an empty cell, ``abc`` or ``1,5`` is an error with its location.
+
+    Examples
+    --------
+    >>> parse_number(" 12.5 ", path=Path("t.tsv"), line=2, column="S1")
+    12.5
+    >>> parse_number("1,5", path=Path("t.tsv"), line=3, column="S1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gutbrain.errors.InputFormatError: t.tsv:3: column 'S1': '1,5' is not a number (a decimal...
+    """
     text = cell.strip()
     where = f"taxon {taxon!r}, " if taxon is not None else ""
     try:
