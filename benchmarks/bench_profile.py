@@ -141,8 +141,9 @@ def warm_indexes(bundle: str | None) -> None:
 
     loaded = load_bundle(bundle)
     for settings in PROFILE_PRESETS.values():
-        a = settings.alignment
-        ensure_index(loaded, preset=a.preset, k=a.k, w=a.w)
+        for a in (settings.alignment, settings.second_pass):
+            if a is not None:
+                ensure_index(loaded, preset=a.preset, k=a.k, w=a.w)
 
 
 def profile(reads: Path, bundle: str | None, preset: str, out: Path, threads: int) -> tuple:

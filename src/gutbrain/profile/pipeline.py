@@ -382,12 +382,17 @@ def _realign(
     """Replace the hits of the ``redo`` distinct reads by those of a more sensitive aligner."""
     index_path = ensure_index(bundle, preset=settings.preset, k=settings.k, w=settings.w)
     aligner = open_aligner(index_path, settings=settings)
-    rescue_settings = settings.rescue_settings()
-    rescue = open_aligner(index_path, settings=rescue_settings) if rescue_settings else None
     which = np.nonzero(redo)[0]
     sequences = [zlib.decompress(collected.sequences[i]).decode("ascii") for i in which]
     first_index = {name: i for i, name in enumerate(first_aligner.seq_names)}
-    new = align_sequences(aligner, sequences, first_index, rescue=rescue)
+    new = align_sequences(aligner, sequences, first_index)
+    rescue_settings = settings.rescue_settings()
+    missing = np.setdiff1d(np.arange(len(sequences)), new.read)
+    if rescue_settings is not None and missing.size:
+        # the rescue aligner is loaded only when some reads still have no hit
+        rescue = open_aligner(index_path, settings=rescue_settings)
+        extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
+        new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
     new = replace(new, read=which[new.read])
     return HitTable.concat([hits.take(~redo[hits.read]), new])
 
