@@ -43,6 +43,7 @@ PUBLIC = {
         "method_agreement",
         "outcome_kind",
         "permanova_outcome",
+        "presence_associations",
         "prevalence_filter",
     ],
     "associate": [

@@ -89,6 +89,7 @@ def test_report_sections_and_escaping(store_path: Path) -> None:
         "butyrate",
         "PERMANOVA",
         "Agreement of CLR + OLS and ANCOM-BC",
+        "Presence in cases vs controls",
     ):
         assert section in html
     assert "24 done" in html

@@ -20,6 +20,7 @@ from gutbrain.cohort.stats import (
     method_agreement,
     outcome_kind,
     permanova_outcome,
+    presence_associations,
     prevalence_filter,
 )
 from gutbrain.errors import ValidationError
@@ -216,3 +217,23 @@ def test_ancombc_finds_a_strong_case_control_shift() -> None:
     assert recall >= 2 / 3
     assert res.attrs["term"] == "outcome[case]"
     assert (res["ci_low"] <= res["effect"]).all()
+
+
+def test_presence_fisher_hand_computed() -> None:
+    from scipy.stats import fisher_exact  # scipy as peer for the exact p-value
+
+    # taxon t: present in 4 of 5 cases, 1 of 5 controls -> a=4, b=1, c=1, d=4
+    table = pd.DataFrame({"t": [3, 1, 2, 5, 0, 0, 0, 7, 0, 0], "rare": [1] + [0] * 9})
+    meta = pd.DataFrame({"g": ["case"] * 5 + ["control"] * 5})
+    out = presence_associations(table, meta, "g").set_index("feature")
+    assert list(out.index) == ["t"]  # "rare" is present in fewer than 3 samples
+    row = out.loc["t"]
+    assert (row["present_cases"], row["present_controls"]) == (4, 1)
+    assert row["effect"] == pytest.approx(math.log(4.5 * 4.5 / (1.5 * 1.5)))
+    se = math.sqrt(2 / 4.5 + 2 / 1.5)
+    assert row["std_error"] == pytest.approx(se)
+    assert row["ci_low"] == pytest.approx(row["effect"] - 1.959963984540054 * se)
+    assert row["pvalue"] == pytest.approx(fisher_exact([[4, 1], [1, 4]]).pvalue)
+    assert row["pvalue"] == pytest.approx(0.20634920634920634)  # hand: 2 * (25 + 1) / 252
+    with pytest.raises(ValidationError, match="two-level"):
+        presence_associations(table, pd.DataFrame({"g": np.arange(10.0)}), "g")

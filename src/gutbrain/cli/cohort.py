@@ -159,7 +159,12 @@ def associate_command(
         f"{outcome} ({summary['term']}): {settings['n_samples']} samples, "
         f"{settings['n_taxa_tested']} taxa tested at {rank}; significant at q ≤ {max_qvalue}: "
         f"CLR+OLS {summary['significant']['lm']}, ANCOM-BC {summary['significant']['ancombc']}, "
-        f"guilds {summary['significant']['guilds']}",
+        f"guilds {summary['significant']['guilds']}"
+        + (
+            f", presence (Fisher) {summary['significant']['presence']}"
+            if summary["significant"]["presence"] is not None
+            else ""
+        ),
         highlight=False,
     )
     if result.permanova:

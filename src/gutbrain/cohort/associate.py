@@ -24,7 +24,9 @@ from gutbrain.cohort.stats import (
     clr,
     linear_associations,
     method_agreement,
+    outcome_kind,
     permanova_outcome,
+    presence_associations,
     prevalence_filter,
 )
 from gutbrain.cohort.store import CohortStore
@@ -51,8 +53,10 @@ class AssociationResult:
 
     ``taxa_lm`` / ``taxa_ancombc``: one row per taxon (``feature, effect, ci_low, ci_high,
     std_error, pvalue, qvalue, n_samples, prevalence, mean_abundance``); ``guilds``: the same for
-    guild scores (OLS on the raw score); ``permanova`` and ``agreement`` as computed by
-    :mod:`gutbrain.cohort.stats`; ``settings`` records every choice made.
+    guild scores (OLS on the raw score); ``presence``: for a case/control outcome, Fisher's exact
+    test of each taxon's presence (log odds ratio as effect; rare taxa included); ``permanova``
+    and ``agreement`` as computed by :mod:`gutbrain.cohort.stats`; ``settings`` records every
+    choice made.
     """
 
     outcome: str
@@ -60,6 +64,7 @@ class AssociationResult:
     taxa_lm: pd.DataFrame | None
     taxa_ancombc: pd.DataFrame | None
     guilds: pd.DataFrame | None
+    presence: pd.DataFrame | None
     permanova: dict[str, Any] | None
     agreement: Agreement | None
     settings: dict[str, Any] = field(default_factory=dict)
@@ -81,11 +86,13 @@ class AssociationResult:
                 "lm": hits(self.taxa_lm),
                 "ancombc": hits(self.taxa_ancombc),
                 "guilds": hits(self.guilds),
+                "presence": hits(self.presence),
             },
             "tested": {
                 "lm": None if self.taxa_lm is None else len(self.taxa_lm),
                 "ancombc": None if self.taxa_ancombc is None else len(self.taxa_ancombc),
                 "guilds": None if self.guilds is None else len(self.guilds),
+                "presence": None if self.presence is None else len(self.presence),
             },
         }
 
@@ -201,6 +208,10 @@ def associate_tables(
             guild_result = guild_result.sort_values("pvalue", kind="mergesort").reset_index(
                 drop=True
             )
+    presence = None
+    if outcome_kind(meta[outcome]) == "binary":
+        presence = presence_associations(data, meta, outcome)
+        presence = None if presence.empty else _annotate(presence, data, "fisher_presence")
     permanova = None
     try:
         permanova = permanova_outcome(data, meta, outcome, permutations=permutations, seed=seed)
@@ -230,6 +241,7 @@ def associate_tables(
         taxa_lm=taxa_lm,
         taxa_ancombc=taxa_anc,
         guilds=guild_result,
+        presence=presence,
         permanova=permanova,
         agreement=agreement,
         settings=settings,
@@ -328,6 +340,7 @@ def associate_store(
         ("lm", result.taxa_lm),
         ("ancombc", result.taxa_ancombc),
         ("guilds", result.guilds),
+        ("presence", result.presence),
     ):
         path = store.root / "associations" / f"{safe}.{suffix}.parquet"
         if frame is not None:

@@ -242,6 +242,7 @@ def render_cohort_report(
         lm = _read(store.root / "associations" / f"{outcome}.lm.parquet")
         anc = _read(store.root / "associations" / f"{outcome}.ancombc.parquet")
         guilds = _read(store.root / "associations" / f"{outcome}.guilds.parquet")
+        presence = _read(store.root / "associations" / f"{outcome}.presence.parquet")
         primary = lm if lm is not None else anc
         sections.append(
             {
@@ -255,6 +256,10 @@ def render_cohort_report(
                     if frame is not None
                 ],
                 "guilds": None if guilds is None else guilds.to_dict("records"),
+                "presence": None
+                if presence is None
+                else presence.head(max_rows).to_dict("records"),
+                "presence_total": 0 if presence is None else len(presence),
                 "max_q": max_q,
             }
         )
