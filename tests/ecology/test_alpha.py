@@ -108,6 +108,8 @@ def test_shannon_bounds(values: list[int]) -> None:
 def test_one_taxon_has_zero_shannon(count: int) -> None:
     table = alpha_table(np.array([[0, count, 0]], dtype=float))
     assert table["shannon"][0] == 0.0
+    # regression: Shannon was -0.0, written as "-0" in alpha.tsv
+    assert math.copysign(1.0, table["shannon"][0]) == 1.0
     assert table["simpson"][0] == 0.0
 
 

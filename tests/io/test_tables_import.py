@@ -102,6 +102,13 @@ def test_all_zero_table_gives_no_profiles_and_warns() -> None:
         assert read_table(FIX / "all_zero_table.tsv", rank="genus") == []
 
 
+def test_taxonomy_for_a_format_with_its_own_lineages_is_refused() -> None:
+    """Regression: --taxonomy with a Kraken report was silently ignored."""
+    with pytest.raises(InputFormatError, match=r"qiime_taxonomy\.tsv would be ignored") as info:
+        read_table(FIX / "kraken2_sample.kreport", taxonomy=FIX / "qiime_taxonomy.tsv")
+    assert info.value.code == "GB-TAB-TAXONOMY"
+
+
 def test_sample_total_overflow_is_refused(tmp_path: Path) -> None:
     """Regression: two finite cells of 1e308 summed to inf and crashed (OverflowError)."""
     table = tmp_path / "huge.tsv"

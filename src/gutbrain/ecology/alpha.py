@@ -72,7 +72,7 @@ def alpha_table(
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / totals[:, None]
         logp = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)
-        shannon = -(p * logp).sum(axis=1)
+        shannon = 0.0 - (p * logp).sum(axis=1)  # not -(…): one taxon gives 0.0, never -0.0
         sum_sq = (p * p).sum(axis=1)
         observed = (x > 0).sum(axis=1).astype(np.float64)
         simpson = 1.0 - sum_sq

@@ -116,11 +116,19 @@ def read_table(
     InputMissingError
         When a file is missing or unreadable.
     InputFormatError
-        When the format is unknown or the table breaks a rule (see docs/tables.md).
+        When the format is unknown, a ``taxonomy`` is given for a format that carries its own
+        lineages (``GB-TAB-TAXONOMY``), or the table breaks a rule (see docs/tables.md).
     """
     p = check_input_file(path)
     fmt = detect_format(p) if format == "auto" else format
     logger.info("%s: reading as %s", p.name, fmt)
+    if taxonomy is not None and fmt not in ("qiime-taxonomy", "biom", "tsv"):
+        message = (
+            f"read as {fmt}, whose rows carry their own lineages, so the taxonomy file "
+            f"{Path(taxonomy).name} would be ignored; give a taxonomy only with BIOM or TSV "
+            "feature tables (or set --format)"
+        )
+        raise InputFormatError(message, path=p, code="GB-TAB-TAXONOMY")
     if fmt == "qiime-taxonomy":
         if taxonomy is None:
             message = "format qiime-taxonomy needs the taxonomy file (--taxonomy taxonomy.tsv)"
