@@ -367,6 +367,15 @@ def real(args: argparse.Namespace) -> None:
         print(f"  PERMANOVA {res.permanova}")
         _print_top(res.taxa_lm, "CLR+OLS")
         _print_top(res.taxa_ancombc, "ANCOM-BC", 6)
+        if res.presence is not None:
+            top = res.presence.sort_values("pvalue", kind="mergesort").head(12)
+            print(f"  presence (Fisher), {len(res.presence)} taxa tested; top by p:")
+            for r in top.itertuples(index=False):
+                print(
+                    f"    {r.feature:<40} cases {r.present_cases:>3} controls "
+                    f"{r.present_controls:>3} logOR {r.effect:+.2f} p={r.pvalue:.2g} "
+                    f"q={r.qvalue:.2g}"
+                )
         # absolute (QMP) abundances: the same OLS on log10(cells/g + 1) instead of CLR
         from gutbrain.cohort.stats import linear_associations, prevalence_filter
 
