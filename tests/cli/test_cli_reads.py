@@ -186,3 +186,17 @@ def test_out_reads_needs_max_reads(cli: Runner, tmp_path: Path) -> None:
     assert status == 2
     status, _, _ = cli("reads", "qc", FIXTURES / "good.fq", "--max-reads", "0")
     assert status == 2
+
+
+def test_outputs_never_overwrite_an_input(cli: Runner, tmp_path: Path) -> None:
+    """Regression: --json READS replaced the user's read file with the QC JSON."""
+    reads = tmp_path / "r.fq"
+    reads.write_bytes((FIXTURES / "good.fq").read_bytes())
+    before = reads.read_bytes()
+    status, _, err = cli("reads", "qc", reads, "--min-length", "1", "--json", reads)
+    assert status == 2, err
+    status, _, err = cli(
+        "reads", "qc", reads, "--min-length", "1", "--max-reads", "1", "--out-reads", reads
+    )
+    assert status == 2, err
+    assert reads.read_bytes() == before

@@ -321,3 +321,17 @@ def test_import_of_only_empty_samples_names_the_table(tmp_path: Path) -> None:
     assert "error[GB-TAB-ALLZERO]" in result.stderr
     assert "all_zero_table.tsv" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_out_folder_holding_an_input_is_refused(tmp_path: Path) -> None:
+    """Regression: 'diversity imp/profile.tsv -o imp --force' deleted the input it had read."""
+    runner = CliRunner()
+    imported = tmp_path / "imp"
+    result = runner.invoke(app, ["import", str(FIX / "counts_genus_good.tsv"), "-o", str(imported)])
+    assert result.exit_code == 0, result.output
+    profile = imported / "profile.tsv"
+    for command in ("diversity", "import"):
+        result = runner.invoke(app, [command, str(profile), "-o", str(imported), "--force"])
+        assert result.exit_code == 2, result.output
+    assert profile.is_file()
+    assert (imported / "import.json").is_file()

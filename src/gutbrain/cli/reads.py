@@ -235,6 +235,11 @@ def qc_command(
     """
     if out_reads is not None and max_reads is None:
         raise typer.BadParameter("--out-reads needs --max-reads N")
+    inputs = {path.resolve() for path in reads}
+    for option, target in (("--json", json_path), ("--out-reads", out_reads)):
+        if target is not None and target.resolve() in inputs:
+            message = f"{option} {target} is one of the read files; choose another path"
+            raise typer.BadParameter(message)
     settings = _settings(
         preset,
         min_length=min_length,

@@ -50,6 +50,15 @@ def _rank(value: str) -> Rank:
     return value
 
 
+def _check_out_folder(out: Path, inputs: list[Path | None]) -> None:
+    """--out is replaced as a whole (with --force): it must not hold an input."""
+    folder = out.resolve()
+    for path in inputs:
+        if path is not None and folder in path.resolve().parents:
+            message = f"--out {out} contains the input {path}; replacing it would delete the input"
+            raise typer.BadParameter(message)
+
+
 def _import_command(
     table: Annotated[
         Path, typer.Argument(help="The abundance table (gzip allowed).", metavar="TABLE")
@@ -81,6 +90,7 @@ def _import_command(
     if value_type not in ("auto", "counts", "fractions", "percent", "quantities"):
         message = f"--values {value_type!r} is not auto, counts, fractions, percent or quantities"
         raise typer.BadParameter(message)
+    _check_out_folder(out, [table, taxonomy])
     profiles = read_table(
         table,
         format=fmt,
@@ -216,6 +226,7 @@ def _diversity_command(
     if (rarefy_depth is not None or curve) and seed is None:
         message = "--rarefy and --rarefaction-curve need --seed so that they can be repeated"
         raise typer.BadParameter(message)
+    _check_out_folder(out, [*profiles_in, tree, tree_taxonomy, db])
     profiles: list[Profile] = []
     inputs: dict[str, str] = {}
     for path in profiles_in:
