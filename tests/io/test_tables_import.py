@@ -430,3 +430,24 @@ def test_metaphlan_merged_table() -> None:
     assert a.unassigned["species"] == pytest.approx(0.1)
     assert b.unassigned["phylum"] == pytest.approx(0.0)
     assert b.at_rank("species")[0].taxid == "817"
+
+
+def test_emu_abundances_disagreeing_with_counts_are_refused(tmp_path: Path) -> None:
+    """Regression: with 'estimated counts' present, abundances summing to 1.3 were ignored."""
+    text = (FIX / "emu_sample_rel-abundance.tsv").read_text()
+    edited = tmp_path / "edited_rel-abundance.tsv"
+    edited.write_text(text.replace("853\t0.6\t", "853\t0.9\t", 1))
+    with pytest.raises(InputFormatError, match=r"abundance column sums to 1\.3") as info:
+        read_table(edited)
+    assert info.value.code == "GB-TAB-SUM"
+    assert read_table(FIX / "emu_sample_rel-abundance.tsv")  # the original is consistent
+
+
+def test_bracken_fractions_disagreeing_with_reads_are_refused(tmp_path: Path) -> None:
+    """Regression: fraction_total_reads summing to 1.3 was ignored (only reads are used)."""
+    text = (FIX / "bracken_sample.bracken").read_text()
+    edited = tmp_path / "edited.bracken"
+    edited.write_text(text.replace("\t480\t0.6\n", "\t480\t0.9\n", 1))
+    with pytest.raises(InputFormatError, match=r"fraction_total_reads sums to 1\.3") as info:
+        read_table(edited, format="bracken")
+    assert info.value.code == "GB-TAB-SUM"

@@ -25,6 +25,7 @@ from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io._text import RANK_PREFIXES
 from gutbrain.io.files import check_input_file, sha256_file
 from gutbrain.io.tables_matrix import (
+    RELATIVE_TOLERANCE,
     TaxonMatrix,
     ValueType,
     check_ids,
@@ -482,6 +483,15 @@ def read_emu(path: str | Path, *, sample_id: str | None = None) -> list[Profile]
         lineages.append(complete_lineage({r: cells[i] for r, i in rank_cols.items()}))
         abundances.append(value)
         reads.append(count)
+    share = math.fsum(abundances)
+    if counts_col is not None and share > 0 and abs(share - 1.0) > RELATIVE_TOLERANCE:
+        # with counts the abundances are not used, but they must agree: else the file was edited
+        message = (
+            f"sample {sample!r}: the abundance column sums to {share:.6g} over the classified "
+            f"rows, expected 1 (± {RELATIVE_TOLERANCE:g}); Emu writes fractions of the "
+            "classified reads"
+        )
+        raise InputFormatError(message, path=p, code="GB-TAB-SUM")
     values = np.array([[r] for r in reads] if counts_col is not None else [[a] for a in abundances])
     if counts_col is not None:
         values = np.vstack([values, [[un_reads]]]) if values.size else np.array([[un_reads]])
@@ -699,7 +709,31 @@ def read_bracken(path: str | Path, *, sample_id: str | None = None) -> list[Prof
                 taxid=TaxId(cells[col["taxonomy_id"]].strip()),
             )
         )
+    _check_bracken_fractions(p, rows, col)
     return [_counts_profile(p, sample, out, total, "bracken")]
+
+
+def _check_bracken_fractions(
+    path: Path, rows: list[tuple[int, list[str]]], col: dict[str, int]
+) -> None:
+    """``fraction_total_reads`` (not used: reads are) must sum to 1, else the file was edited.
+
+    Bracken prints the fractions to 5 decimals, so each row may be off by 5e-6.
+    """
+    if "fraction_total_reads" not in col or not rows:
+        return
+    fractions = [
+        parse_number(cells[col["fraction_total_reads"]], path=path, line=number, column="fraction")
+        for number, cells in rows
+    ]
+    share = math.fsum(fractions)
+    tolerance = RELATIVE_TOLERANCE + 5e-6 * len(rows)
+    if abs(share - 1.0) > tolerance:
+        message = (
+            f"fraction_total_reads sums to {share:.6g}, expected 1 (± {tolerance:.2g}); "
+            "the table was edited or cut"
+        )
+        raise InputFormatError(message, path=path, code="GB-TAB-SUM")
 
 
 # ----------------------------------------------------------------------------- MetaPhlAn
