@@ -54,6 +54,12 @@ def test_run_records_failure_and_alpha_scores(cohort_store: tuple[Path, frozense
         guilds = opened.read_scores(kind="guild")  # from the interpretation of each sample
         assert "butyrate" in set(guilds["name"])
         assert len(guilds.loc[guilds["name"] == "butyrate"]) == 39
+        from gutbrain.result import Result
+
+        text = opened.read_result_json("S00001")  # the full interpretation is kept
+        assert text is not None
+        assert Result.model_validate_json(text).sample_id == "S00001"
+        assert opened.read_result_json("S00007") is None  # failed sample
 
 
 def test_rerun_skips_everything_done(cohort_store: tuple[Path, frozenset[str]]) -> None:

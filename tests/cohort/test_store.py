@@ -134,3 +134,26 @@ def test_corrupt_catalogue_refused(tmp_path: Path) -> None:
 def test_read_only_open_of_missing_store(tmp_path: Path) -> None:
     with pytest.raises(InputMissingError, match="not a cohort store"):
         open_store(tmp_path / "none")
+
+
+def test_result_json_is_part_of_a_done_sample(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    with open_store(root, writable=True) as store:
+        profile, scores = _tables(0.6)
+        store.commit_sample(
+            "S1",
+            task_key="a" * 64,
+            run_id="r",
+            profile=profile,
+            scores=scores,
+            result_json='{"sample_id": "S1"}',
+        )
+        record = store.records()["S1"]
+        assert record.result_file == f"results/S1.{'a' * 12}.json"
+        assert store.read_result_json("S1") == '{"sample_id": "S1"}'
+        assert store.is_done(record, "a" * 64)
+        (root / record.result_file).write_text("{}")
+        assert not store.is_done(record, "a" * 64)  # checksum mismatch: redo
+        store.mark_failed("S1", task_key="a" * 64, run_id="r2", code="X", message="y")
+        assert not (root / record.result_file).exists()  # stale files removed
+        assert store.read_result_json("S1") is None

@@ -21,6 +21,7 @@ and redoes the rest (new, changed and failed samples).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -82,6 +83,7 @@ class SampleOutcome:
     profile_rows: tuple[Mapping[str, Any], ...]
     score_rows: tuple[Mapping[str, Any], ...]
     seconds: float = 0.0
+    result_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +146,7 @@ def run_sample_safely(function: SampleFunction, task: SampleTask) -> SampleOutco
         return SampleFailure(str(task.spec.sample_id), type(exc).__name__, str(exc))
     if outcome.seconds:
         return outcome
-    return SampleOutcome(
-        outcome.sample_id,
-        outcome.profile_rows,
-        outcome.score_rows,
-        seconds=time.perf_counter() - start,
-    )
+    return dataclasses.replace(outcome, seconds=time.perf_counter() - start)
 
 
 def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, Any]:
@@ -449,6 +446,7 @@ def _commit(
         run_id=run_id,
         profile=profile,
         scores=scores,
+        result_json=result.result_json,
         seconds=result.seconds,
     )
 

@@ -160,4 +160,5 @@ def process_sample(task: SampleTask) -> SampleOutcome:
         tuple(profile_rows(profile)),
         tuple(scores),
         seconds=time.perf_counter() - start,
+        result_json=result.model_dump_json(),
     )

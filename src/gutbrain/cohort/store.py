@@ -8,6 +8,7 @@ Layout (``docs/cohort.md``)::
       metadata.parquet            the sample sheet's covariates/outcomes, one row per sample
       profiles/<sample>.<key12>.parquet   taxon rows of one sample (all ranks)
       scores/<sample>.<key12>.parquet     alpha diversity, guild scores, QC figures of one sample
+      results/<sample>.<key12>.json       the sample's interpretation (Result JSON)
       associations/<outcome>.<method>.parquet   association tables
       associations/<outcome>.summary.json       PERMANOVA, agreement, settings
 
@@ -105,7 +106,9 @@ CREATE TABLE IF NOT EXISTS samples (
     scores_sha256  TEXT,
     n_taxa         INTEGER,
     total_reads    REAL,
-    seconds        REAL
+    seconds        REAL,
+    result_file    TEXT,
+    result_sha256  TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -139,6 +142,8 @@ class SampleRecord:
     n_taxa: int | None
     total_reads: float | None
     seconds: float | None
+    result_file: str | None = None
+    result_sha256: str | None = None
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -171,7 +176,7 @@ class CohortStore:
         catalogue = self.root / "catalogue.sqlite"
         if self.writable:
             try:
-                for sub in ("profiles", "scores", "associations"):
+                for sub in ("profiles", "scores", "results", "associations"):
                     (self.root / sub).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 message = f"{self.root}: cannot create the store ({exc.strerror or exc})"
@@ -268,17 +273,21 @@ class CohortStore:
     # -- garbage collection --------------------------------------------------------------------
     def _collect_garbage(self) -> int:
         removed = 0
-        for sub in ("profiles", "scores", "associations"):
+        for sub in ("profiles", "scores", "results", "associations"):
             removed += sweep_partials(self.root / sub)
         removed += sweep_partials(self.root)
         referenced = {
             name
-            for row in self.db.execute("SELECT profile_file, scores_file FROM samples")
+            for row in self.db.execute("SELECT profile_file, scores_file, result_file FROM samples")
             for name in row
             if name
         }
-        for sub in ("profiles", "scores"):
-            for path in (self.root / sub).glob("*.parquet"):
+        for sub, pattern in (
+            ("profiles", "*.parquet"),
+            ("scores", "*.parquet"),
+            ("results", "*.json"),
+        ):
+            for path in (self.root / sub).glob(pattern):
                 if f"{sub}/{path.name}" not in referenced:
                     path.unlink(missing_ok=True)
                     removed += 1
@@ -294,7 +303,7 @@ class CohortStore:
         cursor = self.db.execute(
             "SELECT sample_id, task_key, status, error_code, error_message, attempts, run_id, "
             "profile_file, profile_sha256, scores_file, scores_sha256, n_taxa, total_reads, "
-            "seconds FROM samples ORDER BY sample_id"
+            "seconds, result_file, result_sha256 FROM samples ORDER BY sample_id"
         )
         return {row[0]: SampleRecord(*row) for row in cursor}
 
@@ -303,7 +312,7 @@ class CohortStore:
         row = self.db.execute(
             "SELECT sample_id, task_key, status, error_code, error_message, attempts, run_id, "
             "profile_file, profile_sha256, scores_file, scores_sha256, n_taxa, total_reads, "
-            "seconds FROM samples WHERE sample_id = ?",
+            "seconds, result_file, result_sha256 FROM samples WHERE sample_id = ?",
             (sample_id,),
         ).fetchone()
         return None if row is None else SampleRecord(*row)
@@ -312,10 +321,13 @@ class CohortStore:
         """Whether ``record`` is a finished sample for ``task_key`` whose files are intact."""
         if record is None or record.status != "done" or record.task_key != task_key:
             return False
-        for name, digest in (
+        files = [
             (record.profile_file, record.profile_sha256),
             (record.scores_file, record.scores_sha256),
-        ):
+        ]
+        if record.result_file is not None:
+            files.append((record.result_file, record.result_sha256))
+        for name, digest in files:
             if name is None:
                 return False
             path = self.root / name
@@ -334,9 +346,14 @@ class CohortStore:
         run_id: str,
         profile: pa.Table,
         scores: pa.Table,
+        result_json: str | None = None,
         seconds: float | None = None,
     ) -> None:
-        """Publish a sample's files, then upsert its catalogue row (the commit point)."""
+        """Publish a sample's files, then upsert its catalogue row (the commit point).
+
+        ``result_json`` is the sample's interpretation (:class:`gutbrain.result.Result` JSON),
+        kept as ``results/<sample>.<key12>.json`` so a personal report can be rendered later.
+        """
         self._require_writable()
         stem = f"{sample_id}.{task_key[:12]}"
         profile_bytes = _table_bytes(profile.cast(PROFILE_SCHEMA))
@@ -345,6 +362,12 @@ class CohortStore:
         scores_name = f"scores/{stem}.parquet"
         atomic_write_bytes(self.root / profile_name, profile_bytes)
         atomic_write_bytes(self.root / scores_name, scores_bytes)
+        result_name = result_digest = None
+        if result_json is not None:
+            result_bytes = result_json.encode("utf-8")
+            result_name = f"results/{stem}.json"
+            result_digest = hashlib.sha256(result_bytes).hexdigest()
+            atomic_write_bytes(self.root / result_name, result_bytes)
         reads = profile.column("reads").to_pylist()
         total = (
             float(sum(r for r in reads if r is not None))
@@ -359,15 +382,16 @@ class CohortStore:
             db.execute(
                 "INSERT INTO samples (sample_id, task_key, status, error_code, error_message, "
                 "attempts, run_id, updated_at, profile_file, profile_sha256, scores_file, "
-                "scores_sha256, n_taxa, total_reads, seconds) "
-                "VALUES (?, ?, 'done', NULL, NULL, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "scores_sha256, n_taxa, total_reads, seconds, result_file, result_sha256) "
+                "VALUES (?, ?, 'done', NULL, NULL, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(sample_id) DO UPDATE SET task_key = excluded.task_key, "
                 "status = 'done', error_code = NULL, error_message = NULL, "
                 "attempts = samples.attempts + 1, run_id = excluded.run_id, "
                 "updated_at = excluded.updated_at, profile_file = excluded.profile_file, "
                 "profile_sha256 = excluded.profile_sha256, scores_file = excluded.scores_file, "
                 "scores_sha256 = excluded.scores_sha256, n_taxa = excluded.n_taxa, "
-                "total_reads = excluded.total_reads, seconds = excluded.seconds",
+                "total_reads = excluded.total_reads, seconds = excluded.seconds, "
+                "result_file = excluded.result_file, result_sha256 = excluded.result_sha256",
                 (
                     sample_id,
                     task_key,
@@ -380,10 +404,12 @@ class CohortStore:
                     n_taxa,
                     total,
                     seconds,
+                    result_name,
+                    result_digest,
                 ),
             )
         if old is not None:
-            self._remove_stale(old, keep={profile_name, scores_name})
+            self._remove_stale(old, keep={profile_name, scores_name, result_name or ""})
 
     def mark_failed(
         self, sample_id: str, *, task_key: str, run_id: str, code: str, message: str
@@ -400,14 +426,15 @@ class CohortStore:
                 "error_message = excluded.error_message, attempts = samples.attempts + 1, "
                 "run_id = excluded.run_id, updated_at = excluded.updated_at, "
                 "profile_file = NULL, profile_sha256 = NULL, scores_file = NULL, "
-                "scores_sha256 = NULL, n_taxa = NULL, total_reads = NULL, seconds = NULL",
+                "scores_sha256 = NULL, n_taxa = NULL, total_reads = NULL, seconds = NULL, "
+                "result_file = NULL, result_sha256 = NULL",
                 (sample_id, task_key, code, message[:2000], run_id, time.time()),
             )
         if old is not None:
             self._remove_stale(old, keep=set())
 
     def _remove_stale(self, old: SampleRecord, *, keep: set[str]) -> None:
-        for name in (old.profile_file, old.scores_file):
+        for name in (old.profile_file, old.scores_file, old.result_file):
             if name and name not in keep:
                 (self.root / name).unlink(missing_ok=True)
 
@@ -474,6 +501,13 @@ class CohortStore:
         filters = [("rank", "=", rank)] if rank else None
         tables = [pq.read_table(f, filters=filters) for f in files]
         return _to_pandas(pa.concat_tables(tables))
+
+    def read_result_json(self, sample_id: str) -> str | None:
+        """The stored interpretation (Result JSON) of a done sample, if any."""
+        record = self.record(sample_id)
+        if record is None or record.status != "done" or record.result_file is None:
+            return None
+        return (self.root / record.result_file).read_text(encoding="utf-8")
 
     def read_scores(self, *, kind: str | None = None) -> pd.DataFrame:
         """Concatenate the score rows of all done samples (optionally one kind)."""
