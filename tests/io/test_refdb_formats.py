@@ -475,3 +475,23 @@ def test_emu_database_folder(tmp_path: Path) -> None:
     bundle = _import(tmp_path, "emu", database)
     assert bundle.n_sequences == 3
     assert bundle.taxonomy["853:emu_db:3"].species == "Faecalibacterium prausnitzii"
+
+
+def test_utf8_bom_is_stripped_from_reference_inputs(tmp_path: Path) -> None:
+    """Regression: a BOM (Windows editors) made the first taxonomy ID '\\ufeffref1', so ref1
+    was reported as a sequence without taxonomy, and a BOM before '>' refused the FASTA."""
+    taxonomy = tmp_path / "bom_taxonomy.tsv"
+    taxonomy.write_bytes(
+        b"\xef\xbb\xbf" + (FIXTURES / "qiime_greengenes_taxonomy.tsv").read_bytes()
+    )
+    fasta = tmp_path / "bom.fasta"
+    fasta.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "tiny.fasta").read_bytes())
+    plain = _import(
+        tmp_path / "plain",
+        "qiime",
+        FIXTURES / "tiny.fasta",
+        FIXTURES / "qiime_greengenes_taxonomy.tsv",
+    )
+    bom = _import(tmp_path / "bom", "qiime", fasta, taxonomy)
+    assert bom.taxonomy == plain.taxonomy
+    assert bom.n_sequences == plain.n_sequences

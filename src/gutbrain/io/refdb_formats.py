@@ -139,8 +139,8 @@ def _open_text(path: Path, *, what: str, code: str) -> IO[str]:
         message = f"{path}: {what} cannot be read ({exc.strerror or exc})"
         raise ReferenceDatabaseError(message, code=code) from exc
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _lines(path: Path, *, what: str, code: str) -> Iterator[tuple[int, str]]:
