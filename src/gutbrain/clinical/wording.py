@@ -47,8 +47,11 @@ UNSUPPORTED_CLAIMS: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
         (9, r"\b(take|try) (a )?(probiotic|psychobiotic|supplement)s?\b"),
         (10, r"\b(prove|proves|proven) (that )?(gut )?bacteria cause\b"),
         (11, r"\bdiagnos\w* (ibs|depression|anxiety) from (your )?(microbiome|stool)\b"),
-        (11, r"\b(ibs|depression|anxiety) (can be|is|was) diagnosed (from|by) (your )?"
-         r"(microbiome|stool|gut bacteria)"),
+        (
+            11,
+            r"\b(ibs|depression|anxiety) (can be|is|was) diagnosed (from|by) (your )?"
+            r"(microbiome|stool|gut bacteria)",
+        ),
         (12, r"\b(your|the) gut is healthy\b"),
         (12, r"\bcalprotectin means (ibd|crohn|colitis)\b"),
         (13, r"\b30 plants?( types)?( a| per) week (to|will) (fix|improve|lift) (your )?mood\b"),
