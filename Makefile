@@ -37,6 +37,7 @@ layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 unit: $(STAMP)
+	$(VENV)/bin/pytest -q --doctest-modules src/gutbrain
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -1,3 +1,8 @@
+"""``python -m gutbrain`` runs the command line."""
+
+from __future__ import annotations
+
 from gutbrain.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
