@@ -495,3 +495,19 @@ def test_utf8_bom_is_stripped_from_reference_inputs(tmp_path: Path) -> None:
     bom = _import(tmp_path / "bom", "qiime", fasta, taxonomy)
     assert bom.taxonomy == plain.taxonomy
     assert bom.n_sequences == plain.n_sequences
+
+
+@pytest.mark.parametrize(
+    ("fasta", "code"),
+    [
+        ("non_nucleotide_sequence.fasta", "GB-REF-SEQ"),
+        ("empty_sequence.fasta", "GB-REF-SEQ"),
+        ("duplicate_ids.fasta", "GB-REF-DUPID"),
+    ],
+)
+def test_record_errors_name_the_input_file(tmp_path: Path, fasta: str, code: str) -> None:
+    """Regression: these said 'sequence 2: …' or '1 duplicate reference ID(s)' without the file."""
+    with pytest.raises(ReferenceDatabaseError) as info:
+        _import(tmp_path, "tsv-ranks", FIXTURES / fasta, FIXTURES / "tiny_taxonomy.tsv")
+    assert info.value.code == code
+    assert str(info.value).startswith(f"{FIXTURES / fasta}: ")

@@ -892,21 +892,33 @@ def import_bundle(
         ],
         "notes": source.notes,
     }
-    return build_bundle(
-        target,
-        sequences=sequences_iter,
-        taxonomy=records,
-        name=name,
-        version=version,
-        source=f"import:{source.format}",
-        licence=licence,
-        citation=citation,
-        sources=sources,
-        extra=extra,
-        replace=replace,
-        progress=progress,
-        total=len(records) or None,  # header formats fill the taxonomy while streaming
-    )
+    try:
+        return build_bundle(
+            target,
+            sequences=sequences_iter,
+            taxonomy=records,
+            name=name,
+            version=version,
+            source=f"import:{source.format}",
+            licence=licence,
+            citation=citation,
+            sources=sources,
+            extra=extra,
+            replace=replace,
+            progress=progress,
+            total=len(records) or None,  # header formats fill the taxonomy while streaming
+        )
+    except ReferenceDatabaseError as exc:
+        if exc.code not in _RECORD_CODES:
+            raise
+        # build_bundle counts records across the inputs; name the files they came from
+        files = ", ".join(str(p) for p in given)
+        message = f"{files}: {exc}"
+        raise ReferenceDatabaseError(message, code=exc.code) from None
+
+
+#: build_bundle errors about one record or ID, whose messages do not name the input file.
+_RECORD_CODES = frozenset({"GB-REF-SEQ", "GB-REF-DUPID", "GB-REF-ID"})
 
 
 def _join_while_streaming(
