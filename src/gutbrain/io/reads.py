@@ -40,9 +40,9 @@ Rejected by default (``GB-FQ-DUPID``, naming both lines), also across the files 
 read-keyed tables stay unambiguous, and one :class:`~gutbrain.errors.InputWarning` per file
 reports how many were renamed. IDs are remembered as 64-bit hashes (about 60-70 bytes per read,
 i.e. ~70 MB per million reads); on a hash match the files are re-scanned to confirm the duplicate
-and find its first line, so a hash collision never causes a false error. When renaming, only each
-file's first duplicate is confirmed this way (one re-scan per file, not one per duplicate); a
-later collision would only rename a read needlessly.
+and find its first line, so a hash collision never causes a false error. When renaming, only the
+sample's first duplicate is confirmed this way (one re-scan, not one per duplicate); a later
+collision would only rename a read needlessly.
 
 Memory
 ------
@@ -893,12 +893,13 @@ class _Sample:
     def _confirm(self, parser: _Parser, name_bytes: bytes, record: int, line: int) -> str | None:
         """Re-scan earlier records for ``name_bytes``; return "file:line" or None (collision).
 
-        When renaming is allowed, only a file's first duplicate is confirmed (for the warning's
-        "first seen at"); later hash hits are renamed without a re-scan, so a file full of
-        duplicates costs one re-scan, not one per read. A 64-bit hash collision then merely
-        renames a read that did not need it.
+        When renaming is allowed, only the sample's first duplicate is confirmed (for the
+        warning's "first seen at"); later hash hits are renamed without a re-scan, so a file full
+        of duplicates costs one re-scan, not one per read, and a read whose ID equals an earlier
+        *generated* name (``r1_dup1``) is renamed too. A 64-bit hash collision then merely renames
+        a read that did not need it.
         """
-        if parser.allow_duplicate_ids and parser.first_duplicate is not None:
+        if parser.allow_duplicate_ids and self.stats.renamed_duplicates:
             return "an earlier record"
         name = name_bytes.decode("utf-8")
         # the same path may be given twice: only the current pass stops at ``record``
