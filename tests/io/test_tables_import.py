@@ -451,3 +451,20 @@ def test_bracken_fractions_disagreeing_with_reads_are_refused(tmp_path: Path) ->
     with pytest.raises(InputFormatError, match=r"fraction_total_reads sums to 1\.3") as info:
         read_table(edited, format="bracken")
     assert info.value.code == "GB-TAB-SUM"
+
+
+def test_cami_repeated_taxon_or_sample_is_refused(tmp_path: Path) -> None:
+    """Regression: a CAMI taxon row given twice became two rows of one taxon."""
+    head = "@SampleID:S1\n@Version:0.9.1\n@@TAXID\tRANK\tTAXPATH\tTAXPATHSN\tPERCENTAGE\n"
+    row = "1239\tphylum\t2|1239\tBacteria|Bacillota\t20\n"
+    twice = tmp_path / "twice.cami"
+    twice.write_text(head + row + row)
+    with pytest.raises(InputFormatError, match="phylum 'Bacillota' repeats") as info:
+        read_table(twice, format="cami")
+    assert info.value.code == "GB-TAB-DUPTAXON"
+    assert info.value.line == 5
+    blocks = tmp_path / "blocks.cami"
+    blocks.write_text(head + row + head + row)
+    with pytest.raises(InputFormatError, match="sample 'S1' repeats") as info:
+        read_table(blocks, format="cami")
+    assert info.value.code == "GB-TAB-DUPSAMPLE"

@@ -89,7 +89,7 @@ def read_cami(path: str | Path) -> list[Profile]:
     ------
     InputFormatError
         On a data row before ``@@TAXID``, a row with fewer than 5 cells, a non-numeric or negative
-        percentage, or a rank whose percentages exceed 100.
+        percentage, a taxon or sample that repeats, or a rank whose percentages exceed 100.
     EmptyInputError
         When the file holds no sample.
     """
@@ -98,6 +98,8 @@ def read_cami(path: str | Path) -> list[Profile]:
     sample: str | None = None
     rows: list[TaxonRow] = []
     in_data = False
+    seen: dict[tuple[str, str], int] = {}  # (rank, taxon) -> line, in the current sample
+    samples_seen: dict[str, int] = {}
     for number, line in enumerate(read_text(p).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -109,7 +111,11 @@ def read_cami(path: str | Path) -> list[Profile]:
             if key.strip().lower() == "sampleid":
                 if sample is not None:
                     blocks.append((sample, rows))
-                sample, rows, in_data = value.strip(), [], False
+                sample, rows, in_data, seen = value.strip(), [], False, {}
+                if sample in samples_seen:
+                    message = f"sample {sample!r} repeats (first at line {samples_seen[sample]})"
+                    raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPSAMPLE")
+                samples_seen[sample] = number
             continue
         if sample is None or not in_data:
             message = "data row before '@SampleID' and '@@TAXID' header lines; not a CAMI profile"
@@ -131,6 +137,14 @@ def read_cami(path: str | Path) -> list[Profile]:
         lineage = complete_lineage(
             {r: (names[k] if k < len(names) else None) for k, r in enumerate(above)}
         ).truncated(rank)
+        taxon = lineage.at(rank) or ""
+        if (rank, taxon) in seen:
+            message = (
+                f"sample {sample!r}: {rank} {taxon!r} repeats (first at line "
+                f"{seen[rank, taxon]}); expected one row per taxon"
+            )
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
+        seen[rank, taxon] = number
         taxid = cells[0].strip()
         rows.append(
             TaxonRow(
