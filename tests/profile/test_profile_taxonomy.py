@@ -61,3 +61,15 @@ def test_split_within_genus_falls_back_to_genus() -> None:
     # genus reads over every read: Bacteroides 1 + 2 + 0.5, Klebsiella 0.5 + 1
     assert res.genus_reads == pytest.approx([3.5, 1.5])
     assert res.best_genus.tolist() == [0, 0, 0, 1] or res.best_genus[2] in (0, 1)
+
+
+def test_one_genus_under_two_families_gives_one_genus_with_the_majority_lineage() -> None:
+    taxonomy = {
+        "x1": Lineage(family="Lachnospiraceae", genus="Blautia", species="Blautia obeum"),
+        "x2": Lineage(family="Lachnospiraceae", genus="Blautia", species="Blautia wexlerae"),
+        "x3": Lineage(family="Ruminococcaceae", genus="Blautia", species="Blautia sp."),
+    }
+    index = TaxonIndex.from_references(["x3", "x1", "x2"], taxonomy)
+    assert len(index.genera) == 1
+    assert index.genera[0] == Lineage(family="Lachnospiraceae", genus="Blautia")
+    assert index.unit_genus.tolist() == [0, 0, 0]

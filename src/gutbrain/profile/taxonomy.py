@@ -1,8 +1,11 @@
 """From references to taxa: the EM's taxon units, rank collapse and the genus fallback.
 
-The EM runs over *taxon units*: one per distinct species lineage in the reference (several
+The EM runs over *taxon units*: one per (genus, species) name pair in the reference (several
 16S copies of a species are one unit; a read keeps its best alignment per unit). References
-without a species name form units of their own that only count at genus and above.
+without a species name form units of their own (one per distinct lineage) that only count at
+genus and above. Genus rows are keyed by the genus *name*: when a reference places one genus
+under two families (HITdb does, e.g. *Blautia*), the genus gets one row with the lineage most of
+its references carry.
 
 **Genus fallback.** After the EM a read's posterior ``P(s|r)`` may be split between species.
 A read is *species-resolved* when its largest species posterior reaches ``species_confidence``;
@@ -14,6 +17,7 @@ reads are ``Σ_r w_r P(s|r)`` over species-resolved reads; genus reads are
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -63,9 +67,10 @@ class TaxonIndex:
         ReferenceDatabaseError
             When a reference in the index has no taxonomy row (index and bundle disagree).
         """
-        unit_of: dict[Lineage, int] = {}
-        ref_unit = np.empty(len(reference_names), dtype=np.int64)
-        for i, name in enumerate(reference_names):
+        keys: list[tuple[object, ...]] = []
+        unit_lineages: dict[tuple[object, ...], collections.Counter[Lineage]] = {}
+        genus_lineages: dict[str, collections.Counter[Lineage]] = {}
+        for name in reference_names:
             lineage = taxonomy.get(name)
             if lineage is None:
                 message = (
@@ -73,16 +78,27 @@ class TaxonIndex:
                     "taxonomy; rebuild the index (gutbrain db index) or the bundle"
                 )
                 raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-            # species is the narrowest rank, so a reference's lineage is its unit's lineage
-            ref_unit[i] = unit_of.setdefault(lineage, len(unit_of))
-        units = tuple(unit_of)
-        genus_of: dict[Lineage, int] = {}
+            key: tuple[object, ...] = (
+                ("species", lineage.genus, lineage.species)
+                if lineage.species is not None
+                else ("lineage", lineage)
+            )
+            keys.append(key)
+            unit_lineages.setdefault(key, collections.Counter())[lineage] += 1
+            if lineage.genus is not None:
+                genus_lineages.setdefault(lineage.genus, collections.Counter())[
+                    replace(lineage, species=None)
+                ] += 1
+        unit_index = {key: j for j, key in enumerate(unit_lineages)}
+        ref_unit = np.asarray([unit_index[key] for key in keys], dtype=np.int64)
+        units = tuple(_majority(counter) for counter in unit_lineages.values())
+        genus_of: dict[str, int] = {}
         unit_genus = np.full(len(units), -1, dtype=np.int64)
         for j, unit in enumerate(units):
             if unit.genus is not None:
-                genus = replace(unit, species=None)
-                unit_genus[j] = genus_of.setdefault(genus, len(genus_of))
-        return cls(units, ref_unit, tuple(genus_of), unit_genus)
+                unit_genus[j] = genus_of.setdefault(unit.genus, len(genus_of))
+        genera = tuple(_majority(genus_lineages[g]) for g in genus_of)
+        return cls(units, ref_unit, genera, unit_genus)
 
     def genus_sums(self, values: FloatArray) -> FloatArray:
         """Sum per-unit ``values`` (last axis) into genera; units without genus are left out."""
@@ -90,6 +106,11 @@ class TaxonIndex:
         out = np.zeros((*values.shape[:-1], len(self.genera)))
         np.add.at(out.T, self.unit_genus[known], np.moveaxis(values, -1, 0)[known])
         return out
+
+
+def _majority(counter: collections.Counter[Lineage]) -> Lineage:
+    """The lineage most references carry (ties broken by text, so the choice is stable)."""
+    return min(counter.items(), key=lambda item: (-item[1], repr(item[0])))[0]
 
 
 @dataclass(frozen=True, slots=True)
