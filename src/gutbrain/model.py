@@ -7,7 +7,7 @@ fraction in [0, 1], never a percent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
@@ -21,6 +21,7 @@ __all__ = [
     "SampleId",
     "TaxId",
     "TaxonRow",
+    "taxon_labels",
 ]
 
 SampleId = NewType("SampleId", str)
@@ -76,6 +77,44 @@ class Lineage:
 
 def _field(rank: str) -> str:
     return "class_" if rank == "class" else rank
+
+
+def taxon_labels(lineages: Iterable[Lineage], rank: Rank) -> dict[Lineage, str]:
+    """Give each distinct lineage at ``rank`` a unique, readable label.
+
+    A name that stands for one lineage keeps its bare name. A name shared by taxa of different
+    lineages (a homonym: HITdb files *Eubacterium* under two families, SILVA has many
+    "uncultured" genera) gets the name of the nearest broader rank that tells them apart, in
+    brackets; failing that, the whole lineage.
+
+    Examples
+    --------
+    >>> a = Lineage(family="Lachnospiraceae", genus="Blautia")
+    >>> b = Lineage(family="Ruminococcaceae", genus="Blautia")
+    >>> c = Lineage(family="Ruminococcaceae", genus="Gemmiger")
+    >>> sorted(taxon_labels([a, b, c, a], "genus").values())
+    ['Blautia (Lachnospiraceae)', 'Blautia (Ruminococcaceae)', 'Gemmiger']
+    """
+    by_name: dict[str, list[Lineage]] = {}
+    for lineage in dict.fromkeys(lin.truncated(rank) for lin in lineages):
+        by_name.setdefault(lineage.at(rank) or "unknown", []).append(lineage)
+    labels: dict[Lineage, str] = {}
+    broader = RANKS[: RANKS.index(rank)]
+    for name, group in by_name.items():
+        if len(group) == 1:
+            labels[group[0]] = name
+            continue
+        for parent_rank in reversed(broader):
+            parents = [lin.at(parent_rank) for lin in group]
+            if all(parents) and len(set(parents)) == len(group):
+                for lin, parent in zip(group, parents, strict=True):
+                    labels[lin] = f"{name} ({parent})"
+                break
+        else:
+            for lin in group:
+                path = ";".join(lin.at(r) or "" for r in broader)
+                labels[lin] = f"{name} ({path})"
+    return labels
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gutbrain.errors import InputFormatError
-from gutbrain.model import Profile, Rank
+from gutbrain.model import Profile, Rank, taxon_labels
 
 __all__ = ["UNASSIGNED_COLUMN", "profiles_to_matrix"]
 
@@ -43,7 +43,9 @@ def profiles_to_matrix(
     Returns
     -------
     pandas.DataFrame
-        Index: sample IDs, in input order; columns: taxa, sorted by name; missing taxa are 0.
+        Index: sample IDs, in input order; columns: taxa, sorted by label
+        (:func:`gutbrain.model.taxon_labels`: a homonym gets its parent in brackets);
+        missing taxa are 0.
 
     Raises
     ------
@@ -60,10 +62,12 @@ def profiles_to_matrix(
             "expected unique sample IDs. Hint: was the same table given twice?"
         )
         raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
+    labels = taxon_labels((t.lineage for p in profiles for t in p.at_rank(rank)), rank)
     records: list[dict[str, float]] = []
     for profile in profiles:
         row: dict[str, float] = {}
         for taxon in profile.at_rank(rank):
+            label = labels[taxon.lineage.truncated(rank)]
             if counts:
                 if taxon.reads is None:
                     message = (
@@ -71,9 +75,9 @@ def profiles_to_matrix(
                         "count-based measures (Chao1, rarefaction) need counts"
                     )
                     raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
-                row[taxon.taxon] = row.get(taxon.taxon, 0.0) + taxon.reads
+                row[label] = row.get(label, 0.0) + taxon.reads
             else:
-                row[taxon.taxon] = row.get(taxon.taxon, 0.0) + taxon.abundance
+                row[label] = row.get(label, 0.0) + taxon.abundance
         if include_unassigned:
             share = float(profile.unassigned.get(rank, 0.0 if profile.at_rank(rank) else 1.0))
             if counts:

@@ -1,7 +1,8 @@
 """Profiles to BIOM 2.1 (HDF5) through biom-format.
 
 The BIOM table holds one rank (the narrowest rank present, unless another is asked for): one
-observation per taxon, named by its name at that rank, plus an ``unassigned`` observation, so every
+observation per taxon, named by its name at that rank (a homonym gets its parent in brackets,
+:func:`gutbrain.model.taxon_labels`), plus an ``unassigned`` observation, so every
 sample's column sums to its total. Values are estimated reads when every cell's reads are known,
 otherwise abundances (fractions). Observation metadata carry ``taxonomy`` (seven
 Greengenes-style ``k__``…``s__`` strings, as phyloseq's ``parse_taxonomy_greengenes`` and QIIME 2
@@ -28,7 +29,7 @@ from gutbrain import __version__
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import atomic_write_bytes
 from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict, unassigned_reads
-from gutbrain.model import RANKS, Profile, Rank
+from gutbrain.model import RANKS, Profile, Rank, taxon_labels
 
 __all__ = ["GREENGENES_PREFIXES", "PROFILES_DATASET", "profiles_to_biom", "write_profile_biom"]
 
@@ -86,16 +87,18 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
     use_reads = all(p.total_reads is not None for p in profiles) and all(
         row.reads is not None for p in profiles for row in p.at_rank(use_rank)
     )
+    labels = taxon_labels((r.lineage for p in profiles for r in p.at_rank(use_rank)), use_rank)
     taxa: dict[str, dict[str, object]] = {}
     for profile in profiles:
         for row in profile.at_rank(use_rank):
-            if row.taxon not in taxa:
+            label = labels[row.lineage.truncated(use_rank)]
+            if label not in taxa:
                 taxonomy = [
                     GREENGENES_PREFIXES[r] + (row.lineage.at(r) or "")
                     for r in RANKS
                     if RANKS.index(r) <= RANKS.index(use_rank)
                 ]
-                taxa[row.taxon] = {
+                taxa[label] = {
                     "taxonomy": taxonomy,
                     "rank": use_rank,
                     "taxid": row.taxid or "",
@@ -106,7 +109,7 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
     for j, profile in enumerate(profiles):
         for row in profile.at_rank(use_rank):
             value = row.reads if use_reads else row.abundance
-            data[index[row.taxon], j] += float(value or 0.0)
+            data[index[labels[row.lineage.truncated(use_rank)]], j] += float(value or 0.0)
         # a profile without rows at the rank has all its reads unassigned there
         default = 0.0 if profile.at_rank(use_rank) else 1.0
         rest = float(profile.unassigned.get(use_rank, default))

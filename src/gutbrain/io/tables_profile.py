@@ -281,7 +281,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         raise EmptyInputError(message, path=p)
     col = {name: i for i, name in enumerate(header)}
     builders: dict[str, _Builder] = {}
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, Lineage]] = set()
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -300,9 +300,17 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
             raise InputFormatError(message, path=p, line=number)
         rank: Rank = rank_text
         taxon = cell("taxon")
-        key = (sample, rank, taxon)
+        names: dict[str, str | None] = {r: cell(r) for r in RANKS}
+        if not names.get(rank):
+            names[rank] = taxon
+        lineage = Lineage.from_mapping(names).truncated(rank)
+        # A name may recur at one rank under different parents (a homonym in the reference
+        # taxonomy, e.g. SILVA's "uncultured"): the taxon is its whole lineage.
+        key = (sample, rank, taxon, lineage)
         if key in seen:
-            message = f"sample {sample!r}: taxon {taxon!r} repeats at rank {rank}"
+            message = (
+                f"sample {sample!r}: taxon {taxon!r} repeats at rank {rank} with the same lineage"
+            )
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
         seen.add(key)
         b = builders.setdefault(sample, _Builder(sample))
@@ -317,14 +325,11 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         if taxon == UNASSIGNED:
             b.unassigned[rank] = abundance
             continue
-        names: dict[str, str | None] = {r: cell(r) for r in RANKS}
-        if not names.get(rank):
-            names[rank] = taxon
         taxid = cell("taxid")
         b.rows.append(
             TaxonRow(
                 rank=rank,
-                lineage=Lineage.from_mapping(names).truncated(rank),
+                lineage=lineage,
                 abundance=abundance,
                 reads=_parse_float(cell("reads"), path=p, line=number, column="reads"),
                 abundance_low=_parse_float(
