@@ -28,6 +28,7 @@ from gutbrain.clinical.recommendations import recommend
 from gutbrain.clinical.safety import safety_alerts
 from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
 from gutbrain.ecology.alpha import alpha_diversity
+from gutbrain.ecology.composition import with_broader_ranks
 from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
 from gutbrain.gutbrain_axis.reference import ReferenceTable, load_reference, reference_percentiles
 from gutbrain.gutbrain_axis.scores import score_guilds, taxa_of_interest
@@ -67,6 +68,8 @@ DISCLAIMER = (
 
 
 def _summary(profile: Profile) -> ProfileSummary:
+    # Broader ranks (phylum ... family) rolled up from the best-assigned rank, for composition.
+    profile = with_broader_ranks(profile)
     top: dict[str, tuple[TaxonAbundance, ...]] = {}
     counts: dict[str, int] = {}
     for rank in profile.ranks():
