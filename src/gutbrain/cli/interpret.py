@@ -10,13 +10,9 @@ import typer
 
 from gutbrain.cli._app import console
 from gutbrain.errors import InputFormatError
-from gutbrain.gutbrain_axis.modules import read_ko_table, read_module_definitions
-from gutbrain.io.answers import read_answers, read_markers
 from gutbrain.io.files import sha256_file
-from gutbrain.io.tables import FORMATS, read_table
+from gutbrain.io.tables import FORMATS
 from gutbrain.model import RANKS, Profile
-from gutbrain.result import write_result
-from gutbrain.workflow.interpret import interpret_profile
 
 __all__ = ["register"]
 
@@ -104,6 +100,13 @@ def _interpret_command(
     ] = False,
 ) -> None:
     """Interpret one sample: diversity, guilds, taxa evidence, markers, questionnaires, safety."""
+    # Imported here so that other commands start without loading the interpretation stack.
+    from gutbrain.gutbrain_axis.modules import read_ko_table, read_module_definitions
+    from gutbrain.io.answers import read_answers, read_markers
+    from gutbrain.io.tables import read_table
+    from gutbrain.result import write_result
+    from gutbrain.workflow.interpret import interpret_profile
+
     if rank not in RANKS:
         message = f"--rank {rank!r} is not one of {', '.join(RANKS)}"
         raise typer.BadParameter(message)

@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import numpy as np
-import pandas as pd
 import typer
 
 from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.ecology import (
-    copy_number_correct,
-    copy_numbers_by_taxon,
-    diversity_summary,
-    read_tree,
-    taxon_tree,
-)
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.io.tables import (
@@ -35,6 +26,9 @@ from gutbrain.io.tables import (
 )
 from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
 from gutbrain.model import RANKS, Profile, Rank
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["register"]
 
@@ -156,6 +150,8 @@ def _export_command(
 
 
 def _copy_numbers(db: Path) -> tuple[dict[str, float], str]:
+    from gutbrain.ecology import copy_numbers_by_taxon
+
     if db.is_file():
         return read_rrndb_copy_numbers(db), f"rrnDB table {db.name} ({sha256_file(db)[:12]})"
     from gutbrain.io.refdb import load_bundle
@@ -169,6 +165,8 @@ def _copy_numbers(db: Path) -> tuple[dict[str, float], str]:
 
 
 def _frame_tsv(frame: pd.DataFrame, path: Path, *, index_label: str = "sample") -> None:
+    import pandas as pd
+
     """Write a table; sample IDs that a spreadsheet would run as formulas get a leading '."""
     safe = frame.copy()
     safe.index = pd.Index([spreadsheet_safe(str(i)) for i in frame.index])
@@ -219,6 +217,11 @@ def _diversity_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
 ) -> None:
     """Alpha and beta diversity, PCoA (and Faith PD/UniFrac with a tree) of one or more profiles."""
+    # Imported here so that other commands start without loading scipy and scikit-bio.
+    import numpy as np
+
+    from gutbrain.ecology import copy_number_correct, diversity_summary, read_tree, taxon_tree
+
     use_rank = _rank(rank)
     if copy_number_correction and db is None:
         message = "--copy-number-correction needs --db (reference bundle or rrnDB table)"

@@ -155,7 +155,7 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
         "n_workers": workers,
         "processes": True,
         "threads_per_worker": 1,
-        "dashboard_address": None,
+        "dashboard_address": ":0",  # a free port: never collide with another cluster on 8787
     }
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
