@@ -148,16 +148,22 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
     ),
-    # HiFi: the read QC preset's mean-Q >= 20 dropped 6 % of the benchmark HiFi reads, all of them
-    # mappable 16S; the identity filter on alignments guards quality, so only Q < 10 is dropped.
-    "hifi": ProfileSettings(
-        ALIGNMENT_PRESETS["hifi"],
-        min_identity=0.80,
-        min_query_coverage=0.5,
-        read_qc=replace(QC_PRESETS["hifi"], min_mean_quality=10.0),
-    ),
+    "hifi": ProfileSettings(ALIGNMENT_PRESETS["hifi"], min_identity=0.80, min_query_coverage=0.5),
     "short": ProfileSettings(ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6),
 }
+
+
+def _input_checksums(paths: Sequence[Path]) -> dict[str, str]:
+    """File name -> SHA-256; folders are left out (they may name a person), clashes numbered."""
+    checksums: dict[str, str] = {}
+    for path in paths:
+        name = path.name
+        n = 1
+        while name in checksums:
+            n += 1
+            name = f"{path.name} ({n})"
+        checksums[name] = sha256_file(path)
+    return checksums
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,7 +546,7 @@ def profile_sample(
     provenance = Provenance(
         gutbrain_version=__version__,
         source="gutbrain profile",
-        inputs={str(p): sha256_file(p) for p in paths},
+        inputs=_input_checksums(paths),
         parameters={
             "preset": preset,
             "threads": threads,
