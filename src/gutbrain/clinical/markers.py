@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from gutbrain.io.answers import Markers, MarkerValue, Medications
 from gutbrain.io.knowledge import Grade, KnowledgeBase
@@ -116,6 +117,20 @@ def _shown_value(m: MarkerValue) -> str:
     return f"{op}{m.value:g} {m.unit}"
 
 
+def _result(m: MarkerValue, **fields: Any) -> MarkerResult:
+    """A :class:`MarkerResult` for ``m``: its value, unit and name, plus ``fields``."""
+    return MarkerResult(
+        marker=m.marker,
+        name=_NAMES[m.marker],
+        value=m.value,
+        operator=m.operator,
+        unit=m.unit,
+        value_as_given=m.value_as_given,
+        unit_as_given=m.unit_as_given,
+        **fields,
+    )
+
+
 def _calprotectin(
     m: MarkerValue, kb: KnowledgeBase, *, age: int | None, medications: Medications | None
 ) -> MarkerResult:
@@ -138,14 +153,8 @@ def _calprotectin(
         ids.append("MK005")
     sids, grade = _sources(kb, "MK001", "MK002", "MK003", *ids)
     if m.value > PLAUSIBLE_MAX["calprotectin"]:
-        return MarkerResult(
-            marker="calprotectin",
-            name=_NAMES["calprotectin"],
-            value=m.value,
-            operator=m.operator,
-            unit=m.unit,
-            value_as_given=m.value_as_given,
-            unit_as_given=m.unit_as_given,
+        return _result(
+            m,
             interpretable=False,
             statement=f"{_shown_value(m)} is outside any assay's range; check the value and unit "
             "with the laboratory. It was not interpreted.",
@@ -174,14 +183,8 @@ def _calprotectin(
         if adult
         else "Shown as measured.",
     )
-    return MarkerResult(
-        marker="calprotectin",
-        name=_NAMES["calprotectin"],
-        value=m.value,
-        operator=m.operator,
-        unit=m.unit,
-        value_as_given=m.value_as_given,
-        unit_as_given=m.unit_as_given,
+    return _result(
+        m,
         band=band,
         band_label=label,
         statement=statement,
@@ -194,14 +197,8 @@ def _calprotectin(
 def _elastase(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
     sids, grade = _sources(kb, "MK014")
     if m.value > PLAUSIBLE_MAX["elastase"]:
-        return MarkerResult(
-            marker="elastase",
-            name=_NAMES["elastase"],
-            value=m.value,
-            operator=m.operator,
-            unit=m.unit,
-            value_as_given=m.value_as_given,
-            unit_as_given=m.unit_as_given,
+        return _result(
+            m,
             interpretable=False,
             statement="Outside the assay range; not interpreted.",
             source_ids=sids,
@@ -215,14 +212,8 @@ def _elastase(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
         else "Lower values are a question of pancreatic function, not of the gut-brain axis, and "
         "need a doctor's review; watery stool can give falsely low values."
     )
-    return MarkerResult(
-        marker="elastase",
-        name=_NAMES["elastase"],
-        value=m.value,
-        operator=m.operator,
-        unit=m.unit,
-        value_as_given=m.value_as_given,
-        unit_as_given=m.unit_as_given,
+    return _result(
+        m,
         band=band,
         band_label=label,
         statement=statement,
@@ -241,14 +232,8 @@ def _fit(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
         if band != "below_10"
         else "Below 10 µg Hb/g. If you have symptoms, discuss them with a doctor regardless."
     )
-    return MarkerResult(
-        marker="fit",
-        name=_NAMES["fit"],
-        value=m.value,
-        operator=m.operator,
-        unit=m.unit,
-        value_as_given=m.value_as_given,
-        unit_as_given=m.unit_as_given,
+    return _result(
+        m,
         band=band,
         band_label=label,
         statement=statement,
@@ -274,14 +259,8 @@ def _uninterpreted(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
         )
     sids, grade = _sources(kb, *ids)
     caveats = (f"Laboratory range: {m.lab_range}",) if m.lab_range else ()
-    return MarkerResult(
-        marker=m.marker,
-        name=_NAMES[m.marker],
-        value=m.value,
-        operator=m.operator,
-        unit=m.unit,
-        value_as_given=m.value_as_given,
-        unit_as_given=m.unit_as_given,
+    return _result(
+        m,
         interpretable=False,
         statement=statement,
         caveats=caveats,
