@@ -64,3 +64,39 @@ def test_batches_keep_order_with_two_processes() -> None:
         assert isinstance(b, HitTable)
         assert a.read.tolist() == b.read.tolist()
         assert a.ref.tolist() == b.ref.tolist()
+
+
+def _substitute(base: str) -> str:
+    return {"A": "C", "C": "G", "G": "T", "T": "A"}[base]
+
+
+@pytest.mark.parametrize("preset", ["ont", "hifi"])
+def test_single_affine_presets_count_hand_placed_errors(preset: str) -> None:
+    # A reference copy with 4 substitutions, 2 one-base insertions and one 2-base deletion,
+    # each >= 100 bases from the next (known answer: X=4, I=2, D=2, no clips). The presets'
+    # single-affine scoring and band of 75 must recover exactly these counts.
+    settings = ALIGNMENT_PRESETS[preset]
+    assert settings.scoring is not None
+    assert settings.scoring[2:4] == settings.scoring[4:6]
+    name = "7000004128190436"
+    read = list(reference_sequences()[name])
+    read[1200] = _substitute(read[1200])
+    read.insert(1000, "A" if "A" not in (read[999], read[1000]) else "C")
+    read[800] = _substitute(read[800])
+    del read[650:652]
+    read[500] = _substitute(read[500])
+    read.insert(350, "T" if "T" not in (read[349], read[350]) else "G")
+    read[200] = _substitute(read[200])
+    aligner = open_aligner(REF_FASTA, settings=settings)
+    table = align_sequences(aligner, ["".join(read)])
+    best = table.take(table.primary)
+    assert list(aligner.seq_names)[int(best.ref[0])] == name
+    assert (best.mismatches[0], best.insertions[0], best.deletions[0]) == (4, 2, 2)
+    assert best.soft_clips[0] == 0
+
+
+def test_aligner_options_pass_scoring_and_band() -> None:
+    options = ALIGNMENT_PRESETS["ont"].aligner_options()
+    assert options["scoring"] == [2, 4, 4, 2, 4, 2]
+    assert options["bw"] == options["bw_long"] == 75
+    assert "scoring" not in ALIGNMENT_PRESETS["short"].aligner_options()

@@ -49,6 +49,7 @@ from gutbrain.io.tables import write_profile_biom, write_profile_tsv
 from gutbrain.model import Lineage, Profile, Provenance, ReadQC, SampleId, TaxonRow
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
+    ONT_SCORING,
     AlignmentSettings,
     HitTable,
     align_batches,
@@ -143,7 +144,7 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
     # the ~1 % of reads it leaves unexplained (measured: same accuracy as k=15 for all reads,
     # 1.3x faster).
     "ont": ProfileSettings(
-        AlignmentSettings("lr:hq", best_n=10, bandwidth=150),
+        AlignmentSettings("lr:hq", best_n=10, bandwidth=75, scoring=ONT_SCORING),
         min_identity=0.70,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
