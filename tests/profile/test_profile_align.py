@@ -95,8 +95,9 @@ def test_single_affine_presets_count_hand_placed_errors(preset: str) -> None:
     assert best.soft_clips[0] == 0
 
 
-def test_aligner_options_pass_scoring_and_band() -> None:
+def test_aligner_options_pass_scoring_band_and_chain_skip() -> None:
     options = ALIGNMENT_PRESETS["ont"].aligner_options()
     assert options["scoring"] == [2, 4, 4, 2, 4, 2]
     assert options["bw"] == options["bw_long"] == 75
+    assert options["max_chain_skip"] == 2
     assert "scoring" not in ALIGNMENT_PRESETS["short"].aligner_options()
