@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,13 @@ from profile_helpers import REF_FASTA, reference_sequences
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
+    AlignmentSettings,
     HitTable,
     align_batches,
     align_sequences,
     open_aligner,
 )
+from gutbrain.profile.pipeline import PROFILE_PRESETS
 
 
 def test_missing_reference_is_an_error(tmp_path: Path) -> None:
@@ -70,12 +73,21 @@ def _substitute(base: str) -> str:
     return {"A": "C", "C": "G", "G": "T", "T": "A"}[base]
 
 
-@pytest.mark.parametrize("preset", ["ont", "hifi"])
-def test_single_affine_presets_count_hand_placed_errors(preset: str) -> None:
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ALIGNMENT_PRESETS["ont"],
+        ALIGNMENT_PRESETS["hifi"],
+        PROFILE_PRESETS["ont"].alignment,
+        PROFILE_PRESETS["hifi"].alignment,
+    ],
+    ids=["ont-second-pass", "hifi-second-pass", "ont-first-pass", "hifi-first-pass"],
+)
+def test_single_affine_presets_count_hand_placed_errors(settings: AlignmentSettings) -> None:
     # A reference copy with 4 substitutions, 2 one-base insertions and one 2-base deletion,
     # each >= 100 bases from the next (known answer: X=4, I=2, D=2, no clips). The presets'
-    # single-affine scoring and band of 75 must recover exactly these counts.
-    settings = ALIGNMENT_PRESETS[preset]
+    # single-affine scoring, band of 75 and (HiFi first pass) sparse w=31 minimizers must
+    # recover exactly these counts.
     assert settings.scoring is not None
     assert settings.scoring[2:4] == settings.scoring[4:6]
     name = "7000004128190436"
@@ -101,3 +113,10 @@ def test_aligner_options_pass_scoring_band_and_chain_skip() -> None:
     assert options["bw"] == options["bw_long"] == 75
     assert options["max_chain_skip"] == 2
     assert "scoring" not in ALIGNMENT_PRESETS["short"].aligner_options()
+
+
+@pytest.mark.parametrize("preset", sorted(PROFILE_PRESETS))
+def test_settings_provenance_survives_a_json_round_trip(preset: str) -> None:
+    # result.json is compared with the in-memory Result: tuples (scoring) would come back lists
+    settings = PROFILE_PRESETS[preset].as_dict()
+    assert json.loads(json.dumps(settings)) == settings

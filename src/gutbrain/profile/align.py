@@ -111,8 +111,12 @@ class AlignmentSettings:
         return options
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dictionary for provenance."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain dictionary for provenance (JSON types: the scoring tuple becomes a list)."""
+        return {
+            f.name: list(value) if isinstance(value, tuple) else value
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        }
 
 
 #: ``map-ont``/``lr:hq`` scoring with the long-gap cost (q2=24, e2=1) set to the short one
