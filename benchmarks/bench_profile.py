@@ -136,14 +136,12 @@ def build_bench_bundle(shared: Path, work: Path) -> Path:
 
 def warm_indexes(bundle: str | None) -> None:
     """Build the cached minimap2 indexes once, outside the timed runs."""
-    from gutbrain.io.refdb import ensure_index, load_bundle
-    from gutbrain.profile.pipeline import PROFILE_PRESETS
+    from gutbrain.io.refdb import load_bundle
+    from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes
 
     loaded = load_bundle(bundle)
-    for settings in PROFILE_PRESETS.values():
-        for a in (settings.alignment, settings.second_pass):
-            if a is not None:
-                ensure_index(loaded, preset=a.preset, k=a.k, w=a.w)
+    for preset in PROFILE_PRESETS:
+        ensure_profile_indexes(loaded, preset=preset)
 
 
 def profile(reads: Path, bundle: str | None, preset: str, out: Path, threads: int) -> tuple:

@@ -211,3 +211,19 @@ def test_manifest_with_wrong_field_types_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "verify", str(folder)])
     assert isinstance(result.exception, ReferenceDatabaseError)
     assert "'../outside.txt', which is not a file of the bundle" in str(result.exception)
+
+
+def test_index_for_a_read_type_builds_every_index_the_profiler_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gutbrain.profile.pipeline import PROFILE_PRESETS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    runner = CliRunner()
+    for read_type, settings in PROFILE_PRESETS.items():
+        result = runner.invoke(app, ["db", "index", "--for", read_type])
+        assert result.exit_code == 0, result.output
+        passes = [a for a in (settings.alignment, settings.second_pass) if a is not None]
+        assert result.output.count(f"(reads {read_type})") == len(passes)
+    bad = runner.invoke(app, ["db", "index", "--for", "sanger"])
+    assert bad.exit_code == 2

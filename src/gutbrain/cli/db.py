@@ -182,16 +182,35 @@ def list_command() -> None:
 def index_command(
     db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = None,
     preset: Annotated[str, typer.Option("--preset", help="minimap2 preset.")] = "map-ont",
+    for_reads: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Build every index `gutbrain profile --preset` uses for this read type "
+            "(ont, hifi or short) instead of one minimap2 preset.",
+        ),
+    ] = None,
 ) -> None:
-    """Build (or find) the cached minimap2 index of a bundle for a preset."""
-    if preset not in MINIMAP2_PRESETS:
-        message = f"--preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)}"
-        raise typer.BadParameter(message)
-    bundle = load_bundle(db)
-    path = ensure_index(bundle, preset=preset)
-    console.print(
-        f"{bundle.name} {bundle.version} ({preset}): {path}", highlight=False, markup=False
-    )
+    """Build (or find) the cached minimap2 index of a bundle for a preset or a read type."""
+    if for_reads is not None:
+        from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes
+
+        if for_reads not in PROFILE_PRESETS:
+            message = f"--for {for_reads!r} is not one of {', '.join(PROFILE_PRESETS)}"
+            raise typer.BadParameter(message)
+        bundle = load_bundle(db)
+        paths = ensure_profile_indexes(bundle, preset=for_reads)
+    else:
+        if preset not in MINIMAP2_PRESETS:
+            message = f"--preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)}"
+            raise typer.BadParameter(message)
+        bundle = load_bundle(db)
+        paths = [ensure_index(bundle, preset=preset)]
+    label = f"reads {for_reads}" if for_reads is not None else preset
+    for path in paths:
+        console.print(
+            f"{bundle.name} {bundle.version} ({label}): {path}", highlight=False, markup=False
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -72,6 +72,7 @@ __all__ = [
     "PROFILE_PRESETS",
     "ProfileResult",
     "ProfileSettings",
+    "ensure_profile_indexes",
     "profile_sample",
     "write_profile_outputs",
 ]
@@ -732,6 +733,24 @@ def _provenance_dict(provenance: Provenance) -> dict[str, Any]:
         "tools": dict(provenance.tools),
         "citations": list(provenance.citations),
     }
+
+
+def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path]:
+    """Build (or find) every cached minimap2 index that profiling ``preset`` reads will use.
+
+    Indexes are otherwise built on first use; this lets a user or a cohort prepare them once.
+
+    Raises
+    ------
+    ValidationError
+        When ``preset`` is not one of :data:`PROFILE_PRESETS`.
+    """
+    if preset not in PROFILE_PRESETS:
+        message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
+        raise ValidationError(message)
+    settings = PROFILE_PRESETS[preset]
+    passes = (settings.alignment, settings.second_pass)
+    return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in passes if a is not None]
 
 
 def write_profile_outputs(
