@@ -153,6 +153,18 @@ class Provenance:
     tools: Mapping[str, str] = field(default_factory=dict)  # e.g. {"minimap2 (mappy)": "2.28"}
     citations: tuple[str, ...] = ()
 
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (mappings become dicts, citations a list)."""
+        return {
+            "gutbrain_version": self.gutbrain_version,
+            "source": self.source,
+            "inputs": dict(self.inputs),
+            "parameters": dict(self.parameters),
+            "reference": dict(self.reference),
+            "tools": dict(self.tools),
+            "citations": list(self.citations),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:

@@ -397,7 +397,6 @@ def read_profile_tsv(path: str | Path) -> Profile:
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """Return a JSON-ready dict holding every field of ``profile`` (lossless)."""
-    prov = profile.provenance
     return {
         "sample_id": str(profile.sample_id),
         "total_reads": profile.total_reads,
@@ -415,15 +414,7 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
             }
             for row in profile.rows
         ],
-        "provenance": {
-            "gutbrain_version": prov.gutbrain_version,
-            "source": prov.source,
-            "inputs": dict(prov.inputs),
-            "parameters": dict(prov.parameters),
-            "reference": dict(prov.reference),
-            "tools": dict(prov.tools),
-            "citations": list(prov.citations),
-        },
+        "provenance": profile.provenance.as_dict(),
     }
 
 

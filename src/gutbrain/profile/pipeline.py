@@ -723,18 +723,6 @@ def _json(data: Any) -> str:
     return json.dumps(clean(data), indent=2, sort_keys=True, default=default) + "\n"
 
 
-def _provenance_dict(provenance: Provenance) -> dict[str, Any]:
-    return {
-        "gutbrain_version": provenance.gutbrain_version,
-        "source": provenance.source,
-        "inputs": dict(provenance.inputs),
-        "parameters": dict(provenance.parameters),
-        "reference": dict(provenance.reference),
-        "tools": dict(provenance.tools),
-        "citations": list(provenance.citations),
-    }
-
-
 def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path]:
     """Build (or find) every cached minimap2 index that profiling ``preset`` reads will use.
 
@@ -792,9 +780,7 @@ def write_profile_outputs(
         write_profile_tsv(result.profile, tmp / "profile.tsv")
         write_profile_biom(result.profile, tmp / "profile.biom", rank="species")
         atomic_write_text(tmp / "qc.json", _json(qc_doc))
-        atomic_write_text(
-            tmp / "provenance.json", _json(_provenance_dict(result.profile.provenance))
-        )
+        atomic_write_text(tmp / "provenance.json", _json(result.profile.provenance.as_dict()))
         if read_assignments:
             lines = ["read\tstatus\trank\ttaxon"]
             lines.extend("\t".join(_tsv_cell(c) for c in row) for row in result.read_assignments)

@@ -333,17 +333,7 @@ def _pick_profile(profiles: Sequence[Profile], sample_id: str | None, path: Path
 
 
 def _provenance_json(profile: Profile) -> str:
-    prov = profile.provenance
-    data = {
-        "gutbrain_version": prov.gutbrain_version,
-        "source": prov.source,
-        "inputs": dict(prov.inputs),
-        "parameters": dict(prov.parameters),
-        "reference": dict(prov.reference),
-        "tools": dict(prov.tools),
-        "citations": list(prov.citations),
-    }
-    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    return json.dumps(profile.provenance.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
 
 
 def run_table(
