@@ -117,27 +117,42 @@ def _sum_with_rule(
     return total, False, missing, ""
 
 
-def score_phq9(
-    items: Sequence[int | None], kb: KnowledgeBase, *, adult: bool = True
+def _score_severity_scale(
+    items: Sequence[int | None],
+    kb: KnowledgeBase,
+    *,
+    knowledge_id: str,
+    instrument: str,
+    name: str,
+    n_items: int,
+    bands: tuple[tuple[int, str], ...],
+    adult: bool,
+    never_missing: tuple[int, ...] = (),
 ) -> QuestionnaireResult:
-    """Score the PHQ-9 (module docstring); ``adult=False`` withholds the adult bands."""
-    sids, grade = _ids(kb, "IN001")
-    total, prorated, missing, reason = _sum_with_rule(items, max_missing=1, never_missing=(9,))
-    band = band_of(total, PHQ9_BANDS) if total is not None and adult else None
+    """Score a 0-3-per-item severity scale (PHQ-9, GAD-7): sum, one item prorated, bands."""
+    sids, grade = _ids(kb, knowledge_id)
+    total, prorated, missing, reason = _sum_with_rule(
+        items, max_missing=1, never_missing=never_missing
+    )
+    band = band_of(total, bands) if total is not None and adult else None
+    maximum = 3 * n_items
+    label = name.split(" (")[0]
     statement = ""
     if total is not None:
         statement = (
-            f"PHQ-9 total {total} of 27" + (f" ({band} range). " if band else ". ") + _SCREEN
+            f"{label} total {total} of {maximum}"
+            + (f" ({band} range). " if band else ". ")
+            + _SCREEN
         )
     return QuestionnaireResult(
-        instrument="phq9",
-        name="PHQ-9 (depressive symptoms, last 2 weeks)",
+        instrument=instrument,
+        name=name,
         scorable=total is not None,
         score=total,
-        score_range=(0, 27),
+        score_range=(0, maximum),
         band=band,
         prorated=prorated,
-        items_answered=9 - len(missing),
+        items_answered=n_items - len(missing),
         items_missing=missing,
         reason=reason,
         statement=statement,
@@ -146,32 +161,36 @@ def score_phq9(
     )
 
 
+def score_phq9(
+    items: Sequence[int | None], kb: KnowledgeBase, *, adult: bool = True
+) -> QuestionnaireResult:
+    """Score the PHQ-9 (module docstring); ``adult=False`` withholds the adult bands."""
+    return _score_severity_scale(
+        items,
+        kb,
+        knowledge_id="IN001",
+        instrument="phq9",
+        name="PHQ-9 (depressive symptoms, last 2 weeks)",
+        n_items=9,
+        bands=PHQ9_BANDS,
+        adult=adult,
+        never_missing=(9,),
+    )
+
+
 def score_gad7(
     items: Sequence[int | None], kb: KnowledgeBase, *, adult: bool = True
 ) -> QuestionnaireResult:
     """Score the GAD-7 (module docstring)."""
-    sids, grade = _ids(kb, "IN003")
-    total, prorated, missing, reason = _sum_with_rule(items, max_missing=1)
-    band = band_of(total, GAD7_BANDS) if total is not None and adult else None
-    statement = ""
-    if total is not None:
-        statement = (
-            f"GAD-7 total {total} of 21" + (f" ({band} range). " if band else ". ") + _SCREEN
-        )
-    return QuestionnaireResult(
+    return _score_severity_scale(
+        items,
+        kb,
+        knowledge_id="IN003",
         instrument="gad7",
         name="GAD-7 (anxiety symptoms, last 2 weeks)",
-        scorable=total is not None,
-        score=total,
-        score_range=(0, 21),
-        band=band,
-        prorated=prorated,
-        items_answered=7 - len(missing),
-        items_missing=missing,
-        reason=reason,
-        statement=statement,
-        source_ids=sids,
-        grade=grade,
+        n_items=7,
+        bands=GAD7_BANDS,
+        adult=adult,
     )
 
 
