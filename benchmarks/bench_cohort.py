@@ -220,7 +220,7 @@ def _split_reads(source: Path, folder: Path, samples: int, reads: int) -> Path:
 
 
 def bench_reads(args: argparse.Namespace) -> None:
-    from gutbrain.io.refdb import load_bundle
+    from gutbrain.reference.bundle import load_bundle
 
     source = SHARED / "bench" / "reads" / "gut_ont_5k.fastq.gz"
     print(

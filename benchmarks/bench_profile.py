@@ -136,8 +136,8 @@ def build_bench_bundle(shared: Path, work: Path) -> Path:
 
 def warm_indexes(bundle: str | None) -> None:
     """Build the cached minimap2 indexes once, outside the timed runs."""
-    from gutbrain.io.refdb import load_bundle
     from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes
+    from gutbrain.reference.bundle import load_bundle
 
     loaded = load_bundle(bundle)
     for preset in PROFILE_PRESETS:

@@ -50,8 +50,9 @@ def _current_rss_mb() -> float:
 
 
 def _child(step: str, reference: str, folder: str) -> None:
-    from gutbrain.io.refdb import ensure_index, load_bundle, verify_bundle
-    from gutbrain.io.refdb_formats import import_bundle
+    from gutbrain.profile.index import ensure_index
+    from gutbrain.reference.bundle import load_bundle, verify_bundle
+    from gutbrain.reference.formats import import_bundle
 
     warnings.simplefilter("ignore")  # the bench reference's lineage warnings are expected
     ref = Path(reference)

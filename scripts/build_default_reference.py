@@ -28,20 +28,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from gutbrain.io.refdb import (
+from gutbrain.model import Lineage
+from gutbrain.reference.bundle import (
     DEFAULT_BUNDLE_NAME,
     SourceInfo,
     TaxonRecord,
     build_bundle,
     default_bundle_path,
 )
-from gutbrain.io.refdb_formats import (
-    apply_copy_numbers,
-    read_fasta,
-    read_import,
-    read_rrndb_copy_numbers,
-)
-from gutbrain.model import Lineage
+from gutbrain.reference.copy_numbers import apply_copy_numbers, read_rrndb_copy_numbers
+from gutbrain.reference.formats import read_fasta, read_import
 
 VERSION = "1.0.0"
 REPO = Path(__file__).resolve().parents[1]

@@ -66,3 +66,21 @@ def test_every_module_uses_future_annotations() -> None:
         and "from __future__ import annotations" not in text
     ]
     assert lacking == []
+
+
+def test_only_profile_align_imports_mappy() -> None:
+    # mappy stays behind one door; reference/ and io/ never build a minimap2 index themselves.
+    importers = []
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] == "mappy" for name in names):
+                importers.append(path.relative_to(SRC).as_posix())
+    assert sorted(set(importers)) == ["profile/align.py"]

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from gutbrain.cli import app
 from gutbrain.errors import ReferenceDatabaseError
-from gutbrain.io.refdb import ReferenceWarning
+from gutbrain.reference.bundle import ReferenceWarning
 
-FIXTURES = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "refdb"
+FIXTURES = Path(__file__).resolve().parents[1] / "reference" / "fixtures"
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gutbrain.io.refdb_formats import import_bundle
+from gutbrain.reference.formats import import_bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "profile" / "fixtures"
 

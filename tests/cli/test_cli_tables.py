@@ -231,7 +231,7 @@ def test_diversity_rarefy_and_curve(tmp_path: Path) -> None:
 
 
 def test_diversity_copy_numbers_from_bundled_reference(tmp_path: Path) -> None:
-    from gutbrain.io.refdb import default_bundle_path
+    from gutbrain.reference.bundle import default_bundle_path
 
     out = tmp_path / "div"
     result = CliRunner().invoke(

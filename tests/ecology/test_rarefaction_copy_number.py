@@ -121,10 +121,12 @@ def test_rrndb_flat_table_agrees_with_the_bundle_importer() -> None:
     rrndb_mini.tsv: Faecalibacterium genomes 7, 5 (F. prausnitzii) and 3 (F. sp.): genus mean
     over genomes (7 + 5 + 3) / 3 = 5.0, the value a bundle imported with --copy-numbers stores.
     """
-    from gutbrain.io.refdb_formats import read_rrndb_copy_numbers as read_table
-    from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
+    from gutbrain.reference.copy_numbers import read_rrndb_copy_numbers as read_table
+    from gutbrain.reference.copy_numbers import (
+        rrndb_copy_numbers_by_name as read_rrndb_copy_numbers,
+    )
 
-    path = Path(__file__).parents[1] / "io" / "fixtures" / "refdb" / "rrndb_mini.tsv"
+    path = Path(__file__).parents[1] / "reference" / "fixtures" / "rrndb_mini.tsv"
     numbers = read_rrndb_copy_numbers(path)
     table = read_table(path)
     assert numbers == {**table.species, **table.genus}
@@ -133,7 +135,9 @@ def test_rrndb_flat_table_agrees_with_the_bundle_importer() -> None:
 
 
 def test_rrndb_real_table(shared_dir: Path) -> None:
-    from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
+    from gutbrain.reference.copy_numbers import (
+        rrndb_copy_numbers_by_name as read_rrndb_copy_numbers,
+    )
 
     numbers = read_rrndb_copy_numbers(
         shared_dir / "data" / "rrndb_16s_copy_number" / "rrnDB-5.4.tsv.gz"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from profile_helpers import REF_FASTA, REF_TAXONOMY, write_reads
 
-from gutbrain.io.refdb import ReferenceBundle
-from gutbrain.io.refdb_formats import import_bundle
+from gutbrain.reference.bundle import ReferenceBundle
+from gutbrain.reference.formats import import_bundle
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from profile_helpers import reference_sequences
 
 from gutbrain.errors import InputFormatError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
-from gutbrain.io.refdb import ReferenceBundle
 from gutbrain.io.tables import read_profile_tsv
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.pipeline import (
@@ -22,6 +21,7 @@ from gutbrain.profile.pipeline import (
     write_profile_outputs,
 )
 from gutbrain.profile.taxonomy import TaxonIndex
+from gutbrain.reference.bundle import ReferenceBundle
 
 FRAGILIS, VULGATUS, KLEBSIELLA, BIFIDO = (
     "7000004128190436",
@@ -178,7 +178,7 @@ def test_two_processes_give_the_same_profile(
 def test_short_reads_profile_sensibly_at_genus(shared_dir: Path) -> None:
     # 1,500 MiSeq V4 reads (dada2 example sam1F) against the bundled default reference. The
     # data's provenance note finds ~85 % Bacteroidaceae and ~5 % Porphyromonadaceae by best hit.
-    from gutbrain.io.refdb import load_bundle
+    from gutbrain.reference.bundle import load_bundle
 
     reads = shared_dir / "data" / "miseq_v4_gut_example_reads" / "sam1F.fastq.gz"
     result = profile_sample([reads], bundle=load_bundle(None), preset="short")

@@ -54,7 +54,7 @@ def run_command(
     parsed = read_sample_sheet(sheet)
     reference = reference_sha = None
     if any(spec.reads for spec in parsed.samples):
-        from gutbrain.io.refdb import load_bundle
+        from gutbrain.reference.bundle import load_bundle
 
         bundle = load_bundle(db)
         reference, reference_sha = str(bundle.path), bundle.sha256

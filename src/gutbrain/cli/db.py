@@ -12,14 +12,10 @@ from rich.text import Text
 
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.io.refdb import (
-    MINIMAP2_PRESETS,
-    ensure_index,
-    list_bundles,
-    load_bundle,
-    verify_bundle,
-)
-from gutbrain.io.refdb_formats import FORMATS, import_bundle
+from gutbrain.profile.index import ensure_index
+from gutbrain.reference.bundle import list_bundles, load_bundle, verify_bundle
+from gutbrain.reference.formats import FORMATS, import_bundle
+from gutbrain.reference.index import MINIMAP2_PRESETS
 
 __all__ = ["register"]
 

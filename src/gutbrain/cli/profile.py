@@ -44,8 +44,8 @@ def profile_command(
 ) -> None:
     """Profile a sample's 16S reads: species and genus abundances with confidence intervals."""
     from gutbrain.errors import OutputExistsError
-    from gutbrain.io.refdb import load_bundle
     from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+    from gutbrain.reference.bundle import load_bundle
 
     if out.exists() and not force:
         message = f"{out}: already exists; choose another --out or pass --force"

@@ -24,8 +24,8 @@ from gutbrain.io.tables import (
     write_profile_tsv,
     write_table,
 )
-from gutbrain.io.tables_rrndb import read_rrndb_copy_numbers
 from gutbrain.model import RANKS, Profile, Rank
+from gutbrain.reference.copy_numbers import rrndb_copy_numbers_by_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,8 +153,8 @@ def _copy_numbers(db: Path) -> tuple[dict[str, float], str]:
     from gutbrain.ecology import copy_numbers_by_taxon
 
     if db.is_file():
-        return read_rrndb_copy_numbers(db), f"rrnDB table {db.name} ({sha256_file(db)[:12]})"
-    from gutbrain.io.refdb import load_bundle
+        return rrndb_copy_numbers_by_name(db), f"rrnDB table {db.name} ({sha256_file(db)[:12]})"
+    from gutbrain.reference.bundle import load_bundle
 
     bundle = load_bundle(db)
     numbers = copy_numbers_by_taxon(bundle.taxonomy, bundle.copy_numbers)

@@ -19,10 +19,10 @@ from gutbrain.cohort.runner import SampleOutcome, SampleTask
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.errors import InputFormatError
 from gutbrain.io.answers import read_answers, read_markers
-from gutbrain.io.refdb import load_bundle
 from gutbrain.io.tables import read_table
 from gutbrain.model import Profile, ReadQC
 from gutbrain.profile.pipeline import profile_sample
+from gutbrain.reference.bundle import load_bundle
 from gutbrain.result import Result
 from gutbrain.workflow.interpret import interpret_profile
 

@@ -45,7 +45,7 @@ def copy_number_correct(
         A profile not yet corrected.
     copy_numbers
         ``{taxon name: mean 16S copies}`` at species and/or genus level (e.g. from
-        :func:`gutbrain.io.tables_rrndb.read_rrndb_copy_numbers` or a reference bundle).
+        :func:`gutbrain.reference.copy_numbers.rrndb_copy_numbers_by_name` or a reference bundle).
     rank
         Rank to correct; the output keeps only that rank's rows (other ranks would need their own
         correction and are dropped rather than left inconsistent).
@@ -126,9 +126,9 @@ def copy_numbers_by_taxon(
     """Per-taxon copy numbers from a reference bundle's per-reference ones.
 
     ``lineages`` and ``copy_numbers`` are keyed by reference ID (as
-    ``gutbrain.io.refdb.ReferenceBundle.taxonomy`` and ``.copy_numbers``). A species gets the mean
-    over its references, a genus the mean over its species' values (references without a species
-    count once each).
+    ``gutbrain.reference.bundle.ReferenceBundle.taxonomy`` and ``.copy_numbers``). A species gets
+    the mean over its references, a genus the mean over its species' values (references without a
+    species count once each).
     """
     per_species: dict[str, list[float]] = {}
     genus_of: dict[str, str] = {}

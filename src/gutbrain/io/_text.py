@@ -2,7 +2,7 @@
 
 One table of rank prefixes (Greengenes/QIIME ``g__``, SINTAX ``g:``, MetaPhlAn ``g__``) and one
 splitter for a prefixed lineage element, so that the reference importers
-(:mod:`gutbrain.io.refdb_formats`) and the table readers (:mod:`gutbrain.io.tables_matrix`,
+(:mod:`gutbrain.reference.formats`) and the table readers (:mod:`gutbrain.io.tables_matrix`,
 :mod:`gutbrain.io.tables_readers`) read ``g__Blautia`` and SILVA's ``D_5__Blautia`` alike.
 """
 

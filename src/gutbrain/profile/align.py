@@ -50,6 +50,7 @@ __all__ = [
     "align_sequences",
     "mappy_version",
     "open_aligner",
+    "write_index",
 ]
 
 logger = logging.getLogger(__name__)
@@ -388,3 +389,16 @@ def default_processes(threads: int) -> int:
     """Worker processes for ``threads`` requested (at most the CPUs available)."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     return max(1, min(threads, available))
+
+
+def write_index(
+    source: Path, target: Path, *, preset: str, k: int | None = None, w: int | None = None
+) -> int:
+    """Build a minimap2 index of the FASTA ``source`` into ``target``; return its sequence count.
+
+    Returns 0 when mappy cannot read ``source`` (it fails quietly, see :func:`open_aligner`).
+    """
+    aligner = mappy.Aligner(fn_idx_in=str(source), preset=preset, k=k, w=w, fn_idx_out=str(target))
+    n_seq = int(aligner.n_seq) if aligner else 0
+    del aligner
+    return n_seq

@@ -44,7 +44,6 @@ from gutbrain.io.files import (
 )
 from gutbrain.io.readqc import QC_PRESETS, QCSettings, ReadFilter, check_reads_kept
 from gutbrain.io.reads import ReadStats, iter_sample_reads
-from gutbrain.io.refdb import ReferenceBundle, ensure_index
 from gutbrain.io.tables import write_profile_biom, write_profile_tsv
 from gutbrain.model import Lineage, Profile, Provenance, ReadQC, SampleId, TaxonRow
 from gutbrain.profile.align import (
@@ -65,8 +64,10 @@ from gutbrain.profile.em import (
     bootstrap_abundances,
     estimate_abundances,
 )
+from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
 from gutbrain.profile.taxonomy import ReadResolution, TaxonIndex, resolve_reads
+from gutbrain.reference.bundle import ReferenceBundle
 
 __all__ = [
     "PROFILE_PRESETS",
@@ -448,7 +449,7 @@ def profile_sample(
     read_paths
         The sample's FASTQ/FASTA files (plain or gzip), read as one sample.
     bundle
-        The reference (:func:`gutbrain.io.refdb.load_bundle`).
+        The reference (:func:`gutbrain.reference.bundle.load_bundle`).
     preset
         Read technology: ``ont``, ``hifi`` or ``short`` (alignment, QC and identity settings).
     threads

@@ -33,10 +33,10 @@ from typing import Any
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
-from gutbrain.io.refdb import load_bundle
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+from gutbrain.reference.bundle import load_bundle
 from gutbrain.report import render_report
 from gutbrain.result import Result, write_result
 from gutbrain.workflow.interpret import interpret_profile

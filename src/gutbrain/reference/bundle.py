@@ -17,19 +17,17 @@ non-nucleotide sequences and sequences without taxonomy are errors
 inconsistent lineages (one genus under two families …) are :class:`ReferenceWarning` s with counts.
 
 Importers for other layouts (Emu, QIIME/SILVA, HITdb, dada2, …) live in
-:mod:`gutbrain.io.refdb_formats`; they feed :func:`build_bundle`.
+:mod:`gutbrain.reference.formats`; they feed :func:`build_bundle`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import itertools
 import json
 import logging
 import os
 import re
-import tempfile
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -45,8 +43,8 @@ from gutbrain.model import RANKS, Lineage
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "DEFAULT_BUNDLE_NAME",
+    "INDEX_FOLDER",
     "MANIFEST_NAME",
-    "MINIMAP2_PRESETS",
     "SEQUENCES_NAME",
     "TAXONOMY_COLUMNS",
     "TAXONOMY_NAME",
@@ -59,8 +57,6 @@ __all__ = [
     "build_bundle",
     "check_lineages",
     "default_bundle_path",
-    "ensure_index",
-    "index_cache_dir",
     "list_bundles",
     "load_bundle",
     "read_sequences",
@@ -70,29 +66,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: minimap2 presets (``-x``) gutbrain accepts. mappy silently falls back to its defaults (those of
-#: ``map-ont``) for an unknown name, so a typo would build a wrongly-named index: names are checked.
-MINIMAP2_PRESETS: tuple[str, ...] = (
-    "map-ont",
-    "map-hifi",
-    "map-pb",
-    "map-iclr",
-    "lr:hq",
-    "lr:hqae",
-    "asm5",
-    "asm10",
-    "asm20",
-    "sr",
-    "short",
-    "splice",
-    "splice:hq",
-    "splice:sr",
-    "cdna",
-    "ava-ont",
-    "ava-pb",
-    "map10k",
-)
 
 #: ``callback(done, total)``; ``total`` is ``None`` when unknown.
 ProgressCallback = Callable[[float, float | None], None]
@@ -232,11 +205,6 @@ def _xdg_dir(variable: str, fallback: str) -> Path:
 def user_database_dir() -> Path:
     """Folder of imported bundles: ``$XDG_DATA_HOME/gutbrain/db`` (``~/.local/share`` default)."""
     return _xdg_dir("XDG_DATA_HOME", ".local/share") / "db"
-
-
-def index_cache_dir() -> Path:
-    """Fallback folder of minimap2 indexes: ``$XDG_CACHE_HOME/gutbrain/index`` (``~/.cache``)."""
-    return _xdg_dir("XDG_CACHE_HOME", ".cache") / "index"
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,110 +473,6 @@ def list_bundles() -> list[BundleSummary]:
             )
         )
     return summaries
-
-
-# --------------------------------------------------------------------------------------------
-# Index
-
-
-def _mappy_version() -> str:
-    import mappy
-
-    return str(getattr(mappy, "__version__", "unknown"))
-
-
-def _writable_folder(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(folder, os.W_OK | os.X_OK)
-
-
-def ensure_index(
-    bundle: ReferenceBundle,
-    *,
-    preset: str,
-    k: int | None = None,
-    w: int | None = None,
-) -> Path:
-    """Return the path of a cached minimap2 index of ``bundle``, building it once.
-
-    The file name keys the manifest SHA-256, the mappy version, the preset, ``k`` and ``w``, so an
-    index is reused while all of them are unchanged and rebuilt otherwise. Indexes live in the
-    bundle's ``index/`` folder when it is writable (never inside the packaged default), else in
-    :func:`index_cache_dir`. The build writes a temporary file and renames it.
-
-    Raises
-    ------
-    ReferenceDatabaseError
-        ``GB-REF-INDEX`` when ``preset`` is not one of :data:`MINIMAP2_PRESETS` or mappy cannot
-        build a non-empty index.
-    """
-    if preset not in MINIMAP2_PRESETS:
-        message = (
-            f"minimap2 preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)} "
-            "(mappy would silently use map-ont's settings instead)"
-        )
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-    version = re.sub(r"[^A-Za-z0-9.]", "_", _mappy_version())
-    key = (
-        f"{bundle.sha256[:16]}-mappy{version}-{preset.replace(':', '_')}"
-        f"-k{k if k is not None else 'default'}-w{w if w is not None else 'default'}.mmi"
-    )
-    candidates: list[Path] = []
-    if bundle.path.resolve() != default_bundle_path().resolve():
-        candidates.append(bundle.path / INDEX_FOLDER)
-    candidates.append(index_cache_dir())
-    for folder in candidates:
-        existing = folder / key
-        if existing.is_file() and existing.stat().st_size > 0:
-            logger.debug("reusing minimap2 index %s", existing)
-            return existing
-    writable = next((c for c in candidates if _writable_folder(c)), None)
-    if writable is None:
-        message = (
-            f"cannot write a minimap2 index: neither {' nor '.join(map(str, candidates))} is "
-            "writable; set XDG_CACHE_HOME to a writable folder"
-        )
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-    return _build_index(bundle, writable / key, preset=preset, k=k, w=w)
-
-
-def _build_index(
-    bundle: ReferenceBundle, target: Path, *, preset: str, k: int | None, w: int | None
-) -> Path:
-    import mappy
-
-    source = bundle.sequences_path
-    if not source.is_file() or source.stat().st_size == 0:
-        message = f"{source}: reference sequences are missing or empty; rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        logger.info("building minimap2 index of %s (%s) in %s", bundle.name, preset, target.parent)
-        aligner = mappy.Aligner(fn_idx_in=str(source), preset=preset, k=k, w=w, fn_idx_out=str(tmp))
-        n_seq = int(aligner.n_seq) if aligner else 0
-        if not aligner or n_seq == 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-            message = (
-                f"{source}: minimap2 (mappy {_mappy_version()}) built an empty index "
-                f"(preset {preset}); the bundle's sequences are unusable"
-            )
-            raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-        if n_seq != bundle.n_sequences:
-            message = (
-                f"{source}: minimap2 indexed {n_seq} sequences but the taxonomy lists "
-                f"{bundle.n_sequences}; rebuild the bundle"
-            )
-            raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-        del aligner
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return target
 
 
 # --------------------------------------------------------------------------------------------

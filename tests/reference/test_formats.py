@@ -11,17 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
-from gutbrain.io.refdb import ReferenceWarning, read_sequences
-from gutbrain.io.refdb_formats import (
+from gutbrain.model import Lineage
+from gutbrain.reference.bundle import ReferenceWarning, read_sequences
+from gutbrain.reference.copy_numbers import read_rrndb_copy_numbers
+from gutbrain.reference.formats import (
     import_bundle,
     parse_lineage_string,
     read_fasta,
     read_import,
-    read_rrndb_copy_numbers,
 )
-from gutbrain.model import Lineage
 
-FIXTURES = Path(__file__).parent / "fixtures" / "refdb"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)

@@ -31,29 +31,24 @@ Formats (``gutbrain db import --format …``):
 Placeholder names ("unclassified", "uncultured …", "unidentified", "metagenome", "Incertae
 Sedis" is kept) become unknown (``None``).
 
-Copy numbers: :func:`read_rrndb_copy_numbers` averages rrnDB 16S gene counts per species and per
-genus (by NCBI scientific name); :func:`apply_copy_numbers` joins them by species, else genus.
+Copy numbers (``--copy-numbers rrnDB.tsv``) come from :mod:`gutbrain.reference.copy_numbers`.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import logging
-import math
 import re
-import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.io._text import RANK_PREFIXES, split_rank_prefix
 from gutbrain.io.files import sha256_file
-from gutbrain.io.refdb import (
+from gutbrain.model import RANKS, Lineage
+from gutbrain.reference._files import text_lines
+from gutbrain.reference.bundle import (
     ProgressCallback,
     ReferenceBundle,
     SourceInfo,
@@ -61,18 +56,19 @@ from gutbrain.io.refdb import (
     build_bundle,
     user_database_dir,
 )
-from gutbrain.model import RANKS, Lineage
+from gutbrain.reference.copy_numbers import (
+    CopyNumberTable,
+    apply_copy_numbers,
+    read_rrndb_copy_numbers,
+)
 
 __all__ = [
     "FORMATS",
-    "CopyNumberTable",
     "ImportedSource",
-    "apply_copy_numbers",
     "import_bundle",
     "parse_lineage_string",
     "read_fasta",
     "read_import",
-    "read_rrndb_copy_numbers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -125,39 +121,6 @@ _ACCESSION = re.compile(r"^(?:[A-Z]{1,2}_?\d{5,}(?:\.\d+)?|[A-Z]{1,6}\d{5,}(?:\.
 # Low-level readers
 
 
-def _open_text(path: Path, *, what: str, code: str) -> IO[str]:
-    if not path.exists():
-        message = f"{path}: {what} not found; check the path"
-        raise ReferenceDatabaseError(message, code=code)
-    if not path.is_file():
-        message = f"{path}: {what} is not a regular file"
-        raise ReferenceDatabaseError(message, code=code)
-    try:
-        with open(path, "rb") as probe:
-            magic = probe.read(2)
-    except OSError as exc:
-        message = f"{path}: {what} cannot be read ({exc.strerror or exc})"
-        raise ReferenceDatabaseError(message, code=code) from exc
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
-
-
-def _lines(path: Path, *, what: str, code: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, line without end-of-line)``; decode and gzip errors are reported."""
-    number = 0
-    try:
-        with _open_text(path, what=what, code=code) as handle:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\r\n")
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
-        message = f"{path}:{number + 1}: {what} is truncated or not valid gzip ({exc})"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
-    except UnicodeDecodeError as exc:
-        message = f"{path}:{number + 1}: {what} is not text (binary data); expected UTF-8 text"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
-
-
 def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
     """Yield ``(header without '>', sequence, header line number)`` from a FASTA file (gzip ok).
 
@@ -172,7 +135,7 @@ def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
     header_line = 0
     chunks: list[str] = []
     records = 0
-    for number, line in _lines(fasta, what="sequence file", code="GB-REF-SEQFILE"):
+    for number, line in text_lines(fasta, what="sequence file", code="GB-REF-SEQFILE"):
         if line.startswith(">"):
             if header is not None:
                 records += 1
@@ -355,7 +318,7 @@ def _read_rank_table(
 
 def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, TaxonRecord]:
     """Read a rank-column TSV (with header) or a two-column ``id<TAB>lineage`` TSV."""
-    rows = _lines(path, what="taxonomy file", code="GB-REF-TAX")
+    rows = text_lines(path, what="taxonomy file", code="GB-REF-TAX")
     first: tuple[int, str] | None = None
     for number, line in rows:
         if (line.strip() and not line.startswith("#")) or line.lower().startswith("#otu id"):
@@ -394,7 +357,7 @@ def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, 
 
 def _read_emu_taxonomy(path: Path) -> dict[str, Lineage]:
     """Read Emu's ``taxonomy.tsv`` (``tax_id species genus … superkingdom …``) keyed by tax id."""
-    rows = _lines(path, what="taxonomy file", code="GB-REF-TAX")
+    rows = text_lines(path, what="taxonomy file", code="GB-REF-TAX")
     header: list[str] | None = None
     lineages: dict[str, Lineage] = {}
     for number, line in rows:
@@ -431,7 +394,7 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
         raise ReferenceDatabaseError(message, code="GB-REF-TAX")
     parent: dict[str, str] = {}
     rank: dict[str, str] = {}
-    for number, line in _lines(nodes, what="nodes.dmp", code="GB-REF-TAX"):
+    for number, line in text_lines(nodes, what="nodes.dmp", code="GB-REF-TAX"):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split("|")]
@@ -443,7 +406,7 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
         parent[cells[0]] = cells[1]
         rank[cells[0]] = cells[2]
     name: dict[str, str] = {}
-    for _, line in _lines(names_path, what="names.dmp", code="GB-REF-TAX"):
+    for _, line in text_lines(names_path, what="names.dmp", code="GB-REF-TAX"):
         cells = [c.strip() for c in line.split("|")]
         if len(cells) >= 4 and cells[3] == "scientific name":
             name[cells[0]] = cells[1]
@@ -472,134 +435,12 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
 
 
 # --------------------------------------------------------------------------------------------
-# rrnDB copy numbers
-
-
-@dataclass(frozen=True, slots=True)
-class CopyNumberTable:
-    """Mean 16S gene copy numbers per species and per genus (names as NCBI gives them)."""
-
-    species: Mapping[str, float]
-    genus: Mapping[str, float]
-    source: str
-    citation: str
-
-    def lookup(self, lineage: Lineage) -> tuple[float, str] | None:
-        """Return ``(copy number, "species"|"genus")`` for a lineage, species first."""
-        if lineage.species is not None and lineage.species in self.species:
-            return self.species[lineage.species], "species"
-        if lineage.genus is not None and lineage.genus in self.genus:
-            return self.genus[lineage.genus], "genus"
-        return None
-
-
-RRNDB_CITATION = (
-    "Stoddard SF, Smith BJ, Hein R, Roller BRK, Schmidt TM (2015) rrnDB: improved tools for "
-    "interpreting rRNA gene abundance in bacteria and archaea and a new foundation for future "
-    "development. Nucleic Acids Res 43:D593-D598. doi:10.1093/nar/gku1201"
-)
-
-
-def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
-    """Average rrnDB ``16S gene count`` per species and per genus.
-
-    The species of a record is the first two words of its ``NCBI scientific name`` (records
-    named "Genus sp. …" count only towards the genus); the genus is the first word. Each genome
-    record counts once, so the species value is the mean over its sequenced genomes and the genus
-    value the mean over all its genomes.
-
-    Records without a count are skipped (rrnDB 5.4 has 24 among 8,485).
-
-    Raises
-    ------
-    ReferenceDatabaseError
-        ``GB-REF-COPY`` when the file is missing, lacks the expected columns, has a count that is
-        not a positive number (naming the line), or no record with a count.
-    """
-    source = Path(path)
-    handle = _open_text(source, what="rrnDB table", code="GB-REF-COPY")
-    species: dict[str, list[float]] = defaultdict(list)
-    genus: dict[str, list[float]] = defaultdict(list)
-    version = ""
-    with handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        needed = {"NCBI scientific name", "16S gene count"}
-        if reader.fieldnames is None or not needed <= set(reader.fieldnames):
-            message = (
-                f"{source}:1: not an rrnDB table; expected columns {sorted(needed)}, found "
-                f"{reader.fieldnames}"
-            )
-            raise ReferenceDatabaseError(message, code="GB-REF-COPY")
-        for row in reader:
-            count_text = (row.get("16S gene count") or "").strip()
-            name = row.get("NCBI scientific name") or row.get("Data source organism name") or ""
-            words = name.replace("[", "").replace("]", "").split()
-            if not count_text or not words:
-                continue
-            try:
-                count = float(count_text)
-            except ValueError:
-                count = math.nan
-            if not count > 0 or math.isinf(count):
-                message = (
-                    f"{source}:{reader.line_num}: 16S gene count {count_text!r} of "
-                    f"{name!r}; expected a positive number of copies"
-                )
-                raise ReferenceDatabaseError(message, code="GB-REF-COPY")
-            if words[0] == "Candidatus" and len(words) > 1:
-                words = [f"Candidatus {words[1]}", *words[2:]]
-            genus[words[0]].append(count)
-            if len(words) > 1 and words[1][:1].islower() and words[1] not in ("sp.", "bacterium"):
-                species[f"{words[0]} {words[1]}"].append(count)
-            version = version or (row.get("rrnDB version") or "").strip('"')
-    if not genus:
-        message = f"{source}: no record with a 16S gene count; expected an rrnDB table"
-        raise ReferenceDatabaseError(message, code="GB-REF-COPY")
-    return CopyNumberTable(
-        species={k: statistics.fmean(v) for k, v in species.items()},
-        genus={k: statistics.fmean(v) for k, v in genus.items()},
-        source=f"rrnDB {version}".strip(),
-        citation=RRNDB_CITATION,
-    )
-
-
-def apply_copy_numbers(
-    taxonomy: Mapping[str, TaxonRecord], table: CopyNumberTable
-) -> tuple[dict[str, TaxonRecord], dict[str, int]]:
-    """Fill missing copy numbers from ``table`` (species mean, else genus mean).
-
-    Returns
-    -------
-    tuple
-        The updated taxonomy and counts ``{"species": n, "genus": n, "none": n, "source": n}``.
-    """
-    counts = {"species": 0, "genus": 0, "none": 0, "source": 0}
-    updated: dict[str, TaxonRecord] = {}
-    for ref_id, record in taxonomy.items():
-        if record.copy_number is not None:
-            counts["source"] += 1
-            updated[ref_id] = record
-            continue
-        found = table.lookup(record.lineage)
-        if found is None:
-            counts["none"] += 1
-            updated[ref_id] = record
-            continue
-        value, level = found
-        counts[level] += 1
-        updated[ref_id] = replace(
-            record, copy_number=value, copy_number_source=f"{table.source} {level} mean"
-        )
-    return updated, counts
-
-
-# --------------------------------------------------------------------------------------------
 # Importers
 
 
 @dataclass(slots=True)
 class ImportedSource:
-    """What an importer hands to :func:`~gutbrain.io.refdb.build_bundle`.
+    """What an importer hands to :func:`~gutbrain.reference.bundle.build_bundle`.
 
     ``taxonomy`` may be filled while ``sequences`` is iterated (lineages in FASTA headers).
     """
@@ -646,7 +487,7 @@ def _hitdb_record(lineage_text: str) -> TaxonRecord:
 
 def _import_hitdb(sequences: Sequence[Path], taxonomy: Path) -> ImportedSource:
     records: dict[str, TaxonRecord] = {}
-    for number, line in _lines(taxonomy, what="taxonomy file", code="GB-REF-TAX"):
+    for number, line in text_lines(taxonomy, what="taxonomy file", code="GB-REF-TAX"):
         if not line.strip():
             continue
         ref_id, tab, lineage_text = line.partition("\t")
@@ -676,7 +517,7 @@ def _import_emu(
         lineages = _read_emu_taxonomy(taxonomy)
     mapping: dict[str, str] = {}
     if seq2taxid is not None:
-        for number, line in _lines(seq2taxid, what="seq2taxid map", code="GB-REF-TAX"):
+        for number, line in text_lines(seq2taxid, what="seq2taxid map", code="GB-REF-TAX"):
             if not line.strip():
                 continue
             cells = line.split("\t") if "\t" in line else line.split()

@@ -16,23 +16,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
-from gutbrain.io import refdb
-from gutbrain.io.refdb import (
+from gutbrain.model import Lineage
+from gutbrain.profile.index import ensure_index
+from gutbrain.reference import bundle as refdb
+from gutbrain.reference import index as refindex
+from gutbrain.reference.bundle import (
     ReferenceWarning,
     TaxonRecord,
     build_bundle,
     check_lineages,
     default_bundle_path,
-    ensure_index,
     list_bundles,
     load_bundle,
     read_sequences,
     verify_bundle,
 )
-from gutbrain.io.refdb_formats import import_bundle, read_fasta
-from gutbrain.model import Lineage
+from gutbrain.reference.formats import import_bundle, read_fasta
 
-FIXTURES = Path(__file__).parent / "fixtures" / "refdb"
+FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -350,9 +351,9 @@ def test_read_only_bundle_indexes_into_cache(
 ) -> None:
     bundle = _tiny(tmp_path / "tiny")
     # root can write a 0o555 folder, so the permission check itself is what we stand in for
-    real = refdb._writable_folder
+    real = refindex._writable_folder
     monkeypatch.setattr(
-        refdb, "_writable_folder", lambda folder: folder.parent != bundle.path and real(folder)
+        refindex, "_writable_folder", lambda folder: folder.parent != bundle.path and real(folder)
     )
     path = ensure_index(bundle, preset="map-ont")
     assert path.parent == tmp_path / "xdg-cache" / "gutbrain" / "index"
