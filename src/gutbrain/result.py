@@ -222,14 +222,15 @@ class ModuleCoverage(_Frozen):
 class MarkerResult(_Frozen):
     """A stool marker value with its band, unit and caveats.
 
-    ``operator`` is ``"<"`` or ``">"`` for censored values (``<20``). ``interpretable`` is false
-    for assay-invalid markers (zonulin) and for values outside the assay range.
+    ``operator`` is ``"<"``, ``"<="``, ``">"`` or ``">="`` for censored values (``<20``).
+    ``interpretable`` is false for assay-invalid markers (zonulin) and for values outside the
+    assay range.
     """
 
     marker: str
     name: str
     value: float | None
-    operator: Literal["=", "<", ">"] = "="
+    operator: Literal["=", "<", "<=", ">", ">="] = "="
     unit: str
     value_as_given: str
     unit_as_given: str

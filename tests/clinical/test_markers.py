@@ -106,3 +106,11 @@ def test_medication_and_age_caveats() -> None:
     assert "S034" in result.source_ids
     child = one("calprotectin", 80, "µg/g", age=10)
     assert child.band is None
+
+
+def test_calprotectin_at_most_50_is_not_banded_below_50() -> None:
+    # "<=50" may be exactly 50, which lies in the grey zone (NICE DG11): no single band holds it.
+    assert band_interval(50.0, "<", CALPROTECTIN_BANDS) == ("below_50", "below 50 µg/g")
+    assert band_interval(50.0, "<=", CALPROTECTIN_BANDS) is None
+    assert band_interval(200.0, ">", CALPROTECTIN_BANDS) == ("above_200", "above 200 µg/g")
+    assert band_interval(200.0, ">=", CALPROTECTIN_BANDS) is None

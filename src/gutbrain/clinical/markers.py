@@ -76,8 +76,8 @@ _NAMES = {
 def band_interval(value: float, operator: str, bands: Sequence[Band]) -> tuple[str, str] | None:
     """Return ``(band id, label)`` of the band holding the value's whole interval, else ``None``.
 
-    ``operator`` ``=`` gives the point ``[v, v]``, ``<`` the interval ``[0, v)`` and ``>`` the
-    interval ``(v, ∞)``.
+    ``operator`` ``=`` gives the point ``[v, v]``, ``<`` the interval ``[0, v)``, ``<=`` the
+    interval ``[0, v]``, ``>`` the interval ``(v, ∞)`` and ``>=`` the interval ``[v, ∞)``.
 
     Examples
     --------
@@ -87,13 +87,15 @@ def band_interval(value: float, operator: str, bands: Sequence[Band]) -> tuple[s
     'below_50'
     >>> band_interval(100, "<", CALPROTECTIN_BANDS) is None
     True
+    >>> band_interval(50, "<", CALPROTECTIN_BANDS)[0], band_interval(50, "<=", CALPROTECTIN_BANDS)
+    ('below_50', None)
     """
     if operator == "=":
         low, low_closed, high, high_closed = value, True, value, True
-    elif operator == "<":
-        low, low_closed, high, high_closed = 0.0, True, value, False
+    elif operator in {"<", "<="}:
+        low, low_closed, high, high_closed = 0.0, True, value, operator == "<="
     else:
-        low, low_closed, high, high_closed = value, False, math.inf, False
+        low, low_closed, high, high_closed = value, operator == ">=", math.inf, False
     for b_low, b_low_closed, b_high, b_high_closed, band, label in bands:
         lower_ok = low > b_low or (low == b_low and (b_low_closed or not low_closed))
         upper_ok = high < b_high or (high == b_high and (b_high_closed or not high_closed))

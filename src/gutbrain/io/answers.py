@@ -9,10 +9,10 @@ and in ``docs/interpretation.md``. Validation is strict and names the item that 
   ``null`` marks a missing item (each instrument's scoring rule decides what that means);
 * marker units go through an allow-list that accepts the micro sign (U+00B5), the Greek mu
   (U+03BC), ``u`` and ``mcg``; a missing or unknown unit is refused (``GB-M-UNIT``); censored
-  values (``<20``, ``>1800``) keep their operator; negative or NaN values are refused
-  (``GB-M-VALUE``); a decimal comma is accepted only when ``decimal_separator: ","`` is declared;
-  dates are ISO 8601 and may not lie in the future or have receipt before collection
-  (``GB-M-DATE``).
+  values (``<20``, ``<=20``, ``>1800``) keep their operator (``<=`` is not ``<``); negative or
+  NaN values are refused (``GB-M-VALUE``); a decimal comma is accepted only when
+  ``decimal_separator: ","`` is declared; dates are ISO 8601 and may not lie in the future or
+  have receipt before collection (``GB-M-DATE``).
 
 Every error is a :class:`gutbrain.errors.ValidationError` (exit 65) whose message names the file
 and the item.
@@ -33,12 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from gutbrain.errors import InputFormatError, ValidationError
+from gutbrain.errors import InputFormatError, InputMissingError, ValidationError
 from gutbrain.io.files import check_input_file
 
 __all__ = [
     "FREQUENCY_LABELS",
     "MARKER_UNITS",
+    "MAX_FILE_BYTES",
     "PSS_LABELS",
     "Answers",
     "Antibiotics",
@@ -134,18 +135,51 @@ def normalise_unit(marker: str, unit: str | None) -> tuple[str, float]:
     return allowed[spelled]
 
 
+_ITEM_BLOCKS = {"phq9": 9, "gad7": 7, "pss10": 10}
+_ITEM_KEY = re.compile(r"(?:item_?)?(\d+)")
+
+#: Other spellings of the marker names, folded before validation.
+_MARKER_ALIASES = {
+    "ph_value": "ph",
+    "hbd2": "beta_defensin_2",
+    "hbd_2": "beta_defensin_2",
+    "secretory_iga": "siga",
+    "s_iga": "siga",
+    "pancreatic_elastase": "elastase",
+    "faecal_calprotectin": "calprotectin",
+}
+
+
+def _marker_name(raw: Any) -> str:
+    name = str(raw).strip().lower().replace("-", "_").replace(" ", "_")
+    return _MARKER_ALIASES.get(name, name)
+
+
+def _item_index(key: Any) -> int | None:
+    match = _ITEM_KEY.fullmatch(str(key).strip().lower())
+    return None if match is None else int(match.group(1))
+
+
 def _items(raw: Any, *, n_items: int, top: int, labels: dict[str, int]) -> list[int | None]:
     if isinstance(raw, dict):
         values: list[Any] = [None] * n_items
+        named: dict[int, Any] = {}
         for key, value in raw.items():
-            match = re.fullmatch(r"(?:item_?)?(\d+)", str(key).strip().lower())
-            if match is None or not 1 <= int(match.group(1)) <= n_items:
+            index = _item_index(key)
+            if index is None or not 1 <= index <= n_items:
                 raise PydanticCustomError(
                     "gb_q_shape",
                     "unknown item key '{key}'; expected item1..item{n}",
                     {"key": key, "n": n_items},
                 )
-            values[int(match.group(1)) - 1] = value
+            if index in named:
+                raise PydanticCustomError(
+                    "gb_q_shape",
+                    "'{a}' and '{b}' both name item {i}; give each item once",
+                    {"a": named[index], "b": key, "i": index},
+                )
+            named[index] = key
+            values[index - 1] = value
     elif isinstance(raw, list):
         if len(raw) != n_items:
             raise PydanticCustomError(
@@ -330,7 +364,7 @@ class MarkerValue(_Strict):
 
     marker: MarkerName
     value: float
-    operator: Literal["=", "<", ">"] = "="
+    operator: Literal["=", "<", "<=", ">", ">="] = "="
     unit: str
     factor: float
     value_as_given: str
@@ -338,7 +372,8 @@ class MarkerValue(_Strict):
     lab_range: str | None = None
 
 
-_NUMBER = re.compile(r"^\s*([<>]=?)?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
+_NUMBER = re.compile(r"^\s*([<>]=?|[≤≥])?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
+_OPERATORS = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
 
 
 class Markers(_Strict):
@@ -368,16 +403,7 @@ class Markers(_Strict):
                     "marker {i}: expected a mapping with marker, value, unit",
                     {"i": i},
                 )
-            name = str(entry["marker"]).strip().lower().replace("-", "_").replace(" ", "_")
-            name = {
-                "ph_value": "ph",
-                "hbd2": "beta_defensin_2",
-                "hbd_2": "beta_defensin_2",
-                "secretory_iga": "siga",
-                "s_iga": "siga",
-                "pancreatic_elastase": "elastase",
-                "faecal_calprotectin": "calprotectin",
-            }.get(name, name)
+            name = _marker_name(entry["marker"])
             if name not in MARKER_UNITS:
                 raise PydanticCustomError(
                     "gb_m_shape",
@@ -429,7 +455,7 @@ class Markers(_Strict):
                         {"i": i, "m": name, "v": value_raw},
                     )
                 number = float(text)
-                operator = (match.group(1) or "=")[0]
+                operator = _OPERATORS.get(match.group(1) or "", "=")
             if math.isnan(number) or math.isinf(number) or number < 0:
                 raise PydanticCustomError(
                     "gb_m_value",
@@ -506,19 +532,199 @@ _CODES = {
 }
 
 
+#: Largest answers or markers file read (bytes): the real ones are a few kB; a bigger one is refused
+#: by its size before it is parsed.
+MAX_FILE_BYTES = 1 << 20
+_MAX_DEPTH = 64  # the deepest real file nests 3 levels
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+class _Lines:
+    """Line numbers (1-based) of every key and list entry of a YAML/JSON document, by path."""
+
+    def __init__(self, source: Path, loader: yaml.SafeLoader, root: yaml.Node) -> None:
+        self.source = source
+        self.loader = loader
+        self.at: dict[tuple[Any, ...], int] = {}
+        self._walk(root, (), 1)
+
+    def _duplicate(self, path: tuple[Any, ...], first: int, second: int, why: str) -> None:
+        message = (
+            f"{why} '{_where(path)}' at lines {first} and {second}; "
+            "give each key once (a repeated key could hide an answer)"
+        )
+        raise InputFormatError(message, path=self.source, line=second, code="GB-DUPLICATE-KEY")
+
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            message = f"nested more than {_MAX_DEPTH} levels deep; this is not an answers file"
+            raise InputFormatError(message, path=self.source, line=node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    message = "YAML merge keys (<<) are not accepted; write each key out"
+                    raise InputFormatError(message, path=self.source, line=line)
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    message = f"'{_where(path)}': keys must be plain names or numbers"
+                    raise InputFormatError(message, path=self.source, line=line)
+                if key in seen:
+                    self._duplicate((*path, key), seen[key], line, "key given twice:")
+                seen[key] = line
+                self.at[(*path, key)] = line
+                self._walk(value_node, (*path, key), depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.at[(*path, i)] = item.start_mark.line + 1
+                self._walk(item, (*path, i), depth + 1)
+
+    def check_aliases(self, data: dict[str, Any], what: str) -> None:
+        """Refuse two spellings of one item (``item9`` and ``item_9``) or of one marker."""
+        if what == "answers":
+            for block in _ITEM_BLOCKS:
+                items = data.get(block)
+                if not isinstance(items, dict):
+                    continue
+                first: dict[int, Any] = {}
+                for key in items:
+                    index = _item_index(key)
+                    if index is None:
+                        continue
+                    if index in first:
+                        message = (
+                            f"{block}: '{first[index]}' and '{key}' both name item {index} "
+                            f"(lines {self.at.get((block, first[index]), '?')} and "
+                            f"{self.at.get((block, key), '?')}); give each item once"
+                        )
+                        raise InputFormatError(
+                            message,
+                            path=self.source,
+                            line=self.at.get((block, key)),
+                            code="GB-DUPLICATE-KEY",
+                        )
+                    first[index] = key
+        entries = data.get("markers") if what == "markers" else None
+        if isinstance(entries, list):
+            named: dict[str, int] = {}
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict) or "marker" not in entry:
+                    continue
+                name = _marker_name(entry["marker"])
+                if name in named:
+                    message = (
+                        f"markers: {name} given twice (entries {named[name] + 1} and {i + 1}, "
+                        f"lines {self.at.get(('markers', named[name]), '?')} and "
+                        f"{self.at.get(('markers', i), '?')}); give one value per marker"
+                    )
+                    raise InputFormatError(
+                        message,
+                        path=self.source,
+                        line=self.at.get(("markers", i)),
+                        code="GB-DUPLICATE-KEY",
+                    )
+                named[name] = i
+
+
+def _refuse_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` hook: a repeated key in one object is an error, not "the last one wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonDuplicateError(key)
+        out[key] = value
+    return out
+
+
+class _JsonDuplicateError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _decode(source: Path, what: str) -> str:
+    try:
+        size = source.stat().st_size
+    except OSError:
+        size = 0
+    if size > MAX_FILE_BYTES:
+        message = (
+            f"{size:,} bytes is too large for a {what} file (limit {MAX_FILE_BYTES:,} bytes); "
+            "check that this is the right file"
+        )
+        raise InputFormatError(message, path=source, code="GB-TOO-LARGE")
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        message = f"{source}: cannot be read ({exc.strerror or exc})"
+        raise InputMissingError(message) from None
+    if len(raw) > MAX_FILE_BYTES:  # grew, or a file that does not report its size
+        message = f"too large for a {what} file (limit {MAX_FILE_BYTES:,} bytes)"
+        raise InputFormatError(message, path=source, code="GB-TOO-LARGE")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the {what} file as UTF-8"
+        raise InputFormatError(message, path=source, line=line, code="GB-ENCODING") from None
+
+
+def _compose(text: str, *, strict: bool) -> tuple[yaml.SafeLoader, yaml.Node | None]:
+    """Parse ``text`` into YAML nodes (which keep line numbers); JSON is read the same way."""
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except (yaml.YAMLError, RecursionError):
+        loader.dispose()
+        if strict:
+            raise
+        return loader, None  # valid JSON that YAML does not read (tabs): no line numbers
+
+
 def _load_mapping(path: str | Path, what: str) -> dict[str, Any]:
     source = check_input_file(path)
-    text = source.read_text(encoding="utf-8")
+    text = _decode(source, what)
+    is_json = source.suffix.lower() == ".json"
+    lines: _Lines | None = None
     try:
-        data = json.loads(text) if source.suffix.lower() == ".json" else yaml.safe_load(text)
+        loader, root = _compose(text, strict=not is_json)
+        try:
+            if root is not None:
+                lines = _Lines(source, loader, root)
+            if is_json:
+                data: Any = json.loads(text, object_pairs_hook=_refuse_duplicate_pairs)
+            else:
+                data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except _JsonDuplicateError as exc:
+        found = [
+            text.count("\n", 0, m.start()) + 1
+            for m in re.finditer(re.escape(json.dumps(exc.key)) + r"\s*:", text)
+        ]
+        at = f" (it appears at lines {', '.join(map(str, found))})" if len(found) > 1 else ""
+        message = (
+            f"key given twice: '{exc.key}'{at}; give each key once (a repeated key could hide "
+            "an answer)"
+        )
+        raise InputFormatError(message, path=source, code="GB-DUPLICATE-KEY") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = getattr(exc, "lineno", None) or (mark.line + 1 if mark is not None else None)
         message = f"not valid {what} YAML/JSON ({str(exc).splitlines()[0]})"
         raise InputFormatError(message, path=source, line=line) from None
+    except RecursionError:
+        message = f"nested too deeply for a {what} file"
+        raise InputFormatError(message, path=source) from None
     if not isinstance(data, dict):
         message = f"expected a mapping at the top of the {what} file (see docs/templates/)"
         raise InputFormatError(message, path=source)
+    if lines is not None:
+        lines.check_aliases(data, what)
     return data
 
 
