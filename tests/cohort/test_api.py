@@ -11,6 +11,7 @@ PUBLIC = {
     "store": [
         "CohortStore",
         "PROFILE_SCHEMA",
+        "RUN_STATUSES",
         "SCORE_SCHEMA",
         "SampleRecord",
         "open_store",
@@ -19,7 +20,10 @@ PUBLIC = {
     ],
     "runner": [
         "DEFAULT_ALLOWED_FAILURES",
+        "SAFETY_LEVELS",
         "RunSummary",
+        "SafetyNotice",
+        "SampleError",
         "SampleFailure",
         "SampleOutcome",
         "SampleTask",
@@ -31,7 +35,7 @@ PUBLIC = {
         "scheduler_config",
         "tasks_estimate",
     ],
-    "sample": ["process_sample", "profile_rows", "result_score_rows"],
+    "sample": ["process_sample", "profile_rows", "result_score_rows", "safety_notices"],
     "stats": [
         "Agreement",
         "OutcomeKind",

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gutbrain.cli import app
+from gutbrain.cli.cohort import EXIT_SAMPLES_FAILED, SamplesFailedError
 from gutbrain.cohort.simulate import recall_and_fdr, simulate_cohort, write_cohort_files
 from gutbrain.cohort.store import open_store
 
@@ -35,7 +36,10 @@ def cohort_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozen
     result = CliRunner().invoke(
         app, ["cohort", "run", str(sheet), "--out", str(store), "--workers", "1"]
     )
-    assert result.exit_code == 0, result.output
+    # a run with failed samples ends with GB-SAMPLES-FAILED (exit 3 through main())
+    assert isinstance(result.exception, SamplesFailedError), result.output
+    assert result.exception.exit_code == EXIT_SAMPLES_FAILED == 3
+    assert "1 of 40 samples failed" in str(result.exception)
     assert "39 processed" in _flat(result.output)
     assert "1 failed" in _flat(result.output)
     return store, sim.shifted
@@ -66,7 +70,7 @@ def test_rerun_skips_everything_done(cohort_store: tuple[Path, frozenset[str]]) 
     store, _ = cohort_store
     sheet = store.parent / "in" / "sheet.tsv"
     result = CliRunner().invoke(app, ["cohort", "run", str(sheet), "--out", str(store)])
-    assert result.exit_code == 0, result.output
+    assert isinstance(result.exception, SamplesFailedError), result.output
     # 39 unchanged; the broken sample is retried (and fails again)
     assert "39 unchanged (skipped), 1 failed" in _flat(result.output)
 

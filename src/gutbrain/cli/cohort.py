@@ -3,19 +3,74 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import InputFormatError, ValidationError
+from gutbrain.errors import GutbrainError, InputFormatError, ValidationError
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gutbrain.cohort.runner import SafetyNotice
+    from gutbrain.cohort.store import CohortStore
+
+__all__ = ["EXIT_SAMPLES_FAILED", "register"]
 
 logger = logging.getLogger(__name__)
+
+#: Exit status of a ``cohort run`` that finished but recorded some samples as failed.
+EXIT_SAMPLES_FAILED = 3
+
+
+class SamplesFailedError(GutbrainError):
+    """``cohort run`` finished, but some samples failed (listed above the message)."""
+
+    code = "GB-SAMPLES-FAILED"
+    exit_code = EXIT_SAMPLES_FAILED
+
+
+class RunInterruptedError(GutbrainError):
+    """``cohort run`` was interrupted (Ctrl-C); committed samples stay, a rerun resumes."""
+
+    code = "GB-INTERRUPTED"
+    exit_code = 130
+
+
+#: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells a spreadsheet would run as a formula with ``'`` (numbers untouched)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype) == "string":
+            safe[column] = safe[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    safe.columns = [
+        "'" + c if isinstance(c, str) and c.startswith(_FORMULA_START) else c for c in safe.columns
+    ]
+    return safe
+
+
+def _print_notices(sample_id: str, notices: tuple[SafetyNotice, ...]) -> None:
+    for notice in notices:
+        err_console.print(
+            f"ALERT {notice.level.upper()} sample {sample_id}: {notice.title} "
+            f"[{notice.alert_id}; full message in the sample's result]",
+            style="bold red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
 
 cohort_app = typer.Typer(
     name="cohort",
@@ -46,11 +101,17 @@ def run_command(
         str | None, typer.Option("--memory-limit", help="Per-worker memory limit, e.g. 4GiB.")
     ] = None,
 ) -> None:
-    """Profile and interpret every sample of SHEET on Dask into the store OUT (resumable)."""
+    """Profile and interpret every sample of SHEET on Dask into the store OUT (resumable).
+
+    Safety alerts (crisis, urgent, prompt) of each sample are printed on stderr as soon as the
+    sample is back. Exit status 3 when some samples failed, 130 after Ctrl-C (a rerun resumes).
+    """
     from gutbrain.cohort.runner import run_cohort
     from gutbrain.cohort.sheet import read_sample_sheet
     from gutbrain.cohort.store import open_store
 
+    sheet = sheet.expanduser().resolve()
+    out = out.expanduser().resolve()
     parsed = read_sample_sheet(sheet)
     reference = reference_sha = None
     if any(spec.reads for spec in parsed.samples):
@@ -59,26 +120,69 @@ def run_command(
         bundle = load_bundle(db)
         reference, reference_sha = str(bundle.path), bundle.sha256
     parameters = {"rank": rank}
-    with open_store(out, writable=True) as store, progress_bar("Samples") as progress:
-        summary = run_cohort(
-            parsed,
-            store,
-            scheduler=scheduler,
-            workers=workers,
-            reference=reference,
-            reference_sha256=reference_sha,
-            parameters=parameters,
-            memory_limit=memory_limit,
-            progress=progress,
-        )
+    store = open_store(out, writable=True)
+    try:
+        with progress_bar("Samples") as progress:
+            summary = run_cohort(
+                parsed,
+                store,
+                scheduler=scheduler,
+                workers=workers,
+                reference=reference,
+                reference_sha256=reference_sha,
+                parameters=parameters,
+                memory_limit=memory_limit,
+                progress=progress,
+                on_alerts=_print_notices,
+            )
+    except BaseException as exc:
+        _abandon(store)
+        if isinstance(exc, KeyboardInterrupt):
+            message = (
+                f"interrupted; the cluster was stopped and every sample finished so far is kept "
+                f"in {out}: rerun the same command to resume"
+            )
+            raise RunInterruptedError(message) from None
+        raise
+    store.close()
     console.print(
         f"cohort run {summary.run_id}: {summary.n_samples} samples — {summary.done} processed, "
         f"{summary.skipped} unchanged (skipped), {summary.failed} failed — "
         f"{summary.seconds:.1f} s on {summary.workers} worker(s); store {out}",
         highlight=False,
     )
+    if summary.notices:
+        flagged = ", ".join(
+            f"{sid} ({'/'.join(n.level for n in notices)})"
+            for sid, notices in summary.notices.items()
+        )
+        err_console.print(
+            f"safety alerts in {len(summary.notices)} sample(s): {flagged}",
+            style="bold red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     for sample_id, reason in summary.failures.items():
         err_console.print(f"  failed {sample_id}: {reason}", markup=False, highlight=False)
+    if summary.failed:
+        message = (
+            f"{summary.failed} of {summary.n_samples} samples failed (listed above; also in "
+            f"`cohort query {out} \"SELECT * FROM samples WHERE status = 'failed'\"`); the "
+            "others are in the store: fix the failed inputs and rerun to finish"
+        )
+        raise SamplesFailedError(message)
+
+
+def _abandon(store: CohortStore) -> None:
+    """Close ``store`` after a failed run; remove it if this run created it and stored nothing."""
+    try:
+        remove = store.created and store.is_empty()
+    except Exception:  # the catalogue itself failed: keep what is there
+        remove = False
+    store.close()
+    if remove:
+        shutil.rmtree(store.root, ignore_errors=True)
 
 
 @cohort_app.command("query")
@@ -88,13 +192,17 @@ def query_command(
     output_format: Annotated[str, typer.Option("--format", help="table | tsv | csv")] = "table",
     limit: Annotated[int, typer.Option("--limit", help="Rows shown in table format.")] = 200,
 ) -> None:
-    """Run SQL (DuckDB) over the store's views and print the rows."""
+    """Run SQL (DuckDB) over the store's views and print the rows.
+
+    The connection can read the views only: no files, no writing, no settings.
+    """
     from gutbrain.cohort.store import open_store
 
     if output_format not in {"table", "tsv", "csv"}:
         message = f"--format must be table, tsv or csv, got {output_format!r}"
         raise ValidationError(message)
-    with open_store(store) as opened:
+    with open_store(store.expanduser().resolve()) as opened:
+        opened.verify()
         con = opened.connect_duckdb()
         try:
             frame = con.execute(sql).fetch_df()
@@ -104,7 +212,8 @@ def query_command(
         finally:
             con.close()
     if output_format in {"tsv", "csv"}:
-        typer.echo(frame.to_csv(sep="\t" if output_format == "tsv" else ",", index=False), nl=False)
+        safe = _formula_safe(frame)
+        typer.echo(safe.to_csv(sep="\t" if output_format == "tsv" else ",", index=False), nl=False)
         return
     table = Table(show_lines=False)
     for column in frame.columns:
@@ -142,7 +251,8 @@ def associate_command(
         raise ValidationError(message)
     chosen: Literal["lm", "ancombc", "both"] = method  # type: ignore[assignment]
     names = [c.strip() for c in covariates.split(",") if c.strip()]
-    with open_store(store, writable=True) as opened:
+    with open_store(store.expanduser().resolve(), writable=True) as opened:
+        opened.verify()
         result = associate_store(
             opened,
             outcome,
@@ -210,8 +320,10 @@ def report_command(
     from gutbrain.cohort.report import write_cohort_report
     from gutbrain.cohort.store import open_store
 
-    with open_store(store) as opened:
-        written = write_cohort_report(opened, out, outcomes=outcome or None, rank=rank)
+    with open_store(store.expanduser().resolve()) as opened:
+        written = write_cohort_report(
+            opened, out.expanduser().resolve(), outcomes=outcome or None, rank=rank
+        )
     console.print(f"cohort report written to {written}", highlight=False)
 
 

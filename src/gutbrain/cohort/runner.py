@@ -44,7 +44,10 @@ from gutbrain.io.files import sha256_file
 
 __all__ = [
     "DEFAULT_ALLOWED_FAILURES",
+    "SAFETY_LEVELS",
     "RunSummary",
+    "SafetyNotice",
+    "SampleError",
     "SampleFailure",
     "SampleOutcome",
     "SampleTask",
@@ -63,6 +66,34 @@ logger = logging.getLogger(__name__)
 DEFAULT_ALLOWED_FAILURES = 2
 
 ProgressCallback = Callable[[float, float | None], None]
+
+#: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
+SAFETY_LEVELS = ("crisis", "urgent", "prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyNotice:
+    """A sample's safety alert as the coordinator reports it: no answer or marker values.
+
+    ``title`` is the alert's fixed headline (e.g. "Blood in stool: contact a doctor urgently");
+    the full message stays in the sample's result, where the person's report shows it.
+    """
+
+    level: str
+    alert_id: str
+    title: str
+
+
+class SampleError(Exception):
+    """Raised by a sample function whose sample failed *after* its safety alerts were known.
+
+    The cause (``__cause__``) is the real error; ``notices`` travel with the failure so a sample
+    that cannot be profiled still has its alerts reported.
+    """
+
+    def __init__(self, notices: Sequence[SafetyNotice]) -> None:
+        super().__init__("sample failed")
+        self.notices = tuple(notices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +115,7 @@ class SampleOutcome:
     score_rows: tuple[Mapping[str, Any], ...]
     seconds: float = 0.0
     result_json: str | None = None
+    notices: tuple[SafetyNotice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +125,7 @@ class SampleFailure:
     sample_id: str
     code: str
     message: str
+    notices: tuple[SafetyNotice, ...] = ()
 
 
 SampleFunction = Callable[[SampleTask], SampleOutcome]
@@ -110,6 +143,7 @@ class RunSummary:
     failures: Mapping[str, str]
     seconds: float
     workers: int
+    notices: Mapping[str, tuple[SafetyNotice, ...]] = field(default_factory=dict)
 
 
 def compute_task_key(
@@ -140,10 +174,14 @@ def run_sample_safely(function: SampleFunction, task: SampleTask) -> SampleOutco
     start = time.perf_counter()
     try:
         outcome = function(task)
-    except GutbrainError as exc:
-        return SampleFailure(str(task.spec.sample_id), exc.code, str(exc))
     except Exception as exc:  # one bad sample must not stop the cohort
-        return SampleFailure(str(task.spec.sample_id), type(exc).__name__, str(exc))
+        notices: tuple[SafetyNotice, ...] = ()
+        error: BaseException = exc
+        if isinstance(exc, SampleError):
+            notices = exc.notices
+            error = exc.__cause__ or exc
+        code = error.code if isinstance(error, GutbrainError) else type(error).__name__
+        return SampleFailure(str(task.spec.sample_id), code, str(error), notices)
     if outcome.seconds:
         return outcome
     return dataclasses.replace(outcome, seconds=time.perf_counter() - start)
@@ -155,7 +193,11 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
         "n_workers": workers,
         "processes": True,
         "threads_per_worker": 1,
-        "dashboard_address": ":0",  # a free port: never collide with another cluster on 8787
+        # Everything on loopback. No dashboard: Dask's HTTP endpoint keeps only its health and
+        # metrics routes, on a free port of 127.0.0.1 (":0" alone would mean every interface).
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+        "scheduler_kwargs": {"dashboard": False},
     }
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
@@ -242,6 +284,7 @@ def run_cohort(
     memory_limit: str | None = None,
     progress: ProgressCallback | None = None,
     on_result: Callable[[str, str], None] | None = None,
+    on_alerts: Callable[[str, tuple[SafetyNotice, ...]], None] | None = None,
 ) -> RunSummary:
     """Process every sample of ``sheet`` on Dask and commit the results to ``store``.
 
@@ -273,10 +316,19 @@ def run_cohort(
         ``callback(done, total)`` over the samples to process.
     on_result
         ``callback(sample_id, status)`` after each sample is committed (``done``/``failed``).
+    on_alerts
+        ``callback(sample_id, notices)`` with a sample's crisis/urgent/prompt alerts, called
+        before anything else is done with that sample's result (also for failed samples).
 
     Returns
     -------
     RunSummary
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After Ctrl-C: the cluster is torn down, every sample committed so far stays (a rerun
+        resumes), and the run is recorded as ``interrupted``.
     """
     import dask
     from distributed import Client, LocalCluster
@@ -312,39 +364,53 @@ def run_cohort(
     )
     done = 0
     failures: dict[str, str] = {}
+    notices: dict[str, tuple[SafetyNotice, ...]] = {}
     n_workers = workers
-    if tasks:
-        with dask.config.set(scheduler_config(allowed_failures)):
-            cluster: Any = None
-            if scheduler is None:
-                cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    **cluster_options(workers, memory_limit=memory_limit),
-                    silence_logs=logging.ERROR,
-                )
-                client = Client(cluster)  # type: ignore[no-untyped-call]
-            else:
-                client = Client(scheduler, timeout="30s")  # type: ignore[no-untyped-call]
-                n_workers = len(client.scheduler_info().get("workers", {})) or workers
-            try:
-                limit = str(allowed_failures) if scheduler is None else "the scheduler's"
-                for n, (task, result) in enumerate(
-                    _stream(client, sample_function, tasks, killed_retries, limit), start=1
-                ):
-                    sample_id = str(task.spec.sample_id)
-                    _commit(store, task, result, run_id)
-                    if isinstance(result, SampleFailure):
-                        failures[sample_id] = f"{result.code}: {result.message}"
-                        logger.warning("sample %s failed: %s", sample_id, failures[sample_id])
-                    else:
-                        done += 1
-                    if on_result is not None:
-                        on_result(sample_id, "failed" if sample_id in failures else "done")
-                    if progress is not None:
-                        progress(n, len(tasks))
-            finally:
-                client.close()  # type: ignore[no-untyped-call]
-                if cluster is not None:
-                    cluster.close()
+    try:
+        if tasks:
+            with dask.config.set(scheduler_config(allowed_failures)), _quiet_dask():
+                cluster: Any = None
+                if scheduler is None:
+                    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        **cluster_options(workers, memory_limit=memory_limit),
+                        silence_logs=logging.ERROR,
+                    )
+                    client = Client(cluster)  # type: ignore[no-untyped-call]
+                else:
+                    client = Client(scheduler, timeout="30s")  # type: ignore[no-untyped-call]
+                    n_workers = len(client.scheduler_info().get("workers", {})) or workers
+                try:
+                    limit = str(allowed_failures) if scheduler is None else "the scheduler's"
+                    for n, (task, result) in enumerate(
+                        _stream(client, sample_function, tasks, killed_retries, limit), start=1
+                    ):
+                        sample_id = str(task.spec.sample_id)
+                        if result.notices:
+                            notices[sample_id] = result.notices
+                            if on_alerts is not None:
+                                on_alerts(sample_id, result.notices)
+                        _commit(store, task, result, run_id)
+                        if isinstance(result, SampleFailure):
+                            failures[sample_id] = f"{result.code}: {result.message}"
+                            logger.debug("sample %s failed: %s", sample_id, failures[sample_id])
+                        else:
+                            done += 1
+                        if on_result is not None:
+                            on_result(sample_id, "failed" if sample_id in failures else "done")
+                        if progress is not None:
+                            progress(n, len(tasks))
+                finally:
+                    _shutdown(client, cluster)
+    except KeyboardInterrupt:
+        store.finish_run(
+            run_id,
+            done=done,
+            skipped=skipped,
+            failed=len(failures),
+            details={"failures": failures, "workers": n_workers, "interrupted": True},
+            status="interrupted",
+        )
+        raise
     seconds = time.perf_counter() - started
     store.finish_run(
         run_id,
@@ -362,7 +428,35 @@ def run_cohort(
         failures=failures,
         seconds=seconds,
         workers=n_workers,
+        notices=notices,
     )
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Keep Dask's INFO chatter (and its shutdown tracebacks) out of the coordinator's log."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _shutdown(client: Any, cluster: Any) -> None:
+    """Close the client and the local cluster, also when a second Ctrl-C arrives meanwhile."""
+    try:
+        client.close()
+    except (Exception, KeyboardInterrupt):  # teardown must go on
+        logger.debug("closing the Dask client failed", exc_info=True)
+    if cluster is not None:
+        try:
+            cluster.close()
+        except (Exception, KeyboardInterrupt):
+            logger.debug("closing the local cluster failed", exc_info=True)
 
 
 def _stream(
@@ -420,12 +514,16 @@ def _commit(
 ) -> None:
     sample_id = str(task.spec.sample_id)
     if isinstance(result, SampleFailure):
+        message = result.message
+        if result.notices:
+            levels = ", ".join(n.level for n in result.notices)
+            message = f"{message} [safety alert(s) raised for this sample: {levels}]"
         store.mark_failed(
             sample_id,
             task_key=task.task_key,
             run_id=run_id,
             code=result.code,
-            message=result.message,
+            message=message,
         )
         return
     try:

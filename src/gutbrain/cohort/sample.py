@@ -15,10 +15,21 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gutbrain.cohort.runner import SampleOutcome, SampleTask
+from gutbrain.clinical.markers import assess_markers
+from gutbrain.clinical.questionnaires import score_answers
+from gutbrain.clinical.safety import safety_alerts
+from gutbrain.cohort.runner import (
+    SAFETY_LEVELS,
+    SafetyNotice,
+    SampleError,
+    SampleOutcome,
+    SampleTask,
+)
 from gutbrain.ecology.alpha import alpha_diversity
-from gutbrain.errors import InputFormatError
-from gutbrain.io.answers import read_answers, read_markers
+from gutbrain.errors import GutbrainError, InputFormatError
+from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
+from gutbrain.io.knowledge import load_knowledge
+from gutbrain.reference.bundle import load_bundle
 from gutbrain.io.tables import read_table
 from gutbrain.model import Profile, ReadQC
 from gutbrain.profile.pipeline import profile_sample
@@ -26,7 +37,7 @@ from gutbrain.reference.bundle import load_bundle
 from gutbrain.result import Result
 from gutbrain.workflow.interpret import interpret_profile
 
-__all__ = ["process_sample", "profile_rows", "result_score_rows"]
+__all__ = ["process_sample", "profile_rows", "result_score_rows", "safety_notices"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +87,8 @@ def result_score_rows(result: Result) -> list[dict[str, Any]]:
 
     Computable guild scores become ``kind="guild"`` rows (named by guild ID, value = summed
     abundance 0–1, detail = confidence); scorable questionnaires ``kind="instrument"`` (named by
-    instrument, e.g. ``PHQ9``; detail = band); stool markers with a value ``kind="marker"``.
+    instrument, e.g. ``PHQ9``; detail = band); stool markers with a value ``kind="marker"``;
+    every safety alert ``kind="alert"`` (named by alert ID, detail = level, no value).
     """
     rows: list[dict[str, Any]] = []
     for guild in result.guilds:
@@ -99,6 +111,8 @@ def result_score_rows(result: Result) -> list[dict[str, Any]]:
                     "detail": q.band,
                 }
             )
+    for alert in result.alerts:
+        rows.append({"kind": "alert", "name": alert.alert_id, "value": None, "detail": alert.level})
     for m in result.markers:
         if m.value is not None:
             rows.append(
@@ -112,15 +126,83 @@ def result_score_rows(result: Result) -> list[dict[str, Any]]:
     return rows
 
 
+def _personal_inputs(task: SampleTask) -> tuple[Answers | None, Markers | None]:
+    """Read the sample's answers and markers; an error names file and line, never a value.
+
+    A cohort's failure messages go into the catalogue, the runs table and the terminal, so a
+    rejected answer (``item 9: 7 is out of range``) is reduced to where it is and which rule it
+    broke; ``gutbrain interpret`` on that file shows the full message to whoever may see it.
+    """
+    spec = task.spec
+    answers = markers = None
+    for role, path in (("answers", spec.answers), ("markers", spec.markers)):
+        if path is None:
+            continue
+        try:
+            if role == "answers":
+                answers = read_answers(path)
+            else:
+                markers = read_markers(path)
+        except GutbrainError as exc:
+            message = (
+                f"the {role} file was rejected ({exc.code}); the details may hold personal "
+                f"answers and are kept out of the cohort store: run `gutbrain interpret` with "
+                f"this {role} file to see them"
+            )
+            line = getattr(exc, "line", None)
+            raise InputFormatError(message, path=path, line=line, code=exc.code) from None
+    return answers, markers
+
+
+def safety_notices(answers: Answers | None, markers: Markers | None) -> tuple[SafetyNotice, ...]:
+    """The crisis/urgent/prompt alerts of a sample's answers and markers (no profile needed)."""
+    if answers is None and markers is None:
+        return ()
+    kb = load_knowledge()
+    age = answers.age if answers is not None else None
+    meds = answers.medications if answers is not None else None
+    alerts = safety_alerts(
+        answers=answers,
+        questionnaires=score_answers(answers, kb) if answers is not None else (),
+        markers=assess_markers(markers, kb, age=age, medications=meds) if markers else (),
+    )
+    return tuple(
+        SafetyNotice(level=a.level, alert_id=a.alert_id, title=a.title)
+        for a in alerts
+        if a.level in SAFETY_LEVELS
+    )
+
+
 def process_sample(task: SampleTask) -> SampleOutcome:
     """Profile (or read) and interpret one sample; return its rows for the store.
+
+    The answers and markers are read and their safety alerts worked out first, so a sample whose
+    profile then fails still reports its alerts (:class:`SampleError` carries them).
 
     Raises
     ------
     GutbrainError
-        Whatever the readers, profiler or interpreter raise for this sample's inputs; the runner
-        records it as the sample's failure.
+        When the answers or markers are rejected (message without their values).
+    SampleError
+        Wrapping whatever the readers, profiler or interpreter raise later; the runner records
+        the cause as the sample's failure and reports the alerts.
     """
+    answers, markers = _personal_inputs(task)
+    notices = safety_notices(answers, markers)
+    try:
+        return _process(task, answers, markers, notices)
+    except Exception as exc:
+        if not notices:
+            raise
+        raise SampleError(notices) from exc
+
+
+def _process(
+    task: SampleTask,
+    answers: Answers | None,
+    markers: Markers | None,
+    notices: tuple[SafetyNotice, ...],
+) -> SampleOutcome:
     start = time.perf_counter()
     spec = task.spec
     sample_id = str(spec.sample_id)
@@ -151,8 +233,6 @@ def process_sample(task: SampleTask) -> SampleOutcome:
         use_rank = next((r for r in present if r == wanted), present[-1])
         for name, value in _numeric_leaves(alpha_diversity(profile, rank=use_rank)):
             scores.append({"kind": "alpha", "name": name, "value": value, "detail": use_rank})
-    answers = read_answers(spec.answers) if spec.answers else None
-    markers = read_markers(spec.markers) if spec.markers else None
     result = interpret_profile(profile, answers=answers, markers=markers, qc=qc)
     scores.extend(result_score_rows(result))
     return SampleOutcome(
@@ -161,4 +241,5 @@ def process_sample(task: SampleTask) -> SampleOutcome:
         tuple(scores),
         seconds=time.perf_counter() - start,
         result_json=result.model_dump_json(),
+        notices=notices,
     )

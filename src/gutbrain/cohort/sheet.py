@@ -186,8 +186,13 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
             if not candidate.is_absolute():
                 candidate = base / candidate
             if check_files:
-                if not candidate.is_file():
+                if not candidate.exists():
                     row_problems.append(f"{role} file {value!r} not found")
+                elif not candidate.is_file():
+                    row_problems.append(
+                        f"{role} {value!r} is not a regular file (a folder, pipe or device); "
+                        "give a file path"
+                    )
                 elif not _readable(candidate):
                     row_problems.append(f"{role} file {value!r} is not readable")
             return str(candidate)

@@ -26,6 +26,7 @@ never open the store. Analytics go through an in-memory DuckDB connection over t
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -48,6 +49,7 @@ from gutbrain.io.files import atomic_write_bytes, atomic_write_text, sweep_parti
 
 __all__ = [
     "PROFILE_SCHEMA",
+    "RUN_STATUSES",
     "SCORE_SCHEMA",
     "CohortStore",
     "SampleRecord",
@@ -59,6 +61,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+#: Permissions of the store's folders and files: personal data, readable by the owner only.
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+#: ``runs.status`` values: ``running`` while its owner holds the lock, then ``finished``, or
+#: ``interrupted`` (Ctrl-C, or found unfinished by the next writer: its process was killed).
+RUN_STATUSES = ("running", "finished", "interrupted")
 
 #: Columns of ``profiles/*.parquet``.
 PROFILE_SCHEMA = pa.schema(
@@ -119,7 +129,8 @@ CREATE TABLE IF NOT EXISTS runs (
     n_done      INTEGER,
     n_skipped   INTEGER,
     n_failed    INTEGER,
-    details     TEXT
+    details     TEXT,
+    status      TEXT
 );
 """
 
@@ -168,6 +179,8 @@ class CohortStore:
     def __init__(self, root: Path, *, writable: bool) -> None:
         self.root = root
         self.writable = writable
+        #: Whether opening the store created its folder (a failed first run removes it again).
+        self.created = False
         self._lock_handle: io.TextIOWrapper | None = None
         self._db: sqlite3.Connection | None = None
 
@@ -176,12 +189,24 @@ class CohortStore:
         catalogue = self.root / "catalogue.sqlite"
         if self.writable:
             try:
+                if not self.root.exists():
+                    self.root.mkdir(mode=_DIR_MODE, parents=True)
+                    self.created = True
                 for sub in ("profiles", "scores", "results", "associations"):
-                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+                    (self.root / sub).mkdir(mode=_DIR_MODE, exist_ok=True)
+                    (self.root / sub).chmod(_DIR_MODE)
+                if self.created:
+                    self.root.chmod(_DIR_MODE)
             except OSError as exc:
                 message = f"{self.root}: cannot create the store ({exc.strerror or exc})"
                 raise OutputError(message) from exc
             self._take_lock()
+            try:
+                os.close(os.open(catalogue, os.O_RDWR | os.O_CREAT, _FILE_MODE))
+                catalogue.chmod(_FILE_MODE)
+            except OSError as exc:
+                self.close()
+                raise _output_error(catalogue, exc) from exc
         elif not catalogue.is_file():
             message = f"{self.root}: not a cohort store (no catalogue.sqlite); run `cohort run`"
             raise InputMissingError(message)
@@ -198,6 +223,9 @@ class CohortStore:
                 raise InputFormatError(message, path=catalogue)
             if self.writable:
                 db.executescript(_DDL)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                if "status" not in columns:  # a store written before runs had a status
+                    db.execute("ALTER TABLE runs ADD COLUMN status TEXT")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             message = f"catalogue cannot be opened ({exc}); it may be corrupt — restore a backup"
@@ -205,11 +233,16 @@ class CohortStore:
             raise InputFormatError(message, path=catalogue) from None
         self._db = db
         if self.writable:
+            self._mark_interrupted_runs()
             self._collect_garbage()
 
     def _take_lock(self) -> None:
         lock_path = self.root / ".owner.lock"
-        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close()
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        except OSError as exc:
+            raise _output_error(lock_path, exc) from exc
+        handle = open(fd, "r+", encoding="utf-8")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -221,11 +254,19 @@ class CohortStore:
                 "wait for it to finish or use a different --out"
             )
             raise StoreBusyError(message) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise _output_error(lock_path, exc) from exc
         self._lock_handle = handle
+        try:
+            os.fchmod(handle.fileno(), _FILE_MODE)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError as exc:  # ENOSPC, EDQUOT, EIO while recording the owner
+            self.close()
+            raise _output_error(lock_path, exc) from exc
 
     def close(self) -> None:
         """Release the catalogue connection and the owner lock."""
@@ -236,7 +277,8 @@ class CohortStore:
             with contextlib.suppress(OSError):
                 self._lock_handle.seek(0)
                 self._lock_handle.truncate()
-            self._lock_handle.close()
+            with contextlib.suppress(OSError):
+                self._lock_handle.close()
             self._lock_handle = None
 
     def __enter__(self) -> CohortStore:
@@ -440,23 +482,118 @@ class CohortStore:
 
     # -- runs and metadata ---------------------------------------------------------------------
     def start_run(self, run_id: str, *, sheet: str, n_samples: int) -> None:
-        """Record the start of a run."""
+        """Record the start of a run (status ``running``)."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO runs (run_id, started_at, sheet, n_samples) VALUES (?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, started_at, sheet, n_samples, status) "
+                "VALUES (?, ?, ?, ?, 'running')",
                 (run_id, time.time(), sheet, n_samples),
             )
 
     def finish_run(
-        self, run_id: str, *, done: int, skipped: int, failed: int, details: Mapping[str, Any]
+        self,
+        run_id: str,
+        *,
+        done: int,
+        skipped: int,
+        failed: int,
+        details: Mapping[str, Any],
+        status: str = "finished",
     ) -> None:
-        """Record the end of a run."""
+        """Record the end of a run (``finished``, or ``interrupted`` after Ctrl-C)."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET finished_at = ?, n_done = ?, n_skipped = ?, n_failed = ?, "
-                "details = ? WHERE run_id = ?",
-                (time.time(), done, skipped, failed, json.dumps(details, sort_keys=True), run_id),
+                "details = ?, status = ? WHERE run_id = ?",
+                (
+                    time.time(),
+                    done,
+                    skipped,
+                    failed,
+                    json.dumps(details, sort_keys=True),
+                    status,
+                    run_id,
+                ),
             )
+
+    def _mark_interrupted_runs(self) -> int:
+        """Mark runs that never finished as ``interrupted``; return how many.
+
+        Called by a writer holding the owner lock: no other process can be running one, so an
+        unfinished run's process was killed (``kill -9``, power loss).
+        """
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = 'interrupted' "
+                "WHERE finished_at IS NULL AND (status IS NULL OR status = 'running')"
+            )
+        if cursor.rowcount:
+            logger.warning(
+                "store %s: %d earlier run(s) were killed before they finished; marked "
+                "interrupted (their finished samples are kept)",
+                self.root,
+                cursor.rowcount,
+            )
+        return int(cursor.rowcount)
+
+    def owner_alive(self) -> bool:
+        """Whether a live process holds the store for writing (by the PID in the owner lock)."""
+        try:
+            text = (self.root / ".owner.lock").read_text(encoding="utf-8").strip()
+        except OSError:
+            return False
+        if not text.isdigit():
+            return False
+        pid = int(text)
+        if pid == os.getpid():
+            return self._lock_handle is not None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, owned by another user
+            return True
+        return True
+
+    def is_empty(self) -> bool:
+        """Whether no sample was ever recorded in the catalogue."""
+        row = self.db.execute("SELECT count(*) FROM samples").fetchone()
+        return row is None or int(row[0]) == 0
+
+    def verify(self) -> None:
+        """Check every done sample's files against the SHA-256 in the catalogue.
+
+        Raises
+        ------
+        InputFormatError
+            ``GB-STORE``, naming the first file that is missing or changed since it was written.
+        """
+        for record in self.records().values():
+            if record.status != "done":
+                continue
+            for name, digest in (
+                (record.profile_file, record.profile_sha256),
+                (record.scores_file, record.scores_sha256),
+                (record.result_file, record.result_sha256),
+            ):
+                if name is None:
+                    continue
+                path = self.root / name
+                try:
+                    actual = _sha256(path)
+                except OSError as exc:
+                    message = (
+                        f"store file {name} of sample {record.sample_id} cannot be read "
+                        f"({exc.strerror or exc}); rerun `gutbrain cohort run` to redo the sample"
+                    )
+                    raise InputFormatError(message, path=self.root, code="GB-STORE") from None
+                if digest is not None and actual != digest:
+                    message = (
+                        f"store file {name} of sample {record.sample_id} was changed after it "
+                        "was written (SHA-256 differs from the catalogue); rerun `gutbrain "
+                        "cohort run` to redo the sample, or restore the file"
+                    )
+                    raise InputFormatError(message, path=self.root, code="GB-STORE")
 
     def write_metadata(self, frame: pd.DataFrame) -> None:
         """Replace ``metadata.parquet`` (one row per sample of the current sheet)."""
@@ -465,11 +602,23 @@ class CohortStore:
         atomic_write_bytes(self.root / "metadata.parquet", _table_bytes(table))
 
     def metadata(self) -> pd.DataFrame:
-        """The sample sheet's covariates, indexed by sample ID."""
+        """The sample sheet's covariates, indexed by sample ID.
+
+        Raises
+        ------
+        InputFormatError
+            ``GB-STORE`` when ``metadata.parquet`` is unreadable or has no ``sample_id`` column.
+        """
         path = self.root / "metadata.parquet"
         if not path.is_file():
             return pd.DataFrame(index=pd.Index([], name="sample_id"))
-        frame = _to_pandas(pq.read_table(path))
+        frame = _to_pandas(_read_parquet(path, self.root))
+        if "sample_id" not in frame.columns:
+            message = (
+                "store file metadata.parquet has no sample_id column (changed after it was "
+                "written); rerun `gutbrain cohort run` to rewrite it"
+            )
+            raise InputFormatError(message, path=self.root, code="GB-STORE")
         return frame.set_index("sample_id")
 
     def write_json(self, name: str, payload: Mapping[str, Any]) -> Path:
@@ -499,7 +648,7 @@ class CohortStore:
         if not files:
             return _to_pandas(PROFILE_SCHEMA.empty_table())
         filters = [("rank", "=", rank)] if rank else None
-        tables = [pq.read_table(f, filters=filters) for f in files]
+        tables = [_read_parquet(f, self.root, PROFILE_SCHEMA, filters) for f in files]
         return _to_pandas(pa.concat_tables(tables))
 
     def read_result_json(self, sample_id: str) -> str | None:
@@ -515,35 +664,56 @@ class CohortStore:
         if not files:
             return _to_pandas(SCORE_SCHEMA.empty_table())
         filters = [("kind", "=", kind)] if kind else None
-        return _to_pandas(pa.concat_tables([pq.read_table(f, filters=filters) for f in files]))
+        tables = [_read_parquet(f, self.root, SCORE_SCHEMA, filters) for f in files]
+        return _to_pandas(pa.concat_tables(tables))
 
     def catalogue_frame(self) -> pd.DataFrame:
         """The ``samples`` table of the catalogue as a DataFrame."""
         return pd.read_sql_query("SELECT * FROM samples ORDER BY sample_id", self.db)
 
     def runs_frame(self) -> pd.DataFrame:
-        """The ``runs`` table of the catalogue as a DataFrame."""
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self.db)
+        """The ``runs`` table of the catalogue as a DataFrame.
+
+        A run without an end is ``running`` only while a live process holds the owner lock;
+        otherwise its process was killed and it shows as ``interrupted``.
+        """
+        frame = pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self.db)
+        if "status" not in frame.columns:
+            frame["status"] = None
+        unfinished = frame["finished_at"].isna() & (
+            frame["status"].isna() | (frame["status"] == "running")
+        )
+        if unfinished.any():
+            alive = self.owner_alive()
+            frame.loc[unfinished, "status"] = "running" if alive else "interrupted"
+        return frame
 
     def connect_duckdb(self) -> Any:
-        """An in-memory DuckDB connection with views over the store.
+        """An in-memory DuckDB connection with views over the store, sandboxed.
 
         Views: ``profiles``, ``scores`` (done samples only), ``metadata``, ``samples`` and
         ``runs`` (the catalogue), and ``associations`` (all association tables, with an
         ``outcome`` and ``method`` column) when any exist.
+
+        The views read the store through Arrow objects registered in this process, so once they
+        exist the connection is locked down: ``enable_external_access = false`` (no file
+        reading, globbing, ``COPY … TO``, ``ATTACH``, extensions), no Python replacement scans,
+        and ``lock_configuration = true`` so SQL cannot undo it. A query can read the views and
+        nothing else; it cannot write a file.
         """
         import duckdb
+        import pyarrow.dataset as pads
 
         con = duckdb.connect(":memory:")
         for kind, schema in (("profiles", PROFILE_SCHEMA), ("scores", SCORE_SCHEMA)):
             files = [str(f) for f in self.done_files(kind)]
-            if files:
-                listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-                con.execute(f"CREATE VIEW {kind} AS SELECT * FROM read_parquet([{listing}])")
-            else:
-                empty = schema.empty_table()
-                con.register(f"_{kind}_empty", empty)
-                con.execute(f"CREATE VIEW {kind} AS SELECT * FROM _{kind}_empty")
+            source: Any = (
+                pads.dataset(files, schema=schema, format="parquet")
+                if files
+                else schema.empty_table()
+            )
+            con.register(f"_{kind}", source)
+            con.execute(f"CREATE VIEW {kind} AS SELECT * FROM _{kind}")
         meta = self.metadata().reset_index()
         con.register("_metadata", meta)
         con.execute("CREATE VIEW metadata AS SELECT * FROM _metadata")
@@ -556,12 +726,15 @@ class CohortStore:
             frames = []
             for path in assoc:
                 outcome, _, method = path.stem.rpartition(".")
-                frame = pq.read_table(path).to_pandas()
+                frame = _read_parquet(path, self.root).to_pandas()
                 frame.insert(0, "method_file", method)
                 frame.insert(0, "outcome", outcome)
                 frames.append(frame)
             con.register("_associations", pd.concat(frames, ignore_index=True))
             con.execute("CREATE VIEW associations AS SELECT * FROM _associations")
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         return con
 
 
@@ -574,6 +747,35 @@ def _rank_depth(rank: str) -> int:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        message = f"{path}: no space left on the device (or quota exceeded); free some space"
+        return OutputError(message, code="GB-NOSPACE")
+    message = f"{path}: cannot write ({exc.strerror or exc}); check space and permissions"
+    return OutputError(message)
+
+
+def _read_parquet(
+    path: Path,
+    root: Path,
+    schema: pa.Schema | None = None,
+    filters: list[tuple[str, str, str]] | None = None,
+) -> pa.Table:
+    """Read a store Parquet file; a damaged file or a changed schema is a ``GB-STORE`` error."""
+    name = path.relative_to(root) if path.is_relative_to(root) else path
+    try:
+        table = pq.read_table(path, filters=filters)
+        if schema is not None:
+            table = table.select(schema.names).cast(schema)
+    except (OSError, pa.ArrowException, KeyError, ValueError) as exc:
+        message = (
+            f"store file {name} cannot be read as the store wrote it ({exc}); it was changed or "
+            "damaged: rerun `gutbrain cohort run` (or `cohort associate`) to rewrite it"
+        )
+        raise InputFormatError(message, path=root, code="GB-STORE") from None
+    return table
 
 
 def _json_default(value: object) -> object:
@@ -594,7 +796,7 @@ def open_store(path: str | Path, *, writable: bool = False) -> CohortStore:
     InputFormatError
         When the catalogue is corrupt.
     """
-    store = CohortStore(Path(path), writable=writable)
+    store = CohortStore(Path(path).expanduser().resolve(), writable=writable)
     store._open()
     return store
 
