@@ -7,10 +7,8 @@ Usage::
 
 Cohorts (all stool samples of the shared cohort tables; see each folder's PROVENANCE.md):
 
-* LRAS faecal (Callahan et al. 2019): 9 samples, PacBio full-length 16S ASVs, SILVA 128;
 * American Gut 2014 subset: the UBERON:feces samples with >= 1,000 reads, 16S V4 (100 nt),
   Greengenes 13_8 OTUs;
-* GlobalPatterns (Caporaso et al. 2011): the 4 faeces samples, 16S V4, Greengenes;
 * Enterotypes (Arumugam et al. 2011): genus abundances, split by method (Sanger shotgun,
   Illumina shotgun, 454 16S);
 * Tito et al. 2024 (Nat Med): 589 stools, quantitative profiles at species level (genus taken as
@@ -20,8 +18,14 @@ For each cohort the script computes, at genus rank, with the SAME functions as
 ``gutbrain interpret`` (``gutbrain.ecology.alpha.alpha_diversity`` and
 ``gutbrain.gutbrain_axis.scores.score_guilds``): Shannon, inverse Simpson, observed genera and
 every computable guild score, then stores 101 quantiles per metric in
-``src/gutbrain/data/reference_cohorts/percentiles.json``. Deterministic and rerunnable;
-``--check`` exits 1 when the committed file differs.
+``src/gutbrain/data/reference_cohorts/percentiles.json``, with each cohort's ``method_kind``
+(16S, shotgun, unknown), its sample ids (so a sample is never compared with a cohort holding it)
+and, for the genera named by the knowledge base's taxa of interest, the cohort median abundance
+and prevalence. Deterministic and rerunnable; ``--check`` exits 1 when the committed file differs.
+
+Cohorts smaller than ``MIN_REFERENCE_SAMPLES`` (20) are left out: LRAS faecal (Callahan et al.
+2019; 9 samples from three people, and the source of the demo sample) and GlobalPatterns (Caporaso
+et al. 2011; 4 stools) are too small to place a sample among.
 """
 
 from __future__ import annotations
@@ -37,14 +41,15 @@ from pathlib import Path
 import numpy as np
 
 from gutbrain.ecology.alpha import alpha_diversity
-from gutbrain.gutbrain_axis.scores import score_guilds
+from gutbrain.gutbrain_axis.reference import MIN_REFERENCE_SAMPLES
+from gutbrain.gutbrain_axis.scores import match_rows, score_guilds
 from gutbrain.io.knowledge import load_knowledge
 from gutbrain.io.tables import read_table
 from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "src" / "gutbrain" / "data" / "reference_cohorts" / "percentiles.json"
-VERSION = "2026.11.26"
+VERSION = "2026.12.04"
 METRICS = ("shannon", "inverse_simpson", "observed")
 MIN_READS = 1000
 
@@ -52,13 +57,6 @@ MIN_READS = 1000
 def _meta(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
-
-
-def _lras(d: Path) -> list[Profile]:
-    f = d / "lras_human_fecal_fulllength16s_asvs"
-    return read_table(
-        f / "lras_fecal_asv_counts.tsv.gz", taxonomy=f / "lras_fecal_asv_taxonomy_silva128.tsv.gz"
-    )
 
 
 def _ag(d: Path) -> list[Profile]:
@@ -73,19 +71,6 @@ def _ag(d: Path) -> list[Profile]:
         for p in read_table(f / "AG_100nt_otu_table.tsv.gz")
         if p.sample_id in keep and (p.total_reads or 0) >= MIN_READS
     ]
-
-
-def _gp(d: Path) -> list[Profile]:
-    f = d / "phyloseq_globalpatterns_caporaso2011"
-    feces = {
-        r["sample"]
-        for r in _meta(f / "GlobalPatterns_sample_metadata.tsv")
-        if r["SampleType"] == "Feces"
-    }
-    profiles = read_table(
-        f / "GlobalPatterns_otu_table.tsv.gz", taxonomy=f / "GlobalPatterns_taxonomy.tsv.gz"
-    )
-    return [p for p in profiles if p.sample_id in feces]
 
 
 def _enterotype(d: Path, tech: str) -> list[Profile]:
@@ -136,15 +121,8 @@ def _tito(d: Path) -> list[Profile]:
 
 COHORTS: list[dict[str, object]] = [
     {
-        "key": "lras",
-        "cohort": "LRAS faecal samples (Callahan 2019)",
-        "method": "16S rRNA full-length (PacBio CCS), SILVA 128",
-        "loader": _lras,
-        "citation": "Callahan BJ et al. (2019) Nucleic Acids Res 47:e103",
-        "note": "Few samples from three people (repeated sampling): a very small reference.",
-    },
-    {
         "key": "american_gut",
+        "method_kind": "16S",
         "cohort": "American Gut 2014 subset (stool)",
         "method": "16S rRNA V4 (100 nt), Greengenes 13_8 OTUs",
         "loader": _ag,
@@ -152,15 +130,8 @@ COHORTS: list[dict[str, object]] = [
         "note": "Self-selected volunteers; samples with at least 1,000 reads.",
     },
     {
-        "key": "globalpatterns",
-        "cohort": "GlobalPatterns faeces (Caporaso 2011)",
-        "method": "16S rRNA V4, Greengenes OTUs",
-        "loader": _gp,
-        "citation": "Caporaso JG et al. (2011) PNAS 108:4516-4522",
-        "note": "Only 4 stool samples: a very small reference.",
-    },
-    {
         "key": "enterotype_illumina",
+        "method_kind": "shotgun",
         "cohort": "MetaHIT enterotypes (Arumugam 2011), Illumina",
         "method": "shotgun metagenomics (Illumina)",
         "loader": lambda d: _enterotype(d, "Illumina"),
@@ -169,6 +140,7 @@ COHORTS: list[dict[str, object]] = [
     },
     {
         "key": "enterotype_sanger",
+        "method_kind": "shotgun",
         "cohort": "MetaHIT enterotypes (Arumugam 2011), Sanger",
         "method": "shotgun metagenomics (Sanger)",
         "loader": lambda d: _enterotype(d, "Sanger"),
@@ -177,6 +149,7 @@ COHORTS: list[dict[str, object]] = [
     },
     {
         "key": "enterotype_454",
+        "method_kind": "16S",
         "cohort": "Enterotype 16S samples (Arumugam 2011), 454",
         "method": "16S rRNA (454 pyrosequencing)",
         "loader": lambda d: _enterotype(d, "Pyro454"),
@@ -185,6 +158,7 @@ COHORTS: list[dict[str, object]] = [
     },
     {
         "key": "tito2024",
+        "method_kind": "unknown",
         "cohort": "Tito 2024 colonoscopy cohort (stool)",
         "method": "quantitative microbiome profiling, species labels (sequencing method not "
         "recorded in the shared export, not verified here); relative abundances used",
@@ -196,13 +170,37 @@ COHORTS: list[dict[str, object]] = [
 ]
 
 
+def _taxa_of_interest_genera() -> list[str]:
+    kb = load_knowledge()
+    names = {n for t in kb.taxa if t.shown and t.match_rank == "genus" for n in t.match_names}
+    return sorted(names)
+
+
+def _genus_stats(profiles: list[Profile], genera: list[str]) -> dict[str, dict[str, float]]:
+    """Median abundance (fraction of reads) and prevalence of each genus across ``profiles``."""
+    out: dict[str, dict[str, float]] = {}
+    for genus in genera:
+        values = [sum(r.abundance for r, _ in match_rows(p, "genus", genus)) for p in profiles]
+        if not values:
+            continue
+        out[genus] = {
+            "median": float(f"{float(np.median(values)):.6g}"),
+            "prevalence": float(f"{sum(v > 0 for v in values) / len(values):.4g}"),
+        }
+    return out
+
+
 def build(shared: Path) -> str:
     kb = load_knowledge()
+    genera = _taxa_of_interest_genera()
     data = shared / "data"
     cohorts = []
     for spec in COHORTS:
         loader: Callable[[Path], list[Profile]] = spec["loader"]  # type: ignore[assignment]
-        profiles = loader(data)
+        profiles = [p for p in loader(data) if alpha_diversity(p, rank="genus").get("observed")]
+        if len(profiles) < MIN_REFERENCE_SAMPLES:
+            print(f"{spec['key']}: {len(profiles)} samples, too few; left out", file=sys.stderr)
+            continue
         values: dict[str, list[float]] = {}
         ranks_used: dict[str, set[str]] = {}
         for p in profiles:
@@ -229,6 +227,9 @@ def build(shared: Path) -> str:
         cohorts.append(
             {
                 "key": spec["key"],
+                "method_kind": spec["method_kind"],
+                "sample_ids": sorted(str(p.sample_id) for p in profiles),
+                "genus_medians": _genus_stats(profiles, genera),
                 "cohort": spec["cohort"],
                 "method": spec["method"],
                 "n_samples": n,

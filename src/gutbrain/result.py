@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Version of the result schema (semantic versioning; see module docstring).
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 #: Evidence grade of an association (guide.md): A replicated, B one large cohort or several small
 #: studies, C a single small, animal-only or mechanistic study.
@@ -137,6 +137,11 @@ class DiversityPercentile(_Frozen):
     n_samples: int = Field(ge=1)
     comparable: bool = True
     note: str = ""
+    cohort_key: str = ""
+    #: ``16S``, ``shotgun`` or ``unknown``: the cohort's kind of method.
+    method_kind: str = "unknown"
+    #: True for the one cohort the summary and findings quote (the largest of the sample's method).
+    headline: bool = False
 
 
 class Diversity(_Frozen):
@@ -147,6 +152,8 @@ class Diversity(_Frozen):
     computable: bool = True
     reason: str = ""
     percentiles: tuple[DiversityPercentile, ...] = ()
+    #: Metrics deliberately not compared with reference cohorts, with the reason.
+    not_compared: dict[str, str] = Field(default_factory=dict)
     context: str = ""
     source_ids: tuple[str, ...] = ()
     grade: Grade | None = None
@@ -175,6 +182,8 @@ class GuildScore(_Frozen):
     value: float | None = Field(default=None, ge=0.0, le=1.0)
     computable: bool
     reason: str = ""
+    #: True for a guild whose knowledge rows are all ``context_only``: no personal value, ever.
+    background_only: bool = False
     members: tuple[GuildMember, ...] = ()
     coverage: float = Field(ge=0.0, le=1.0)
     coverage_rank: str

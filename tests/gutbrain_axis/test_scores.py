@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gutbrain.gutbrain_axis.scores import confidence_of, score_guilds, taxa_of_interest
+from gutbrain.gutbrain_axis.scores import (
+    BACKGROUND_ONLY_REASON,
+    confidence_of,
+    score_guild,
+    score_guilds,
+    taxa_of_interest,
+)
 from gutbrain.io.knowledge import load_knowledge
 from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
 
@@ -36,6 +44,36 @@ def make(
 
 def guild(profile: Profile, gid: str):  # type: ignore[no-untyped-def]
     return next(g for g in score_guilds(profile, KB) if g.guild_id == gid)
+
+
+def mechanics(profile: Profile, gid: str):  # type: ignore[no-untyped-def]
+    """Score a background-only guild as if it were reportable (tests the member matching)."""
+    row = next(g for g in KB.guilds if g.guild == gid)
+    return score_guild(profile, dataclasses.replace(row, report_use="report_ok"))
+
+
+@pytest.mark.parametrize("gid", ["gaba", "lps", "mucin"])
+def test_context_only_guilds_get_no_personal_value(gid: str) -> None:
+    # the members are present, yet a context_only guild is never a personal score
+    p = make(
+        {"Escherichia": 0.2, "Bacteroides": 0.5, "Akkermansia": 0.2, "Desulfovibrio": 0.1},
+        families={"Enterobacteriaceae": 0.2, "Bacteroidaceae": 0.5},
+    )
+    g = guild(p, gid)
+    assert next(x for x in KB.guilds if x.guild == gid).report_use == "context_only"
+    assert not g.computable
+    assert g.background_only
+    assert g.value is None
+    assert g.percentiles == ()
+    assert g.members == ()
+    assert g.reason == BACKGROUND_ONLY_REASON
+
+
+def test_report_ok_guilds_are_not_background_only() -> None:
+    p = make({"Faecalibacterium": 0.3, "Bacteroides": 0.7})
+    for g in score_guilds(p, KB):
+        row = next(x for x in KB.guilds if x.guild == g.guild_id)
+        assert g.background_only == (row.computable and row.report_use == "context_only")
 
 
 def test_butyrate_sum_by_hand() -> None:
@@ -94,7 +132,7 @@ def test_lps_family_and_genus() -> None:
         {"Escherichia": 0.02, "Desulfovibrio": 0.01, "Bacteroides": 0.97},
         families={"Enterobacteriaceae": 0.03, "Bacteroidaceae": 0.97},
     )
-    g = guild(p, "lps")
+    g = mechanics(p, "lps")
     # Enterobacteriaceae (family) 0.03 + Desulfovibrio 0.01; Escherichia lies inside the family
     assert g.value == pytest.approx(0.04)
 
@@ -177,7 +215,7 @@ def test_family_member_found_through_genus_lineage() -> None:
         unassigned={"genus": 0.2},
         provenance=Provenance(gutbrain_version="t", source="test"),
     )
-    g = guild(p, "lps")
+    g = mechanics(p, "lps")
     assert g.value == pytest.approx(0.035)
     assert g.coverage == pytest.approx(0.8)  # both members checked at genus, 1 - 0.2
     assert any("(in Enterobacteriaceae)" in m.taxon for m in g.members)

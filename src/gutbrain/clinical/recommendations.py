@@ -5,14 +5,16 @@ Lancet Gastroenterol Hepatol), gutbrain gives no treatment, cure or supplement a
 recommendation names what triggered it (``based_on``), its source and grade, and says what the
 evidence does not show (for example, no effect on mood was tested).
 
+Recommendations come **only from the person's own answers** (diet, fluid intake, antibiotics);
+the microbiome alone never triggers advice (a low percentile is not a deficiency, and advice from
+a microbiome test alone is what the consensus warns against). With no answers there are none.
+
 Triggers (each fires at most once):
 
-* plant variety: fewer than 30 plant types a week, or diversity below the 25th reference
-  percentile (S026, American Gut, grade C: observational, self-reported);
-* fibre: under 30 g/day, or butyrate producers below the 25th reference percentile (S051 UK
-  guidance, grade B; S016 for fibre as the producers' substrate);
-* fermented foods: diversity below the 25th percentile or fewer than 1 serving a day (S027, one
-  small randomised study, grade C);
+* plant variety: fewer than 30 plant types a week (S026, American Gut, grade C: observational,
+  self-reported);
+* fibre: under 30 g/day (S051 UK guidance, grade B; S016 for fibre as the producers' substrate);
+* fermented foods: fewer than 1 serving a day (S027, one small randomised study, grade C);
 * hydration: below the EFSA adequate intake (S052, grade B);
 * antibiotics within 2 months: the profile may still be recovering (S029, grade C).
 """
@@ -24,34 +26,24 @@ import logging
 from gutbrain.io.answers import Answers
 from gutbrain.result import Recommendation
 
-__all__ = ["LOW_PERCENTILE", "recommend"]
+__all__ = ["recommend"]
 
 logger = logging.getLogger(__name__)
 
-#: Percentile below which a reference-cohort comparison counts as "low" for a trigger.
-LOW_PERCENTILE = 25.0
 
-
-def recommend(
-    *,
-    answers: Answers | None,
-    diversity_percentile: float | None = None,
-    butyrate_percentile: float | None = None,
-) -> tuple[Recommendation, ...]:
-    """Return the recommendations triggered by the answers and the measured profile."""
+def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
+    """Return the recommendations triggered by the person's own answers (none without answers)."""
     out: list[Recommendation] = []
+    if answers is None:
+        return ()
     diet = answers.diet if answers is not None else None
     plants = diet.plant_types_per_week if diet is not None else None
     fibre = diet.fibre_g_per_day if diet is not None else None
     fermented = diet.fermented_servings_per_day if diet is not None else None
-    low_div = diversity_percentile is not None and diversity_percentile < LOW_PERCENTILE
-    low_but = butyrate_percentile is not None and butyrate_percentile < LOW_PERCENTILE
 
     basis: list[str] = []
     if plants is not None and plants < 30:
         basis.append(f"plant types per week: {plants}")
-    if low_div:
-        basis.append(f"diversity at reference percentile {diversity_percentile:.0f}")
     if basis:
         out.append(
             Recommendation(
@@ -72,8 +64,6 @@ def recommend(
     basis = []
     if fibre is not None and fibre < 30:
         basis.append(f"fibre: {fibre:g} g/day")
-    if low_but:
-        basis.append(f"butyrate producers at reference percentile {butyrate_percentile:.0f}")
     if basis:
         out.append(
             Recommendation(
@@ -92,8 +82,6 @@ def recommend(
     basis = []
     if fermented is not None and fermented < 1:
         basis.append(f"fermented foods: {fermented:g} servings/day")
-    if low_div:
-        basis.append(f"diversity at reference percentile {diversity_percentile:.0f}")
     if basis:
         out.append(
             Recommendation(

@@ -24,6 +24,11 @@ and :math:`u_\\rho` the unassigned fraction at rank :math:`\\rho`. **Confidence*
 :math:`C \\ge 0.8`, ``moderate`` for :math:`C \\ge 0.5`, ``low`` above 0, and the score is not
 computable (``value = None`` with a reason) when :math:`C = 0` or the guild cannot be scored from
 taxa at all (acetate, tryptophan, serotonin spore-formers; see the knowledge base).
+
+**Background-only guilds.** A guild whose knowledge row is ``report_use = context_only`` (GABA,
+mucin, LPS: "never a personal inference", guide.md) gets no personal value and no percentiles:
+it is returned with ``computable = False``, ``background_only = True`` and the reason, so the
+report can explain it as background knowledge only.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from gutbrain.model import RANKS, Profile, TaxonRow
 from gutbrain.result import DiversityPercentile, GuildMember, GuildScore, TaxonOfInterest
 
 __all__ = [
+    "BACKGROUND_ONLY_REASON",
     "CONFIDENCE_HIGH",
     "CONFIDENCE_MODERATE",
     "confidence_of",
@@ -52,6 +58,12 @@ logger = logging.getLogger(__name__)
 
 CONFIDENCE_HIGH = 0.8
 CONFIDENCE_MODERATE = 0.5
+
+#: Reason given for a background-only (``context_only``) guild.
+BACKGROUND_ONLY_REASON = (
+    "background knowledge only: the evidence for this guild is not strong enough for a personal "
+    "inference (knowledge base report_use = context_only), so no personal value is given"
+)
 
 _POTENTIAL = "Inferred from which taxa are present (genetic potential), not a measured metabolite."
 
@@ -140,6 +152,17 @@ def score_guild(
         "source_ids": guild.source_ids,
         "grade": guild.grade,
     }
+    if guild.computable and guild.report_use == "context_only":
+        return GuildScore(
+            **common,
+            computable=False,
+            background_only=True,
+            reason=BACKGROUND_ONLY_REASON,
+            coverage=0.0,
+            coverage_rank="",
+            confidence="none",
+            caveats=(guild.caveat,) if guild.caveat else (),
+        )
     if not guild.computable:
         return GuildScore(
             **common,

@@ -190,6 +190,7 @@ class _CohortRow:
     note: str
     comparable: bool
     percentiles: dict[str, float]
+    headline: bool = False
 
 
 def _percentile_matrix(
@@ -203,7 +204,7 @@ def _percentile_matrix(
             metrics.append(p.metric)
         row = rows.get(p.cohort)
         if row is None:
-            row = _CohortRow(p.cohort, p.method, p.n_samples, p.note, p.comparable, {})
+            row = _CohortRow(p.cohort, p.method, p.n_samples, p.note, p.comparable, {}, p.headline)
             rows[p.cohort] = row
         row.percentiles[p.metric] = p.percentile
     return metrics, list(rows.values())
@@ -231,18 +232,22 @@ def _summary(result: Result) -> list[_SummaryItem]:
         if not diversity.computable or shannon is None:
             continue
         text = f"Shannon diversity at {diversity.rank} level is {shannon:.2f}"
-        if diversity.percentiles:
-            first = diversity.percentiles[0]
+        head = next(
+            (p for p in diversity.percentiles if p.headline and p.metric == "shannon"), None
+        )
+        if head is not None:
             text += (
-                f", around the {_ordinal(first.percentile)} percentile of {first.cohort} "
-                f"({first.n_samples} samples)"
+                f", the {_ordinal(head.percentile)} percentile of {head.cohort} "
+                f"({head.n_samples} samples, {head.method})"
             )
         text += ". There is no universal normal range."
         items.append(_SummaryItem("Diversity", text, "diversity"))
         break
     computable = [g for g in result.guilds if g.computable and g.value is not None]
     if computable:
-        parts = [f"{g.name} {_pct(g.value, 0)} ({g.confidence} confidence)" for g in computable[:3]]
+        parts = [
+            f"{g.name} {_pct(g.value, 0)} (data coverage {g.confidence})" for g in computable[:3]
+        ]
         items.append(
             _SummaryItem(
                 "Gut–brain guilds (genetic potential)",

@@ -4,7 +4,9 @@ The domain packages never import each other; this module joins them:
 
 1. profile summary (top taxa per rank, unassigned share, depth, copy-number flag) and read QC;
 2. alpha diversity at genus and species rank (``gutbrain.ecology.alpha``) with reference-cohort
-   percentiles (``gutbrain.gutbrain_axis.reference``) and the "no universal normal range" context;
+   percentiles (``gutbrain.gutbrain_axis.reference``: cohorts of >= 20 samples that do not hold
+   the sample; one *headline* cohort, the largest of the sample's method kind, is the number the
+   findings quote) and the "no universal normal range" context;
 3. guild scores, taxa of interest and, when a KO table and module definitions are given, GBM
    coverage (``gutbrain.gutbrain_axis``);
 4. markers, questionnaires, safety alerts (always on) and recommendations (``gutbrain.clinical``);
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,7 +31,15 @@ from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.ecology.composition import with_broader_ranks
 from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
-from gutbrain.gutbrain_axis.reference import ReferenceTable, load_reference, reference_percentiles
+from gutbrain.gutbrain_axis.reference import (
+    NOT_COMPARED,
+    ReferenceCohort,
+    ReferenceTable,
+    headline_cohort,
+    load_reference,
+    method_kind_of,
+    reference_percentiles,
+)
 from gutbrain.gutbrain_axis.scores import score_guilds, taxa_of_interest
 from gutbrain.io.answers import Answers, Markers
 from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
@@ -50,7 +59,7 @@ from gutbrain.result import (
     TaxonAbundance,
 )
 
-__all__ = ["DISCLAIMER", "TOP_TAXA", "interpret_profile", "result_texts"]
+__all__ = ["DISCLAIMER", "TOP_TAXA", "headline_percentile", "interpret_profile", "result_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +131,9 @@ def _qc(qc: ReadQC | None) -> ReadQCSummary | None:
     )
 
 
-def _diversity(profile: Profile, kb: KnowledgeBase, table: ReferenceTable) -> tuple[Diversity, ...]:
+def _diversity(
+    profile: Profile, kb: KnowledgeBase, table: ReferenceTable, headline: ReferenceCohort | None
+) -> tuple[Diversity, ...]:
     policy = kb.diversity["DV001"]
     out = []
     for rank in ("genus", "species"):
@@ -149,12 +160,22 @@ def _diversity(profile: Profile, kb: KnowledgeBase, table: ReferenceTable) -> tu
         for metric in DIVERSITY_METRICS:
             value = metrics.get(metric)
             if value is not None:
-                percentiles.extend(reference_percentiles(metric, value, rank=rank, table=table))
+                percentiles.extend(
+                    reference_percentiles(
+                        metric,
+                        value,
+                        rank=rank,
+                        table=table,
+                        sample_id=str(profile.sample_id),
+                        headline=headline.key if headline is not None else None,
+                    )
+                )
         out.append(
             Diversity(
                 rank=rank,
                 metrics=metrics,
                 percentiles=tuple(percentiles),
+                not_compared={m: why for m, why in NOT_COMPARED.items() if m in metrics},
                 context=policy.statement,
                 source_ids=policy.source_ids,
                 grade=policy.grade,
@@ -164,7 +185,11 @@ def _diversity(profile: Profile, kb: KnowledgeBase, table: ReferenceTable) -> tu
 
 
 def _with_percentiles(
-    guilds: Iterable[GuildScore], table: ReferenceTable
+    guilds: Iterable[GuildScore],
+    table: ReferenceTable,
+    *,
+    sample_id: str,
+    headline: ReferenceCohort | None,
 ) -> tuple[GuildScore, ...]:
     out = []
     for g in guilds:
@@ -175,15 +200,19 @@ def _with_percentiles(
                 rank="genus",
                 table=table,
                 ranks_used=g.coverage_rank,
+                sample_id=sample_id,
+                headline=headline.key if headline is not None else None,
             )
             g = g.model_copy(update={"percentiles": pct})
         out.append(g)
     return tuple(out)
 
 
-def _median_percentile(percentiles: Iterable[DiversityPercentile], metric: str) -> float | None:
-    values = [p.percentile for p in percentiles if p.metric == metric and p.comparable]
-    return statistics.median(values) if values else None
+def headline_percentile(
+    percentiles: Iterable[DiversityPercentile], metric: str
+) -> DiversityPercentile | None:
+    """The percentile of ``metric`` in the headline cohort (the one number quoted everywhere)."""
+    return next((p for p in percentiles if p.metric == metric and p.headline), None)
 
 
 def _findings(
@@ -268,16 +297,17 @@ def _findings(
                 )
         if d.rank == "genus" and d.computable:
             shannon = d.metrics.get("shannon")
-            pct = _median_percentile(d.percentiles, "shannon")
+            pct = headline_percentile(d.percentiles, "shannon")
             if shannon is not None and pct is not None:
                 f.append(
                     Finding(
                         finding_id="diversity-percentile",
                         category="diversity",
-                        text=f"Genus-level Shannon diversity of this sample is {shannon:.2f}; "
-                        f"across the reference cohorts it sits around percentile {pct:.0f} "
-                        "(see each cohort's method and size). A percentile places the value "
-                        "among other stools; it is not a health rating.",
+                        text=f"Genus-level Shannon diversity of this sample is {shannon:.2f}, at "
+                        f"percentile {pct.percentile:.0f} of {pct.cohort} ({pct.n_samples} "
+                        f"samples, {pct.method}), the largest reference cohort of the same kind "
+                        "of method. A percentile places the value among other stools; it is "
+                        "not a health rating.",
                         knowledge_ids=("DV001",),
                         source_ids=kb.diversity["DV001"].source_ids,
                         grade=kb.diversity["DV001"].grade,
@@ -293,8 +323,8 @@ def _findings(
             Finding(
                 finding_id=f"guild-{g.guild_id}",
                 category="guild",
-                text=f"{g.name}: {100 * g.value:.1f} % of reads ({g.confidence} confidence, "
-                f"coverage {100 * g.coverage:.0f} %). {statement}",
+                text=f"{g.name}: {100 * g.value:.1f} % of reads (data coverage {g.confidence}: "
+                f"{100 * g.coverage:.0f} % of reads named at the ranks it needs). {statement}",
                 knowledge_ids=g.knowledge_ids,
                 source_ids=g.source_ids,
                 grade=g.grade,
@@ -403,9 +433,15 @@ def interpret_profile(
     kb = knowledge or load_knowledge()
     table = reference or load_reference()
     warnings: list[str] = []
+    sample_id = str(profile.sample_id)
+    headline = headline_cohort(
+        table, method_kind=method_kind_of(profile.provenance.source), sample_id=sample_id
+    )
 
-    diversity = _diversity(profile, kb, table)
-    guilds = _with_percentiles(score_guilds(profile, kb), table)
+    diversity = _diversity(profile, kb, table, headline)
+    guilds = _with_percentiles(
+        score_guilds(profile, kb), table, sample_id=sample_id, headline=headline
+    )
     taxa = taxa_of_interest(profile, kb)
     modules: tuple[ModuleCoverage, ...] = ()
     if ko_abundances is not None and module_definitions is not None:
@@ -426,17 +462,7 @@ def interpret_profile(
         crisis_contacts=crisis_contacts,
     )
 
-    genus_div = next((d for d in diversity if d.rank == "genus" and d.computable), None)
-    butyrate = next((g for g in guilds if g.guild_id == "butyrate" and g.computable), None)
-    recommendations = recommend(
-        answers=answers,
-        diversity_percentile=_median_percentile(genus_div.percentiles, "shannon")
-        if genus_div
-        else None,
-        butyrate_percentile=_median_percentile(butyrate.percentiles, f"guild:{butyrate.guild_id}")
-        if butyrate
-        else None,
-    )
+    recommendations = recommend(answers=answers)
 
     findings = _findings(
         kb, diversity=diversity, guilds=guilds, answers=answers, has_modules=bool(modules)
