@@ -1,4 +1,4 @@
-"""CLI commands: ``gutbrain db build|import|info|verify|list|index``."""
+"""CLI commands: ``gutbrain db build|import|fetch|info|verify|list|index``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.profile.index import ensure_index
 from gutbrain.reference.bundle import list_bundles, load_bundle, verify_bundle
+from gutbrain.reference.fetch import FETCHABLE, NCBI_URL, fetch_refseq_16s
 from gutbrain.reference.formats import FORMATS, import_bundle
 from gutbrain.reference.index import MINIMAP2_PRESETS
 
@@ -106,6 +107,53 @@ def build_command(
         out=out, seq2taxid=None, copy_numbers=copy_numbers, licence=licence, citation=citation,
         force=force,
     )  # fmt: skip
+
+
+@db_app.command("fetch")
+def fetch_command(
+    source: Annotated[str, typer.Argument(help=f"What to fetch: {', '.join(FETCHABLE)}.")],
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            help=f"Base URL with NCBI's layout (file:// or http://); default {NCBI_URL}.",
+        ),
+    ] = None,
+    name: Annotated[str | None, _NAME] = None,
+    out: Annotated[Path | None, _OUT] = None,
+    copy_numbers: Annotated[Path | None, _COPY] = None,
+    min_length: Annotated[
+        int, typer.Option("--min-length", help="Leave out records shorter than this (bp).")
+    ] = 1200,
+    keep_downloads: Annotated[
+        Path | None,
+        typer.Option("--keep-downloads", help="Keep the downloaded files in this folder."),
+    ] = None,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Download NCBI's current RefSeq 16S set and taxonomy, verify them, build a bundle."""
+    if source not in FETCHABLE:
+        message = f"{source!r} is not one of {', '.join(FETCHABLE)}"
+        raise typer.BadParameter(message)
+    with progress_bar(f"Fetching {source}") as update:
+        bundle = fetch_refseq_16s(
+            out=out,
+            name=name or source,
+            mirror=mirror,
+            work_dir=keep_downloads,
+            min_length=min_length,
+            copy_numbers=copy_numbers,
+            replace=force,
+            progress=lambda _step, done, total: update(done, total),
+        )
+    tiers = bundle.manifest.get("fetch", {}).get("lineage_tiers", {})
+    console.print(
+        f"Built reference {bundle.name} {bundle.version}: {bundle.n_sequences} sequences in "
+        f"{bundle.path}\nlineages: {', '.join(f'{k} {v}' for k, v in tiers.items())}\n"
+        f"sha256 {bundle.sha256}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @db_app.command("info")

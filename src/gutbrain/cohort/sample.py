@@ -29,7 +29,6 @@ from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.errors import GutbrainError, InputFormatError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.knowledge import load_knowledge
-from gutbrain.reference.bundle import load_bundle
 from gutbrain.io.tables import read_table
 from gutbrain.model import Profile, ReadQC
 from gutbrain.profile.pipeline import profile_sample
