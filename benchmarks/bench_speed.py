@@ -1,0 +1,256 @@
+"""gutbrain profile beside Emu with minimap2 ``lr:hq`` (ONT) / ``map-hifi`` (HiFi), in one run.
+
+One command (peers from ``../shared/bench/peers/setup.sh``, default ``~/.cache/gutbrain-peers``)::
+
+    .venv/bin/python benchmarks/bench_speed.py                 # 4 truth sets + RefSeq 16S
+    .venv/bin/python benchmarks/bench_speed.py --skip-refseq   # 4 truth sets only
+
+Both tools run cold, one after the other, on the same reads:
+
+- gutbrain: ``gutbrain profile`` on a fresh copy of an imported bundle without any minimap2 index,
+  so building the indexes it needs is part of its CPU time (so is CLI start-up);
+- Emu: ``emu-lrhq abundance --type lr:hq|map-hifi --threads N --keep-counts`` (Emu 3.5 with
+  minimap2 2.30, as Emu 3.6 runs it); minimap2 builds its index in every run.
+
+CPU s = user + sys of the process and all its children (``os.wait4``), peak RSS = largest
+resident set of the process or any one child (``ru_maxrss``). Species and genus L1 against the
+truth use ``bench_profile.metrics`` (score.py's definitions: profiles renormalised over assigned
+reads). References: the 5,173-sequence benchmark reference (``../shared/bench/reference``) for the
+four truth sets, and NCBI RefSeq 16S (``../shared/data/ncbi_refseq_16s``, records whose species
+tax id or genus is in Emu's NCBI taxonomy table ``../shared/data/emu_reference_taxonomy``) for
+gut_ont_5k; there, species L1 is given between gutbrain's and Emu's profiles (no truth in those
+names). Both tools get the same sequences and taxonomy (one Emu-format folder, imported into
+gutbrain with ``gutbrain db import --format emu``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_profile import GUTBRAIN, REPO, SAMPLES, metrics, read_profile, read_truth, run_measured
+
+EMU_TYPE = {"ont": "lr:hq", "hifi": "map-hifi"}
+RANKS = ("species", "genus", "family", "order", "class", "phylum", "superkingdom")
+
+
+def bench_emu_db(shared: Path, out: Path) -> Path:
+    """Emu database of the benchmark reference: ``species_taxid.fasta`` + ``taxonomy.tsv``."""
+    ref = shared / "bench" / "reference"
+    out.mkdir(parents=True)
+    taxid: dict[str, str] = {}
+    with open(ref / "ref_seq_taxonomy.tsv") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            taxid[row["id"]] = row["tax_id"]
+    with gzip.open(ref / "ref.fasta.gz", "rt") as fin, open(out / "species_taxid.fasta", "w") as f:
+        for line in fin:
+            if line.startswith(">"):
+                ref_id = line[1:].split()[0]
+                f.write(f">{taxid[ref_id]}:bench:{ref_id}\n")
+            else:
+                f.write(line)
+    shutil.copy(ref / "species_taxonomy.tsv", out / "taxonomy.tsv")
+    return out
+
+
+def refseq_emu_db(shared: Path, out: Path) -> tuple[Path, int]:
+    """Emu database of NCBI RefSeq 16S; returns the folder and its number of sequences."""
+    data = shared / "data"
+    species_of: dict[str, tuple[str, str]] = {}
+    with gzip.open(data / "ncbi_refseq_16s" / "metadata.csv.gz", "rt") as handle:
+        for row in csv.DictReader(handle):
+            species_of[row["blast_sacc"]] = (row["blast_species_taxid"], row["blast_organism"])
+    lineage: dict[str, dict[str, str]] = {}
+    by_genus: dict[str, dict[str, str]] = {}
+    path = data / "emu_reference_taxonomy" / "emu_default_db_taxonomy.tsv.gz"
+    with gzip.open(path, "rt") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            lineage[row["tax_id"]] = row
+            if row["genus"]:
+                by_genus.setdefault(row["genus"], row)
+    out.mkdir(parents=True)
+    used: dict[str, dict[str, str]] = {}
+    n = 0
+    fasta = data / "ncbi_refseq_16s" / "bacteria.16SrRNA.fna.gz"
+    with gzip.open(fasta, "rt") as fin, open(out / "species_taxid.fasta", "w") as f:
+        keep = False
+        for line in fin:
+            if line.startswith(">"):
+                acc = line[1:].split()[0]
+                taxid, organism = species_of.get(acc, ("", ""))
+                row = lineage.get(taxid)
+                if row is None:
+                    words = organism.replace("'", "").replace("[", "").replace("]", "").split()
+                    base = by_genus.get(words[0]) if len(words) >= 2 else None
+                    if base is not None and taxid:
+                        row = {**base, "tax_id": taxid, "species": " ".join(words[:2])}
+                keep = row is not None
+                if row is not None:
+                    used[taxid] = row
+                    n += 1
+                    f.write(f">{taxid}:refseq:{acc}\n")
+            elif keep:
+                f.write(line)
+    with open(out / "taxonomy.tsv", "w") as f:
+        f.write("tax_id\t" + "\t".join(RANKS) + "\n")
+        for taxid, row in used.items():
+            f.write(taxid + "\t" + "\t".join(row.get(r, "") for r in RANKS) + "\n")
+    return out, n
+
+
+def import_bundle(emu_db: Path, out: Path, name: str) -> Path:
+    cmd = [
+        *GUTBRAIN, "db", "import", "--format", "emu",
+        "--sequences", str(emu_db / "species_taxid.fasta"),
+        "--taxonomy", str(emu_db / "taxonomy.tsv"), "--name", name, "--out", str(out),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
+def fresh_copy(bundle: Path, dest: Path) -> Path:
+    """The bundle without any cached minimap2 index (cold start)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(bundle, dest, ignore=shutil.ignore_patterns("index", "*.mmi"))
+    return dest
+
+
+def run_gutbrain(
+    reads: Path, bundle: Path, preset: str, work: Path, threads: int
+) -> tuple[float, float, float, Path]:
+    cold = fresh_copy(bundle, work / "cold-bundle")
+    out = work / "gutbrain-out"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [*GUTBRAIN, "profile", str(reads), "--out", str(out), "--preset", preset]
+    cmd += ["--threads", str(threads), "--db", str(cold)]
+    cpu, wall, rss, _ = run_measured(cmd)
+    return cpu, wall, rss, out / "profile.tsv"
+
+
+def run_emu(
+    reads: Path, emu_db: Path, preset: str, work: Path, threads: int, peers: Path
+) -> tuple[float, float, float, Path]:
+    out = work / "emu-out"
+    if out.exists():
+        shutil.rmtree(out)
+    env_path = f"{peers / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    cmd = [
+        "env", f"PATH={env_path}", str(peers / "venv" / "bin" / "python"),
+        str(peers / "bin" / "emu-lrhq"), "abundance", str(reads), "--type", EMU_TYPE[preset],
+        "--db", str(emu_db), "--keep-counts", "--threads", str(threads), "--output-dir", str(out),
+    ]  # fmt: skip
+    cpu, wall, rss, _ = run_measured(cmd)
+    (table,) = out.glob("*_rel-abundance.tsv")
+    return cpu, wall, rss, table
+
+
+def read_emu(path: Path) -> tuple[dict[str, dict[str, float]], float]:
+    """Emu's species and genus abundances (over classified reads) and its unassigned fraction."""
+    profile: dict[str, dict[str, float]] = {"species": {}, "genus": {}}
+    classified = unassigned = 0.0
+    with open(path) as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            count = float(row.get("estimated counts") or 0.0)
+            if row["tax_id"] in ("unmapped", "mapped_unclassified"):
+                unassigned += count
+                continue
+            classified += count
+            for rank in profile:
+                name = row.get(rank) or f"unknown {rank}"
+                profile[rank][name] = profile[rank].get(name, 0.0) + float(row["abundance"])
+    total = classified + unassigned
+    return profile, unassigned / total if total else 0.0
+
+
+def l1_between(a: dict[str, float], b: dict[str, float]) -> float:
+    """L1 distance of two profiles, each renormalised to sum 1."""
+    sa, sb = sum(a.values()) or 1.0, sum(b.values()) or 1.0
+    return sum(abs(a.get(k, 0.0) / sa - b.get(k, 0.0) / sb) for k in set(a) | set(b))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--peers", type=Path, default=Path.home() / ".cache" / "gutbrain-peers")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", default=",".join(SAMPLES))
+    parser.add_argument("--skip-refseq", action="store_true")
+    parser.add_argument("--skip-emu", action="store_true", help="gutbrain only (development)")
+    args = parser.parse_args()
+    shared: Path = args.shared
+    if not (shared / "bench").is_dir():
+        raise SystemExit(f"{shared / 'bench'} not found; pass --shared")
+    if not args.skip_emu and not (args.peers / "bin" / "emu-lrhq").is_file():
+        raise SystemExit(f"no emu-lrhq in {args.peers}; run ../shared/bench/peers/setup.sh")
+    with tempfile.TemporaryDirectory(prefix="gutbrain-speed-") as tmp:
+        work = Path(tmp)
+        jobs: list[tuple[str, str, Path, Path, Path, bool]] = []
+        bench_db = bench_emu_db(shared, work / "emu-bench")
+        bench_bundle = import_bundle(bench_db, work / "bundle-bench", "bench-ref")
+        for sample in args.samples.split(","):
+            reads = shared / "bench" / "reads" / f"{sample}.fastq.gz"
+            jobs.append((sample, "benchmark, 5,173 seqs", reads, bench_db, bench_bundle, True))
+        if not args.skip_refseq:
+            refseq_db, n = refseq_emu_db(shared, work / "emu-refseq")
+            refseq_bundle = import_bundle(refseq_db, work / "bundle-refseq", "ncbi-refseq-16s")
+            reads = shared / "bench" / "reads" / "gut_ont_5k.fastq.gz"
+            label = f"RefSeq 16S, {n:,} seqs"
+            jobs.append(("gut_ont_5k", label, reads, refseq_db, refseq_bundle, False))
+        print(
+            f"threads {args.threads}; cold runs; CPU s = user+sys of the process tree; "
+            "species L1 vs truth (RefSeq row: gutbrain vs Emu)\n"
+        )
+        print(
+            "| sample | reference | gutbrain CPU s | Emu CPU s | Emu/gutbrain | "
+            "gutbrain wall s | Emu wall s | RSS MiB gutbrain / Emu | sp L1 gutbrain / Emu | "
+            "gen L1 gutbrain / Emu |"
+        )
+        print("|" + "---|" * 10)
+        for sample, label, reads, emu_db, bundle, has_truth in jobs:
+            preset = SAMPLES[sample]
+            g_cpu, g_wall, g_rss, g_table = run_gutbrain(reads, bundle, preset, work, args.threads)
+            g_prof, _ = read_profile(g_table)
+            if args.skip_emu:
+                e_cpu = e_wall = e_rss = float("nan")
+                e_prof: dict[str, dict[str, float]] = {"species": {}, "genus": {}}
+            else:
+                e_cpu, e_wall, e_rss, e_table = run_emu(
+                    reads, emu_db, preset, work, args.threads, args.peers
+                )
+                e_prof, _ = read_emu(e_table)
+            if has_truth:
+                truth = read_truth(shared / "bench" / "truth" / f"{sample}.truth.tsv")
+                l1 = {
+                    rank: (
+                        metrics(truth[rank], g_prof[rank])["L1"],  # type: ignore[arg-type]
+                        metrics(truth[rank], e_prof[rank])["L1"] if e_prof[rank] else float("nan"),  # type: ignore[arg-type]
+                    )
+                    for rank in ("species", "genus")
+                }
+                sp = f"{l1['species'][0]:.3f} / {l1['species'][1]:.3f}"
+                ge = f"{l1['genus'][0]:.3f} / {l1['genus'][1]:.3f}"
+            else:
+                agree = {
+                    rank: l1_between(g_prof[rank], e_prof[rank]) for rank in ("species", "genus")
+                }
+                sp = f"{agree['species']:.3f} (vs Emu)"
+                ge = f"{agree['genus']:.3f} (vs Emu)"
+            print(
+                f"| {sample} | {label} | {g_cpu:.1f} | {e_cpu:.1f} | {e_cpu / g_cpu:.1f}x | "
+                f"{g_wall:.1f} | {e_wall:.1f} | {g_rss:.0f} / {e_rss:.0f} | {sp} | {ge} |",
+                flush=True,
+            )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
