@@ -198,6 +198,8 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
         "host": "127.0.0.1",
         "dashboard_address": "127.0.0.1:0",
         "scheduler_kwargs": {"dashboard": False},
+        # worker processes ignore Ctrl-C; the coordinator stops them (gutbrain.cohort.worker_setup)
+        "preload": ["gutbrain.cohort.worker_setup"],
     }
     if memory_limit is not None:
         options["memory_limit"] = memory_limit

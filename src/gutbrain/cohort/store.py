@@ -545,8 +545,8 @@ class CohortStore:
         if not text.isdigit():
             return False
         pid = int(text)
-        if pid == os.getpid():
-            return self._lock_handle is not None
+        if pid == os.getpid():  # another store object of this process may hold it: probe
+            return self._lock_handle is not None or _flock_held(self.root / ".owner.lock")
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -747,6 +747,22 @@ def _rank_depth(rank: str) -> int:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _flock_held(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock this probe took
+    return False
 
 
 def _output_error(path: Path, exc: OSError) -> OutputError:
