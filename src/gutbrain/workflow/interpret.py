@@ -46,6 +46,7 @@ from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
 from gutbrain.model import Profile, ReadQC
 from gutbrain.result import (
     SCHEMA_VERSION,
+    Alert,
     Diversity,
     DiversityPercentile,
     Finding,
@@ -59,7 +60,15 @@ from gutbrain.result import (
     TaxonAbundance,
 )
 
-__all__ = ["DISCLAIMER", "TOP_TAXA", "headline_percentile", "interpret_profile", "result_texts"]
+__all__ = [
+    "CRISIS_WITHOUT_CONTACT",
+    "DISCLAIMER",
+    "TOP_TAXA",
+    "alerts_from_inputs",
+    "headline_percentile",
+    "interpret_profile",
+    "result_texts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +83,39 @@ DISCLAIMER = (
     "Functional scores describe genetic potential, not measured substances. If you are worried "
     "about your health, talk to a doctor."
 )
+
+
+#: Warning added to a result when the crisis alert fired but no crisis contact was configured.
+CRISIS_WITHOUT_CONTACT = (
+    "The crisis message names no local crisis line because none is configured for this "
+    "installation (--crisis-contact). Please contact your doctor, a local crisis line or your "
+    "local emergency number today."
+)
+
+
+def alerts_from_inputs(
+    answers: Answers | None,
+    markers: Markers | None,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    crisis_contacts: tuple[str, ...] = (),
+) -> tuple[Alert, ...]:
+    """The safety alerts of ``answers`` and ``markers`` alone (no profile needed).
+
+    The same alerts :func:`interpret_profile` puts in the result; ``gutbrain run`` prints them
+    on the terminal before anything else, before the slow profiling stage starts.
+    """
+    kb = knowledge or load_knowledge()
+    age = answers.age if answers is not None else None
+    meds = answers.medications if answers is not None else None
+    marker_results = assess_markers(markers, kb, age=age, medications=meds) if markers else ()
+    questionnaires = score_answers(answers, kb) if answers is not None else ()
+    return safety_alerts(
+        answers=answers,
+        questionnaires=questionnaires,
+        markers=marker_results,
+        crisis_contacts=crisis_contacts,
+    )
 
 
 def _summary(profile: Profile) -> ProfileSummary:
@@ -463,6 +505,8 @@ def interpret_profile(
     )
 
     recommendations = recommend(answers=answers)
+    if any(a.level == "crisis" for a in alerts) and not crisis_contacts:
+        warnings.append(CRISIS_WITHOUT_CONTACT)
 
     findings = _findings(
         kb, diversity=diversity, guilds=guilds, answers=answers, has_modules=bool(modules)
