@@ -150,3 +150,38 @@ def test_recommendations_come_only_from_the_answers(shared_dir: Path) -> None:
         for basis in rec.based_on:
             assert "percentile" not in basis
             assert basis.startswith(("plant types per week: 12", "fibre: 18 g/day"))
+
+
+@pytest.mark.parametrize(("cohort", "index"), CASES)
+def test_personal_beta_diversity_against_each_usable_cohort(
+    shared_dir: Path, cohort: str, index: int
+) -> None:
+    """Rule 5: one entry per usable cohort and metric; never the sample's own cohort."""
+    result = _result(shared_dir, cohort, index)
+    data = json.loads(result.model_dump_json())
+    beta = data["beta_diversity"]
+    keys = {b["cohort_key"] for b in beta}
+    expected = {"american_gut", "tito2024"} - ({"american_gut"} if cohort == "agp" else set())
+    assert keys == expected
+    for key in keys:
+        assert {b["metric"] for b in beta if b["cohort_key"] == key} == {
+            "bray_curtis",
+            "aitchison",
+        }
+    for b in beta:
+        assert b["n_samples"] >= MIN_REFERENCE_SAMPLES
+        assert len(b["cohort_points"]) == b["n_samples"]
+        assert len(b["sample_point"]) == 2
+        assert 0 <= b["percentile"] <= 100
+        if b["metric"] == "bray_curtis":
+            assert 0 <= b["median_distance"] <= 1
+
+
+@pytest.mark.parametrize(("cohort", "index"), [("lras", 0), ("agp", 0), ("tengeler", 0)])
+def test_full_profile_is_in_the_result(shared_dir: Path, cohort: str, index: int) -> None:
+    """Rule 5: the complete genus (and species) list, not only the top 25."""
+    result = _result(shared_dir, cohort, index)
+    for rank, rows in result.profile.all_taxa.items():
+        assert len(rows) == result.profile.n_taxa[rank]
+        assert [t.name for t in rows[:25]] == [t.name for t in result.profile.top_taxa[rank]]
+    assert "genus" in result.profile.all_taxa

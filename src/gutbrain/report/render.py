@@ -26,9 +26,17 @@ import jinja2
 
 from gutbrain import __version__
 from gutbrain.io.files import atomic_write_text
-from gutbrain.report._charts import StackedBar, stacked_bar
+from gutbrain.report._charts import (
+    SCATTER_HEIGHT,
+    SCATTER_WIDTH,
+    Scatter,
+    StackedBar,
+    scatter,
+    stacked_bar,
+)
 from gutbrain.result import (
     Alert,
+    BetaDiversity,
     DiversityPercentile,
     Finding,
     Reference,
@@ -358,6 +366,32 @@ def _created(result: Result) -> str:
     return when.strftime("%d %B %Y, %H:%M UTC")
 
 
+def _beta_plots(result: Result) -> list[tuple[BetaDiversity, Scatter]]:
+    """One PCoA scatter per reference cohort and metric (the sample as a marked point)."""
+    plots = []
+    for b in result.beta_diversity:
+        px, py = (100 * b.axis_explained[0], 100 * b.axis_explained[1])
+        plots.append(
+            (
+                b,
+                scatter(
+                    b.cohort_points,
+                    b.sample_point,
+                    title=f"{b.metric_label} PCoA of {b.cohort}",
+                    x_label=f"PCoA axis 1 ({px:.0f} % of variation)",
+                    y_label=f"PCoA axis 2 ({py:.0f} % of variation)",
+                ),
+            )
+        )
+    return plots
+
+
+def _full_profile(result: Result) -> list[tuple[str, tuple[TaxonAbundance, ...]]]:
+    """Complete taxon lists (the expandable full profile), narrowest rank first."""
+    full = result.profile.all_taxa or result.profile.top_taxa
+    return [(rank, full[rank]) for rank in ("species", "genus") if full.get(rank)]
+
+
 def _context(result: Result) -> dict[str, Any]:
     references: dict[str, Reference] = {r.source_id: r for r in result.references}
     crisis: list[Alert] = [a for a in result.alerts if a.level == "crisis"]
@@ -403,6 +437,9 @@ def _context(result: Result) -> dict[str, Any]:
         "unplaced_guild_findings": unplaced_guild_findings,
         "unshown_taxon_findings": _unshown_taxon_findings(result),
         "result_json": result.model_dump(mode="json"),
+        "beta_plots": _beta_plots(result),
+        "scatter_size": (SCATTER_WIDTH, SCATTER_HEIGHT),
+        "full_profile": _full_profile(result),
     }
 
 

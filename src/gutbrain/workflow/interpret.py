@@ -7,6 +7,9 @@ The domain packages never import each other; this module joins them:
    percentiles (``gutbrain.gutbrain_axis.reference``: cohorts of >= 20 samples that do not hold
    the sample; one *headline* cohort, the largest of the sample's method kind, is the number the
    findings quote) and the "no universal normal range" context;
+2b. personal beta diversity at genus rank against the packaged reference genus tables
+   (``gutbrain.ecology.reference_beta``: Bray–Curtis and Aitchison, the sample's median distance
+   and its place among the members' own, PCoA with the sample added);
 3. guild scores, taxa of interest and, when a KO table and module definitions are given, GBM
    coverage (``gutbrain.gutbrain_axis``);
 4. markers, questionnaires, safety alerts (always on) and recommendations (``gutbrain.clinical``);
@@ -30,6 +33,7 @@ from gutbrain.clinical.safety import safety_alerts
 from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.ecology.composition import with_broader_ranks
+from gutbrain.ecology.reference_beta import personal_beta
 from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
 from gutbrain.gutbrain_axis.reference import (
     NOT_COMPARED,
@@ -122,11 +126,12 @@ def _summary(profile: Profile) -> ProfileSummary:
     # Broader ranks (phylum ... family) rolled up from the best-assigned rank, for composition.
     profile = with_broader_ranks(profile)
     top: dict[str, tuple[TaxonAbundance, ...]] = {}
+    every: dict[str, tuple[TaxonAbundance, ...]] = {}
     counts: dict[str, int] = {}
     for rank in profile.ranks():
         rows = profile.at_rank(rank)
         counts[rank] = len(rows)
-        top[rank] = tuple(
+        listed = tuple(
             TaxonAbundance(
                 name=row.taxon,
                 rank=rank,
@@ -136,8 +141,11 @@ def _summary(profile: Profile) -> ProfileSummary:
                 abundance_high=row.abundance_high,
                 lineage={k: v for k, v in row.lineage.as_dict().items() if v},
             )
-            for row in rows[:TOP_TAXA]
+            for row in rows
         )
+        top[rank] = listed[:TOP_TAXA]
+        if rank in ("genus", "species"):
+            every[rank] = listed
     notes = []
     if not profile.copy_number_corrected:
         notes.append(
@@ -152,6 +160,7 @@ def _summary(profile: Profile) -> ProfileSummary:
         ranks=tuple(profile.ranks()),
         n_taxa=counts,
         top_taxa=top,
+        all_taxa=every,
         unassigned={str(k): float(v) for k, v in profile.unassigned.items()},
         notes=tuple(notes),
     )
@@ -481,6 +490,8 @@ def interpret_profile(
     )
 
     diversity = _diversity(profile, kb, table, headline)
+    genus_rows = with_broader_ranks(profile).at_rank("genus")
+    beta = personal_beta({r.taxon: r.abundance for r in genus_rows}, sample_id=sample_id)
     guilds = _with_percentiles(
         score_guilds(profile, kb), table, sample_id=sample_id, headline=headline
     )
@@ -639,6 +650,7 @@ def interpret_profile(
         profile=_summary(profile),
         read_qc=_qc(qc),
         diversity=diversity,
+        beta_diversity=beta,
         guilds=guilds,
         taxa_of_interest=taxa,
         modules=modules,
