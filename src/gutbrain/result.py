@@ -239,6 +239,14 @@ class TaxonOfInterest(_Frozen):
     source_ids: tuple[str, ...] = Field(min_length=1)
     grade: Grade
     caveats: tuple[str, ...] = ()
+    #: Where this sample stands: present, and above/below the headline cohort's median.
+    present: bool = True
+    standing: str = ""
+    reference_cohort: str = ""
+    reference_median: float | None = Field(default=None, ge=0.0, le=1.0)
+    reference_prevalence: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Internal verification note of the knowledge row (kept in result.json, never in the HTML).
+    verification_note: str = ""
 
 
 class ModuleCoverage(_Frozen):
@@ -366,6 +374,8 @@ class Result(_Frozen):
     beta_diversity: tuple[BetaDiversity, ...] = ()
     guilds: tuple[GuildScore, ...] = ()
     taxa_of_interest: tuple[TaxonOfInterest, ...] = ()
+    #: Taxa with a reportable association that were looked for and not found in this sample.
+    taxa_not_found: tuple[str, ...] = ()
     modules: tuple[ModuleCoverage, ...] = ()
     markers: tuple[MarkerResult, ...] = ()
     questionnaires: tuple[QuestionnaireResult, ...] = ()

@@ -45,7 +45,7 @@ from gutbrain.result import (
     TaxonOfInterest,
 )
 
-__all__ = ["SECTION_IDS", "render_report", "write_report"]
+__all__ = ["INTERNAL_KEYS", "SECTION_IDS", "public_json", "render_report", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +288,7 @@ class _TaxonGroup:
     matched_as: tuple[str, ...]
     items: tuple[TaxonOfInterest, ...]
     caveats: tuple[str, ...]
+    standing: str = ""
 
 
 def _group_taxa(taxa: Sequence[TaxonOfInterest]) -> list[_TaxonGroup]:
@@ -306,7 +307,11 @@ def _group_taxa(taxa: Sequence[TaxonOfInterest]) -> list[_TaxonGroup]:
             dict.fromkeys(name for item in items for name in item.matched_as if name != taxon)
         )
         caveats = tuple(dict.fromkeys(c for item in items for c in item.caveats))
-        groups.append(_TaxonGroup(taxon, items[0].abundance, matched, tuple(items), caveats))
+        groups.append(
+            _TaxonGroup(
+                taxon, items[0].abundance, matched, tuple(items), caveats, items[0].standing
+            )
+        )
     return groups
 
 
@@ -364,6 +369,19 @@ def _created(result: Result) -> str:
     except ValueError:
         return result.provenance.created
     return when.strftime("%d %B %Y, %H:%M UTC")
+
+
+#: Keys of internal verification notes: kept in result.json, left out of the HTML (and its twin).
+INTERNAL_KEYS = frozenset({"verification", "verification_note"})
+
+
+def public_json(value: Any) -> Any:
+    """``value`` (a JSON-like tree) without :data:`INTERNAL_KEYS` at any depth."""
+    if isinstance(value, dict):
+        return {k: public_json(v) for k, v in value.items() if k not in INTERNAL_KEYS}
+    if isinstance(value, list):
+        return [public_json(v) for v in value]
+    return value
 
 
 def _beta_plots(result: Result) -> list[tuple[BetaDiversity, Scatter]]:
@@ -436,7 +454,7 @@ def _context(result: Result) -> dict[str, Any]:
         "guild_findings": guild_findings,
         "unplaced_guild_findings": unplaced_guild_findings,
         "unshown_taxon_findings": _unshown_taxon_findings(result),
-        "result_json": result.model_dump(mode="json"),
+        "result_json": public_json(result.model_dump(mode="json")),
         "beta_plots": _beta_plots(result),
         "scatter_size": (SCATTER_WIDTH, SCATTER_HEIGHT),
         "full_profile": _full_profile(result),

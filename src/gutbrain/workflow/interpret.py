@@ -34,6 +34,7 @@ from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.ecology.composition import with_broader_ranks
 from gutbrain.ecology.reference_beta import personal_beta
+from gutbrain.gutbrain_axis.evidence import citable_sources, earned_grade
 from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
 from gutbrain.gutbrain_axis.reference import (
     NOT_COMPARED,
@@ -44,7 +45,7 @@ from gutbrain.gutbrain_axis.reference import (
     method_kind_of,
     reference_percentiles,
 )
-from gutbrain.gutbrain_axis.scores import score_guilds, taxa_of_interest
+from gutbrain.gutbrain_axis.scores import score_guilds, taxa_not_found, taxa_of_interest
 from gutbrain.io.answers import Answers, Markers
 from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
 from gutbrain.model import Profile, ReadQC
@@ -62,6 +63,7 @@ from gutbrain.result import (
     Result,
     ResultProvenance,
     TaxonAbundance,
+    TaxonOfInterest,
 )
 
 __all__ = [
@@ -259,6 +261,49 @@ def _with_percentiles(
     return tuple(out)
 
 
+def _with_standing(
+    taxa: Iterable[TaxonOfInterest], headline: ReferenceCohort | None
+) -> tuple[TaxonOfInterest, ...]:
+    """Say where the sample stands for each taxon: present, and above/below a cohort median."""
+    out = []
+    for t in taxa:
+        text = f"Present in this sample at {100 * t.abundance:.2f} % of reads"
+        update: dict[str, Any] = {"present": True}
+        stats = headline.genus_medians.get(t.taxon) if headline is not None else None
+        if headline is not None and stats is not None and t.rank == "genus":
+            median, prevalence = stats
+            if t.abundance > median:
+                side = "above"
+            elif t.abundance < median:
+                side = "below"
+            else:
+                side = "at"
+            text += (
+                f", {side} the median of {headline.cohort} ({100 * median:.2f} %; found in "
+                f"{100 * prevalence:.0f} % of its {headline.n_samples} samples)"
+            )
+            update |= {
+                "reference_cohort": headline.cohort,
+                "reference_median": median,
+                "reference_prevalence": prevalence,
+            }
+        text += ". Being above or below a median describes this sample, not a health state."
+        out.append(t.model_copy(update={**update, "standing": text}))
+    return tuple(out)
+
+
+def _vet(items: Iterable[Any], kb: KnowledgeBase) -> tuple[Any, ...]:
+    """Each statement with citable sources only and the grade those sources earn."""
+    out = []
+    for item in items:
+        ids = citable_sources(item.source_ids, kb)
+        update: dict[str, Any] = {"source_ids": ids}
+        if item.grade is not None:
+            update["grade"] = earned_grade(item.grade, ids, kb)
+        out.append(item.model_copy(update=update))
+    return tuple(out)
+
+
 def headline_percentile(
     percentiles: Iterable[DiversityPercentile], metric: str
 ) -> DiversityPercentile | None:
@@ -448,6 +493,7 @@ def result_texts(result: Result) -> list[str]:
     texts += [x.text for x in result.findings]
     texts += [r.text for r in result.recommendations]
     texts += [t.statement for t in result.taxa_of_interest]
+    texts += [t.standing for t in result.taxa_of_interest]
     texts += [c for t in result.taxa_of_interest for c in t.caveats]
     texts += [m.statement for m in result.markers] + [c for m in result.markers for c in m.caveats]
     texts += [q.statement for q in result.questionnaires]
@@ -495,7 +541,8 @@ def interpret_profile(
     guilds = _with_percentiles(
         score_guilds(profile, kb), table, sample_id=sample_id, headline=headline
     )
-    taxa = taxa_of_interest(profile, kb)
+    taxa = _with_standing(taxa_of_interest(profile, kb), headline)
+    not_found = taxa_not_found(profile, kb)
     modules: tuple[ModuleCoverage, ...] = ()
     if ko_abundances is not None and module_definitions is not None:
         modules = module_coverage(
@@ -527,7 +574,7 @@ def interpret_profile(
             Finding(
                 finding_id=f"taxon-{t.knowledge_id.lower()}",
                 category="taxon",
-                text=f"{t.statement} In this sample: {100 * t.abundance:.2f} % of reads.",
+                text=f"{t.statement} {t.standing}",
                 knowledge_ids=(t.knowledge_id,),
                 source_ids=t.source_ids,
                 grade=t.grade,
@@ -602,6 +649,26 @@ def interpret_profile(
     elif "genus" not in profile.ranks():
         warnings.append("The profile has no genus rank: most scores could not be computed.")
 
+    findings.append(
+        Finding(
+            finding_id="context-consensus",
+            category="context",
+            text="This report follows the 2025 international consensus on microbiome testing: "
+            "it shows the whole profile with alpha and beta diversity, compares it only with "
+            "named reference cohorts, and gives no treatment advice from the microbiome alone.",
+            source_ids=("S082",),
+            grade="B",
+        )
+    )
+    alerts = _vet(alerts, kb)
+    findings = list(_vet(findings, kb))
+    recommendations = _vet(recommendations, kb)
+    guilds = _vet(guilds, kb)
+    taxa = _vet(taxa, kb)
+    marker_results = _vet(marker_results, kb)
+    questionnaires = _vet(questionnaires, kb)
+    diversity = _vet(diversity, kb)
+
     cited: list[str] = []
     for ids in (
         [a.source_ids for a in alerts]
@@ -653,6 +720,7 @@ def interpret_profile(
         beta_diversity=beta,
         guilds=guilds,
         taxa_of_interest=taxa,
+        taxa_not_found=not_found,
         modules=modules,
         markers=marker_results,
         questionnaires=questionnaires,
