@@ -35,10 +35,40 @@ import json
 import sys
 from pathlib import Path
 
+#: Sources that are not scientific evidence (press releases): never packaged, never cited.
+DROPPED_SOURCES: dict[str, str] = {
+    "S046": "press release (a licence announcement, not scientific evidence)",
+}
+
+#: Sources added here, with bibliographic details checked against the publisher's record.
+ADDED_SOURCES: list[dict[str, str]] = [
+    {
+        "source_id": "S082",
+        "first_author": "Porcari S",
+        "year": "2025",
+        "title": "International consensus statement on microbiome testing in clinical practice",
+        "journal_ref": "Lancet Gastroenterol Hepatol 10(2):154-167",
+        "doi": "10.1016/S2468-1253(24)00311-X",
+        "pmid": "39647502",
+        "study_design": "international expert consensus (Delphi) on microbiome testing",
+        "url_checked": "https://pubmed.ncbi.nlm.nih.gov/39647502/",
+        "verification": "verified",
+        "unverified_fields": "",
+    },
+]
+
+#: Rows whose cited sources are replaced (with the reason): ``{id: (sources, authors, years)}``.
+#: MK001, the ADULT < 50 ug/g band, cited two reference studies in children (S032, S066);
+#: it now cites adult evidence only: NICE DG11 (adults), Banerjee 2015 (adults referred with
+#: bowel symptoms) and Park 2020 (healthy adults 30-80 y).
+SOURCE_OVERRIDES: dict[str, tuple[str, str, str]] = {
+    "MK001": ("S031;S074;S076", "NICE; Banerjee A; Park SY", "2013; 2015; 2020"),
+}
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "knowledge"
 OUT = REPO / "src" / "gutbrain" / "data" / "knowledge"
-KNOWLEDGE_VERSION = "2026.11.26"
+KNOWLEDGE_VERSION = "2026.12.04"
 
 # --------------------------------------------------------------------------------------------
 # Curated: which profile names each taxa.tsv row refers to (rank, names). Rows not listed name a
@@ -420,10 +450,15 @@ def _taxon_statement(row: dict[str, str]) -> str:
     )
 
 
+def _split_ids(cell: str) -> list[str]:
+    return [s.strip() for s in cell.split(";") if s.strip()]
+
+
 def build(source: Path) -> dict[str, str]:
     """Return ``{file name: text}`` of every packaged knowledge file."""
     files: dict[str, str] = {}
-    sources = _read(source / "sources.tsv")
+    sources = [s for s in _read(source / "sources.tsv") if s["source_id"] not in DROPPED_SOURCES]
+    sources += ADDED_SOURCES
     files["sources.tsv"] = _tsv(
         sources,
         [
@@ -552,6 +587,9 @@ def build(source: Path) -> dict[str, str]:
 
     markers = []
     for row in _read(source / "markers.tsv"):
+        if row["id"] in SOURCE_OVERRIDES:
+            ids, authors, years = SOURCE_OVERRIDES[row["id"]]
+            row = {**row, "source_id": ids, "first_author": authors, "year": years}
         grade, why = MARKER_GRADE[row["id"]]
         markers.append({**row, "evidence_grade": grade, "grade_rationale": why})
     files["markers.tsv"] = _tsv(
@@ -573,6 +611,19 @@ def build(source: Path) -> dict[str, str]:
 
     instruments = []
     for row in _read(source / "instruments.tsv"):
+        kept = [s for s in _split_ids(row["source_id"]) if s not in DROPPED_SOURCES]
+        authors = [a.strip() for a in row["first_author"].split(";")]
+        years = [y.strip() for y in row["year"].split(";")]
+        if len(kept) != len(_split_ids(row["source_id"])) and len(authors) == len(
+            _split_ids(row["source_id"])
+        ):
+            keep = [i for i, s in enumerate(_split_ids(row["source_id"])) if s in kept]
+            row = {
+                **row,
+                "source_id": ";".join(kept),
+                "first_author": "; ".join(authors[i] for i in keep),
+                "year": "; ".join(years[i] for i in keep if i < len(years)),
+            }
         grade, why = INSTRUMENT_GRADE[row["id"]]
         instruments.append({**row, "evidence_grade": grade, "grade_rationale": why})
     files["instruments.tsv"] = _tsv(

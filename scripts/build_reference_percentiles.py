@@ -23,6 +23,13 @@ every computable guild score, then stores 101 quantiles per metric in
 and, for the genera named by the knowledge base's taxa of interest, the cohort median abundance
 and prevalence. Deterministic and rerunnable; ``--check`` exits 1 when the committed file differs.
 
+It also writes ``src/gutbrain/data/reference_cohorts/genus_tables.json.gz``: the genus
+proportions of every sample of the cohorts whose licence allows redistributing derived data
+(American Gut: modified BSD, biocore/American-Gut; Tito 2024: Artistic-2.0, microbiome/mia),
+for personal beta diversity (``gutbrain.ecology.reference_beta``). The MetaHIT enterotype
+tables come through phyloseq under AGPL-3, so only their summary quantiles are packaged, not
+their per-sample genus tables.
+
 Cohorts smaller than ``MIN_REFERENCE_SAMPLES`` (20) are left out: LRAS faecal (Callahan et al.
 2019; 9 samples from three people, and the source of the demo sample) and GlobalPatterns (Caporaso
 et al. 2011; 4 stools) are too small to place a sample among.
@@ -33,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -41,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from gutbrain.ecology.alpha import alpha_diversity
+from gutbrain.ecology.reference_beta import genus_key
 from gutbrain.gutbrain_axis.reference import MIN_REFERENCE_SAMPLES
 from gutbrain.gutbrain_axis.scores import match_rows, score_guilds
 from gutbrain.io.knowledge import load_knowledge
@@ -49,6 +58,7 @@ from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "src" / "gutbrain" / "data" / "reference_cohorts" / "percentiles.json"
+GENUS_OUT = OUT.parent / "genus_tables.json.gz"
 VERSION = "2026.12.04"
 METRICS = ("shannon", "inverse_simpson", "observed")
 MIN_READS = 1000
@@ -122,6 +132,7 @@ def _tito(d: Path) -> list[Profile]:
 COHORTS: list[dict[str, object]] = [
     {
         "key": "american_gut",
+        "genus_table_licence": "Modified BSD (biocore/American-Gut)",
         "method_kind": "16S",
         "cohort": "American Gut 2014 subset (stool)",
         "method": "16S rRNA V4 (100 nt), Greengenes 13_8 OTUs",
@@ -158,6 +169,7 @@ COHORTS: list[dict[str, object]] = [
     },
     {
         "key": "tito2024",
+        "genus_table_licence": "Artistic-2.0 (microbiome/mia)",
         "method_kind": "unknown",
         "cohort": "Tito 2024 colonoscopy cohort (stool)",
         "method": "quantitative microbiome profiling, species labels (sequencing method not "
@@ -190,9 +202,48 @@ def _genus_stats(profiles: list[Profile], genera: list[str]) -> dict[str, dict[s
     return out
 
 
-def build(shared: Path) -> str:
+def _genus_table(spec: dict[str, object], profiles: list[Profile]) -> dict[str, object]:
+    """Sparse genus proportions (fraction of reads, 5 significant digits) of every sample."""
+    rows: list[dict[str, float]] = []
+    for p in profiles:
+        by: dict[str, float] = {}
+        for r in p.at_rank("genus"):
+            if r.abundance > 0:
+                k = genus_key(r.taxon)
+                by[k] = by.get(k, 0.0) + r.abundance
+        rows.append(by)
+    genera = sorted({g for row in rows for g in row})
+    index = {g: i for i, g in enumerate(genera)}
+    return {
+        "key": spec["key"],
+        "cohort": spec["cohort"],
+        "method": spec["method"],
+        "citation": spec["citation"],
+        "licence": spec["genus_table_licence"],
+        "samples": [str(p.sample_id) for p in profiles],
+        "genera": genera,
+        "values": [
+            [
+                [index[g], float(f"{v:.5g}")]
+                for g, v in sorted(row.items(), key=lambda x: index[x[0]])
+            ]
+            for row in rows
+        ],
+    }
+
+
+def _gzip_json(data: object) -> bytes:
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as handle:
+        handle.write(text)
+    return buffer.getvalue()
+
+
+def build(shared: Path) -> tuple[str, bytes]:
     kb = load_knowledge()
     genera = _taxa_of_interest_genera()
+    genus_tables: list[dict[str, object]] = []
     data = shared / "data"
     cohorts = []
     for spec in COHORTS:
@@ -216,6 +267,8 @@ def build(shared: Path) -> str:
                     key = f"guild:{g.guild_id}"
                     values.setdefault(key, []).append(g.value)
                     ranks_used.setdefault(key, set()).add(g.coverage_rank)
+        if "genus_table_licence" in spec:
+            genus_tables.append(_genus_table(spec, profiles))
         n = len(values.get("shannon", []))
         metrics = {}
         for key, vals in sorted(values.items()):
@@ -247,7 +300,13 @@ def build(shared: Path) -> str:
         "percentile_rule": "mid-rank among 101 stored quantiles",
         "cohorts": cohorts,
     }
-    return json.dumps(table, indent=1, sort_keys=True) + "\n"
+    genus = {
+        "version": VERSION,
+        "built_by": "scripts/build_reference_percentiles.py",
+        "values": "fraction of the sample's reads per genus (named genera only)",
+        "cohorts": genus_tables,
+    }
+    return json.dumps(table, indent=1, sort_keys=True) + "\n", _gzip_json(genus)
 
 
 def main() -> int:
@@ -256,17 +315,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    text = build(args.shared)
+    text, genus = build(args.shared)
+    genus_out = args.out.parent / GENUS_OUT.name
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if current != text:
-            print("reference percentiles are stale; rerun the script")
+        current_genus = genus_out.read_bytes() if genus_out.exists() else b""
+        if current != text or current_genus != genus:
+            print("reference percentiles or genus tables are stale; rerun the script")
             return 1
-        print("reference percentiles current")
+        print("reference percentiles and genus tables current")
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    genus_out.write_bytes(genus)
+    print(f"wrote {args.out} and {genus_out}")
     return 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Alert",
     "AlertLevel",
+    "BetaDiversity",
     "Diversity",
     "DiversityPercentile",
     "Finding",
@@ -98,7 +99,7 @@ class TaxonAbundance(_Frozen):
 
 
 class ProfileSummary(_Frozen):
-    """What was measured: top taxa per rank, unassigned share, depth and copy-number handling."""
+    """What was measured: top taxa per rank (all at genus and species), unassigned, depth."""
 
     sample_id: str
     source: str
@@ -107,6 +108,8 @@ class ProfileSummary(_Frozen):
     ranks: tuple[str, ...] = ()
     n_taxa: dict[str, int] = Field(default_factory=dict)
     top_taxa: dict[str, tuple[TaxonAbundance, ...]] = Field(default_factory=dict)
+    #: Every taxon at genus and species rank (the report's expandable complete profile).
+    all_taxa: dict[str, tuple[TaxonAbundance, ...]] = Field(default_factory=dict)
     unassigned: dict[str, float] = Field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -157,6 +160,31 @@ class Diversity(_Frozen):
     context: str = ""
     source_ids: tuple[str, ...] = ()
     grade: Grade | None = None
+
+
+class BetaDiversity(_Frozen):
+    """How far the sample's genus composition lies from one reference cohort (one metric).
+
+    ``median_distance`` is the sample's median distance to the cohort's members; ``percentile``
+    places it among the members' own median distances to each other (mid-rank; high = further
+    out than most members). ``cohort_points`` are the members' PCoA coordinates (axes 1 and 2)
+    and ``sample_point`` the sample added to that ordination without moving the members.
+    """
+
+    cohort: str
+    cohort_key: str
+    method: str
+    n_samples: int = Field(ge=1)
+    rank: str = "genus"
+    metric: Literal["bray_curtis", "aitchison"]
+    metric_label: str
+    median_distance: float = Field(ge=0.0)
+    percentile: float = Field(ge=0.0, le=100.0)
+    member_median_range: tuple[float, float]
+    axis_explained: tuple[float, float]
+    cohort_points: tuple[tuple[float, float], ...]
+    sample_point: tuple[float, float]
+    citation: str = ""
 
 
 class GuildMember(_Frozen):
@@ -211,6 +239,14 @@ class TaxonOfInterest(_Frozen):
     source_ids: tuple[str, ...] = Field(min_length=1)
     grade: Grade
     caveats: tuple[str, ...] = ()
+    #: Where this sample stands: present, and above/below the headline cohort's median.
+    present: bool = True
+    standing: str = ""
+    reference_cohort: str = ""
+    reference_median: float | None = Field(default=None, ge=0.0, le=1.0)
+    reference_prevalence: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Internal verification note of the knowledge row (kept in result.json, never in the HTML).
+    verification_note: str = ""
 
 
 class ModuleCoverage(_Frozen):
@@ -335,8 +371,12 @@ class Result(_Frozen):
     profile: ProfileSummary
     read_qc: ReadQCSummary | None = None
     diversity: tuple[Diversity, ...] = ()
+    #: Personal beta diversity: one entry per usable reference cohort and metric (genus rank).
+    beta_diversity: tuple[BetaDiversity, ...] = ()
     guilds: tuple[GuildScore, ...] = ()
     taxa_of_interest: tuple[TaxonOfInterest, ...] = ()
+    #: Taxa with a reportable association that were looked for and not found in this sample.
+    taxa_not_found: tuple[str, ...] = ()
     modules: tuple[ModuleCoverage, ...] = ()
     markers: tuple[MarkerResult, ...] = ()
     questionnaires: tuple[QuestionnaireResult, ...] = ()

@@ -22,11 +22,13 @@ def one(marker: str, value: object, unit: str, **kw: object):  # type: ignore[no
     ("value", "band"),
     [
         (0, "below_50"),
+        (49, "below_50"),
         (49.9, "below_50"),
         (50, "50_to_200"),
         (120, "50_to_200"),
         (200, "50_to_200"),
         (200.1, "above_200"),
+        (201, "above_200"),
         (1800, "above_200"),
     ],
 )

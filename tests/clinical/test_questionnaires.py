@@ -143,9 +143,12 @@ def test_bristol(types: list[int], usual: int, band: str) -> None:
     ("items", "total", "band"),
     [
         ((10, 1, 10, 20, 20), 70, "below the symptomatic range"),
+        ((14, 1, 10, 20, 20), 74, "below the symptomatic range"),
         ((15, 1, 10, 20, 20), 75, "mild"),
+        ((49, 5, 25, 25, 25), 174, "mild"),
         ((50, 5, 25, 25, 25), 175, "mild"),
         ((51, 5, 25, 25, 25), 176, "moderate"),
+        ((49, 5, 50, 50, 100), 299, "moderate"),
         ((50, 5, 50, 50, 100), 300, "moderate"),
         ((51, 5, 50, 50, 100), 301, "severe"),
         ((100, 10, 100, 100, 100), 500, "severe"),

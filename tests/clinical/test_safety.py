@@ -94,6 +94,42 @@ def test_alarm_features(age: int | None, symptoms: dict[str, bool], fires: bool)
     assert ("urgent-alarm-features" in ids) is fires
 
 
+_SEE_A_DOCTOR = {"crisis", "urgent", "prompt"}
+
+
+@pytest.mark.parametrize(
+    ("age", "symptoms"),
+    [
+        (25, {"unexplained_weight_loss": True, "change_in_bowel_habit": True}),
+        (35, {"unexplained_weight_loss": True, "new_or_persistent_bowel_change": True}),
+        (None, {"unexplained_weight_loss": True, "change_in_bowel_habit": True}),
+        (70, {"unexplained_weight_loss": True, "change_in_bowel_habit": True}),
+        (20, {"blood_in_stool": True}),
+        (30, {"severe_bloody_diarrhoea": True}),
+    ],
+)
+def test_red_flag_combinations_reach_see_a_doctor_promptly(
+    age: int | None, symptoms: dict[str, bool]
+) -> None:
+    """Issue 12 rule 6: weight loss + bowel-habit change, or blood: at least "prompt"."""
+    a = Answers.model_validate({"age": age, "symptoms": symptoms})
+    levels = {x.level for x in safety_alerts(answers=a)}
+    assert levels & _SEE_A_DOCTOR
+
+
+def test_red_flag_prompt_not_duplicated_when_urgent_fires() -> None:
+    ids = alerts_for(
+        {"age": 65, "symptoms": {"unexplained_weight_loss": True, "change_in_bowel_habit": True}}
+    )
+    assert "urgent-alarm-features" in ids
+    assert "prompt-red-flags" not in ids
+    young = alerts_for(
+        {"age": 30, "symptoms": {"unexplained_weight_loss": True, "change_in_bowel_habit": True}}
+    )
+    assert young[0] == "prompt-red-flags"
+    assert alerts_for({"age": 30, "symptoms": {"unexplained_weight_loss": True}}) == []
+
+
 @pytest.mark.parametrize(
     ("phq9", "gad7", "expected"),
     [

@@ -12,7 +12,7 @@ import pytest
 from report_factory import EVIL, make_result
 
 from gutbrain.report import SECTION_IDS, render_report, write_report
-from gutbrain.report.render import _PRINT_SCRIPT, _environment, _pct, _pct_range
+from gutbrain.report.render import _PRINT_SCRIPT, _environment, _pct, _pct_range, public_json
 
 
 class _Page(HTMLParser):
@@ -118,7 +118,9 @@ def test_json_twin_in_page_is_not_executable_and_round_trips() -> None:
     assert twin["type"] == "application/json"
     data = json.loads(page.scripts[-1])
     assert data["sample_id"] == EVIL
-    assert data == result.model_dump(mode="json")
+    # the twin is the result without internal verification notes (those stay in result.json)
+    assert data == public_json(result.model_dump(mode="json"))
+    assert "verification" not in json.dumps(data)
 
 
 def test_autoescape_is_on_for_j2_templates() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gutbrain.errors import InputFormatError, OutputExistsError, ValidationError
+from gutbrain.report.render import public_json
 from gutbrain.result import read_result
 from gutbrain.workflow import run as run_module
 from gutbrain.workflow.run import OUTPUT_FILES, example_paths, run_sample, run_table
@@ -58,7 +59,9 @@ def test_run_sample_writes_every_output_and_a_matching_twin(tmp_path: Path) -> N
     on_disk = read_result(outputs.result_json)
     assert on_disk == outputs.result
     html = outputs.report.read_text(encoding="utf-8")
-    assert _twin(html) == json.loads(outputs.result_json.read_text(encoding="utf-8"))
+    # the embedded twin is result.json without the internal verification notes
+    assert _twin(html) == public_json(json.loads(outputs.result_json.read_text(encoding="utf-8")))
+    assert "Not verified in the source" not in html
     timings = on_disk.provenance.run_info["stage_seconds"]
     assert list(timings) == ["inputs", "reference", "profile", "interpret", "report"]
     assert all(v >= 0 for v in timings.values())

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from gutbrain.cli._alerts import print_alerts
 from gutbrain.cli._app import console
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import sha256_file
 from gutbrain.io.tables import FORMATS
 from gutbrain.model import RANKS, Profile
+
+if TYPE_CHECKING:
+    from gutbrain.model import Rank
 
 __all__ = ["register"]
 
@@ -64,8 +68,11 @@ def _interpret_command(
         Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy for BIOM/TSV feature IDs.")
     ] = None,
     rank: Annotated[
-        str, typer.Option("--rank", help="Rank the IDs name when a table has no lineage.")
-    ] = "species",
+        str,
+        typer.Option(
+            "--rank", help="Rank the IDs name when a table has no lineage: auto or a rank."
+        ),
+    ] = "auto",
     ko_table: Annotated[
         Path | None,
         typer.Option("--ko-table", help="KEGG-orthology table (PICRUSt2/HUMAnN) for modules."),
@@ -107,8 +114,8 @@ def _interpret_command(
     from gutbrain.result import write_result
     from gutbrain.workflow.interpret import interpret_profile
 
-    if rank not in RANKS:
-        message = f"--rank {rank!r} is not one of {', '.join(RANKS)}"
+    if rank != "auto" and rank not in RANKS:
+        message = f"--rank {rank!r} is not auto or one of {', '.join(RANKS)}"
         raise typer.BadParameter(message)
     if not 0.0 < min_module_coverage <= 1.0:
         raise typer.BadParameter("--min-module-coverage must lie in (0, 1]")
@@ -119,7 +126,12 @@ def _interpret_command(
     markers_obj = read_markers(markers) if markers is not None else None
     definitions = read_module_definitions(modules) if modules is not None else None
     ko = read_ko_table(ko_table, sample=ko_sample) if ko_table is not None else None
-    profiles = read_table(profile, format=fmt, taxonomy=taxonomy, rank=rank)
+    profiles = read_table(
+        profile,
+        format=fmt,
+        taxonomy=taxonomy,
+        rank=None if rank == "auto" else cast("Rank", rank),
+    )
     chosen_list = profiles if all_samples else [_pick(profiles, sample, profile)]
     if all_samples:
         out.mkdir(parents=True, exist_ok=True)
@@ -142,10 +154,7 @@ def _interpret_command(
         )
         target = out / f"{_safe(str(chosen.sample_id))}.result.json" if all_samples else out
         write_result(result, target)
-        for alert in result.alerts:
-            if alert.level in ("crisis", "urgent", "prompt"):
-                console.print(alert.title, style="bold red", markup=False, highlight=False)
-                console.print(alert.message, markup=False, highlight=False)
+        print_alerts(result.alerts, crisis_contacts=tuple(crisis_contact or ()))
         console.print(
             f"{result.sample_id}: {len(result.findings)} findings, {len(result.alerts)} "
             f"alert(s) -> {target}",

@@ -5,17 +5,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from gutbrain.cli._alerts import print_alerts
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import ProgressCallback, progress_bar
 from gutbrain.errors import InputFormatError, OutputExistsError
+from gutbrain.io.tables import FORMATS
+from gutbrain.model import RANKS
 from gutbrain.report import write_report
 from gutbrain.result import read_result
 
 if TYPE_CHECKING:
+    from gutbrain.model import Rank
     from gutbrain.workflow.run import RunOutputs
 
 __all__ = ["register"]
@@ -108,6 +112,27 @@ def run(
         Path | None,
         typer.Option("--table", help="Start from an abundance table instead of reads."),
     ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help=f"With --table: auto or one of: {', '.join(FORMATS)}."),
+    ] = "auto",
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option("--taxonomy", "-t", help="With --table: taxonomy for BIOM/TSV feature IDs."),
+    ] = None,
+    rank: Annotated[
+        str,
+        typer.Option(
+            "--rank", help="With --table: rank the IDs name when the table has no lineage (auto)."
+        ),
+    ] = "auto",
+    crisis_contact: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--crisis-contact",
+            help="A checked, local crisis line shown with the crisis message (repeatable).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Do not draw progress bars.")
@@ -116,7 +141,9 @@ def run(
     """Reads -> profile -> interpretation -> report, in one command.
 
     Writes profile.tsv, profile.biom, qc.json, provenance.json, result.json and report.html into
-    --out. With --table, an imported abundance table replaces the reads (no read QC).
+    --out. With --table, an imported abundance table replaces the reads (no read QC); --format,
+    --taxonomy and --rank then work as for `gutbrain import`. Crisis, urgent and prompt alerts
+    from the answers and markers are printed on stderr before anything else.
     """
     if table is not None and reads:
         message = "give either read files or --table, not both"
@@ -124,8 +151,29 @@ def run(
     if table is None and not reads:
         message = "no read files given; pass FASTQ/FASTA files or --table TABLE"
         raise InputFormatError(message)
-    from gutbrain.workflow.run import run_sample, run_table  # deferred: keeps --help fast
+    if fmt != "auto" and fmt not in FORMATS:
+        message = f"--format {fmt!r} is not auto or one of {', '.join(FORMATS)}"
+        raise typer.BadParameter(message)
+    if rank != "auto" and rank not in RANKS:
+        message = f"--rank {rank!r} is not auto or one of {', '.join(RANKS)}"
+        raise typer.BadParameter(message)
+    if table is None and (taxonomy is not None or fmt != "auto" or rank != "auto"):
+        message = "--format, --taxonomy and --rank go with --table"
+        raise typer.BadParameter(message)
+    from gutbrain.io.answers import read_answers, read_markers  # deferred: keeps --help fast
+    from gutbrain.workflow.interpret import alerts_from_inputs
+    from gutbrain.workflow.run import run_sample, run_table
 
+    contacts = tuple(crisis_contact or ())
+    # alerts depend on the answers and markers only: print them before any other output
+    print_alerts(
+        alerts_from_inputs(
+            read_answers(answers) if answers is not None else None,
+            read_markers(markers) if markers is not None else None,
+            crisis_contacts=contacts,
+        ),
+        crisis_contacts=contacts,
+    )
     bars = _StageBars(enabled=not no_progress)
     try:
         if table is not None:
@@ -135,8 +183,12 @@ def run(
                 answers=answers,
                 markers=markers,
                 sample_id=sample_id,
+                table_format=fmt,
+                taxonomy=taxonomy,
+                rank=None if rank == "auto" else cast("Rank", rank),
                 replace=force,
                 progress=bars,
+                crisis_contacts=contacts,
             )
         else:
             outputs = run_sample(
@@ -150,6 +202,7 @@ def run(
                 sample_id=sample_id,
                 replace=force,
                 progress=bars,
+                crisis_contacts=contacts,
             )
     finally:
         bars.close()

@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 _EXT = {"biom": ".biom", "tsv": ".tsv", "cami": ".cami.txt"}
 
 
+def _table_rank(value: str) -> Rank | None:
+    """``--rank`` of a table import: ``auto`` (detected from the IDs) or a rank."""
+    return None if value == "auto" else _rank(value)
+
+
 def _rank(value: str) -> Rank:
     if value not in RANKS:
         message = f"--rank {value!r} is not one of {', '.join(RANKS)}"
@@ -67,8 +72,13 @@ def _import_command(
         typer.Option("--taxonomy", "-t", help="Taxonomy table for BIOM/TSV feature IDs."),
     ] = None,
     rank: Annotated[
-        str, typer.Option("--rank", help="Rank the IDs name when a table has no lineage.")
-    ] = "species",
+        str,
+        typer.Option(
+            "--rank",
+            help="Rank the IDs name when a table has no lineage: auto (species if any ID is a "
+            "binomial, else genus) or a rank.",
+        ),
+    ] = "auto",
     value_type: Annotated[
         str,
         typer.Option(
@@ -89,7 +99,7 @@ def _import_command(
         table,
         format=fmt,
         taxonomy=taxonomy,
-        rank=_rank(rank),
+        rank=_table_rank(rank),
         value_type=cast(Any, value_type),
     )
     if not profiles:

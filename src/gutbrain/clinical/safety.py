@@ -12,7 +12,9 @@ the crisis alert first, whatever the total score.
   pathway: age >= 40 with unexplained weight loss and abdominal pain; age >= 50 with unexplained
   rectal bleeding; age >= 60 with iron-deficiency anaemia or change in bowel habit; severe bloody
   diarrhoea) | urgent |
-| calprotectin > 200 µg/g; PHQ-9 >= 20; GAD-7 >= 15 | prompt |
+| calprotectin > 200 µg/g; PHQ-9 >= 20; GAD-7 >= 15; the red-flag combination of unexplained
+  weight loss with a change in bowel habit at any age (when no urgent alert already covers it) |
+  prompt |
 | PHQ-9 >= 10; GAD-7 >= 10; calprotectin 50-200 µg/g; elastase < 200 µg/g; IBS-SSS > 300 or a
   new/persistent bowel-habit change; a marker outside any assay range | advise |
 | age < 18 | info (adult cut-offs do not apply) |
@@ -149,6 +151,26 @@ def safety_alerts(
     calpro = next((m for m in markers if m.marker == "calprotectin"), None)
 
     # 3. prompt
+    bowel_changed = symptoms is not None and (
+        symptoms.change_in_bowel_habit or symptoms.new_or_persistent_bowel_change
+    )
+    urgent_already = any(a.level == "urgent" for a in alerts)
+    red_flags = symptoms is not None and symptoms.unexplained_weight_loss and bowel_changed
+    if red_flags and not urgent_already:
+        alerts.append(
+            Alert(
+                alert_id="prompt-red-flags",
+                level="prompt",
+                trigger="unexplained weight loss with a change in bowel habit",
+                title="Weight loss with a change in bowel habit: see a doctor promptly",
+                message="You reported unexplained weight loss together with a change in "
+                "bowel habit. This combination should be assessed by a doctor promptly, "
+                "whatever your age. Please do not look for explanations in microbiome "
+                "results.",
+                source_ids=("S042",),
+                grade="B",
+            )
+        )
     if calpro is not None and calpro.band == "above_200":
         alerts.append(
             Alert(

@@ -27,7 +27,7 @@ import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,8 @@ class ReferenceCohort:
     note: str = ""
     method_kind: str = "unknown"
     sample_ids: frozenset[str] = frozenset()
+    #: ``{genus: (median abundance, prevalence)}`` for the genera of the taxa of interest.
+    genus_medians: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def usable_for(self, sample_id: str | None) -> bool:
         """Large enough (:data:`MIN_REFERENCE_SAMPLES`) and not holding ``sample_id``."""
@@ -121,6 +123,10 @@ def _parse(data: Mapping[str, Any]) -> ReferenceTable:
                 note=c.get("note", ""),
                 method_kind=c.get("method_kind", "unknown"),
                 sample_ids=frozenset(c.get("sample_ids", ())),
+                genus_medians={
+                    g: (float(v["median"]), float(v["prevalence"]))
+                    for g, v in c.get("genus_medians", {}).items()
+                },
             )
         )
     return ReferenceTable(version=str(data["version"]), cohorts=tuple(cohorts))

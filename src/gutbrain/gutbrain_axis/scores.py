@@ -51,6 +51,7 @@ __all__ = [
     "member_rank",
     "score_guild",
     "score_guilds",
+    "taxa_not_found",
     "taxa_of_interest",
 ]
 
@@ -271,8 +272,11 @@ def taxa_of_interest(profile: Profile, kb: KnowledgeBase) -> tuple[TaxonOfIntere
             continue
         abundance = min(1.0, sum(row.abundance for row, _ in found))
         caveats = ["A group-level association, not a statement about you."]
-        if evidence.unverified_fields:
-            caveats.append(f"Not verified in the source: {evidence.unverified_fields}.")
+        note = (
+            f"Not verified in the source: {evidence.unverified_fields}."
+            if evidence.unverified_fields
+            else ""
+        )
         out.append(
             TaxonOfInterest(
                 knowledge_id=evidence.knowledge_id,
@@ -289,8 +293,23 @@ def taxa_of_interest(profile: Profile, kb: KnowledgeBase) -> tuple[TaxonOfIntere
                 source_ids=evidence.source_ids,
                 grade=evidence.grade,
                 caveats=tuple(caveats),
+                verification_note=note,
             )
         )
+    return tuple(out)
+
+
+def taxa_not_found(profile: Profile, kb: KnowledgeBase) -> tuple[str, ...]:
+    """Taxa of shown associations that the profile could check (rank present) but lacks."""
+    out: list[str] = []
+    for evidence in kb.taxa:
+        if not evidence.shown or not evidence.match_names:
+            continue
+        if member_rank(profile, evidence.match_rank, evidence.match_names[0]) is None:
+            continue  # not checkable at this profile's ranks: say nothing
+        name = evidence.taxon.split(" (incl.")[0]
+        if not _found(profile, evidence) and name not in out:
+            out.append(name)
     return tuple(out)
 
 

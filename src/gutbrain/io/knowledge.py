@@ -64,6 +64,7 @@ class Source:
     pmid: str
     url: str
     verification: Verification
+    study_design: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,7 @@ def _load(folder: Path) -> KnowledgeBase:
             pmid=r["pmid"],
             url=r["url_checked"],
             verification=cast(Verification, verification),
+            study_design=r.get("study_design", ""),
         )
 
     def check(name: str, line: int, r: dict[str, str]) -> tuple[Grade, Verification]:

@@ -85,7 +85,7 @@ def read_table(
     *,
     format: str = "auto",
     taxonomy: str | Path | None = None,
-    rank: Rank = "species",
+    rank: Rank | None = None,
     value_type: ValueType = "auto",
 ) -> list[Profile]:
     """Read an abundance table of any supported format: one :class:`Profile` per sample.
@@ -102,7 +102,10 @@ def read_table(
     taxonomy
         A taxonomy table for BIOM/TSV feature IDs (QIIME 2 ``taxonomy.tsv`` or rank columns).
     rank
-        For BIOM/TSV tables without any lineage: the rank the IDs name.
+        For BIOM/TSV tables without any lineage: the rank the IDs name. ``None`` (the default)
+        detects it: species when any ID is a binomial, otherwise genus (families, orders and
+        domains recognised by their suffix). Either way, IDs that are mostly ASV/OTU feature IDs
+        are refused (``GB-TAB-NEEDS-TAXONOMY``): give ``taxonomy``.
     value_type
         For BIOM/TSV: ``counts``, ``fractions``, ``percent``, ``quantities`` or ``auto``.
 

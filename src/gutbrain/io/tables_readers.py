@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -134,7 +135,7 @@ def _lineages(
     *,
     taxonomy: dict[str, Lineage] | None,
     inline: list[str] | None,
-    rank: Rank,
+    rank: Rank | None,
     path: Path,
 ) -> tuple[Lineage, ...]:
     if inline is not None:
@@ -148,8 +149,76 @@ def _lineages(
             )
             raise InputFormatError(message, path=path, code="GB-TAB-TAXONOMY")
         return tuple(taxonomy[normalise_name(t)] for t in taxa)
-    # no taxonomy: the IDs are names at ``rank``
+    refuse_feature_ids(taxa, path=path)
+    # no taxonomy: the IDs are names at ``rank`` (detected when not given)
+    if rank is None:
+        return tuple(_auto_lineage(t, species=_names_species(taxa)) for t in taxa)
     return tuple(complete_lineage({rank: t}) for t in taxa)
+
+
+#: Row IDs that are sequence features (ASVs, OTUs, hashes, sequences), not taxon names.
+_FEATURE_ID = re.compile(
+    r"^(?:(?:asv|otu|zotu|sv|esv|denovo|feature|seq)[_.-]?\d+"
+    r"|[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}"
+    r"|\d{3,}(?:\.\d+)?"
+    r"|[ACGTUN]{40,})$",
+    re.IGNORECASE,
+)
+_UNNAMED = re.compile(r"^-?\d+$")
+
+
+def refuse_feature_ids(taxa: Sequence[str], *, path: Path) -> None:
+    """Refuse a table whose row IDs are mostly ASV/OTU feature IDs when no taxonomy is given.
+
+    Reading ``ASV0012`` as a species name would make up taxa; the message says to give the
+    feature-to-lineage table with ``--taxonomy``.
+
+    Raises
+    ------
+    InputFormatError
+        ``GB-TAB-NEEDS-TAXONOMY`` when at least half the IDs look like feature IDs.
+    """
+    features = [t for t in taxa if _FEATURE_ID.match(t.strip())]
+    if taxa and 2 * len(features) >= len(taxa):
+        message = (
+            f"{len(features)} of {len(taxa)} row IDs look like ASV/OTU feature IDs, not taxon "
+            f"names (first: {features[0]!r}); give their taxonomy with --taxonomy FILE "
+            "(e.g. QIIME 2 taxonomy.tsv or DADA2 assignTaxonomy output)"
+        )
+        raise InputFormatError(message, path=path, code="GB-TAB-NEEDS-TAXONOMY")
+
+
+def _names_species(taxa: Sequence[str]) -> bool:
+    """True when any ID is a binomial (``Genus species``): the IDs then name species."""
+    return any(_BINOMIAL_ID.match(t.strip()) for t in taxa)
+
+
+_BINOMIAL_ID = re.compile(r"^\[?[A-Z][a-z]+\]?[ ._][a-z][a-z-]+")
+_NUMBERED = re.compile(r"^(.+?)_\d+$")
+
+
+def _auto_lineage(name: str, *, species: bool) -> Lineage:
+    """Lineage of an ID when the table gives no rank: species for binomial tables, else by name.
+
+    A table without any binomial names genera (a family, order or domain is recognised by its
+    suffix: ``-aceae``, ``-ales``; ``Bacteria``/``Archaea``); ``-1`` and other bare numbers are
+    unassigned; a SILVA-style numbered genus (``Bacteroides_1``) is read as its genus.
+    """
+    text = name.strip()
+    if species:
+        return complete_lineage({"species": text})
+    if _UNNAMED.match(text):
+        return Lineage()
+    numbered = _NUMBERED.match(text)
+    if numbered and " " not in text:
+        text = numbered.group(1)
+    if text in {"Bacteria", "Archaea"}:
+        return complete_lineage({"superkingdom": text})
+    if text.endswith("aceae"):
+        return complete_lineage({"family": text})
+    if text.endswith("ales"):
+        return complete_lineage({"order": text})
+    return complete_lineage({"genus": text})
 
 
 # ----------------------------------------------------------------------------- plain TSV
@@ -159,7 +228,7 @@ def read_plain_tsv(
     path: str | Path,
     *,
     taxonomy: str | Path | None = None,
-    rank: Rank = "species",
+    rank: Rank | None = None,
     value_type: ValueType = "auto",
     format_name: str = "tsv",
 ) -> list[Profile]:
@@ -310,7 +379,7 @@ def read_biom(
     path: str | Path,
     *,
     taxonomy: str | Path | None = None,
-    rank: Rank = "species",
+    rank: Rank | None = None,
     value_type: ValueType = "auto",
     format_name: str = "biom",
 ) -> list[Profile]:

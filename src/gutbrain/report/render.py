@@ -26,9 +26,17 @@ import jinja2
 
 from gutbrain import __version__
 from gutbrain.io.files import atomic_write_text
-from gutbrain.report._charts import StackedBar, stacked_bar
+from gutbrain.report._charts import (
+    SCATTER_HEIGHT,
+    SCATTER_WIDTH,
+    Scatter,
+    StackedBar,
+    scatter,
+    stacked_bar,
+)
 from gutbrain.result import (
     Alert,
+    BetaDiversity,
     DiversityPercentile,
     Finding,
     Reference,
@@ -37,7 +45,7 @@ from gutbrain.result import (
     TaxonOfInterest,
 )
 
-__all__ = ["SECTION_IDS", "render_report", "write_report"]
+__all__ = ["INTERNAL_KEYS", "SECTION_IDS", "public_json", "render_report", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +288,7 @@ class _TaxonGroup:
     matched_as: tuple[str, ...]
     items: tuple[TaxonOfInterest, ...]
     caveats: tuple[str, ...]
+    standing: str = ""
 
 
 def _group_taxa(taxa: Sequence[TaxonOfInterest]) -> list[_TaxonGroup]:
@@ -298,7 +307,11 @@ def _group_taxa(taxa: Sequence[TaxonOfInterest]) -> list[_TaxonGroup]:
             dict.fromkeys(name for item in items for name in item.matched_as if name != taxon)
         )
         caveats = tuple(dict.fromkeys(c for item in items for c in item.caveats))
-        groups.append(_TaxonGroup(taxon, items[0].abundance, matched, tuple(items), caveats))
+        groups.append(
+            _TaxonGroup(
+                taxon, items[0].abundance, matched, tuple(items), caveats, items[0].standing
+            )
+        )
     return groups
 
 
@@ -358,6 +371,45 @@ def _created(result: Result) -> str:
     return when.strftime("%d %B %Y, %H:%M UTC")
 
 
+#: Keys of internal verification notes: kept in result.json, left out of the HTML (and its twin).
+INTERNAL_KEYS = frozenset({"verification", "verification_note"})
+
+
+def public_json(value: Any) -> Any:
+    """``value`` (a JSON-like tree) without :data:`INTERNAL_KEYS` at any depth."""
+    if isinstance(value, dict):
+        return {k: public_json(v) for k, v in value.items() if k not in INTERNAL_KEYS}
+    if isinstance(value, list):
+        return [public_json(v) for v in value]
+    return value
+
+
+def _beta_plots(result: Result) -> list[tuple[BetaDiversity, Scatter]]:
+    """One PCoA scatter per reference cohort and metric (the sample as a marked point)."""
+    plots = []
+    for b in result.beta_diversity:
+        px, py = (100 * b.axis_explained[0], 100 * b.axis_explained[1])
+        plots.append(
+            (
+                b,
+                scatter(
+                    b.cohort_points,
+                    b.sample_point,
+                    title=f"{b.metric_label} PCoA of {b.cohort}",
+                    x_label=f"PCoA axis 1 ({px:.0f} % of variation)",
+                    y_label=f"PCoA axis 2 ({py:.0f} % of variation)",
+                ),
+            )
+        )
+    return plots
+
+
+def _full_profile(result: Result) -> list[tuple[str, tuple[TaxonAbundance, ...]]]:
+    """Complete taxon lists (the expandable full profile), narrowest rank first."""
+    full = result.profile.all_taxa or result.profile.top_taxa
+    return [(rank, full[rank]) for rank in ("species", "genus") if full.get(rank)]
+
+
 def _context(result: Result) -> dict[str, Any]:
     references: dict[str, Reference] = {r.source_id: r for r in result.references}
     crisis: list[Alert] = [a for a in result.alerts if a.level == "crisis"]
@@ -402,7 +454,10 @@ def _context(result: Result) -> dict[str, Any]:
         "guild_findings": guild_findings,
         "unplaced_guild_findings": unplaced_guild_findings,
         "unshown_taxon_findings": _unshown_taxon_findings(result),
-        "result_json": result.model_dump(mode="json"),
+        "result_json": public_json(result.model_dump(mode="json")),
+        "beta_plots": _beta_plots(result),
+        "scatter_size": (SCATTER_WIDTH, SCATTER_HEIGHT),
+        "full_profile": _full_profile(result),
     }
 
 

@@ -7,6 +7,9 @@ The domain packages never import each other; this module joins them:
    percentiles (``gutbrain.gutbrain_axis.reference``: cohorts of >= 20 samples that do not hold
    the sample; one *headline* cohort, the largest of the sample's method kind, is the number the
    findings quote) and the "no universal normal range" context;
+2b. personal beta diversity at genus rank against the packaged reference genus tables
+   (``gutbrain.ecology.reference_beta``: Bray–Curtis and Aitchison, the sample's median distance
+   and its place among the members' own, PCoA with the sample added);
 3. guild scores, taxa of interest and, when a KO table and module definitions are given, GBM
    coverage (``gutbrain.gutbrain_axis``);
 4. markers, questionnaires, safety alerts (always on) and recommendations (``gutbrain.clinical``);
@@ -30,6 +33,8 @@ from gutbrain.clinical.safety import safety_alerts
 from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.ecology.composition import with_broader_ranks
+from gutbrain.ecology.reference_beta import personal_beta
+from gutbrain.gutbrain_axis.evidence import citable_sources, earned_grade
 from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
 from gutbrain.gutbrain_axis.reference import (
     NOT_COMPARED,
@@ -40,12 +45,13 @@ from gutbrain.gutbrain_axis.reference import (
     method_kind_of,
     reference_percentiles,
 )
-from gutbrain.gutbrain_axis.scores import score_guilds, taxa_of_interest
+from gutbrain.gutbrain_axis.scores import score_guilds, taxa_not_found, taxa_of_interest
 from gutbrain.io.answers import Answers, Markers
 from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
 from gutbrain.model import Profile, ReadQC
 from gutbrain.result import (
     SCHEMA_VERSION,
+    Alert,
     Diversity,
     DiversityPercentile,
     Finding,
@@ -57,9 +63,18 @@ from gutbrain.result import (
     Result,
     ResultProvenance,
     TaxonAbundance,
+    TaxonOfInterest,
 )
 
-__all__ = ["DISCLAIMER", "TOP_TAXA", "headline_percentile", "interpret_profile", "result_texts"]
+__all__ = [
+    "CRISIS_WITHOUT_CONTACT",
+    "DISCLAIMER",
+    "TOP_TAXA",
+    "alerts_from_inputs",
+    "headline_percentile",
+    "interpret_profile",
+    "result_texts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +91,49 @@ DISCLAIMER = (
 )
 
 
+#: Warning added to a result when the crisis alert fired but no crisis contact was configured.
+CRISIS_WITHOUT_CONTACT = (
+    "The crisis message names no local crisis line because none is configured for this "
+    "installation (--crisis-contact). Please contact your doctor, a local crisis line or your "
+    "local emergency number today."
+)
+
+
+def alerts_from_inputs(
+    answers: Answers | None,
+    markers: Markers | None,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    crisis_contacts: tuple[str, ...] = (),
+) -> tuple[Alert, ...]:
+    """The safety alerts of ``answers`` and ``markers`` alone (no profile needed).
+
+    The same alerts :func:`interpret_profile` puts in the result; ``gutbrain run`` prints them
+    on the terminal before anything else, before the slow profiling stage starts.
+    """
+    kb = knowledge or load_knowledge()
+    age = answers.age if answers is not None else None
+    meds = answers.medications if answers is not None else None
+    marker_results = assess_markers(markers, kb, age=age, medications=meds) if markers else ()
+    questionnaires = score_answers(answers, kb) if answers is not None else ()
+    return safety_alerts(
+        answers=answers,
+        questionnaires=questionnaires,
+        markers=marker_results,
+        crisis_contacts=crisis_contacts,
+    )
+
+
 def _summary(profile: Profile) -> ProfileSummary:
     # Broader ranks (phylum ... family) rolled up from the best-assigned rank, for composition.
     profile = with_broader_ranks(profile)
     top: dict[str, tuple[TaxonAbundance, ...]] = {}
+    every: dict[str, tuple[TaxonAbundance, ...]] = {}
     counts: dict[str, int] = {}
     for rank in profile.ranks():
         rows = profile.at_rank(rank)
         counts[rank] = len(rows)
-        top[rank] = tuple(
+        listed = tuple(
             TaxonAbundance(
                 name=row.taxon,
                 rank=rank,
@@ -94,8 +143,11 @@ def _summary(profile: Profile) -> ProfileSummary:
                 abundance_high=row.abundance_high,
                 lineage={k: v for k, v in row.lineage.as_dict().items() if v},
             )
-            for row in rows[:TOP_TAXA]
+            for row in rows
         )
+        top[rank] = listed[:TOP_TAXA]
+        if rank in ("genus", "species"):
+            every[rank] = listed
     notes = []
     if not profile.copy_number_corrected:
         notes.append(
@@ -110,6 +162,7 @@ def _summary(profile: Profile) -> ProfileSummary:
         ranks=tuple(profile.ranks()),
         n_taxa=counts,
         top_taxa=top,
+        all_taxa=every,
         unassigned={str(k): float(v) for k, v in profile.unassigned.items()},
         notes=tuple(notes),
     )
@@ -205,6 +258,49 @@ def _with_percentiles(
             )
             g = g.model_copy(update={"percentiles": pct})
         out.append(g)
+    return tuple(out)
+
+
+def _with_standing(
+    taxa: Iterable[TaxonOfInterest], headline: ReferenceCohort | None
+) -> tuple[TaxonOfInterest, ...]:
+    """Say where the sample stands for each taxon: present, and above/below a cohort median."""
+    out = []
+    for t in taxa:
+        text = f"Present in this sample at {100 * t.abundance:.2f} % of reads"
+        update: dict[str, Any] = {"present": True}
+        stats = headline.genus_medians.get(t.taxon) if headline is not None else None
+        if headline is not None and stats is not None and t.rank == "genus":
+            median, prevalence = stats
+            if t.abundance > median:
+                side = "above"
+            elif t.abundance < median:
+                side = "below"
+            else:
+                side = "at"
+            text += (
+                f", {side} the median of {headline.cohort} ({100 * median:.2f} %; found in "
+                f"{100 * prevalence:.0f} % of its {headline.n_samples} samples)"
+            )
+            update |= {
+                "reference_cohort": headline.cohort,
+                "reference_median": median,
+                "reference_prevalence": prevalence,
+            }
+        text += ". Being above or below a median describes this sample, not a health state."
+        out.append(t.model_copy(update={**update, "standing": text}))
+    return tuple(out)
+
+
+def _vet(items: Iterable[Any], kb: KnowledgeBase) -> tuple[Any, ...]:
+    """Each statement with citable sources only and the grade those sources earn."""
+    out = []
+    for item in items:
+        ids = citable_sources(item.source_ids, kb)
+        update: dict[str, Any] = {"source_ids": ids}
+        if item.grade is not None:
+            update["grade"] = earned_grade(item.grade, ids, kb)
+        out.append(item.model_copy(update=update))
     return tuple(out)
 
 
@@ -397,6 +493,7 @@ def result_texts(result: Result) -> list[str]:
     texts += [x.text for x in result.findings]
     texts += [r.text for r in result.recommendations]
     texts += [t.statement for t in result.taxa_of_interest]
+    texts += [t.standing for t in result.taxa_of_interest]
     texts += [c for t in result.taxa_of_interest for c in t.caveats]
     texts += [m.statement for m in result.markers] + [c for m in result.markers for c in m.caveats]
     texts += [q.statement for q in result.questionnaires]
@@ -439,10 +536,13 @@ def interpret_profile(
     )
 
     diversity = _diversity(profile, kb, table, headline)
+    genus_rows = with_broader_ranks(profile).at_rank("genus")
+    beta = personal_beta({r.taxon: r.abundance for r in genus_rows}, sample_id=sample_id)
     guilds = _with_percentiles(
         score_guilds(profile, kb), table, sample_id=sample_id, headline=headline
     )
-    taxa = taxa_of_interest(profile, kb)
+    taxa = _with_standing(taxa_of_interest(profile, kb), headline)
+    not_found = taxa_not_found(profile, kb)
     modules: tuple[ModuleCoverage, ...] = ()
     if ko_abundances is not None and module_definitions is not None:
         modules = module_coverage(
@@ -463,6 +563,8 @@ def interpret_profile(
     )
 
     recommendations = recommend(answers=answers)
+    if any(a.level == "crisis" for a in alerts) and not crisis_contacts:
+        warnings.append(CRISIS_WITHOUT_CONTACT)
 
     findings = _findings(
         kb, diversity=diversity, guilds=guilds, answers=answers, has_modules=bool(modules)
@@ -472,7 +574,7 @@ def interpret_profile(
             Finding(
                 finding_id=f"taxon-{t.knowledge_id.lower()}",
                 category="taxon",
-                text=f"{t.statement} In this sample: {100 * t.abundance:.2f} % of reads.",
+                text=f"{t.statement} {t.standing}",
                 knowledge_ids=(t.knowledge_id,),
                 source_ids=t.source_ids,
                 grade=t.grade,
@@ -547,6 +649,26 @@ def interpret_profile(
     elif "genus" not in profile.ranks():
         warnings.append("The profile has no genus rank: most scores could not be computed.")
 
+    findings.append(
+        Finding(
+            finding_id="context-consensus",
+            category="context",
+            text="This report follows the 2025 international consensus on microbiome testing: "
+            "it shows the whole profile with alpha and beta diversity, compares it only with "
+            "named reference cohorts, and gives no treatment advice from the microbiome alone.",
+            source_ids=("S082",),
+            grade="B",
+        )
+    )
+    alerts = _vet(alerts, kb)
+    findings = list(_vet(findings, kb))
+    recommendations = _vet(recommendations, kb)
+    guilds = _vet(guilds, kb)
+    taxa = _vet(taxa, kb)
+    marker_results = _vet(marker_results, kb)
+    questionnaires = _vet(questionnaires, kb)
+    diversity = _vet(diversity, kb)
+
     cited: list[str] = []
     for ids in (
         [a.source_ids for a in alerts]
@@ -595,8 +717,10 @@ def interpret_profile(
         profile=_summary(profile),
         read_qc=_qc(qc),
         diversity=diversity,
+        beta_diversity=beta,
         guilds=guilds,
         taxa_of_interest=taxa,
+        taxa_not_found=not_found,
         modules=modules,
         markers=marker_results,
         questionnaires=questionnaires,

@@ -34,7 +34,7 @@ from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
-from gutbrain.model import Profile
+from gutbrain.model import Profile, Rank
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
 from gutbrain.reference.bundle import load_bundle
 from gutbrain.report import render_report
@@ -211,6 +211,7 @@ def run_sample(
     example: bool = False,
     replace: bool = False,
     progress: StageProgress | None = None,
+    crisis_contacts: Sequence[str] = (),
 ) -> RunOutputs:
     """Profile reads, interpret the profile and write every output into ``out_dir``.
 
@@ -237,6 +238,8 @@ def run_sample(
         Replace an existing ``out_dir`` once the new folder is complete.
     progress
         ``progress(stage, done, total)``; stages are listed in :data:`STAGES`.
+    crisis_contacts
+        Checked local crisis lines added to the crisis message (none are built in).
 
     Returns
     -------
@@ -292,6 +295,7 @@ def run_sample(
         markers=parsed_markers,
         qc=profiled.qc,
         run_info={**run_info, "stage_seconds": dict(clock.seconds)},
+        crisis_contacts=tuple(crisis_contacts),
     )
     clock.stop()
     result, html = _render_timed(result, clock, run_info)
@@ -344,15 +348,19 @@ def run_table(
     markers: str | Path | Markers | None = None,
     sample_id: str | None = None,
     table_format: str = "auto",
+    taxonomy: str | Path | None = None,
+    rank: Rank | None = None,
     example: bool = False,
     replace: bool = False,
     progress: StageProgress | None = None,
+    crisis_contacts: Sequence[str] = (),
 ) -> RunOutputs:
     """Interpret one sample of an imported abundance table and write the same outputs.
 
     Like :func:`run_sample` without reads: the table (BIOM, TSV, Emu, Kraken/Bracken, MetaPhlAn,
     a gutbrain ``profile.tsv``; see :func:`gutbrain.io.tables.read_table`) replaces the
-    reference and profile stages, and no ``qc.json`` is written.
+    reference and profile stages, and no ``qc.json`` is written. ``table_format``, ``taxonomy``
+    and ``rank`` mean what they mean for ``gutbrain import`` (``rank=None``: detected).
 
     Raises
     ------
@@ -368,12 +376,15 @@ def run_table(
     clock.stop()
 
     clock.start("import")
-    profile = _pick_profile(read_table(path, format=table_format), sample_id, path)
+    profile = _pick_profile(
+        read_table(path, format=table_format, taxonomy=taxonomy, rank=rank), sample_id, path
+    )
     clock.stop()
 
     run_info: dict[str, Any] = {
         "example_data": example,
         "table_format": table_format,
+        "table_rank": rank or "auto",
         "input_sha256": input_digests,
     }
     clock.start("interpret")
@@ -383,6 +394,7 @@ def run_table(
         markers=parsed_markers,
         qc=None,
         run_info={**run_info, "stage_seconds": dict(clock.seconds)},
+        crisis_contacts=tuple(crisis_contacts),
     )
     clock.stop()
     result, html = _render_timed(result, clock, run_info)
