@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Version of the result schema (semantic versioning; see module docstring).
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 #: Evidence grade of an association (guide.md): A replicated, B one large cohort or several small
 #: studies, C a single small, animal-only or mechanistic study.
@@ -95,6 +95,8 @@ class TaxonAbundance(_Frozen):
     abundance_low: float | None = None
     abundance_high: float | None = None
     lineage: dict[str, str | None] = Field(default_factory=dict)
+    #: Member species of a species group (16S cannot separate them); empty for one species.
+    members: tuple[str, ...] = ()
 
 
 class ProfileSummary(_Frozen):
