@@ -123,7 +123,9 @@ class TaxonRow:
 
     ``reads`` is the estimated read count (``None`` when the source gave only fractions);
     ``abundance`` is the fraction of all the sample's reads (0–1). ``abundance_low`` and
-    ``abundance_high`` bound a confidence interval when one was computed.
+    ``abundance_high`` bound a confidence interval when one was computed. ``members`` lists the
+    member species of a *species group* (a ``species``-rank row whose name is the group's, e.g.
+    "Escherichia coli group", for species 16S cannot separate); it is empty for one species.
     """
 
     rank: Rank
@@ -133,6 +135,7 @@ class TaxonRow:
     abundance_low: float | None = None
     abundance_high: float | None = None
     taxid: TaxId | None = None
+    members: tuple[str, ...] = ()
 
     @property
     def taxon(self) -> str:

@@ -96,6 +96,8 @@ class TaxonAbundance(_Frozen):
     abundance_low: float | None = None
     abundance_high: float | None = None
     lineage: dict[str, str | None] = Field(default_factory=dict)
+    #: Member species of a species group (16S cannot separate them); empty for one species.
+    members: tuple[str, ...] = ()
 
 
 class ProfileSummary(_Frozen):

@@ -117,9 +117,12 @@ def run_command(
     parsed = read_sample_sheet(sheet)
     reference = reference_sha = None
     if any(spec.reads for spec in parsed.samples):
-        from gutbrain.reference.bundle import load_bundle
+        from gutbrain.workflow.reference import open_reference
 
-        bundle = load_bundle(db)
+        bundle = open_reference(
+            db,
+            notify=lambda m: err_console.print(f"gutbrain: note: {m}", markup=False),
+        )
         reference, reference_sha = str(bundle.path), bundle.sha256
     parameters = {"rank": rank}
     store = open_store(out, writable=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gutbrain.cli._app import console
+from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
 
 __all__ = ["register"]
@@ -30,6 +30,10 @@ _NO_CI = typer.Option("--no-intervals", help="Skip the bootstrap confidence inte
 _FORCE = typer.Option("--force", help="Replace an existing output folder.")
 
 
+def _note(message: str) -> None:
+    err_console.print(f"gutbrain: note: {message}", highlight=False, markup=False)
+
+
 def profile_command(
     reads: Annotated[list[Path], _READS],
     out: Annotated[Path, _OUT],
@@ -45,12 +49,12 @@ def profile_command(
     """Profile a sample's 16S reads: species and genus abundances with confidence intervals."""
     from gutbrain.errors import OutputExistsError
     from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
-    from gutbrain.reference.bundle import load_bundle
+    from gutbrain.workflow.reference import open_reference
 
     if out.exists() and not force:
         message = f"{out}: already exists; choose another --out or pass --force"
         raise OutputExistsError(message)
-    bundle = load_bundle(db)
+    bundle = open_reference(db, threads=threads, notify=_note)
     with progress_bar(f"Profiling {reads[0].name if reads else ''}") as progress:
         result = profile_sample(
             reads,

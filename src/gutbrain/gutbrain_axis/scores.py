@@ -114,6 +114,9 @@ def match_rows(profile: Profile, rank: str, name: str) -> list[tuple[TaxonRow, s
         if used == rank:
             if same_taxon(row.taxon, name):
                 out.append((row, row.taxon))
+            elif rank == "species" and any(same_taxon(m, name) for m in row.members):
+                # a species group (16S cannot separate its members) holding the member
+                out.append((row, f"{row.taxon} (contains {name})"))
         elif rank == "species":
             group = species_of_group(row.taxon)
             if group is not None and same_taxon(group, name):

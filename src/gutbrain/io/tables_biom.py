@@ -103,6 +103,8 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
                     "rank": use_rank,
                     "taxid": row.taxid or "",
                 }
+                if row.members:  # a species group: its member species
+                    taxa[label]["members"] = list(row.members)
     names = [*sorted(taxa), UNASSIGNED]
     index = {name: i for i, name in enumerate(names)}
     data = np.zeros((len(names), len(profiles)), dtype=np.float64)

@@ -14,6 +14,10 @@ taxon name stands in for it (so the file stays valid, but OPAL matches such rows
 against a gold standard that uses the same names). ``TAXPATH`` holds the tax ID (or name) of the
 row's own rank and the names of the ranks above it; ``TAXPATHSN`` the names. Unassigned shares are
 not written (CAMI profiles leave them implicit: percentages of a rank sum to at most 100).
+
+A profile with species groups gets a sixth column ``_MEMBERS`` (CAMI allows extra columns whose
+names start with ``_``): a group row's member species separated by ``;``, empty otherwise. The
+group row itself is a ``species`` row named after the group ("Escherichia coli group").
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables_matrix import complete_lineage
+from gutbrain.io.tables_profile import parse_members
 from gutbrain.io.tables_text import parse_number, read_text
 from gutbrain.model import RANKS, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
@@ -42,13 +47,14 @@ def format_cami(profiles: Sequence[Profile]) -> str:
     """Return the CAMI profiling-format text of ``profiles`` (one block per sample)."""
     blocks: list[str] = []
     for profile in profiles:
+        grouped = any(row.members for row in profile.rows)
         lines = [
             f"@SampleID:{_clean(str(profile.sample_id))}",
             "@Version:0.9.1",
             "@Ranks:" + "|".join(RANKS),
             "@TaxonomyID:ncbi-taxonomy",
             f"@__program__:gutbrain {__version__}",
-            "@@TAXID\tRANK\tTAXPATH\tTAXPATHSN\tPERCENTAGE",
+            "@@TAXID\tRANK\tTAXPATH\tTAXPATHSN\tPERCENTAGE" + ("\t_MEMBERS" if grouped else ""),
         ]
         for rank in profile.ranks():
             for row in profile.at_rank(rank):
@@ -65,6 +71,7 @@ def format_cami(profiles: Sequence[Profile]) -> str:
                             "|".join(path_ids),
                             "|".join(path_names),
                             f"{row.abundance * 100:.10g}",
+                            *([_clean(";".join(row.members))] if grouped else []),
                         ]
                     )
                 )
@@ -100,11 +107,14 @@ def read_cami(path: str | Path) -> list[Profile]:
     in_data = False
     seen: dict[tuple[str, str], int] = {}  # (rank, taxon) -> line, in the current sample
     samples_seen: dict[str, int] = {}
+    members_column: int | None = None
     for number, line in enumerate(read_text(p).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         if line.startswith("@@"):
             in_data = True
+            header = [cell.strip().upper() for cell in line[2:].split("\t")]
+            members_column = header.index("_MEMBERS") if "_MEMBERS" in header else None
             continue
         if line.startswith("@"):
             key, _, value = line[1:].partition(":")
@@ -146,12 +156,18 @@ def read_cami(path: str | Path) -> list[Profile]:
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
         seen[rank, taxon] = number
         taxid = cells[0].strip()
+        members = (
+            parse_members(cells[members_column], path=p, line=number)
+            if members_column is not None and members_column < len(cells)
+            else ()
+        )
         rows.append(
             TaxonRow(
                 rank,
                 lineage,
                 percent / 100.0,
                 taxid=TaxId(taxid) if taxid.isdigit() else None,
+                members=members if rank == "species" else (),
             )
         )
     if sample is not None:

@@ -4,7 +4,7 @@
 (see ``docs/tables.md``)::
 
     sample  rank  taxon  taxid  superkingdom  phylum  class  order  family  genus  species
-        reads  abundance  abundance_low  abundance_high  total_reads  copy_number_corrected
+        reads  abundance  abundance_low  abundance_high  total_reads  copy_number_corrected  members
 
 For every rank present there is one row whose ``taxon`` is ``unassigned`` (lineage cells empty),
 so that the abundances of that rank's rows plus its unassigned row sum to 1. Several samples may
@@ -12,6 +12,10 @@ share one file (long format); :func:`read_profile_tsv` wants exactly one, :func:
 returns them all. Empty cells mean "unknown". Text cells that a spreadsheet would run as a formula
 (leading ``=``, ``+``, ``-``, ``@``) or that begin with ``'`` are written with a leading ``'``,
 which the reader removes again.
+
+``members`` lists, for a *species group* row (a ``species``-rank row such as "Escherichia coli
+group", for species 16S cannot separate), its member species separated by ``;``; it is empty for a
+single species. Files written before the column existed still read (no members).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "SUM_TOLERANCE",
     "UNASSIGNED",
     "format_profile_tsv",
+    "parse_members",
     "profile_from_dict",
     "profile_to_dict",
     "read_profile_tsv",
@@ -59,6 +64,7 @@ PROFILE_COLUMNS: tuple[str, ...] = (
     "abundance_high",
     "total_reads",
     "copy_number_corrected",
+    "members",
 )
 _REQUIRED = ("rank", "taxon", "abundance")
 _FORMULA_START = ("=", "+", "-", "@", "'", "\t", "\r")
@@ -134,6 +140,7 @@ def _rows_of(profile: Profile) -> list[list[str]]:
                     _fmt_number(row.abundance_high),
                     total,
                     corrected,
+                    _escape(";".join(row.members)),
                 ]
             )
         rest = float(profile.unassigned.get(rank, 0.0))
@@ -151,6 +158,7 @@ def _rows_of(profile: Profile) -> list[list[str]]:
                 "",
                 total,
                 corrected,
+                "",
             ]
         )
     return lines
@@ -219,6 +227,39 @@ def _parse_float(cell: str, *, path: Path, line: int, column: str) -> float | No
         message = f"column {column!r}: {cell!r} is negative; expected a value >= 0"
         raise InputFormatError(message, path=path, line=line, code="GB-TAB-NEG")
     return value
+
+
+def parse_members(
+    text: str, *, path: Path | None = None, line: int | None = None
+) -> tuple[str, ...]:
+    """Split a ``members`` cell (``;``-separated species) and check it.
+
+    Raises
+    ------
+    InputFormatError
+        ``GB-TAB-MEMBERS`` when a member is empty or named twice, naming the file and line.
+
+    Examples
+    --------
+    >>> parse_members("Escherichia coli; Escherichia fergusonii")
+    ('Escherichia coli', 'Escherichia fergusonii')
+    >>> parse_members("")
+    ()
+    """
+    if not text.strip():
+        return ()
+    members = tuple(part.strip() for part in text.split(";"))
+    for i, member in enumerate(members):
+        if not member:
+            message = (
+                f"members {text!r}: member {i + 1} is empty; expected species names separated "
+                "by ';'"
+            )
+            raise InputFormatError(message, path=path, line=line, code="GB-TAB-MEMBERS")
+        if member in members[:i]:
+            message = f"members {text!r}: {member!r} is named twice; name each species once"
+            raise InputFormatError(message, path=path, line=line, code="GB-TAB-MEMBERS")
+    return members
 
 
 class _Builder:
@@ -326,6 +367,10 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
             b.unassigned[rank] = abundance
             continue
         taxid = cell("taxid")
+        members = parse_members(cell("members"), path=p, line=number)
+        if members and rank != "species":
+            message = f"members given on a {rank} row; only species-rank group rows have members"
+            raise InputFormatError(message, path=p, line=number, code="GB-TAB-MEMBERS")
         b.rows.append(
             TaxonRow(
                 rank=rank,
@@ -339,6 +384,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
                     cell("abundance_high"), path=p, line=number, column="abundance_high"
                 ),
                 taxid=TaxId(taxid) if taxid else None,
+                members=members,
             )
         )
     provenance = Provenance(
@@ -411,6 +457,7 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
                 "abundance_low": row.abundance_low,
                 "abundance_high": row.abundance_high,
                 "taxid": row.taxid,
+                "members": list(row.members),
             }
             for row in profile.rows
         ],
@@ -436,6 +483,7 @@ def profile_from_dict(data: Mapping[str, Any]) -> Profile:
             abundance_low=None if row["abundance_low"] is None else float(row["abundance_low"]),
             abundance_high=None if row["abundance_high"] is None else float(row["abundance_high"]),
             taxid=None if row["taxid"] is None else TaxId(str(row["taxid"])),
+            members=tuple(str(m) for m in row.get("members", ())),
         )
         for row in data["rows"]
     )

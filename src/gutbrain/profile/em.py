@@ -350,6 +350,30 @@ def _expand_rows(sub: sp.csr_matrix, mask: npt.NDArray[np.bool_]) -> sp.csr_matr
     return sp.csr_matrix((sub.data, sub.indices, indptr), shape=(mask.size, sub.shape[1]))
 
 
+def _draw_assignments(
+    posterior: sp.csr_matrix, weights: FloatArray, rng: np.random.Generator
+) -> FloatArray:
+    """Draw one taxon per row from its posterior; return per-taxon summed row weights.
+
+    Collapsed identical reads (one row, weight ``n``) share one draw: they carry the same
+    evidence, so their assignment is one uncertain event, not ``n`` independent ones.
+    """
+    n_rows, n_taxa = posterior.shape
+    counts = np.diff(posterior.indptr)
+    row_of_entry = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
+    data = posterior.data
+    cumulative = np.cumsum(data)
+    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
+    within = cumulative - start[row_of_entry]
+    row_total = np.bincount(row_of_entry, weights=data, minlength=n_rows)
+    threshold = rng.random(n_rows) * row_total
+    hit = within >= threshold[row_of_entry] - 1e-15
+    hit &= row_total[row_of_entry] > 0
+    rows_hit, first = np.unique(row_of_entry[hit], return_index=True)
+    chosen = posterior.indices[np.flatnonzero(hit)[first]]
+    return np.bincount(chosen, weights=weights[rows_hit], minlength=n_taxa).astype(np.float64)
+
+
 def bootstrap_abundances(
     matrix: LikelihoodMatrix,
     abundance: FloatArray,
@@ -359,12 +383,23 @@ def bootstrap_abundances(
     max_iter: int = 200,
     tol: float = 0.01,
 ) -> FloatArray:
-    """Bootstrap the EM over reads; return a ``replicates × taxa`` array of abundances.
+    """Bootstrap the EM over reads and over assignments; return ``replicates × taxa`` abundances.
 
-    Each replicate redraws the reads with replacement (multinomial weights over the rows,
-    respecting multiplicities) and re-runs EM on the taxa kept in ``abundance``, starting from
-    it. Percentiles of the replicates give confidence intervals (Efron & Tibshirani 1993).
-    The generator is seeded, so results are reproducible.
+    Each replicate
+
+    1. redraws the reads with replacement (multinomial weights over the rows, respecting
+       multiplicities; Efron & Tibshirani 1993);
+    2. re-runs EM on the taxa kept in ``abundance`` from a *random* start (each taxon's point
+       estimate times an Exp(1) draw, i.e. a flat Dirichlet reweighting), so that abundances the
+       reads cannot identify (taxa whose likelihoods tie on every read, e.g. identical 16S
+       sequences) land anywhere along the tie instead of repeating the point estimate, while
+       identifiable ones return to it;
+    3. draws each read's taxon from that replicate's posterior ``P(t|r)`` and counts them, so
+       reads split between sister taxa widen the interval of both (assignment ambiguity).
+
+    Percentiles of the replicates give confidence intervals; a taxon whose reads are contested
+    with a sister therefore never gets a tight interval, while a well-separated taxon keeps the
+    read-resampling width. The generator is seeded, so results are reproducible.
 
     References
     ----------
@@ -378,9 +413,14 @@ def bootstrap_abundances(
     rng = np.random.default_rng(seed)
     total = round(float(sub.weights.sum()))
     p = sub.weights / sub.weights.sum()
+    kept = np.flatnonzero(keep)
     for b in range(replicates):
         w = rng.multinomial(total, p).astype(np.float64)
         rows = w > 0
         boot = LikelihoodMatrix(sub.log_likelihood[rows], w[rows])
-        out[b] = run_em(boot, initial=abundance, max_iter=max_iter, tol=tol).abundance
+        start = np.zeros(matrix.n_taxa)
+        start[kept] = abundance[kept] * rng.exponential(size=kept.size)
+        fitted = run_em(boot, initial=start, max_iter=max_iter, tol=tol).abundance
+        drawn = _draw_assignments(posteriors(boot, fitted), boot.weights, rng)
+        out[b] = drawn / drawn.sum() if drawn.sum() > 0 else fitted
     return out

@@ -66,8 +66,15 @@ from gutbrain.profile.em import (
 )
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
-from gutbrain.profile.taxonomy import ReadResolution, TaxonIndex, resolve_reads
+from gutbrain.profile.taxonomy import (
+    GroupMerge,
+    ReadResolution,
+    TaxonIndex,
+    merge_contested_groups,
+    resolve_reads,
+)
 from gutbrain.reference.bundle import ReferenceBundle
+from gutbrain.reference.groups import load_species_groups
 
 __all__ = [
     "PROFILE_PRESETS",
@@ -108,7 +115,10 @@ class ProfileSettings:
     ``read_qc`` overrides the read QC preset of the same name; ``second_pass`` (more sensitive
     alignment settings) re-aligns the reads the first pass leaves unexplained (no alignment,
     low identity, partial, or only pruned candidates) and re-runs the estimate;
-    ``species_confidence`` is the genus-fallback posterior threshold; ``bootstrap_replicates``
+    ``species_confidence`` is the genus-fallback posterior threshold; ``group_identity_margin``
+    (identity, 0–1) is how much better a read must match its best member of a species group
+    than every other member for the read to separate them (see
+    :func:`gutbrain.profile.taxonomy.merge_contested_groups`); ``bootstrap_replicates``
     and ``seed`` control the confidence intervals (``confidence_level`` two-sided).
     """
 
@@ -118,6 +128,7 @@ class ProfileSettings:
     read_qc: QCSettings | None = None
     second_pass: AlignmentSettings | None = None
     species_confidence: float = 0.5
+    group_identity_margin: float = 0.005
     em_tol: float = 0.01
     em_max_iter: int = 1000
     bootstrap_replicates: int = 50
@@ -133,6 +144,7 @@ class ProfileSettings:
             "min_identity": self.min_identity,
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
+            "group_identity_margin": self.group_identity_margin,
             "em_tol": self.em_tol,
             "em_max_iter": self.em_max_iter,
             "bootstrap_replicates": self.bootstrap_replicates,
@@ -347,6 +359,11 @@ class _Estimate:
     estimate: AbundanceEstimate
     resolution: ReadResolution
     hits: HitTable
+    merge: GroupMerge | None
+
+
+#: ``(group name, group lineage, member species)`` per species group of the reference.
+_Groups = Sequence[tuple[str, Lineage, tuple[str, ...]]]
 
 
 def _estimate(
@@ -355,8 +372,10 @@ def _estimate(
     taxa: TaxonIndex,
     settings: ProfileSettings,
     min_abundance: float | None,
+    groups: _Groups = (),
 ) -> _Estimate:
-    """Classify distinct reads, score alignments, run the EM and the rank fallback."""
+    """Classify distinct reads, score alignments, run the EM, merge contested species groups
+    and apply the rank fallback."""
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = np.array([s is None for s in status], dtype=bool)
@@ -383,6 +402,33 @@ def _estimate(
         taxa,
         species_confidence=settings.species_confidence,
     )
+    merge: GroupMerge | None = None
+    if groups:
+        merge = merge_contested_groups(
+            taxa,
+            groups,
+            read_rows=row_of_unique[hits.read],
+            read_units=taxa.ref_unit[hits.ref],
+            identity=hits.identity,
+            weights=matrix.weights,
+            best_unit=resolution.best_unit,
+            min_identity_margin=settings.group_identity_margin,
+        )
+        if merge.merged:
+            by_group = resolve_reads(
+                merge.merge_posterior(estimate.posterior),
+                matrix.weights,
+                merge.index,
+                species_confidence=settings.species_confidence,
+            )
+            resolution = replace(
+                resolution,
+                species_reads=by_group.species_reads,
+                species_resolved=by_group.species_resolved,
+                best_unit=by_group.best_unit,
+            )
+        else:
+            merge = None
     unexplained = ~estimate.explained
     status[rows[unexplained]] = _PRUNED
     explained_rows = estimate.explained
@@ -396,7 +442,7 @@ def _estimate(
     ):
         status[rows[mask]] = label
 
-    return _Estimate(status, model, rows, matrix, estimate, resolution, hits)
+    return _Estimate(status, model, rows, matrix, estimate, resolution, hits, merge)
 
 
 def _realign(
@@ -494,6 +540,7 @@ def profile_sample(
         open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
     )
     taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
+    groups = _bundle_groups(bundle, taxa)
 
     stats = ReadStats()
     qc_filter = ReadFilter(qc_settings, stats=stats)
@@ -513,14 +560,14 @@ def profile_sample(
     weights = np.bincount(kept, minlength=n_unique).astype(np.float64)
     hits = collected.hits
 
-    first = _estimate(hits, weights, taxa, settings, min_abundance)
+    first = _estimate(hits, weights, taxa, settings, min_abundance, groups)
     result = first
     second = settings.second_pass
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
             hits = _realign(collected, hits, redo, bundle, second, aligner)
-            result = _estimate(hits, weights, taxa, settings, min_abundance)
+            result = _estimate(hits, weights, taxa, settings, min_abundance, groups)
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
                 int(redo.sum()),
@@ -535,6 +582,11 @@ def profile_sample(
         result.resolution,
         result.hits,
     )
+    merge = result.merge
+    species_taxa = merge.index if merge is not None else taxa
+    species_abundance = (
+        merge.merge_values(estimate.abundance) if merge is not None else estimate.abundance
+    )
 
     total_reads = collected.qc.reads_in
     interval_units: tuple[Any, Any] | None = None
@@ -548,18 +600,18 @@ def profile_sample(
             max_iter=200,
             tol=settings.em_tol,
         )
-        interval_units = _quantiles(boot, settings.confidence_level)
+        species_boot = merge.merge_values(boot) if merge is not None else boot
+        interval_units = _quantiles(species_boot, settings.confidence_level)
         interval_genera = _quantiles(taxa.genus_sums(boot), settings.confidence_level)
 
     profile_rows = _rows(
+        species_taxa,
         taxa,
-        estimate.abundance,
-        resolution.species_reads,
-        resolution.genus_reads,
+        (species_abundance, taxa.genus_sums(estimate.abundance)),
+        (resolution.species_reads, resolution.genus_reads),
         total_reads,
-        interval_units,
-        interval_genera,
-        bundle,
+        (interval_units, interval_genera),
+        merge.members if merge is not None else {},
     )
     unassigned: dict[Any, float] = {}
     for rank in ("species", "genus"):
@@ -580,6 +632,9 @@ def profile_sample(
         tools={"minimap2 (mappy)": mappy_version(), "numpy": np.__version__},
         citations=CITATIONS,
     )
+    group_names = {
+        species_taxa.units[k].species for k in (merge.members if merge is not None else {})
+    }
     profile = Profile(
         sample_id=sample,
         rows=tuple(profile_rows),
@@ -587,7 +642,10 @@ def profile_sample(
         provenance=provenance,
         total_reads=total_reads,
     )
-    assignment, per_read = _read_outcomes(collected, status, resolution, rows, taxa)
+    assignment, per_read = _read_outcomes(collected, status, resolution, rows, species_taxa)
+    assignment["reads_assigned_group"] = sum(
+        1 for _, label, rank, taxon in per_read if rank == "species" and taxon in group_names
+    )
     em_info = {
         "iterations": estimate.iterations,
         "log_likelihood": estimate.log_likelihood,
@@ -599,6 +657,10 @@ def profile_sample(
         "alignments": len(hits),
         "error_model": model.as_dict(),
         "bootstrap_replicates": settings.bootstrap_replicates if interval_units else 0,
+        "species_groups": len(groups),
+        "species_groups_merged": [
+            species_taxa.units[k].species for k in (merge.members if merge is not None else {})
+        ],
     }
     logger.info(
         "%s: %d reads in, %d assigned at species, %d genus fallback, EM %d iterations "
@@ -615,27 +677,26 @@ def profile_sample(
 
 def _rows(
     taxa: TaxonIndex,
-    abundance: npt.NDArray[np.float64],
-    species_reads: npt.NDArray[np.float64],
-    genus_reads: npt.NDArray[np.float64],
+    genus_taxa: TaxonIndex,
+    abundance: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    reads: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
     total_reads: int,
-    interval_units: tuple[Any, Any] | None,
-    interval_genera: tuple[Any, Any] | None,
-    bundle: ReferenceBundle,
+    intervals: tuple[tuple[Any, Any] | None, tuple[Any, Any] | None],
+    members: Mapping[int, tuple[str, ...]],
 ) -> list[TaxonRow]:
+    """Species rows (``taxa``'s units, groups included) and genus rows (``genus_taxa``)."""
     rows: list[TaxonRow] = []
     if total_reads <= 0:
         return rows
-    genus_f = taxa.genus_sums(abundance)
-    for rank, lineages, reads, f, interval in (
-        ("species", taxa.units, species_reads, abundance, interval_units),
-        ("genus", taxa.genera, genus_reads, genus_f, interval_genera),
+    for rank, lineages, counts, f, interval in (
+        ("species", taxa.units, reads[0], abundance[0], intervals[0]),
+        ("genus", genus_taxa.genera, reads[1], abundance[1], intervals[1]),
     ):
-        for j in np.nonzero(reads > 1e-9)[0]:
+        for j in np.nonzero(counts > 1e-9)[0]:
             lineage: Lineage = lineages[j]
             if lineage.at(rank) is None:  # type: ignore[arg-type]
                 continue
-            value = float(reads[j]) / total_reads
+            value = float(counts[j]) / total_reads
             low = high = None
             if interval is not None and f[j] > 0:
                 scale = value / float(f[j])
@@ -646,9 +707,10 @@ def _rows(
                     rank=rank,  # type: ignore[arg-type]
                     lineage=lineage,
                     abundance=value,
-                    reads=float(reads[j]),
+                    reads=float(counts[j]),
                     abundance_low=low,
                     abundance_high=high,
+                    members=members.get(int(j), ()) if rank == "species" else (),
                 )
             )
     return rows
@@ -722,6 +784,21 @@ def _json(data: Any) -> str:
         return value
 
     return json.dumps(clean(data), indent=2, sort_keys=True, default=default) + "\n"
+
+
+def _bundle_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> _Groups:
+    """The bundle's species groups as ``(name, lineage, members)``, members present in ``taxa``."""
+    groups = load_species_groups(bundle)
+    if groups is None:
+        return ()
+    lineages = [unit for unit in taxa.units if unit.species is not None]
+    present = {unit.species for unit in lineages}
+    out = []
+    for group in groups.groups:
+        members = tuple(m for m in group.members if m in present)
+        if len(members) >= 2:
+            out.append((group.name, group.lineage(lineages), members))
+    return tuple(out)
 
 
 def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path]:

@@ -13,6 +13,12 @@ otherwise it does not count at species rank, and when its posterior summed per g
 ``species_confidence`` for one genus it is a *genus fallback* read (it counts at genus). Species
 reads are ``Σ_r w_r P(s|r)`` over species-resolved reads; genus reads are
 ``Σ_r w_r Σ_{s ∈ g} P(s|r)`` over every explained read.
+
+**Species groups.** When the reference has species groups (species 16S cannot separate,
+:mod:`gutbrain.reference.groups`), a group whose reads do not separate its members
+(:func:`merge_contested_groups`) becomes one species-rank unit named after the group, and the
+species fallback above runs on the merged posteriors: a read split between members counts for
+the group. Genus rows use the unmerged posteriors.
 """
 
 from __future__ import annotations
@@ -29,7 +35,13 @@ import scipy.sparse as sp
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
 
-__all__ = ["ReadResolution", "TaxonIndex", "resolve_reads"]
+__all__ = [
+    "GroupMerge",
+    "ReadResolution",
+    "TaxonIndex",
+    "merge_contested_groups",
+    "resolve_reads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -179,3 +191,140 @@ def resolve_reads(
         best_unit=best_unit,
         best_genus=best_genus,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMerge:
+    """Species groups merged into one EM-output column each (see :func:`merge_contested_groups`).
+
+    ``index`` has the original units followed by one unit per merged group (its lineage's
+    ``species`` is the group's name); ``column[j]`` maps original unit ``j`` to its unit in
+    ``index`` (itself, or its merged group's); ``members[k]`` lists the member species of unit
+    ``k`` of ``index`` (empty for a single species).
+    """
+
+    index: TaxonIndex
+    column: IntArray
+    members: Mapping[int, tuple[str, ...]]
+
+    @property
+    def merged(self) -> int:
+        """Number of merged groups."""
+        return len(self.members)
+
+    def merge_values(self, values: FloatArray) -> FloatArray:
+        """Sum per-unit ``values`` (last axis) into the merged units."""
+        out = np.zeros((*values.shape[:-1], self.index.n_units))
+        np.add.at(out.T, self.column, np.moveaxis(values, -1, 0))
+        return out
+
+    def merge_posterior(self, posterior: sp.csr_matrix) -> sp.csr_matrix:
+        """Sum posterior columns of merged members into their group's column."""
+        coo = posterior.tocoo()
+        merged = sp.csr_matrix(
+            (coo.data, (coo.row, self.column[coo.col])),
+            shape=(posterior.shape[0], self.index.n_units),
+        )
+        merged.sum_duplicates()
+        return merged
+
+
+def merge_contested_groups(
+    index: TaxonIndex,
+    groups: Sequence[tuple[str, Lineage, tuple[str, ...]]],
+    *,
+    read_rows: IntArray,
+    read_units: IntArray,
+    identity: FloatArray,
+    weights: FloatArray,
+    best_unit: IntArray,
+    min_identity_margin: float = 0.005,
+    min_contested_share: float = 0.5,
+) -> GroupMerge:
+    """Merge every species group whose reads do not separate its members.
+
+    A read whose best species is a member of a group is *contested* when some other member
+    aligns to it within ``min_identity_margin`` (identity, 0–1) of its best member. A group is
+    merged, i.e. reported as one row named after the group, when contested reads carry at
+    least ``min_contested_share`` (0–1) of the weight of the reads whose best species is one of
+    its members. The margin is in identity, not likelihood, so it does not grow with read
+    accuracy: HiFi reads from a strain halfway between two type strains stay contested.
+
+    Parameters
+    ----------
+    index
+        The taxon units.
+    groups
+        ``(name, lineage, members)`` per species group of the reference.
+    read_rows, read_units, identity
+        One entry per (read, unit) candidate: the EM row, the unit, the best alignment
+        identity of that read to that unit.
+    weights
+        Per EM row multiplicity.
+    best_unit
+        Per EM row, the unit with the largest posterior (``-1`` for none).
+    """
+    n_units = index.n_units
+    unit_group = np.full(n_units, -1, dtype=np.int64)
+    species_unit: dict[str, list[int]] = collections.defaultdict(list)
+    for j, unit in enumerate(index.units):
+        if unit.species is not None:
+            species_unit[unit.species].append(j)
+    for g, (_, _, members) in enumerate(groups):
+        for member in members:
+            for j in species_unit.get(member, []):
+                unit_group[j] = g
+    n_rows = int(weights.size)
+    # best and second-best member identity per (row, group), over candidates in groups
+    in_group = unit_group[read_units] >= 0
+    rows = read_rows[in_group]
+    units = read_units[in_group]
+    ident = identity[in_group]
+    g_of = unit_group[units]
+    contested_weight = np.zeros(len(groups))
+    group_weight = np.zeros(len(groups))
+    valid = best_unit >= 0
+    best_group = np.full(n_rows, -1, dtype=np.int64)
+    best_group[valid] = unit_group[best_unit[valid]]
+    np.add.at(group_weight, best_group[best_group >= 0], weights[best_group >= 0])
+    if rows.size:
+        key = rows * max(len(groups), 1) + g_of
+        order = np.lexsort((-ident, key))
+        key, rows, ident, g_of = key[order], rows[order], ident[order], g_of[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        has_second = np.zeros(key.size, dtype=bool)
+        has_second[:-1] = first[:-1] & ~first[1:]
+        second_ident = np.full(key.size, -np.inf)
+        second_ident[:-1] = ident[1:]
+        contested = has_second & (ident - second_ident < min_identity_margin)
+        # only rows whose best species is in this group count
+        counts = contested & (best_group[rows] == g_of)
+        np.add.at(contested_weight, g_of[counts], weights[rows[counts]])
+    share = np.divide(
+        contested_weight, group_weight, out=np.zeros_like(group_weight), where=group_weight > 0
+    )
+    merge = [
+        g for g in range(len(groups)) if group_weight[g] > 0 and share[g] >= min_contested_share
+    ]
+    column = np.arange(n_units, dtype=np.int64)
+    new_units = list(index.units)
+    new_genus = list(index.unit_genus.tolist())
+    genus_of = {lineage.genus: k for k, lineage in enumerate(index.genera)}
+    members_of: dict[int, tuple[str, ...]] = {}
+    for g in merge:
+        name, lineage, members = groups[g]
+        k = len(new_units)
+        new_units.append(replace(lineage, species=name))
+        new_genus.append(genus_of.get(lineage.genus, -1))
+        column[unit_group == g] = k
+        members_of[k] = members
+    merged_index = TaxonIndex(
+        tuple(new_units),
+        index.ref_unit,
+        index.genera,
+        np.asarray(new_genus, dtype=np.int64),
+    )
+    if merge:
+        logger.debug("species groups merged: %s", ", ".join(groups[g][0] for g in merge))
+    return GroupMerge(merged_index, column, members_of)

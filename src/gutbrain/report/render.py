@@ -109,6 +109,7 @@ def _environment() -> jinja2.Environment:
     env.filters["label"] = _label
     env.filters["ordinal"] = _ordinal
     env.filters["plain"] = _plain
+    env.filters["short_species"] = _short_species
     env.globals["grade_title"] = lambda grade: _GRADE_TITLES.get(str(grade), "")
     env.globals["alert_label"] = lambda level: _ALERT_LABELS.get(str(level), str(level))
     return env
@@ -160,6 +161,14 @@ def _plain(value: Any) -> str:
     if value is None:
         return "–"
     return str(value)
+
+
+def _short_species(name: str) -> str:
+    """ "Escherichia coli" -> "E. coli"; a group's name keeps its word "group"."""
+    words = name.split()
+    if len(words) >= 2 and words[0][:1].isupper() and words[1][:1].islower():
+        return " ".join([f"{words[0][0]}.", *words[1:]])
+    return name
 
 
 def _label(value: str) -> str:

@@ -142,6 +142,7 @@ def _summary(profile: Profile) -> ProfileSummary:
                 abundance_low=row.abundance_low,
                 abundance_high=row.abundance_high,
                 lineage={k: v for k, v in row.lineage.as_dict().items() if v},
+                members=row.members,
             )
             for row in rows
         )

@@ -36,10 +36,10 @@ from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_f
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile, Rank
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
-from gutbrain.reference.bundle import load_bundle
 from gutbrain.report import render_report
 from gutbrain.result import Result, write_result
 from gutbrain.workflow.interpret import interpret_profile
+from gutbrain.workflow.reference import open_reference
 
 __all__ = [
     "OUTPUT_FILES",
@@ -266,7 +266,7 @@ def run_sample(
     clock.stop()
 
     clock.start("reference")
-    bundle = load_bundle(db)
+    bundle = open_reference(db)
     clock.stop()
 
     clock.start("profile", None)

@@ -1,0 +1,387 @@
+"""Species groups on reads whose strains are NOT in the reference (issue 10).
+
+Reads are simulated (the shared benchmark simulator, ``--engine simple``, seeded) from the
+genome-derived 16S copies of the ZymoBIOMICS D6300 and HMP/BEI mock members
+(``shared/data/mock_member_16s_references``), and profiled against a bundle built here from the
+NCBI RefSeq 16S type-strain records only (``shared/data/ncbi_refseq_16s``; lineages from Emu's
+NCBI taxonomy table ``shared/data/emu_reference_taxonomy``, joined by the species taxid of
+``metadata.csv.gz``; records without a lineage or shorter than 1,200 bp are left out). So the
+mocks' own strains are absent, as for a user's sample.
+
+Measures (per read type, for gutbrain and for Emu ``lr:hq`` on the same reads and reference):
+
+* **precision**: share of reported species-rank rows (≥ 0.1 %) that are right; a group row is
+  right when it contains a true species;
+* **group-aware L1**: Σ|p − q| over species, where a group row's share is compared with the
+  summed truth of the true species it contains (q renormalised over species-rank reads);
+* **mean group size**: abundance-weighted mean of members per species-rank row (1 for a species);
+* **species/group share**: fraction of all reads assigned at species rank (species or group).
+
+Run::
+
+    .venv/bin/python benchmarks/bench_species_groups.py [--reads 3000] [--threads 2] [--no-emu]
+
+Writes its work (reference bundle, Emu database, reads) under ``--work`` (default
+``/tmp/gutbrain-bench-groups``) and reuses it on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+SHARED = Path(os.environ.get("GUTBRAIN_SHARED", "/work/shared"))
+DATA = SHARED / "data"
+PEERS = Path("/root/.cache/gutbrain-peers")
+#: Mock organism names -> the NCBI (2020) species name the reference uses (renamed species).
+SYNONYMS = {
+    "Lactobacillus fermentum": "Limosilactobacillus fermentum",
+    "Propionibacterium acnes": "Cutibacterium acnes",
+    "Bacteroides vulgatus": "Phocaeicola vulgatus",
+    "Actinomyces odontolyticus": "Schaalia odontolytica",
+}
+MIN_LENGTH = 1200
+
+
+def _taxonomy_table() -> tuple[list[str], dict[str, list[str]]]:
+    path = DATA / "emu_reference_taxonomy" / "emu_default_db_taxonomy.tsv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split("\t")
+        rows = {line.split("\t", 1)[0]: line.rstrip("\n").split("\t") for line in handle}
+    return header, rows
+
+
+def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, object]]:
+    """Return (gutbrain bundle folder, Emu database folder, facts); built once under ``work``."""
+    from gutbrain.profile.groups import compute_species_groups, species_identities
+    from gutbrain.reference.formats import import_bundle
+    from gutbrain.reference.groups import write_species_groups
+
+    bundle_dir = work / "refseq-typestrains"
+    emu_dir = work / "refseq-typestrains-emu"
+    facts: dict[str, object] = {}
+    if (bundle_dir / "manifest.json").is_file() and (emu_dir / "taxonomy.tsv").is_file():
+        return bundle_dir, emu_dir, facts
+    header, table = _taxonomy_table()
+    species_taxid: dict[str, str] = {}
+    with gzip.open(DATA / "ncbi_refseq_16s" / "metadata.csv.gz", "rt", encoding="utf-8") as h:
+        for row in csv.DictReader(h):
+            species_taxid[row["blast_sacc"]] = row["blast_species_taxid"]
+    src = work / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    kept = Counter[str]()
+    with (
+        gzip.open(DATA / "ncbi_refseq_16s" / "bacteria.16SrRNA.fna.gz", "rt") as fasta,
+        open(src / "refseq.fasta", "w") as out,
+        open(src / "seq2taxid.tsv", "w") as mapping,
+    ):
+        records = fasta.read().split(">")[1:]
+        for record in records:
+            head, _, body = record.partition("\n")
+            acc = head.split(None, 1)[0]
+            sequence = body.replace("\n", "")
+            taxid = species_taxid.get(acc)
+            if taxid is None or taxid not in table or not table[taxid][1]:
+                kept["no lineage"] += 1
+                continue
+            if len(sequence) < MIN_LENGTH:
+                kept["short"] += 1
+                continue
+            kept["kept"] += 1
+            out.write(f">{acc}\n{sequence}\n")
+            mapping.write(f"{acc}\t{taxid}\n")
+    facts["refseq_records"] = dict(kept)
+    with open(src / "taxonomy.tsv", "w") as out:
+        out.write("\t".join(header) + "\n")
+        out.writelines("\t".join(row) + "\n" for row in table.values())
+    start = time.perf_counter()
+    bundle = import_bundle(
+        src / "refseq.fasta",
+        src / "taxonomy.tsv",
+        format="emu",
+        seq2taxid=src / "seq2taxid.tsv",
+        name="refseq-typestrains",
+        version="2026-09",
+        out=bundle_dir,
+        replace=True,
+        licence="public domain (NCBI RefSeq)",
+    )
+    facts["import_s"] = round(time.perf_counter() - start, 1)
+    start = time.perf_counter()
+    identities = species_identities(bundle, threads=threads)
+    groups = compute_species_groups(bundle, identities=identities)
+    facts["groups_s"] = round(time.perf_counter() - start, 1)
+    _save_identities(work, identities)
+    write_species_groups(bundle, groups)
+    emu_dir.mkdir(parents=True, exist_ok=True)
+    with open(src / "seq2taxid.tsv") as handle:
+        taxid_of = dict(line.split() for line in handle)
+    with open(src / "refseq.fasta") as fasta, open(emu_dir / "species_taxid.fasta", "w") as out:
+        for line in fasta:
+            if line.startswith(">"):
+                acc = line[1:].strip()
+                out.write(f">{taxid_of[acc]}:{acc}\n")
+            else:
+                out.write(line)
+    (emu_dir / "taxonomy.tsv").write_text((src / "taxonomy.tsv").read_text())
+    return bundle_dir, emu_dir, facts
+
+
+def _save_identities(work: Path, identities: dict[tuple[str, str], float]) -> None:
+    with open(work / "identities.tsv", "w") as out:
+        out.writelines(f"{a}\t{b}\t{v:.6f}\n" for (a, b), v in identities.items())
+
+
+def regroup(work: Path, bundle_dir: Path, *, min_identity: float, max_group_size: int) -> None:
+    """Recompute the groups from the cached identities with other thresholds."""
+    from gutbrain.profile.groups import compute_species_groups
+    from gutbrain.reference.bundle import load_bundle
+    from gutbrain.reference.groups import write_species_groups
+
+    identities: dict[tuple[str, str], float] = {}
+    with open(work / "identities.tsv") as handle:
+        for line in handle:
+            a, b, value = line.rstrip("\n").split("\t")
+            identities[a, b] = float(value)
+    bundle = load_bundle(bundle_dir)
+    groups = compute_species_groups(
+        bundle,
+        identities=identities,
+        min_identity=min_identity,
+        max_group_size=max_group_size,
+    )
+    write_species_groups(bundle, groups)
+    print(f"groups: {len(groups.groups)} at {min_identity}, max {max_group_size}")
+
+
+def mock_sources(work: Path) -> tuple[Path, Path]:
+    """Write the simulator's sources FASTA and communities table (one species = one share)."""
+    folder = DATA / "mock_member_16s_references"
+    copies: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name in ("zymo_d6300_16S_gene_copies.fasta", "hmp_bei_mock_16S_gene_copies_edgar.fasta"):
+        text = (folder / name).read_text()
+        for record in text.split(">")[1:]:
+            head, _, body = record.partition("\n")
+            if "_16S_" in head:
+                species = head.split("_16S_")[0].replace("_", " ")
+            else:
+                species = " ".join(head.split()[1:3]).rstrip(",")
+            species = SYNONYMS.get(species, species)
+            copies[species].append(
+                (f"s{sum(map(len, copies.values())) + 1}", body.replace("\n", ""))
+            )
+    sources = work / "sources.fasta"
+    communities = work / "communities.tsv"
+    with open(sources, "w") as out, open(communities, "w") as table:
+        table.write("community\tspecies\ttax_id\tgenus\ttarget_abundance\tsource_id\theld_out\n")
+        for species, members in sorted(copies.items()):
+            for source_id, sequence in members:
+                depth = 1.0 / len(copies) / len(members)
+                out.write(f">{source_id} depth={depth:.8f}\n{sequence}\n")
+                genus = species.split()[0]
+                table.write(f"mock\t{species}\t-\t{genus}\t{depth:.8f}\t{source_id}\t1\n")
+    return sources, communities
+
+
+def simulate(work: Path, sources: Path, communities: Path, *, kind: str, reads: int) -> Path:
+    prefix = work / f"mock_{kind}_{reads}"
+    if not Path(f"{prefix}.fastq.gz").is_file():
+        subprocess.run(
+            [
+                sys.executable,
+                str(SHARED / "bench" / "scripts" / "simulate_reads.py"),
+                "--sources",
+                str(sources),
+                "--communities",
+                str(communities),
+                "--community",
+                "mock",
+                "--profile",
+                kind,
+                "--engine",
+                "simple",
+                "--n",
+                str(reads),
+                "--seed",
+                "7" if kind == "ont" else "8",
+                "--sample",
+                f"mock_{kind}",
+                "--out",
+                str(prefix),
+                "--truth",
+                f"{prefix}.truth.tsv",
+            ],
+            check=True,
+        )
+    return prefix
+
+
+def truth_of(prefix: Path) -> dict[str, float]:
+    counts: Counter[str] = Counter()
+    with open(f"{prefix}.truth.tsv") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            if not row["species"].startswith("#"):
+                counts[row["species"]] += int(row["reads"])
+    total = sum(counts.values())
+    return {species: n / total for species, n in counts.items()}
+
+
+def score(
+    rows: list[tuple[str, tuple[str, ...], float]], truth: dict[str, float], assigned_share: float
+) -> dict[str, float]:
+    """``rows`` = (species or group name, members, reads); see the module docstring."""
+    total = sum(r[2] for r in rows) or 1.0
+    shares = [(name, members or (name,), reads / total) for name, members, reads in rows]
+    reported = [s for s in shares if s[2] >= 0.001]
+    right = [s for s in reported if any(m in truth for m in s[1])]
+    # classes: a row with members merges the true species it contains
+    mass: dict[tuple[str, ...], float] = defaultdict(float)
+    truth_class: dict[str, tuple[str, ...]] = {s: (s,) for s in truth}
+    for _, members, _ in shares:
+        inside = tuple(sorted(m for m in members if m in truth))
+        if len(inside) > 1:
+            for m in inside:
+                truth_class[m] = inside
+    wrong = 0.0
+    for _, members, share in shares:
+        inside = [m for m in members if m in truth]
+        if inside:
+            mass[truth_class[inside[0]]] += share
+        else:
+            wrong += share
+    expected: dict[tuple[str, ...], float] = defaultdict(float)
+    for species, value in truth.items():
+        expected[truth_class[species]] += value
+    l1 = wrong + sum(abs(expected[c] - mass.get(c, 0.0)) for c in expected)
+    size = sum(len(members) * share for _, members, share in shares)
+    return {
+        "precision": len(right) / len(reported) if reported else 0.0,
+        "l1": l1,
+        "group_size": size,
+        "species_share": assigned_share,
+        "rows": float(len(reported)),
+    }
+
+
+def run_gutbrain(
+    reads: Path, bundle_dir: Path, kind: str, threads: int
+) -> tuple[list[tuple[str, tuple[str, ...], float]], float, float]:
+    from gutbrain.profile.pipeline import profile_sample
+    from gutbrain.reference.bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    start = time.perf_counter()
+    result = profile_sample([reads], bundle=bundle, preset=kind, threads=threads)
+    seconds = time.perf_counter() - start
+    rows = [
+        (row.taxon, row.members, row.reads or 0.0)
+        for row in result.profile.rows
+        if row.rank == "species"
+    ]
+    share = 1.0 - float(result.profile.unassigned.get("species", 1.0))
+    return rows, share, seconds
+
+
+def run_emu(
+    reads: Path, emu_dir: Path, kind: str, work: Path, threads: int
+) -> tuple[list[tuple[str, tuple[str, ...], float]], float, float]:
+    out = work / f"emu_{kind}"
+    out.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{PEERS / 'bin'}:{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            str(PEERS / "venv" / "bin" / "python"),
+            str(PEERS / "bin" / "emu-lrhq"),
+            "abundance",
+            str(reads),
+            "--type",
+            "lr:hq" if kind == "ont" else "map-hifi",
+            "--db",
+            str(emu_dir),
+            "--keep-counts",
+            "--threads",
+            str(threads),
+            "--output-dir",
+            str(out),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - start
+    table = next(out.glob("*_rel-abundance.tsv"))
+    rows: list[tuple[str, tuple[str, ...], float]] = []
+    unassigned = 0.0
+    total = 0.0
+    with open(table) as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            count = float(row.get("estimated counts") or 0.0)
+            total += count
+            if row["tax_id"] == "unassigned" or not row.get("species"):
+                unassigned += count
+                continue
+            rows.append((row["species"], (), count))
+    return rows, (total - unassigned) / total if total else 0.0, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gutbrain-bench-groups"))
+    parser.add_argument("--no-emu", action="store_true")
+    parser.add_argument("--kinds", default="ont,hifi")
+    parser.add_argument("--min-identity", type=float, default=None)
+    parser.add_argument("--max-group-size", type=int, default=8)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_CACHE_HOME", str(args.work / "cache"))
+    bundle_dir, emu_dir, facts = build_reference(args.work, threads=args.threads)
+    if facts:
+        print(f"reference: {facts}")
+    if args.min_identity is not None:
+        regroup(
+            args.work,
+            bundle_dir,
+            min_identity=args.min_identity,
+            max_group_size=args.max_group_size,
+        )
+    sources, communities = mock_sources(args.work)
+    lines = [
+        "| read type | tool | precision | group-aware L1 | mean group size | species/group share "
+        "| rows | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in args.kinds.split(","):
+        prefix = simulate(args.work, sources, communities, kind=kind, reads=args.reads)
+        truth = truth_of(prefix)
+        reads = Path(f"{prefix}.fastq.gz")
+        tools = [("gutbrain", run_gutbrain(reads, bundle_dir, kind, args.threads))]
+        if not args.no_emu:
+            tools.append(("Emu lr:hq", run_emu(reads, emu_dir, kind, args.work, args.threads)))
+        for tool, (rows, share, seconds) in tools:
+            s = score(rows, truth, share)
+            lines.append(
+                f"| {kind} | {tool} | {s['precision']:.3f} | {s['l1']:.3f} | "
+                f"{s['group_size']:.2f} | {s['species_share']:.3f} | {int(s['rows'])} | "
+                f"{seconds:.0f} |"
+            )
+            wrong = sorted(
+                ((n, r) for n, m, r in rows if not any(x in truth for x in (m or (n,)))),
+                key=lambda item: -item[1],
+            )[:5]
+            if wrong:
+                print(f"{kind} {tool} top wrong rows: {[(n, round(r)) for n, r in wrong]}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
