@@ -55,7 +55,7 @@ def test_import_list_info_verify_index(tmp_path: Path) -> None:
 
     listed = runner.invoke(app, ["db", "list"])
     assert listed.exit_code == 0
-    assert "gut-default" in listed.output
+    assert "refseq16s-gut" in listed.output
     assert "tiny" in listed.output
 
     info = runner.invoke(app, ["db", "info", "tiny", "--json"])

@@ -388,18 +388,36 @@ def test_garbage_sequences_detected_after_indexing(tmp_path: Path) -> None:
 def test_default_bundle_loads_and_verifies() -> None:
     bundle = load_bundle(None, verify=True)
     assert bundle.path == default_bundle_path()
-    assert bundle.name == "gut-default"
-    assert bundle.n_sequences == 2587
-    assert bundle.manifest["counts"]["with_copy_number"] > 1000
-    # known HITdb entries (HITdb_taxonomy_qiime.txt)
-    assert bundle.taxonomy["Abiotrophia_defectiva_AY879307"].species == "Abiotrophia defectiva"
-    assert bundle.taxonomy["OTU834"].genus == "Sphingomonas"
-    assert bundle.taxonomy["OTU834"].species is None
+    assert bundle.name == "refseq16s-gut"
+    counts = bundle.manifest["counts"]
+    # RefSeq records >= 1,200 bp (26,267 of 26,877, PROVENANCE.md), 45 + 69 mock-member copies,
+    # HITdb's 2,473
+    assert bundle.n_sequences == counts["sequences"] == 26_267 + 45 + 69 + 2_473
+    assert bundle.manifest["refseq"]["records_kept"] == 26_267
+    assert sum(bundle.manifest["refseq"]["lineage_tiers"].values()) == 26_267
+    assert bundle.manifest["mock_members"]["sequences"] == 45 + 69
+    assert counts["with_copy_number"] > 10_000
+    # a RefSeq type-strain record (NR_024570.1, E. coli U 5/41) with its NCBI species tax id
+    assert bundle.taxonomy["NR_024570.1"].species == "Escherichia coli"
+    assert bundle.taxonomy["NR_024570.1"].family == "Enterobacteriaceae"
+    assert bundle.taxids["NR_024570.1"] == "562"
+    # mock members under today's NCBI names (Zymo's file says Lactobacillus fermentum)
+    assert bundle.taxonomy["zymo|Lactobacillus_fermentum_16S_1"].species == (
+        "Limosilactobacillus fermentum"
+    )
+    # known HITdb entries (HITdb_taxonomy_qiime.txt), prefixed
+    assert bundle.taxonomy["hitdb|Abiotrophia_defectiva_AY879307"].species == (
+        "Abiotrophia defectiva"
+    )
+    assert bundle.taxonomy["hitdb|OTU834"].genus == "Sphingomonas"
+    assert bundle.taxonomy["hitdb|OTU834"].species is None
     licences = {s["name"]: s["licence"] for s in bundle.manifest["sources"]}
     assert "CC BY 4.0" in licences["HITdb"]
     assert "no licence file" in licences["HITdb"]
-    size = sum(p.stat().st_size for p in default_bundle_path().iterdir())
-    assert size < 3 * 1024 * 1024
+    assert any("no restrictions" in text for name, text in licences.items() if "RefSeq" in name)
+    size = sum(p.stat().st_size for p in default_bundle_path().iterdir() if p.is_file())
+    # ~9.5 MB: 28,854 sequences with lineages (the RefSeq set is 38.9 Mbp; gzip -9)
+    assert size < 12 * 1024 * 1024
 
 
 def test_default_bundle_script_is_reproducible(shared_dir: Path) -> None:
@@ -423,7 +441,7 @@ def test_names_resolve_through_user_data_folder(tmp_path: Path) -> None:
     with pytest.raises(ReferenceDatabaseError) as info:
         load_bundle("tiny")
     assert info.value.code == "GB-REF-NOTFOUND"
-    assert "gut-default" in str(info.value)
+    assert "refseq16s-gut" in str(info.value)
     import_bundle(
         FIXTURES / "tiny.fasta",
         FIXTURES / "tiny_taxonomy.tsv",
@@ -433,9 +451,11 @@ def test_names_resolve_through_user_data_folder(tmp_path: Path) -> None:
     )
     assert (tmp_path / "xdg-data" / "gutbrain" / "db" / "tiny" / "manifest.json").is_file()
     assert load_bundle("tiny").version == "2"
-    assert load_bundle("default").name == "gut-default"
+    assert load_bundle("default").name == "refseq16s-gut"
+    # the bundled default's earlier name still resolves to it
+    assert load_bundle("gut-default").path == default_bundle_path()
     listed = list_bundles()
-    assert [(s.name, s.is_default) for s in listed] == [("gut-default", True), ("tiny", False)]
+    assert [(s.name, s.is_default) for s in listed] == [("refseq16s-gut", True), ("tiny", False)]
     assert listed[1].sequences == 5
 
 

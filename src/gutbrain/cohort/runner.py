@@ -164,6 +164,8 @@ def compute_task_key(
         "reference": reference_sha256,
         "parameters": parameters,
         "code_version": code_version,
+        # a sheet's per-sample preset (absent when unset, so older keys stay valid)
+        **({"preset": spec.preset} if spec.preset else {}),
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

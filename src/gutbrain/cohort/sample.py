@@ -209,7 +209,7 @@ def _process(
     qc: ReadQC | None = None
     if spec.reads:
         bundle = load_bundle(task.reference)
-        preset = str(task.parameters.get("preset", "ont"))
+        preset = spec.preset or str(task.parameters.get("preset", "ont"))
         outcome = profile_sample(
             list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
         )

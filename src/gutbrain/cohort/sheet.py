@@ -8,6 +8,11 @@ A sheet is a CSV or TSV file (the delimiter is taken from the extension, ``.csv`
     at most 128 characters.
 ``reads``
     One or more FASTQ/FASTA paths separated by ``;``.
+``reads_r2`` (optional)
+    The reverse reads of a paired Illumina sample (one FASTQ); ``reads`` then names the forward
+    reads (one FASTQ). The pair is merged before profiling (:mod:`gutbrain.profile.pairs`).
+``preset`` (optional)
+    The sample's read type: ``ont``, ``hifi`` or ``short``; empty: the run's ``--preset``.
 ``profile``
     An abundance table (TSV/BIOM/Emu/…) holding this sample.
 ``answers``, ``markers`` (optional)
@@ -32,6 +37,7 @@ from pathlib import Path
 
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import check_input_file
+from gutbrain.io.readqc import QC_PRESETS
 from gutbrain.model import SampleId
 
 __all__ = ["RESERVED_COLUMNS", "SampleSheet", "SampleSpec", "read_sample_sheet"]
@@ -39,7 +45,7 @@ __all__ = ["RESERVED_COLUMNS", "SampleSheet", "SampleSpec", "read_sample_sheet"]
 logger = logging.getLogger(__name__)
 
 #: Columns with a fixed meaning; every other column is a covariate.
-RESERVED_COLUMNS = ("sample_id", "reads", "profile", "answers", "markers")
+RESERVED_COLUMNS = ("sample_id", "reads", "reads_r2", "preset", "profile", "answers", "markers")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_PROBLEMS_SHOWN = 50
@@ -58,6 +64,7 @@ class SampleSpec:
     markers: str | None = None
     covariates: Mapping[str, Covariate] = field(default_factory=dict)
     line: int = 0
+    preset: str | None = None
 
     def input_files(self) -> dict[str, str]:
         """Return ``{role: path}`` for every input file (``reads.1``, ``profile``, …)."""
@@ -178,6 +185,14 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
         reads = tuple(p.strip() for p in reads_cell.split(";") if p.strip())
         if bool(reads) == bool(profile_cell):
             row_problems.append("give exactly one of 'reads' and 'profile'")
+        reads_r2 = cells.get("reads_r2", "")
+        if reads_r2 and len(reads) != 1:
+            row_problems.append(
+                f"'reads_r2' needs exactly one forward-read file in 'reads' (found {len(reads)})"
+            )
+        preset = cells.get("preset", "") or None
+        if preset is not None and preset not in QC_PRESETS:
+            row_problems.append(f"preset {preset!r} is not one of {', '.join(QC_PRESETS)}")
 
         def resolve(value: str, role: str, row_problems: list[str] = row_problems) -> str | None:
             if not value:
@@ -198,6 +213,9 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
             return str(candidate)
 
         resolved_reads = tuple(r for r in (resolve(p, "reads") for p in reads) if r is not None)
+        resolved_r2 = resolve(reads_r2, "reads_r2")
+        if resolved_r2 is not None:
+            resolved_reads = (*resolved_reads, resolved_r2)
         profile = resolve(profile_cell, "profile")
         answers = resolve(cells.get("answers", ""), "answers")
         markers = resolve(cells.get("markers", ""), "markers")
@@ -213,6 +231,7 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
                 markers=markers,
                 covariates={c: _parse_value(cells[c]) for c in covariate_names},
                 line=line_no,
+                preset=preset,
             )
         )
     if problems:

@@ -66,6 +66,7 @@ from gutbrain.profile.em import (
 )
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
 from gutbrain.profile.taxonomy import (
     GroupMerge,
     ReadResolution,
@@ -251,6 +252,7 @@ def _collect(
     stats: ReadStats,
     processes: int,
     progress: Callable[[float, float | None], None] | None,
+    pairs: MergeStats | None = None,
 ) -> _Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     names: list[str] = []
@@ -264,7 +266,12 @@ def _collect(
     def batches() -> Iterator[list[str]]:
         batch: list[str] = []
         start = 0
-        for read in iter_sample_reads(list(read_paths), stats=stats):
+        reads = (
+            merge_read_pairs(read_paths[0], read_paths[1], stats=stats, merge_stats=pairs)
+            if pairs is not None
+            else iter_sample_reads(list(read_paths), stats=stats)
+        )
+        for read in reads:
             names.append(read.name)
             reason = qc_filter.classify(read)
             qc_reason.append(reason)
@@ -544,6 +551,8 @@ def profile_sample(
 
     stats = ReadStats()
     qc_filter = ReadFilter(qc_settings, stats=stats)
+    # two FASTQ files whose reads are mates: merged pairs (gutbrain.profile.pairs)
+    pairs = MergeStats() if is_read_pair(paths) else None
     collected = _collect(
         paths,
         aligner=aligner,
@@ -553,6 +562,7 @@ def profile_sample(
         stats=stats,
         processes=default_processes(threads),
         progress=progress,
+        pairs=pairs,
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0] if paths else None)
     n_unique = collected.n_unique
@@ -627,6 +637,7 @@ def profile_sample(
             "min_abundance": min_abundance,
             "read_qc": qc_settings.describe(),
             **settings.as_dict(),
+            **({"read_pairs": _pair_settings()} if pairs is not None else {}),
         },
         reference=bundle.provenance(),
         tools={"minimap2 (mappy)": mappy_version(), "numpy": np.__version__},
@@ -646,6 +657,8 @@ def profile_sample(
     assignment["reads_assigned_group"] = sum(
         1 for _, label, rank, taxon in per_read if rank == "species" and taxon in group_names
     )
+    if pairs is not None:
+        assignment.update(pairs.as_dict())
     em_info = {
         "iterations": estimate.iterations,
         "log_likelihood": estimate.log_likelihood,
@@ -673,6 +686,18 @@ def profile_sample(
         estimate.log_likelihood,
     )
     return ProfileResult(profile, collected.qc, assignment, em_info, per_read)
+
+
+def _pair_settings() -> dict[str, Any]:
+    rules = MergeSettings()
+    return {
+        "merge": "overlap, posterior base qualities (gutbrain.profile.pairs)",
+        "min_overlap": rules.min_overlap,
+        "max_differences": rules.max_differences,
+        "min_difference_quality": rules.min_difference_quality,
+        "max_expected_errors": rules.max_expected_errors,
+        "unmerged": "profiled by the forward read",
+    }
 
 
 def _rows(

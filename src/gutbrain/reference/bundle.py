@@ -75,7 +75,9 @@ MANIFEST_NAME = "manifest.json"
 SEQUENCES_NAME = "sequences.fasta.gz"
 TAXONOMY_NAME = "taxonomy.tsv"
 INDEX_FOLDER = "index"
-DEFAULT_BUNDLE_NAME = "gut-default"
+DEFAULT_BUNDLE_NAME = "refseq16s-gut"
+#: Earlier names of the bundled default; they still resolve to it.
+_DEFAULT_ALIASES = ("default", "gut-default")
 #: Columns of ``taxonomy.tsv``, in order (ranks narrow to broad, as Emu writes them).
 TAXONOMY_COLUMNS: tuple[str, ...] = (
     "id",
@@ -276,7 +278,7 @@ def resolve_bundle_path(path: str | Path | None = None) -> Path:
     if candidate.is_dir():
         return candidate
     text = str(path)
-    if text in ("default", DEFAULT_BUNDLE_NAME):
+    if text == DEFAULT_BUNDLE_NAME or text in _DEFAULT_ALIASES:
         return default_bundle_path()
     if "/" not in text and os.sep not in text:
         named = user_database_dir() / text
