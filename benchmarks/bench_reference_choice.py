@@ -100,9 +100,8 @@ def _coverage(reads: Path, bundle_dir: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gutbrain.reference.bundle import load_bundle
-
     from gutbrain.profile.pipeline import profile_sample
+    from gutbrain.reference.bundle import load_bundle
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="+", help="NAME=BUNDLE_DIR")

@@ -216,14 +216,13 @@ def test_manifest_with_wrong_field_types_is_refused(tmp_path: Path) -> None:
 def test_index_for_a_read_type_builds_every_index_the_profiler_uses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gutbrain.profile.pipeline import PROFILE_PRESETS
+    from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     runner = CliRunner()
     for read_type, settings in PROFILE_PRESETS.items():
         result = runner.invoke(app, ["db", "index", "--for", read_type])
         assert result.exit_code == 0, result.output
-        passes = [a for a in (settings.alignment, settings.second_pass) if a is not None]
-        assert result.output.count(f"(reads {read_type})") == len(passes)
+        assert result.output.count(f"(reads {read_type})") == len(index_passes(settings))
     bad = runner.invoke(app, ["db", "index", "--for", "sanger"])
     assert bad.exit_code == 2

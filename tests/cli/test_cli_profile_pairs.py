@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gutbrain.reference.formats import import_bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "profile" / "fixtures"

@@ -242,9 +242,8 @@ def test_miseq_v4_example_pairs(shared_dir: Path) -> None:
 @pytest.mark.slow
 def test_profile_of_a_miseq_pair_is_the_profile_of_its_merged_reads(shared_dir: Path) -> None:
     # `gutbrain profile R1 R2`: the same IDs in both files are mates, not duplicate IDs
-    from gutbrain.reference.bundle import load_bundle
-
     from gutbrain.profile.pipeline import profile_sample
+    from gutbrain.reference.bundle import load_bundle
 
     folder = shared_dir / "data" / "miseq_v4_gut_example_reads"
     r1, r2 = folder / "sam1F.fastq.gz", folder / "sam1R.fastq.gz"

@@ -57,7 +57,9 @@ from gutbrain.profile.align import (
     default_processes,
     mappy_version,
     open_aligner,
+    open_subset_aligner,
 )
+from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.em import (
     AbundanceEstimate,
     LikelihoodMatrix,
@@ -82,6 +84,7 @@ __all__ = [
     "ProfileResult",
     "ProfileSettings",
     "ensure_profile_indexes",
+    "index_passes",
     "profile_sample",
     "write_profile_outputs",
 ]
@@ -115,7 +118,9 @@ class ProfileSettings:
     ``min_identity`` (0–1) and ``min_query_coverage`` (0–1) apply to a read's best alignment;
     ``read_qc`` overrides the read QC preset of the same name; ``second_pass`` (more sensitive
     alignment settings) re-aligns the reads the first pass leaves unexplained (no alignment,
-    low identity, partial, or only pruned candidates) and re-runs the estimate;
+    low identity, partial, or only pruned candidates) and re-runs the estimate, against an
+    index of only the references the first estimate points to when ``second_pass_subset``
+    (:mod:`gutbrain.profile.candidates`);
     ``species_confidence`` is the genus-fallback posterior threshold; ``group_identity_margin``
     (identity, 0–1) is how much better a read must match its best member of a species group
     than every other member for the read to separate them (see
@@ -128,6 +133,7 @@ class ProfileSettings:
     min_query_coverage: float
     read_qc: QCSettings | None = None
     second_pass: AlignmentSettings | None = None
+    second_pass_subset: bool = True
     species_confidence: float = 0.5
     group_identity_margin: float = 0.005
     em_tol: float = 0.01
@@ -142,6 +148,7 @@ class ProfileSettings:
             "alignment": self.alignment.as_dict(),
             "read_qc": self.read_qc.describe() if self.read_qc is not None else "preset",
             "second_pass": self.second_pass.as_dict() if self.second_pass is not None else None,
+            "second_pass_subset": self.second_pass_subset,
             "min_identity": self.min_identity,
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
@@ -452,29 +459,61 @@ def _estimate(
     return _Estimate(status, model, rows, matrix, estimate, resolution, hits, merge)
 
 
+#: Above this fraction of the reference, the second pass uses the whole-reference index.
+_SUBSET_MAX_FRACTION = 0.5
+
+
 def _realign(
     collected: _Collected,
-    hits: HitTable,
+    first: _Estimate,
     redo: npt.NDArray[np.bool_],
     bundle: ReferenceBundle,
-    settings: AlignmentSettings,
+    settings: ProfileSettings,
     first_aligner: Any,
+    taxa: TaxonIndex,
 ) -> HitTable:
-    """Replace the hits of the ``redo`` distinct reads by those of a more sensitive aligner."""
-    index_path = ensure_index(bundle, preset=settings.preset, k=settings.k, w=settings.w)
-    aligner = open_aligner(index_path, settings=settings)
+    """Replace the hits of the ``redo`` distinct reads by those of a more sensitive aligner.
+
+    With ``settings.second_pass_subset`` the sensitive index holds only the references the
+    first estimate points to (:mod:`gutbrain.profile.candidates`), built in memory from the
+    first-pass index; otherwise, or when that selection is empty or covers more than half the
+    reference, the cached whole-reference index.
+    """
+    second = settings.second_pass
+    assert second is not None
+    hits = collected.hits
+    names = list(first_aligner.seq_names)
+    chosen = second_pass_references(taxa, first.estimate.abundance, hits, redo)
+    subset = settings.second_pass_subset and 0 < chosen.size <= _SUBSET_MAX_FRACTION * len(names)
+    rescue_settings = second.rescue_settings()
+    if subset:
+        subset_names = [names[i] for i in chosen.tolist()]
+
+        def open_second(options: AlignmentSettings) -> Any:
+            return open_subset_aligner(first_aligner, subset_names, settings=options)
+    else:
+        index_path = ensure_index(bundle, preset=second.preset, k=second.k, w=second.w)
+
+        def open_second(options: AlignmentSettings) -> Any:
+            return open_aligner(index_path, settings=options)
+
+    aligner = open_second(second)
     which = np.nonzero(redo)[0]
     sequences = [zlib.decompress(collected.sequences[i]).decode("ascii") for i in which]
-    first_index = {name: i for i, name in enumerate(first_aligner.seq_names)}
+    first_index = {name: i for i, name in enumerate(names)}
     new = align_sequences(aligner, sequences, first_index)
-    rescue_settings = settings.rescue_settings()
     missing = np.setdiff1d(np.arange(len(sequences)), new.read)
     if rescue_settings is not None and missing.size:
-        # the rescue aligner is loaded only when some reads still have no hit
-        rescue = open_aligner(index_path, settings=rescue_settings)
+        # the rescue aligner is opened only when some reads still have no hit
+        rescue = open_second(rescue_settings)
         extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
         new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
     new = replace(new, read=which[new.read])
+    logger.debug(
+        "second pass: %d distinct reads against %s",
+        which.size,
+        f"{len(chosen)} of {len(names)} references" if subset else "the whole reference",
+    )
     return HitTable.concat([hits.take(~redo[hits.read]), new])
 
 
@@ -576,7 +615,7 @@ def profile_sample(
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
-            hits = _realign(collected, hits, redo, bundle, second, aligner)
+            hits = _realign(collected, first, redo, bundle, settings, aligner, taxa)
             result = _estimate(hits, weights, taxa, settings, min_abundance, groups)
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
@@ -840,8 +879,20 @@ def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path
         message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
         raise ValidationError(message)
     settings = PROFILE_PRESETS[preset]
-    passes = (settings.alignment, settings.second_pass)
-    return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in passes if a is not None]
+    return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in index_passes(settings)]
+
+
+def index_passes(settings: ProfileSettings) -> list[AlignmentSettings]:
+    """The alignment passes that read a cached whole-reference index.
+
+    A second pass on a subset index (``second_pass_subset``) builds its small index in memory
+    at run time; it falls back to the whole-reference index only when the first estimate keeps
+    nothing, which the profiler then builds on first use.
+    """
+    passes = [settings.alignment]
+    if settings.second_pass is not None and not settings.second_pass_subset:
+        passes.append(settings.second_pass)
+    return passes
 
 
 def write_profile_outputs(

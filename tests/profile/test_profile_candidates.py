@@ -1,0 +1,178 @@
+"""The second pass's reference selection and its small in-memory index."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from gutbrain.io.refdb import ReferenceBundle
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from profile_helpers import REF_FASTA, mutate, reference_sequences
+
+from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.model import Lineage
+from gutbrain.profile import pipeline
+from gutbrain.profile.align import (
+    ALIGNMENT_PRESETS,
+    HitTable,
+    align_sequences,
+    open_aligner,
+    open_subset_aligner,
+)
+from gutbrain.profile.candidates import second_pass_references
+from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes, profile_sample
+from gutbrain.profile.taxonomy import TaxonIndex
+
+FRAGILIS, VULGATUS, KLEBSIELLA = "7000004128190436", "S000436356", "S000003122"
+
+
+def _hits(reads: list[int], refs: list[int]) -> HitTable:
+    table = HitTable.empty()
+    n = len(reads)
+    columns = {f.name: np.zeros(n, dtype=np.int64) for f in dataclasses.fields(HitTable)}
+    columns["read"] = np.asarray(reads, dtype=np.int64)
+    columns["ref"] = np.asarray(refs, dtype=np.int64)
+    columns["primary"] = np.ones(n, dtype=bool)
+    return dataclasses.replace(table, **columns)
+
+
+def _taxa() -> TaxonIndex:
+    # refs 0,1 -> species A (genus G0); ref 2 -> species B (G0); ref 3 -> C (G1);
+    # ref 4 -> D (G2); ref 5 -> E (genus unknown)
+    units = tuple(Lineage(genus=g, species=s) for g, s in [("G0", "A"), ("G0", "B"), ("G1", "C")])
+    units += (Lineage(genus="G2", species="D"), Lineage(family="F"))
+    genera = (Lineage(genus="G0"), Lineage(genus="G1"), Lineage(genus="G2"))
+    return TaxonIndex(
+        units=units,
+        ref_unit=np.array([0, 0, 1, 2, 3, 4], dtype=np.int64),
+        genera=genera,
+        unit_genus=np.array([0, 0, 1, 2, -1], dtype=np.int64),
+    )
+
+
+def test_genera_of_kept_taxa_and_the_reads_own_hits_are_chosen() -> None:
+    taxa = _taxa()
+    abundance = np.array([0.9, 0.0, 0.0, 0.0, 0.1])  # A (genus G0) and E (no genus) kept
+    hits = _hits([0, 1, 1, 2], [3, 4, 0, 2])  # read 1 (to redo) hit ref 4; read 0 hit ref 3
+    redo = np.array([False, True, False])
+    chosen = second_pass_references(taxa, abundance, hits, redo)
+    # G0 -> refs 0, 1, 2 (B too: same genus); E -> ref 5; read 1's own hit -> ref 4
+    assert chosen.tolist() == [0, 1, 2, 4, 5]
+
+
+def test_nothing_kept_and_no_hits_selects_nothing() -> None:
+    chosen = second_pass_references(_taxa(), np.zeros(5), HitTable.empty(), np.ones(3, dtype=bool))
+    assert chosen.size == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kept=st.lists(st.booleans(), min_size=5, max_size=5),
+    pairs=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5)), max_size=12),
+    redo=st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_selection_is_exactly_the_rule(
+    kept: list[bool], pairs: list[tuple[int, int]], redo: list[bool]
+) -> None:
+    taxa = _taxa()
+    abundance = np.where(np.asarray(kept), 0.2, 0.0)
+    hits = _hits([p[0] for p in pairs], [p[1] for p in pairs])
+    chosen = set(second_pass_references(taxa, abundance, hits, np.asarray(redo)).tolist())
+    kept_genera = {int(taxa.unit_genus[u]) for u in range(5) if kept[u]} - {-1}
+    for ref in range(6):
+        unit = int(taxa.ref_unit[ref])
+        expected = (
+            kept[unit]
+            or int(taxa.unit_genus[unit]) in kept_genera
+            or any(redo[r] and f == ref for r, f in pairs)
+        )
+        assert (ref in chosen) == expected
+
+
+def test_subset_index_holds_only_the_named_references() -> None:
+    settings_ = ALIGNMENT_PRESETS["ont"]
+    full = open_aligner(REF_FASTA, settings=settings_)
+    subset = open_subset_aligner(full, [KLEBSIELLA, FRAGILIS], settings=settings_)
+    assert sorted(subset.seq_names) == sorted([KLEBSIELLA, FRAGILIS])
+    refs = reference_sequences()
+    index = {name: i for i, name in enumerate(full.seq_names)}
+    read = mutate(refs[FRAGILIS], 0.03, np.random.default_rng(4))
+    by_full = align_sequences(full, [read], index)
+    by_subset = align_sequences(subset, [read], index)
+    best = int(np.argmax(by_full.matches))
+    assert by_full.ref[best] == index[FRAGILIS]
+    row = int(np.nonzero(by_subset.ref == index[FRAGILIS])[0][0])
+    # the same alignment of the read to the same sequence, through either index
+    assert by_subset.edit_distance[row] == by_full.edit_distance[best]
+    assert by_subset.ref_start[row] == by_full.ref_start[best]
+    # a read of a reference outside the subset does not reach it
+    other = align_sequences(subset, [refs[VULGATUS]], index)
+    assert index[VULGATUS] not in other.ref.tolist()
+
+
+@pytest.mark.parametrize("names", [[], ["no-such-reference"]])
+def test_subset_of_unknown_or_no_references_is_an_error(names: list[str]) -> None:
+    full = open_aligner(REF_FASTA, settings=ALIGNMENT_PRESETS["ont"])
+    with pytest.raises(ReferenceDatabaseError) as info:
+        open_subset_aligner(full, names, settings=ALIGNMENT_PRESETS["ont"])
+    assert info.value.code == "GB-REF-INDEX"
+
+
+def _hard_reads(make_reads: Callable[..., Path]) -> Path:
+    # 8 reads at ~17 % error: the first pass (k=19) misses some, the second pass finds them
+    rng = np.random.default_rng(5)
+    refs = reference_sequences()
+    extra = {f"hard{i}": mutate(refs[FRAGILIS], 0.17, rng) for i in range(8)}
+    return make_reads(
+        "hard.fq.gz", {FRAGILIS: 20, KLEBSIELLA: 10}, seed=2, random_reads=3, extra=extra
+    )
+
+
+def test_second_pass_on_the_subset_matches_the_whole_reference(
+    tiny_bundle: ReferenceBundle,
+    make_reads: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads = _hard_reads(make_reads)
+    ont = PROFILE_PRESETS["ont"]
+    whole = profile_sample(
+        [reads],
+        bundle=tiny_bundle,
+        settings=dataclasses.replace(ont, second_pass_subset=False),
+        confidence_intervals=False,
+    )
+    built: list[Any] = []
+    real = pipeline.ensure_index
+
+    def recording(bundle: ReferenceBundle, **kwargs: Any) -> Path:
+        built.append(kwargs)
+        return real(bundle, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ensure_index", recording)
+    subset = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    # only the first-pass index was asked for: the second pass indexed 3 of 6 references
+    first = ont.alignment
+    assert built == [{"preset": first.preset, "k": first.k, "w": first.w}]
+    assert [a.preset for a in index_passes(ont)] == [first.preset]
+    assert subset.assignment == whole.assignment
+    # some reads were rescued by the second pass (more than the first pass alone assigns)
+    one_pass = profile_sample(
+        [reads],
+        bundle=tiny_bundle,
+        settings=dataclasses.replace(ont, second_pass=None),
+        confidence_intervals=False,
+    )
+    assert (
+        subset.assignment["reads_assigned_species"]
+        > (one_pass.assignment["reads_assigned_species"])
+    )
+    assert subset.assignment["reads_in"] == 41
+    species = {row.taxon: row.reads for row in subset.profile.at_rank("species")}
+    assert species == pytest.approx(
+        {row.taxon: row.reads for row in whole.profile.at_rank("species")}
+    )
