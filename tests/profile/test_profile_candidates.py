@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gutbrain.io.refdb import ReferenceBundle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profile_helpers import REF_FASTA, mutate, reference_sequences
@@ -27,6 +26,7 @@ from gutbrain.profile.align import (
 from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
+from gutbrain.reference.bundle import ReferenceBundle
 
 FRAGILIS, VULGATUS, KLEBSIELLA = "7000004128190436", "S000436356", "S000003122"
 
