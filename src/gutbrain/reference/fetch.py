@@ -58,8 +58,13 @@ from gutbrain.model import RANKS, Lineage
 from gutbrain.reference.refseq import parse_refseq_header, refseq_records
 
 __all__ = [
+    "FASTA_PATH",
     "FETCHABLE",
     "NCBI_URL",
+    "REFSEQ_SOURCE",
+    "TAXDUMP_PATH",
+    "TAXONOMY_SOURCE",
+    "Downloaded",
     "StepProgress",
     "Taxdump",
     "download",
