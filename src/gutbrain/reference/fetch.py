@@ -45,7 +45,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import OutputExistsError, ReferenceDatabaseError
 from gutbrain.io.refdb import (
     ProgressCallback,
     ReferenceBundle,
@@ -438,9 +438,14 @@ def fetch_refseq_16s(
     ------
     ReferenceDatabaseError
         See the module docstring.
+    OutputExistsError
+        When the bundle folder exists and ``replace`` is false (before any download).
     """
     base = mirror if mirror is not None else NCBI_URL
     target = Path(out) if out is not None else user_database_dir() / name
+    if target.exists() and not replace:  # found before anything is downloaded
+        message = f"{target}: a bundle already exists there; pass --force to replace it"
+        raise OutputExistsError(message)
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gutbrain-")))
