@@ -311,7 +311,10 @@ def read_taxdump(
                     message = f"{origin}: names.dmp:{number}: expected 'tax_id | name | | class |'"
                     raise ReferenceDatabaseError(message, code="GB-REF-TAX")
                 taxid, name, name_class = int(cells[0]), cells[1], cells[3]
-                if name_class == "scientific name" and rank.get(taxid):
+                # names of genus and above only: a species' name comes from the FASTA header,
+                # and a full dump has ~2 million species names
+                level = rank.get(taxid)
+                if name_class == "scientific name" and level and level != "species":
                     scientific[taxid] = name
                 if name_class in _NAME_CLASSES and (
                     name in wanted_species or name in wanted_genera
