@@ -258,3 +258,19 @@ def test_profile_of_a_miseq_pair_is_the_profile_of_its_merged_reads(shared_dir: 
     # the data's provenance note: ~85 % Bacteroidaceae by best hit, ~5 % Porphyromonadaceae
     assert genera["Bacteroides"] > 0.75
     assert 0.02 < genera["Parabacteroides"] < 0.10
+
+
+def test_unmarked_same_ids_pair_only_short_reads(tmp_path: Path) -> None:
+    # same IDs, no /1 /2 and no Illumina comment: short reads are mates, long reads are not
+    forward, reverse = _pair(_amplicon(7, 253), 250)
+    a = _write_fastq(tmp_path / "a.fq.gz", [("r1", forward.sequence, forward.quality or "")])
+    b = _write_fastq(tmp_path / "b.fq.gz", [("r1", reverse.sequence, reverse.quality or "")])
+    assert is_read_pair([a, b])
+    long_forward, long_reverse = _pair(_amplicon(8, 1500), 1400)
+    c = _write_fastq(tmp_path / "c.fq.gz", [("r1", long_forward.sequence, "I" * 1400)])
+    d = _write_fastq(tmp_path / "d.fq.gz", [("r1", long_reverse.sequence, "I" * 1400)])
+    assert not is_read_pair([c, d])
+    # long reads with Illumina-style mate comments are still recognised by the comments
+    e = _write_fastq(tmp_path / "e.fq.gz", [("r1 1:N:0:1", long_forward.sequence, "I" * 1400)])
+    f = _write_fastq(tmp_path / "f.fq.gz", [("r1 2:N:0:1", long_reverse.sequence, "I" * 1400)])
+    assert is_read_pair([e, f])

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gutbrain.cli import app
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import OutputExistsError, ReferenceDatabaseError
 from gutbrain.reference.bundle import load_bundle
 from gutbrain.reference.fetch import (
     FASTA_PATH,
@@ -165,6 +165,16 @@ def test_file_mirror_builds_a_bundle_with_ncbi_lineages(tmp_path: Path) -> None:
         fetched["files"][1]["md5"] == hashlib.md5(taxdump_bytes, usedforsecurity=False).hexdigest()
     )
     assert {s["name"] for s in bundle.manifest["sources"]} >= {"NCBI Taxonomy (taxdump)"}
+
+
+def test_existing_bundle_is_refused_before_downloading(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    # an unreachable mirror: the existing folder is reported first, nothing is fetched
+    with pytest.raises(OutputExistsError, match="--force"):
+        fetch_refseq_16s(out=tmp_path / "out", mirror=f"http://127.0.0.1:{_closed_port()}/")
+    mirror = _mirror(tmp_path / "mirror")
+    bundle = fetch_refseq_16s(out=tmp_path / "out", mirror=mirror.as_uri(), replace=True)
+    assert bundle.n_sequences == 5
 
 
 def test_domain_rank_of_2025_dumps_is_read_as_superkingdom(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Paired Illumina reads: recognise a pair of files and merge overlapping read pairs.
 
-A sample given as two FASTQ files is a *pair* when their first records name the same read: the
-same ID (Illumina's ``@ID 1:N:0:…`` / ``@ID 2:N:0:…``: the ID is the header up to the first
-space), or IDs that differ only by a ``/1`` / ``/2`` suffix.
+A sample given as two FASTQ files is a *pair* when their first records are mates: IDs that
+differ only by a ``/1`` / ``/2`` suffix, or the same ID with Illumina comments ``1:…`` / ``2:…``
+(``@ID 1:N:0:52`` / ``@ID 2:N:0:52``; the ID is the header up to the first space), or the same
+ID without either marker when both reads are short (at most 1,000 bases: long reads are never
+paired, and two long-read files that reuse read names stay a ``GB-FQ-DUPID`` error).
 
 Merging (as ``vsearch --fastq_mergepairs`` and PEAR do, without their speed-ups): the reverse
 read is reverse-complemented; every overlap of at least ``min_overlap`` bases in which the
@@ -40,6 +42,7 @@ doi:10.7717/peerj.2584
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +55,7 @@ from gutbrain.errors import InputFormatError
 from gutbrain.io.reads import Read, ReadStats, iter_reads
 
 __all__ = [
+    "MAX_UNMARKED_MATE_LENGTH",
     "MergeSettings",
     "MergeStats",
     "is_read_pair",
@@ -120,24 +124,57 @@ def pair_id(name: str) -> str:
     return name[:-2] if name.endswith(("/1", "/2")) else name
 
 
-def _first_read(path: Path) -> Read | None:
+#: Mates without a /1 /2 suffix or an Illumina comment must both be at most this long: long
+#: reads (ONT, PacBio) are never paired, and two files of long reads that reuse read names are
+#: a GB-FQ-DUPID error, not a pair.
+MAX_UNMARKED_MATE_LENGTH = 1000
+
+
+def _first_read(path: Path) -> tuple[Read, str] | None:
+    """The first read of ``path`` and the comment of its header (text after the first space)."""
     reads = iter_reads(path)
     try:
-        return next(reads, None)
+        read = next(reads, None)
     finally:
         close = getattr(reads, "close", None)
         if close is not None:
             close()
+    if read is None:
+        return None
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+    opener = gzip.open if magic == b"\x1f\x8b" else open
+    with opener(path, "rb") as handle:
+        header = handle.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+    parts = header[1:].split(None, 1)
+    return read, parts[1] if len(parts) > 1 else ""
 
 
 def is_read_pair(paths: Sequence[str | Path]) -> bool:
-    """True when ``paths`` are two FASTQ files whose first reads are mates (see module doc)."""
+    """True when ``paths`` are two FASTQ files whose first reads are mates.
+
+    Mates: IDs ``X/1`` and ``X/2``; or the same ID with Illumina comments ``1:…`` and ``2:…``
+    (``@X 1:N:0:52`` / ``@X 2:N:0:52``); or the same ID without either marker when both reads
+    are at most :data:`MAX_UNMARKED_MATE_LENGTH` bases (short reads).
+    """
     if len(paths) != 2 or Path(paths[0]) == Path(paths[1]):
         return False
     first, second = (_first_read(Path(p)) for p in paths)
-    if first is None or second is None or first.quality is None or second.quality is None:
+    if first is None or second is None:
         return False
-    return pair_id(first.name) == pair_id(second.name)
+    (read1, comment1), (read2, comment2) = first, second
+    if read1.quality is None or read2.quality is None:
+        return False
+    if pair_id(read1.name) != pair_id(read2.name):
+        return False
+    if read1.name.endswith("/1") and read2.name.endswith("/2"):
+        return True
+    if read1.name != read2.name:
+        return False
+    if comment1.startswith("1:") and comment2.startswith("2:"):
+        return True
+    longest = max(len(read1.sequence), len(read2.sequence))
+    return longest <= MAX_UNMARKED_MATE_LENGTH
 
 
 def _phred_to_error(quality: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:

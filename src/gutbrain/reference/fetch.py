@@ -45,7 +45,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import OutputExistsError, ReferenceDatabaseError
 from gutbrain.model import RANKS, Lineage
 from gutbrain.reference.bundle import (
     ProgressCallback,
@@ -58,8 +58,13 @@ from gutbrain.reference.copy_numbers import apply_copy_numbers, read_rrndb_copy_
 from gutbrain.reference.refseq import parse_refseq_header, refseq_records
 
 __all__ = [
+    "FASTA_PATH",
     "FETCHABLE",
     "NCBI_URL",
+    "REFSEQ_SOURCE",
+    "TAXDUMP_PATH",
+    "TAXONOMY_SOURCE",
+    "Downloaded",
     "StepProgress",
     "Taxdump",
     "download",
@@ -306,7 +311,10 @@ def read_taxdump(
                     message = f"{origin}: names.dmp:{number}: expected 'tax_id | name | | class |'"
                     raise ReferenceDatabaseError(message, code="GB-REF-TAX")
                 taxid, name, name_class = int(cells[0]), cells[1], cells[3]
-                if name_class == "scientific name" and rank.get(taxid):
+                # names of genus and above only: a species' name comes from the FASTA header,
+                # and a full dump has ~2 million species names
+                level = rank.get(taxid)
+                if name_class == "scientific name" and level and level != "species":
                     scientific[taxid] = name
                 if name_class in _NAME_CLASSES and (
                     name in wanted_species or name in wanted_genera
@@ -433,9 +441,14 @@ def fetch_refseq_16s(
     ------
     ReferenceDatabaseError
         See the module docstring.
+    OutputExistsError
+        When the bundle folder exists and ``replace`` is false (before any download).
     """
     base = mirror if mirror is not None else NCBI_URL
     target = Path(out) if out is not None else user_database_dir() / name
+    if target.exists() and not replace:  # found before anything is downloaded
+        message = f"{target}: a bundle already exists there; pass --force to replace it"
+        raise OutputExistsError(message)
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gutbrain-")))
