@@ -317,14 +317,25 @@ def report_command(
         typer.Option("--outcome", help="Outcome(s) to show; default: all analysed."),
     ] = None,
     rank: Annotated[str, typer.Option("--rank", help="Rank of the ordination.")] = "genus",
+    sample_reports: Annotated[
+        bool,
+        typer.Option(
+            "--sample-reports/--no-sample-reports",
+            help="Also write each sample's personal report to OUT-samples/ and link it.",
+        ),
+    ] = True,
 ) -> None:
-    """Write the self-contained cohort HTML report."""
+    """Write the self-contained cohort HTML report (and each sample's personal report)."""
     from gutbrain.cohort.report import write_cohort_report
     from gutbrain.cohort.store import open_store
 
     with open_store(store.expanduser().resolve()) as opened:
         written = write_cohort_report(
-            opened, out.expanduser().resolve(), outcomes=outcome or None, rank=rank
+            opened,
+            out.expanduser().resolve(),
+            outcomes=outcome or None,
+            rank=rank,
+            sample_reports=sample_reports,
         )
     console.print(f"cohort report written to {written}", highlight=False)
 
