@@ -330,6 +330,7 @@ def report_command(
     from gutbrain.cohort.store import open_store
 
     with open_store(store.expanduser().resolve()) as opened:
+        opened.verify()
         written = write_cohort_report(
             opened,
             out.expanduser().resolve(),
