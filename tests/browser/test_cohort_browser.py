@@ -103,6 +103,13 @@ def test_cohort_report_fits_the_screen_without_scroll_boxes(
 ) -> None:
     with _open(browser, cohort_report, viewport) as page:
         page.screenshot(path=str(artifacts / f"cohort_{name}.png"), full_page=True)
+        page.locator("#ordination").screenshot(path=str(artifacts / f"cohort_{name}_pcoa.png"))
+        page.locator("figure.plot").nth(1).screenshot(
+            path=str(artifacts / f"cohort_{name}_volcano.png")
+        )
+        page.locator("table.assoc").first.locator("tbody tr").nth(0).screenshot(
+            path=str(artifacts / f"cohort_{name}_table_row.png")
+        )
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"page is {overflow}px wider than a {viewport['width']}px screen"
         assert page.evaluate(_OVERFLOWING) == []

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 #: Plot geometry (SVG user units; the SVG scales to the page width).
 _WIDTH, _HEIGHT = 640.0, 420.0
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64.0, 16.0, 16.0, 54.0
+_LEFT, _RIGHT, _TOP, _BOTTOM = 84.0, 16.0, 16.0, 58.0
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 #: Significant taxa labelled by name in a volcano plot (most significant first).
 _MAX_LABELS = 12
