@@ -57,9 +57,16 @@ PUBLIC = {
         "associate_tables",
         "feature_table",
         "guild_table",
+        "is_placeholder_taxon",
         "outcome_metadata",
     ],
-    "report": ["Point", "available_outcomes", "render_cohort_report", "write_cohort_report"],
+    "report": [
+        "Point",
+        "available_outcomes",
+        "nice_ticks",
+        "render_cohort_report",
+        "write_cohort_report",
+    ],
     "simulate": ["SimulatedCohort", "recall_and_fdr", "simulate_cohort", "write_cohort_files"],
 }
 

@@ -142,6 +142,13 @@ def test_associate_and_report(cohort_store: tuple[Path, frozenset[str]], tmp_pat
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "S00007" in html
     assert "GB-TAB" in html
+    # each done sample links to its personal report, written beside the cohort report
+    samples = tmp_path / "cohort-samples"
+    assert '<a href="cohort-samples/S00001.html">S00001</a>' in html
+    assert 'href="cohort-samples/S00007.html"' not in html  # failed: nothing to link
+    assert len(list(samples.glob("*.html"))) == 39
+    assert (samples.stat().st_mode & 0o777) == 0o700
+    assert "section" in (samples / "S00001.html").read_text()
 
 
 def test_associate_unknown_outcome(cohort_store: tuple[Path, frozenset[str]]) -> None:

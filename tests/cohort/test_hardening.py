@@ -538,3 +538,38 @@ def test_sigint_during_cohort_run_exits_130_and_resumes(tmp_path: Path) -> None:
     clean = _gutbrain("cohort", "run", str(sheet), "--out", str(tmp_path / "clean"), cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     assert _digests(out) == _digests(tmp_path / "clean")
+
+
+def test_sigterm_during_cohort_run_exits_143_and_stops_the_cluster(tmp_path: Path) -> None:
+    import signal
+
+    import psutil
+
+    sheet = make_sheet(tmp_path / "in", n=40)
+    out = tmp_path / "store"
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "gutbrain", "cohort", "run", str(sheet), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        start_new_session=True,
+    )
+    try:
+        _wait_for_done(out, popen)
+        children = psutil.Process(popen.pid).children(recursive=True)
+        popen.send_signal(signal.SIGTERM)  # to the coordinator only, as a service manager does
+        _, err = popen.communicate(timeout=60)
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGKILL)
+    assert popen.returncode == 143, err
+    assert "terminated (SIGTERM)" in err
+    assert "Traceback" not in err
+    _gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, "worker processes outlived the terminated run"
+    with open_store(out) as opened:
+        assert list(opened.runs_frame()["status"]) == ["interrupted"]
+        opened.verify()
+    again = _gutbrain("cohort", "run", str(sheet), "--out", str(out), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr

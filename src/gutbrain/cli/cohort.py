@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -15,6 +18,8 @@ from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import GutbrainError, InputFormatError, ValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
     from gutbrain.cohort.runner import SafetyNotice
@@ -40,6 +45,32 @@ class RunInterruptedError(GutbrainError):
 
     code = "GB-INTERRUPTED"
     exit_code = 130
+
+
+class RunTerminatedError(RunInterruptedError):
+    """``cohort run`` got SIGTERM; handled like Ctrl-C, exit 143 (128 + 15)."""
+
+    exit_code = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an interrupt, so the run tears its cluster down like after Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 #: Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
@@ -106,7 +137,8 @@ def run_command(
     """Profile and interpret every sample of SHEET on Dask into the store OUT (resumable).
 
     Safety alerts (crisis, urgent, prompt) of each sample are printed on stderr as soon as the
-    sample is back. Exit status 3 when some samples failed, 130 after Ctrl-C (a rerun resumes).
+    sample is back. Exit status 3 when some samples failed, 130 after Ctrl-C and 143 after
+    SIGTERM (a rerun resumes).
     """
     from gutbrain.cohort.runner import run_cohort
     from gutbrain.cohort.sheet import read_sample_sheet
@@ -127,7 +159,7 @@ def run_command(
     parameters = {"rank": rank}
     store = open_store(out, writable=True)
     try:
-        with progress_bar("Samples") as progress:
+        with _sigterm_as_interrupt(), progress_bar("Samples") as progress:
             summary = run_cohort(
                 parsed,
                 store,
@@ -143,11 +175,13 @@ def run_command(
     except BaseException as exc:
         _abandon(store)
         if isinstance(exc, KeyboardInterrupt):
+            how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
             message = (
-                f"interrupted; the cluster was stopped and every sample finished so far is kept "
+                f"{how}; the cluster was stopped and every sample finished so far is kept "
                 f"in {out}: rerun the same command to resume"
             )
-            raise RunInterruptedError(message) from None
+            error = RunTerminatedError if isinstance(exc, _Terminated) else RunInterruptedError
+            raise error(message) from None
         raise
     store.close()
     console.print(
@@ -320,14 +354,26 @@ def report_command(
         typer.Option("--outcome", help="Outcome(s) to show; default: all analysed."),
     ] = None,
     rank: Annotated[str, typer.Option("--rank", help="Rank of the ordination.")] = "genus",
+    sample_reports: Annotated[
+        bool,
+        typer.Option(
+            "--sample-reports/--no-sample-reports",
+            help="Also write each sample's personal report to OUT-samples/ and link it.",
+        ),
+    ] = True,
 ) -> None:
-    """Write the self-contained cohort HTML report."""
+    """Write the self-contained cohort HTML report (and each sample's personal report)."""
     from gutbrain.cohort.report import write_cohort_report
     from gutbrain.cohort.store import open_store
 
     with open_store(store.expanduser().resolve()) as opened:
+        opened.verify()
         written = write_cohort_report(
-            opened, out.expanduser().resolve(), outcomes=outcome or None, rank=rank
+            opened,
+            out.expanduser().resolve(),
+            outcomes=outcome or None,
+            rank=rank,
+            sample_reports=sample_reports,
         )
     console.print(f"cohort report written to {written}", highlight=False)
 

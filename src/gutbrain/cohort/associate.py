@@ -39,6 +39,7 @@ __all__ = [
     "associate_tables",
     "feature_table",
     "guild_table",
+    "is_placeholder_taxon",
     "outcome_metadata",
 ]
 
@@ -256,8 +257,29 @@ def _replace_zeros(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+_PLACEHOLDER = re.compile(
+    r"(?:^|[^a-z])(?:uncultured|unassigned|unknown|unclassified|unidentified|incertae[ _]sedis|"
+    r"metagenome)(?:[^a-z]|$)",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder_taxon(name: str) -> bool:
+    """Whether ``name`` is a placeholder, not a taxon (``uncultured``, ``Unknown_Family`` …).
+
+    SILVA and GTDB label sequences they cannot name ("uncultured", "metagenome",
+    "Lachnospiraceae_unclassified"); such a label pools unrelated organisms, so it is not tested
+    as a genus (like the unassigned share, it is left out of the table).
+    """
+    return bool(_PLACEHOLDER.search(str(name))) or not str(name).strip()
+
+
 def feature_table(store: CohortStore, *, rank: str = "genus") -> tuple[pd.DataFrame, bool]:
-    """Samples × taxa at ``rank`` from the store; ``True`` when every row has read counts."""
+    """Samples × taxa at ``rank`` from the store; ``True`` when every row has read counts.
+
+    Placeholder names (:func:`is_placeholder_taxon`) are left out; their names are listed in
+    ``table.attrs["placeholders"]``.
+    """
     rows = store.read_profiles(rank=rank)
     if rows.empty:
         message = f"no profile rows at rank {rank!r} in {store.root}; run `cohort run` first"
@@ -269,7 +291,10 @@ def feature_table(store: CohortStore, *, rank: str = "genus") -> tuple[pd.DataFr
     )
     table.columns = table.columns.astype(str)
     table.columns.name = None
-    return table.astype(float), counts
+    placeholders = [c for c in table.columns if is_placeholder_taxon(c)]
+    table = table.drop(columns=placeholders).astype(float)
+    table.attrs["placeholders"] = placeholders
+    return table, counts
 
 
 def guild_table(store: CohortStore) -> pd.DataFrame | None:
@@ -335,6 +360,7 @@ def associate_store(
         seed=seed,
     )
     result.settings["rank"] = rank
+    result.settings["placeholder_taxa_excluded"] = list(table.attrs.get("placeholders", []))
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", outcome)
     for suffix, frame in (
         ("lm", result.taxa_lm),

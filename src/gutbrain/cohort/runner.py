@@ -377,7 +377,7 @@ def run_cohort(
                 if scheduler is None:
                     cluster = LocalCluster(  # type: ignore[no-untyped-call]
                         **cluster_options(workers, memory_limit=memory_limit),
-                        silence_logs=logging.ERROR,
+                        silence_logs=logging.CRITICAL,  # workers: no shutdown tracebacks
                     )
                     client = Client(cluster)  # type: ignore[no-untyped-call]
                 else:

@@ -582,6 +582,9 @@ class CohortStore:
                 try:
                     actual = _sha256(path)
                 except OSError as exc:
+                    now = self.record(record.sample_id)
+                    if now is None or now.task_key != record.task_key:
+                        continue  # redone by a concurrent run meanwhile: its new files count
                     message = (
                         f"store file {name} of sample {record.sample_id} cannot be read "
                         f"({exc.strerror or exc}); rerun `gutbrain cohort run` to redo the sample"
