@@ -32,6 +32,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -208,7 +209,7 @@ GUILDS: list[dict[str, str]] = [
         "name": "Tryptophan / indole metabolism",
         "knowledge_ids": "FN009",
         "members": "",
-        "computable": "no: the indole-producing taxa are not verified in the knowledge base; "
+        "computable": "no: the knowledge base has no checked list of indole-producing taxa; "
         "supply a KEGG-orthology table to score the tryptophan modules instead",
         "statement": "",
         "caveat": "",
@@ -433,6 +434,15 @@ def _first_year(row: dict[str, str]) -> str:
     return f"{authors} {year}".strip()
 
 
+_NOT_VERIFIED = re.compile(r"\s*\((?:[^()]*\s)?not verified\)")
+
+
+def _shown_n(n: str) -> str:
+    """``n`` without internal verification remarks ("24 studies (count not verified)" -> "24
+    studies"); the remark moves to ``unverified_fields``, which is never shown."""
+    return _NOT_VERIFIED.sub("", n).strip()
+
+
 def _taxon_statement(row: dict[str, str]) -> str:
     tid = row["id"]
     if tid in CUSTOM_STATEMENT:
@@ -442,7 +452,7 @@ def _taxon_statement(row: dict[str, str]) -> str:
     if word is None or phrase is None:
         return ""
     design = row["study_type"].strip()
-    n = row["n"].strip()
+    n = _shown_n(row["n"])
     taxon = row["taxon"].split(" (incl.")[0].strip()
     return (
         f"{taxon} was {word} on average in people with {phrase} than in comparison groups "
@@ -480,6 +490,10 @@ def build(source: Path) -> dict[str, str]:
     taxa = []
     for row in _read(source / "taxa.tsv"):
         rank, names = TAXON_MATCH.get(row["id"], ("", ()))
+        if _shown_n(row["n"]) != row["n"].strip():
+            remark = f"n as recorded: {row['n'].strip()}"
+            unverified = "; ".join(x for x in (row.get("unverified_fields", ""), remark) if x)
+            row = {**row, "n": _shown_n(row["n"]), "unverified_fields": unverified}
         taxa.append(
             {
                 **row,
