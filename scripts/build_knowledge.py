@@ -58,6 +58,16 @@ ADDED_SOURCES: list[dict[str, str]] = [
     },
 ]
 
+#: Placeholder references completed with details checked against the publisher's record
+#: (doi.org / journal page / PubMed); fields not checked stay as they were.
+SOURCE_COMPLETIONS: dict[str, dict[str, str]] = {
+    "S039": {
+        "first_author": "Singh VK",
+        "title": "Less common etiologies of exocrine pancreatic insufficiency (Table 4)",
+    },
+    "S040": {"year": "2023", "pmid": "37581180"},
+}
+
 #: Rows whose cited sources are replaced (with the reason): ``{id: (sources, authors, years)}``.
 #: MK001, the ADULT < 50 ug/g band, cited two reference studies in children (S032, S066);
 #: it now cites adult evidence only: NICE DG11 (adults), Banerjee 2015 (adults referred with
@@ -467,7 +477,11 @@ def _split_ids(cell: str) -> list[str]:
 def build(source: Path) -> dict[str, str]:
     """Return ``{file name: text}`` of every packaged knowledge file."""
     files: dict[str, str] = {}
-    sources = [s for s in _read(source / "sources.tsv") if s["source_id"] not in DROPPED_SOURCES]
+    sources = [
+        {**s, **SOURCE_COMPLETIONS.get(s["source_id"], {})}
+        for s in _read(source / "sources.tsv")
+        if s["source_id"] not in DROPPED_SOURCES
+    ]
     sources += ADDED_SOURCES
     files["sources.tsv"] = _tsv(
         sources,
