@@ -32,6 +32,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -56,6 +57,16 @@ ADDED_SOURCES: list[dict[str, str]] = [
         "unverified_fields": "",
     },
 ]
+
+#: Placeholder references completed with details checked against the publisher's record
+#: (doi.org / journal page / PubMed); fields not checked stay as they were.
+SOURCE_COMPLETIONS: dict[str, dict[str, str]] = {
+    "S039": {
+        "first_author": "Singh VK",
+        "title": "Less common etiologies of exocrine pancreatic insufficiency (Table 4)",
+    },
+    "S040": {"year": "2023", "pmid": "37581180"},
+}
 
 #: Rows whose cited sources are replaced (with the reason): ``{id: (sources, authors, years)}``.
 #: MK001, the ADULT < 50 ug/g band, cited two reference studies in children (S032, S066);
@@ -208,7 +219,7 @@ GUILDS: list[dict[str, str]] = [
         "name": "Tryptophan / indole metabolism",
         "knowledge_ids": "FN009",
         "members": "",
-        "computable": "no: the indole-producing taxa are not verified in the knowledge base; "
+        "computable": "no: the knowledge base has no checked list of indole-producing taxa; "
         "supply a KEGG-orthology table to score the tryptophan modules instead",
         "statement": "",
         "caveat": "",
@@ -433,6 +444,15 @@ def _first_year(row: dict[str, str]) -> str:
     return f"{authors} {year}".strip()
 
 
+_NOT_VERIFIED = re.compile(r"\s*\((?:[^()]*\s)?not verified\)")
+
+
+def _shown_n(n: str) -> str:
+    """``n`` without internal verification remarks ("24 studies (count not verified)" -> "24
+    studies"); the remark moves to ``unverified_fields``, which is never shown."""
+    return _NOT_VERIFIED.sub("", n).strip()
+
+
 def _taxon_statement(row: dict[str, str]) -> str:
     tid = row["id"]
     if tid in CUSTOM_STATEMENT:
@@ -442,7 +462,7 @@ def _taxon_statement(row: dict[str, str]) -> str:
     if word is None or phrase is None:
         return ""
     design = row["study_type"].strip()
-    n = row["n"].strip()
+    n = _shown_n(row["n"])
     taxon = row["taxon"].split(" (incl.")[0].strip()
     return (
         f"{taxon} was {word} on average in people with {phrase} than in comparison groups "
@@ -457,7 +477,11 @@ def _split_ids(cell: str) -> list[str]:
 def build(source: Path) -> dict[str, str]:
     """Return ``{file name: text}`` of every packaged knowledge file."""
     files: dict[str, str] = {}
-    sources = [s for s in _read(source / "sources.tsv") if s["source_id"] not in DROPPED_SOURCES]
+    sources = [
+        {**s, **SOURCE_COMPLETIONS.get(s["source_id"], {})}
+        for s in _read(source / "sources.tsv")
+        if s["source_id"] not in DROPPED_SOURCES
+    ]
     sources += ADDED_SOURCES
     files["sources.tsv"] = _tsv(
         sources,
@@ -480,6 +504,10 @@ def build(source: Path) -> dict[str, str]:
     taxa = []
     for row in _read(source / "taxa.tsv"):
         rank, names = TAXON_MATCH.get(row["id"], ("", ()))
+        if _shown_n(row["n"]) != row["n"].strip():
+            remark = f"n as recorded: {row['n'].strip()}"
+            unverified = "; ".join(x for x in (row.get("unverified_fields", ""), remark) if x)
+            row = {**row, "n": _shown_n(row["n"]), "unverified_fields": unverified}
         taxa.append(
             {
                 **row,

@@ -172,8 +172,8 @@ COHORTS: list[dict[str, object]] = [
         "genus_table_licence": "Artistic-2.0 (microbiome/mia)",
         "method_kind": "unknown",
         "cohort": "Tito 2024 colonoscopy cohort (stool)",
-        "method": "quantitative microbiome profiling, species labels (sequencing method not "
-        "recorded in the shared export, not verified here); relative abundances used",
+        "method": "quantitative microbiome profiling, species labels (the sequencing method is "
+        "not recorded in the shared export); relative abundances used",
         "loader": _tito,
         "citation": "Tito RY et al. (2024) Nat Med 30:1339-1348",
         "note": "People referred for colonoscopy (adenoma, cancer, controls), not a general "

@@ -73,6 +73,15 @@ def test_demo_report_in_the_browser(browser: Any, demo_dir: Path, artifacts: Pat
             assert page.locator(f"#alert-{alert['alert_id']}").count() == (
                 0 if alert["level"] == "crisis" else 1
             )
+        # issue 12: beta diversity point per cohort, complete profile, no internal notes
+        assert page.locator("#beta-diversity figure.beta-plot").count() == len(
+            data["beta_diversity"]
+        )
+        assert page.locator("#beta-diversity path.pcoa-sample").count() == len(
+            data["beta_diversity"]
+        )
+        assert page.locator("details#full-profile").count() == 1
+        assert "Not verified" not in page.inner_text("body")
         page.screenshot(path=str(artifacts / "demo_desktop.png"), full_page=True)
         assert visit.requests_blocked == []
         assert visit.console_errors == []

@@ -170,3 +170,17 @@ def test_run_table_takes_taxonomy_rank_and_format(shared_dir: Path, tmp_path: Pa
     assert "genus" in _result(forced)["profile"]["ranks"]  # type: ignore[index]
     bad = _run("run", "--table", str(GENUS_TABLE), "--rank", "strain", "--out", str(tmp_path / "b"))
     assert bad.returncode == 2
+
+
+def test_interpret_prints_alerts_on_stderr_and_warns_without_contact(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    done = _run(
+        "interpret", str(GENUS_TABLE), "--sample", "example_a", "--answers", str(CRISIS),
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("ALERT (crisis)")
+    assert "no crisis contact is configured" in done.stderr
+    assert "ALERT" not in done.stdout
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert CRISIS_WITHOUT_CONTACT in data["warnings"]

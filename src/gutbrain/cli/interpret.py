@@ -112,7 +112,7 @@ def _interpret_command(
     from gutbrain.io.answers import read_answers, read_markers
     from gutbrain.io.tables import read_table
     from gutbrain.result import write_result
-    from gutbrain.workflow.interpret import interpret_profile
+    from gutbrain.workflow.interpret import alerts_from_inputs, interpret_profile
 
     if rank != "auto" and rank not in RANKS:
         message = f"--rank {rank!r} is not auto or one of {', '.join(RANKS)}"
@@ -124,6 +124,12 @@ def _interpret_command(
     # validate every input before computing anything
     answers_obj = read_answers(answers) if answers is not None else None
     markers_obj = read_markers(markers) if markers is not None else None
+    # alerts depend on the answers and markers only: print them before anything else
+    contacts = tuple(crisis_contact or ())
+    print_alerts(
+        alerts_from_inputs(answers_obj, markers_obj, crisis_contacts=contacts),
+        crisis_contacts=contacts,
+    )
     definitions = read_module_definitions(modules) if modules is not None else None
     ko = read_ko_table(ko_table, sample=ko_sample) if ko_table is not None else None
     profiles = read_table(
@@ -154,7 +160,6 @@ def _interpret_command(
         )
         target = out / f"{_safe(str(chosen.sample_id))}.result.json" if all_samples else out
         write_result(result, target)
-        print_alerts(result.alerts, crisis_contacts=tuple(crisis_contact or ()))
         console.print(
             f"{result.sample_id}: {len(result.findings)} findings, {len(result.alerts)} "
             f"alert(s) -> {target}",
