@@ -113,7 +113,9 @@ def import_command(
                 replace=force,
                 threads=threads,
                 progress=group_progress,
-                notify=lambda m: err_console.print(f"gutbrain: note: {m}", markup=False),
+                notify=lambda m: err_console.print(
+                    f"gutbrain: note: {m}", markup=False, soft_wrap=True
+                ),
             )
     console.print(
         f"Built reference {bundle.name} {bundle.version}: "
