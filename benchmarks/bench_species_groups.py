@@ -340,7 +340,7 @@ def main() -> None:
     parser.add_argument("--no-emu", action="store_true")
     parser.add_argument("--kinds", default="ont,hifi")
     parser.add_argument("--min-identity", type=float, default=None)
-    parser.add_argument("--max-group-size", type=int, default=8)
+    parser.add_argument("--max-group-size", type=int, default=12)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_CACHE_HOME", str(args.work / "cache"))

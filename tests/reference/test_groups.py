@@ -143,7 +143,7 @@ def test_groups_are_stored_in_the_manifest_and_verified(tmp_path: Path) -> None:
     assert stored.sha256 != bundle.sha256  # the identity covers the groups
     assert GROUPS_NAME in stored.manifest["files"]
     assert stored.manifest["groups"]["groups"] == 1
-    assert stored.manifest["groups"]["max_group_size"] == 8
+    assert stored.manifest["groups"]["max_group_size"] == 12
     loaded = load_species_groups(stored)
     assert loaded is not None
     assert loaded.by_species()["Bacteroides sororis"].name == "Bacteroides fragilis group"
