@@ -295,3 +295,33 @@ def test_species_only_profile_without_genus_lineage_lowers_coverage() -> None:
     # (species rank fully assigned) -> 4.4 / 8 = 0.55
     assert g.coverage == pytest.approx(0.55)
     assert g.confidence == "moderate"
+
+
+def test_species_member_matches_through_a_species_group() -> None:
+    from gutbrain.gutbrain_axis.scores import match_rows
+
+    group = TaxonRow(
+        rank="species",
+        lineage=Lineage(genus="Escherichia", species="Escherichia coli group"),
+        abundance=0.3,
+        members=("Escherichia coli", "Escherichia fergusonii", "Shigella sonnei"),
+    )
+    other = TaxonRow(
+        rank="species",
+        lineage=Lineage(genus="Bacteroides", species="Bacteroides fragilis"),
+        abundance=0.7,
+    )
+    p = Profile(
+        sample_id=SampleId("s"),
+        rows=(group, other),
+        unassigned={"species": 0.0},
+        provenance=Provenance(gutbrain_version="t", source="test"),
+    )
+    found = match_rows(p, "species", "Shigella sonnei")
+    assert [(row.taxon, how) for row, how in found] == [
+        ("Escherichia coli group", "Escherichia coli group (contains Shigella sonnei)")
+    ]
+    assert [row.taxon for row, _ in match_rows(p, "species", "Bacteroides fragilis")] == [
+        "Bacteroides fragilis"
+    ]
+    assert match_rows(p, "species", "Escherichia albertii") == []

@@ -196,3 +196,95 @@ def test_profile_tsv_round_trip_property(
     assert set(back.rows) == set(profile.rows)
     assert back.unassigned["genus"] == profile.unassigned["genus"]
     assert back.total_reads == total
+
+
+def _group_profile() -> Profile:
+    group = TaxonRow(
+        "species",
+        _lineage("Escherichia", "Escherichia coli group"),
+        0.7,
+        reads=700.0,
+        members=("Escherichia coli", "Escherichia fergusonii", "Shigella sonnei"),
+    )
+    single = TaxonRow("species", _lineage("Ruminococcus", "Ruminococcus bromii"), 0.2, reads=200.0)
+    return Profile(
+        sample_id=SampleId("G"),
+        rows=(group, single, TaxonRow("genus", _lineage("Escherichia"), 0.9, reads=900.0)),
+        unassigned={"species": 0.1, "genus": 0.1},
+        provenance=Provenance(gutbrain_version="0", source="gutbrain profile"),
+        total_reads=1000,
+    )
+
+
+def test_group_members_round_trip_through_profile_tsv(tmp_path: Path) -> None:
+    path = write_profile_tsv(_group_profile(), tmp_path / "profile.tsv")
+    header = path.read_text().splitlines()[0].split("\t")
+    assert header[-1] == "members"
+    again = read_profile_tsv(path)
+    rows = {row.taxon: row for row in again.rows}
+    assert rows["Escherichia coli group"].members == (
+        "Escherichia coli",
+        "Escherichia fergusonii",
+        "Shigella sonnei",
+    )
+    assert rows["Ruminococcus bromii"].members == ()
+    assert rows["Escherichia"].members == ()
+
+
+def test_profile_tsv_without_members_column_still_reads(tmp_path: Path) -> None:
+    # files written before the column existed (gutbrain <= the previous release)
+    path = write_profile_tsv(make_profile(), tmp_path / "profile.tsv")
+    lines = [line.rsplit("\t", 1)[0] for line in path.read_text().splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+    assert "members" not in lines[0]
+    again = read_profile_tsv(path)
+    assert all(row.members == () for row in again.rows)
+    assert len(again.rows) == len(make_profile().rows)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("Escherichia coli;Escherichia coli", "named twice"),
+        ("Escherichia coli;;Shigella sonnei", "member 2 is empty"),
+        ("Escherichia coli; ", "member 2 is empty"),
+    ],
+)
+def test_bad_members_cell_names_file_and_line(tmp_path: Path, cell: str, expected: str) -> None:
+    path = write_profile_tsv(_group_profile(), tmp_path / "profile.tsv")
+    lines = path.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if "Escherichia coli group" in line)
+    cells = lines[number].split("\t")
+    cells[-1] = cell
+    lines[number] = "\t".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match=expected) as info:
+        read_profile_tsv(path)
+    assert info.value.code == "GB-TAB-MEMBERS"
+    assert info.value.line == number + 1
+    assert str(path) in str(info.value)
+
+
+def test_members_on_a_genus_row_are_refused(tmp_path: Path) -> None:
+    path = write_profile_tsv(_group_profile(), tmp_path / "profile.tsv")
+    lines = path.read_text().splitlines()
+    genus_line = next(i for i, line in enumerate(lines) if "\tgenus\tEscherichia\t" in line)
+    cells = lines[genus_line].split("\t")
+    cells[-1] = "Escherichia coli;Shigella sonnei"
+    lines[genus_line] = "\t".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match="only species-rank group rows") as info:
+        read_profile_tsv(path)
+    assert info.value.code == "GB-TAB-MEMBERS"
+
+
+def test_group_members_round_trip_through_cami(tmp_path: Path) -> None:
+    from gutbrain.io.tables_cami import format_cami, read_cami
+
+    path = tmp_path / "p.cami"
+    path.write_text(format_cami([_group_profile()]))
+    assert "\t_MEMBERS" in path.read_text()
+    (again,) = read_cami(path)
+    rows = {row.taxon: row for row in again.rows}
+    assert rows["Escherichia coli group"].members == _group_profile().rows[0].members
+    assert rows["Ruminococcus bromii"].members == ()

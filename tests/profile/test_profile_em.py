@@ -186,3 +186,46 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
     assert np.allclose(a.sum(axis=1), 1.0)
     low, high = np.quantile(a[:, 0], [0.025, 0.975])
     assert low < f[0] < high
+
+
+def _tied_matrix(n_tied: int, n_other: int, seed: int) -> LikelihoodMatrix:
+    """Reads of taxa 0 and 1 with identical likelihoods (identical 16S), and reads of taxon 2."""
+    rng = np.random.default_rng(seed)
+    rows, cols, vals = [], [], []
+    for r in range(n_tied + n_other):
+        tied = r < n_tied
+        noise = float(rng.normal(-30.0, 3.0))
+        for c in (0, 1, 2):
+            own = (tied and c in (0, 1)) or (not tied and c == 2)
+            value = noise if own else noise - 60.0  # others are well separated
+            rows.append(r)
+            cols.append(c)
+            vals.append(value)
+    return LikelihoodMatrix.from_triplets(rows, cols, vals, n_reads=n_tied + n_other, n_taxa=3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n_tied=st.integers(min_value=40, max_value=300),
+    n_other=st.integers(min_value=40, max_value=300),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_intervals_are_wide_for_tied_taxa_and_tight_for_separated(
+    n_tied: int, n_other: int, seed: int
+) -> None:
+    # Two species with identical sequences: the reads cannot split their share, so each one's
+    # interval must span most of it; a well-separated species keeps a read-resampling width.
+    matrix = _tied_matrix(n_tied, n_other, seed)
+    estimate = estimate_abundances(matrix)
+    boot = bootstrap_abundances(matrix, estimate.abundance, replicates=60, seed=seed)
+    low, high = np.quantile(boot, 0.025, axis=0), np.quantile(boot, 0.975, axis=0)
+    tied_share = n_tied / (n_tied + n_other)
+    for taxon in (0, 1):
+        assert high[taxon] - low[taxon] >= 0.5 * tied_share
+    # the sum of the tied pair is identifiable: as tight as taxon 2
+    pair = boot[:, 0] + boot[:, 1]
+    pair_width = np.quantile(pair, 0.975) - np.quantile(pair, 0.025)
+    separated_width = high[2] - low[2]
+    binomial = 4 * 1.96 * math.sqrt(tied_share * (1 - tied_share) / (n_tied + n_other))
+    assert separated_width <= binomial
+    assert pair_width <= binomial

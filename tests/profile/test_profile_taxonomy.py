@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
-from gutbrain.profile.taxonomy import TaxonIndex, resolve_reads
+from gutbrain.profile.taxonomy import GroupMerge, TaxonIndex, resolve_reads
 
 
 def _lin(genus: str, species: str | None) -> Lineage:
@@ -73,3 +73,46 @@ def test_one_genus_under_two_families_gives_one_genus_with_the_majority_lineage(
     assert len(index.genera) == 1
     assert index.genera[0] == Lineage(family="Lachnospiraceae", genus="Blautia")
     assert index.unit_genus.tolist() == [0, 0, 0]
+
+
+def _merge(margin: float) -> GroupMerge:
+    from gutbrain.profile.taxonomy import merge_contested_groups
+
+    index = TaxonIndex.from_references(["a1", "b", "c"], TAXONOMY)
+    group = (
+        "Bacteroides fragilis group",
+        _lin("Bacteroides", "Bacteroides fragilis group"),
+        ("Bacteroides fragilis", "Bacteroides ovatus"),
+    )
+    # 10 reads, best unit 0 (fragilis) at identity 0.97, ovatus at 0.97 - margin, Klebsiella 0.8
+    rows = np.repeat(np.arange(10), 3)
+    units = np.tile([0, 1, 2], 10)
+    identity = np.tile([0.97, 0.97 - margin, 0.80], 10)
+    return merge_contested_groups(
+        index,
+        [group],
+        read_rows=rows,
+        read_units=units,
+        identity=identity,
+        weights=np.ones(10),
+        best_unit=np.zeros(10, dtype=np.int64),
+    )
+
+
+def test_group_merged_when_reads_do_not_separate_members() -> None:
+    merge = _merge(0.001)
+    assert merge.merged == 1
+    k = merge.index.n_units - 1
+    assert merge.index.units[k].species == "Bacteroides fragilis group"
+    assert merge.members[k] == ("Bacteroides fragilis", "Bacteroides ovatus")
+    assert merge.column.tolist() == [k, k, 2]
+    # posterior mass of both members lands on the group, Klebsiella stays
+    posterior = sp.csr_matrix(np.array([[0.7, 0.3, 0.0], [0.0, 0.0, 1.0]]))
+    merged = merge.merge_posterior(posterior).toarray()
+    assert merged[0, k] == pytest.approx(1.0)
+    assert merged[1, 2] == pytest.approx(1.0)
+    assert merge.merge_values(np.array([0.2, 0.3, 0.5]))[k] == pytest.approx(0.5)
+
+
+def test_group_kept_apart_when_reads_separate_members() -> None:
+    assert _merge(0.02).merged == 0

@@ -153,7 +153,9 @@ def run_command(
 
         bundle = open_reference(
             db,
-            notify=lambda m: err_console.print(f"gutbrain: note: {m}", markup=False),
+            notify=lambda m: err_console.print(
+                f"gutbrain: note: {m}", markup=False, soft_wrap=True
+            ),
         )
         reference, reference_sha = str(bundle.path), bundle.sha256
     parameters = {"rank": rank}

@@ -114,7 +114,9 @@ def import_command(
                 replace=force,
                 threads=threads,
                 progress=group_progress,
-                notify=lambda m: err_console.print(f"gutbrain: note: {m}", markup=False),
+                notify=lambda m: err_console.print(
+                    f"gutbrain: note: {m}", markup=False, soft_wrap=True
+                ),
             )
     console.print(
         f"Built reference {bundle.name} {bundle.version}: "
@@ -144,7 +146,7 @@ def groups_command(
     min_identity: Annotated[
         float, typer.Option("--min-identity", help="Identity (0-1) linking two species.")
     ] = 0.99,
-    max_group_size: Annotated[int, typer.Option("--max-group-size", help="Largest group.")] = 8,
+    max_group_size: Annotated[int, typer.Option("--max-group-size", help="Largest group.")] = 12,
     threads: Annotated[int, _THREADS] = 1,
 ) -> None:
     """Recompute and store the species groups of an existing bundle (its checksum changes)."""

@@ -31,7 +31,7 @@ _FORCE = typer.Option("--force", help="Replace an existing output folder.")
 
 
 def _note(message: str) -> None:
-    err_console.print(f"gutbrain: note: {message}", highlight=False, markup=False)
+    err_console.print(f"gutbrain: note: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def profile_command(

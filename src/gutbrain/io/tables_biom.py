@@ -103,8 +103,8 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
                     "rank": use_rank,
                     "taxid": row.taxid or "",
                 }
-                if row.members:  # a species group: its member species
-                    taxa[label]["members"] = list(row.members)
+                if row.members:  # a species group: its member species, ';'-separated
+                    taxa[label]["members"] = ";".join(row.members)
     names = [*sorted(taxa), UNASSIGNED]
     index = {name: i for i, name in enumerate(names)}
     data = np.zeros((len(names), len(profiles)), dtype=np.float64)
@@ -123,6 +123,8 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
     metadata = [
         taxa.get(n, {"taxonomy": ["unassigned"], "rank": use_rank, "taxid": ""}) for n in names
     ]
+    if any("members" in entry for entry in metadata):  # BIOM wants the same keys everywhere
+        metadata = [{**entry, "members": entry.get("members", "")} for entry in metadata]
     return Table(
         data,
         names,

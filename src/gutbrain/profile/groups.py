@@ -57,7 +57,7 @@ def compute_species_groups(
     min_identity: float = 0.99,
     min_aligned_fraction: float = 0.9,
     min_aligned_length: int = 1000,
-    max_group_size: int = 8,
+    max_group_size: int = 12,
     best_n: int = 50,
     threads: int = 1,
     progress: Callable[[float, float | None], None] | None = None,

@@ -134,7 +134,7 @@ def cluster_species(
     genus_of: Mapping[str, str | None],
     *,
     min_identity: float,
-    max_group_size: int = 8,
+    max_group_size: int = 12,
     step: float = 0.001,
 ) -> list[tuple[str, ...]]:
     """Cluster species into groups (see the module docstring); singletons are left out.
