@@ -122,7 +122,8 @@ def test_demo_replaces_an_earlier_demo_and_prints_the_report_path(tmp_path: Path
     out = tmp_path / "gutbrain-demo"
     out.mkdir()
     (out / "report.html").write_text("old", encoding="utf-8")
-    (out / "result.json").write_text("{}", encoding="utf-8")
+    # an earlier demo's result.json names gutbrain (io.files.check_replaceable)
+    (out / "result.json").write_text('{"gutbrain_version": "0.1"}', encoding="utf-8")
     done = _run("demo", "--out", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
