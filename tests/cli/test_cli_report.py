@@ -57,6 +57,13 @@ def test_report_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert done.returncode == EX_CANTCREAT
     assert "error[GB-EXISTS]" in done.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
+    # --force replaces only what gutbrain wrote (issue 13): "keep me" is not a gutbrain report
+    forced = _run("report", str(result_path), "--out", str(out), "--force")
+    assert forced.returncode == EX_CANTCREAT
+    assert "error[GB-NOT-OURS]" in forced.stderr
+    assert out.read_text(encoding="utf-8") == "keep me"
+    out.unlink()
+    assert _run("report", str(result_path), "--out", str(out)).returncode == 0
     assert _run("report", str(result_path), "--out", str(out), "--force").returncode == 0
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
