@@ -14,6 +14,10 @@ taxon name stands in for it (so the file stays valid, but OPAL matches such rows
 against a gold standard that uses the same names). ``TAXPATH`` holds the tax ID (or name) of the
 row's own rank and the names of the ranks above it; ``TAXPATHSN`` the names. Unassigned shares are
 not written (CAMI profiles leave them implicit: percentages of a rank sum to at most 100).
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
+tab or CR) get a leading ``'`` (:func:`gutbrain.io.tables_profile.spreadsheet_safe`); the reader
+removes it again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables_matrix import complete_lineage
+from gutbrain.io.tables_profile import spreadsheet_safe
 from gutbrain.io.tables_text import parse_number, read_text
 from gutbrain.model import RANKS, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
@@ -35,7 +40,11 @@ logger = logging.getLogger(__name__)
 
 
 def _clean(text: str) -> str:
-    return text.replace("\t", " ").replace("\n", " ").replace("|", "/")
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ").replace("|", "/")
+
+
+def _unquote(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def format_cami(profiles: Sequence[Profile]) -> str:
@@ -60,10 +69,10 @@ def format_cami(profiles: Sequence[Profile]) -> str:
                 lines.append(
                     "\t".join(
                         [
-                            own,
+                            spreadsheet_safe(own),
                             rank,
-                            "|".join(path_ids),
-                            "|".join(path_names),
+                            spreadsheet_safe("|".join(path_ids)),
+                            spreadsheet_safe("|".join(path_names)),
                             f"{row.abundance * 100:.10g}",
                         ]
                     )
@@ -132,7 +141,7 @@ def read_cami(path: str | Path) -> list[Profile]:
         if percent < 0:
             message = f"negative PERCENTAGE {percent:g}"
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
-        names = [n.strip() for n in cells[3].split("|")]
+        names = [n.strip() for n in _unquote(cells[3].strip()).split("|")]
         above = RANKS[: RANKS.index(rank) + 1]
         lineage = complete_lineage(
             {r: (names[k] if k < len(names) else None) for k, r in enumerate(above)}
@@ -145,7 +154,7 @@ def read_cami(path: str | Path) -> list[Profile]:
             )
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
         seen[rank, taxon] = number
-        taxid = cells[0].strip()
+        taxid = _unquote(cells[0].strip())
         rows.append(
             TaxonRow(
                 rank,
