@@ -494,3 +494,21 @@ def test_cami_export_cells_are_formula_safe_and_read_back(tmp_path: Path) -> Non
             assert cell.startswith("'"), cell
     back = read_table(path)[0]
     assert {r.taxon: r.abundance for r in back.rows} == pytest.approx(names)
+
+
+def test_kraken_inconsistent_indentation_keeps_the_lineage(tmp_path: Path) -> None:
+    """Issue 13 item 8: lineages come from the rank codes, not from the indentation."""
+    lines = (FIX / "kraken2_sample.kreport").read_text().splitlines()
+    cells = [line.split("\t") for line in lines]
+    for k, row in enumerate(cells):
+        row[-1] = " " * (k % 3) + row[-1].strip()  # indentation that means nothing
+    edited = tmp_path / "edited.kreport"
+    edited.write_text("\n".join("\t".join(row) for row in cells) + "\n")
+    original = read_table(FIX / "kraken2_sample.kreport")[0]
+    again = read_table(edited)[0]
+    assert [r.lineage for r in again.rows] == [r.lineage for r in original.rows]
+    prausnitzii = next(r for r in again.rows if r.taxon == "Faecalibacterium prausnitzii")
+    assert prausnitzii.lineage.phylum == "Bacillota"
+    assert prausnitzii.lineage.family == "Oscillospiraceae"
+    thetaiotaomicron = next(r for r in again.rows if r.taxon == "Bacteroides thetaiotaomicron")
+    assert thetaiotaomicron.lineage.order == "Bacteroidales"
