@@ -398,13 +398,16 @@ def write_result(result: Result, path: str | Path) -> Path:
     Raises
     ------
     OutputError
-        When the folder does not exist or the file cannot be written.
+        When the file (or a missing parent folder) cannot be written.
     """
     target = Path(path)
     text = result.model_dump_json(indent=2) + "\n"
     tmp_name: str | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # the process ID lets gutbrain.io.files sweep what a killed run left
+        prefix = f".{target.name}.partial-{os.getpid()}-"
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -57,6 +57,13 @@ def test_report_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert done.returncode == EX_CANTCREAT
     assert "error[GB-EXISTS]" in done.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
+    # --force replaces only what gutbrain wrote (issue 13): "keep me" is not a gutbrain report
+    forced = _run("report", str(result_path), "--out", str(out), "--force")
+    assert forced.returncode == EX_CANTCREAT
+    assert "error[GB-NOT-OURS]" in forced.stderr
+    assert out.read_text(encoding="utf-8") == "keep me"
+    out.unlink()
+    assert _run("report", str(result_path), "--out", str(out)).returncode == 0
     assert _run("report", str(result_path), "--out", str(out), "--force").returncode == 0
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
@@ -122,7 +129,8 @@ def test_demo_replaces_an_earlier_demo_and_prints_the_report_path(tmp_path: Path
     out = tmp_path / "gutbrain-demo"
     out.mkdir()
     (out / "report.html").write_text("old", encoding="utf-8")
-    (out / "result.json").write_text("{}", encoding="utf-8")
+    # an earlier demo's result.json names gutbrain (io.files.check_replaceable)
+    (out / "result.json").write_text('{"gutbrain_version": "0.1"}', encoding="utf-8")
     done = _run("demo", "--out", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gutbrain.cli import app
+from gutbrain.errors import OutputExistsError
 from gutbrain.io.tables import read_table
 
 FIX = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "tables"
@@ -80,6 +81,30 @@ def test_export_to_each_format(tmp_path: Path) -> None:
     default = runner.invoke(app, ["export", str(out / "profile.tsv"), "--to", "cami"])
     assert default.exit_code == 0, default.output
     assert (out / "profile.export.cami.txt").is_file()
+
+
+def test_export_refuses_an_existing_out_and_force_replaces_only_gutbrain_files(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    out = tmp_path / "imp"
+    table = FIX / "emu_sample_rel-abundance.tsv"
+    assert runner.invoke(app, ["import", str(table), "-o", str(out)]).exit_code == 0
+    for fmt in ("cami", "biom", "tsv"):
+        target = tmp_path / f"p.{fmt}"
+        args = ["export", str(out / "profile.tsv"), "--to", fmt, "-o", str(target)]
+        assert runner.invoke(app, args).exit_code == 0
+        again = runner.invoke(app, args)
+        assert isinstance(again.exception, OutputExistsError)
+        assert again.exception.code == "GB-EXISTS"
+        assert runner.invoke(app, [*args, "--force"]).exit_code == 0  # gutbrain wrote it
+    mine = tmp_path / "mine.txt"
+    mine.write_text("a spreadsheet I typed", encoding="utf-8")
+    args = ["export", str(out / "profile.tsv"), "--to", "cami", "-o", str(mine), "--force"]
+    refused = runner.invoke(app, args)
+    assert isinstance(refused.exception, OutputExistsError)
+    assert refused.exception.code == "GB-NOT-OURS"
+    assert mine.read_text(encoding="utf-8") == "a spreadsheet I typed"
 
 
 def test_export_unknown_format_is_usage_error() -> None:

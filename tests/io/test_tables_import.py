@@ -468,3 +468,47 @@ def test_cami_repeated_taxon_or_sample_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="sample 'S1' repeats") as info:
         read_table(blocks, format="cami")
     assert info.value.code == "GB-TAB-DUPSAMPLE"
+
+
+def test_cami_export_cells_are_formula_safe_and_read_back(tmp_path: Path) -> None:
+    """Issue 13 item 10: a taxon named like a formula must not run in a spreadsheet."""
+    from gutbrain.model import Lineage, Provenance, SampleId, TaxonRow
+
+    names = {'=HYPERLINK("http://x")': 0.5, "+1+1": 0.2, "-cmd": 0.1, "@SUM(A1)": 0.1}
+    rows = tuple(
+        TaxonRow("superkingdom", Lineage(superkingdom=name), share) for name, share in names.items()
+    )
+    profile = Profile(
+        sample_id=SampleId("S1"),
+        rows=rows,
+        unassigned={"superkingdom": 0.1},
+        provenance=Provenance(gutbrain_version="test", source="test"),
+    )
+    path = write_table([profile], tmp_path / "p.cami", format="cami")
+    data = [
+        line.split("\t") for line in path.read_text().splitlines() if "\tsuperkingdom\t" in line
+    ]
+    assert len(data) == 4
+    for cells in data:
+        for cell in (cells[0], cells[2], cells[3]):
+            assert cell.startswith("'"), cell
+    back = read_table(path)[0]
+    assert {r.taxon: r.abundance for r in back.rows} == pytest.approx(names)
+
+
+def test_kraken_inconsistent_indentation_keeps_the_lineage(tmp_path: Path) -> None:
+    """Issue 13 item 8: lineages come from the rank codes, not from the indentation."""
+    lines = (FIX / "kraken2_sample.kreport").read_text().splitlines()
+    cells = [line.split("\t") for line in lines]
+    for k, row in enumerate(cells):
+        row[-1] = " " * (k % 3) + row[-1].strip()  # indentation that means nothing
+    edited = tmp_path / "edited.kreport"
+    edited.write_text("\n".join("\t".join(row) for row in cells) + "\n")
+    original = read_table(FIX / "kraken2_sample.kreport")[0]
+    again = read_table(edited)[0]
+    assert [r.lineage for r in again.rows] == [r.lineage for r in original.rows]
+    prausnitzii = next(r for r in again.rows if r.taxon == "Faecalibacterium prausnitzii")
+    assert prausnitzii.lineage.phylum == "Bacillota"
+    assert prausnitzii.lineage.family == "Oscillospiraceae"
+    thetaiotaomicron = next(r for r in again.rows if r.taxon == "Bacteroides thetaiotaomicron")
+    assert thetaiotaomicron.lineage.order == "Bacteroidales"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -79,10 +82,59 @@ def _usage_error_types() -> tuple[type[Exception], ...]:
     return tuple(types)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic write cleans up."""
+
+
+#: The signal that stopped the run, if any (set by :func:`_on_signal`).
+_stopped_by: list[int] = []
+_main_pid: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _main_pid and os.getpid() != _main_pid[0]:
+        # A worker forked before its pool initializer ran: Ctrl-C is the parent's to handle;
+        # SIGTERM (the parent tearing the pool down) ends it at once, holding no lock yet.
+        if signum == signal.SIGTERM:
+            os._exit(128 + signum)
+        return
+    _stopped_by.append(signum)
+    if signum == signal.SIGTERM:
+        raise Terminated
+    raise KeyboardInterrupt
+
+
+def _install_signal_handlers() -> None:
+    """SIGINT and SIGTERM unwind the stack (cleaning up), then exit 130/143 with one line.
+
+    A SIGINT that the parent shell ignores (``nohup``, a background job) stays ignored.
+    """
+    _main_pid[:] = [os.getpid()]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def _interrupted() -> None:
+    signum = _stopped_by[0] if _stopped_by else signal.SIGINT
+    name = signal.Signals(signum).name
+    err_console.print(
+        f"gutbrain: interrupted ({name}); nothing was half-written, rerun the command",
+        markup=False,
+        highlight=False,
+    )
+    sys.exit(128 + signum)
+
+
 def main() -> None:
-    """Console-script entry point: run the app, map errors to exit codes and one-line messages."""
+    """Console-script entry point: run the app, map errors to exit codes and one-line messages.
+
+    Exit codes follow docs/errors.md; an interrupt exits 128 + the signal number (130 for
+    SIGINT, 143 for SIGTERM).
+    """
+    _install_signal_handlers()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except GutbrainError as exc:
         if state.debug:
             raise
@@ -91,8 +143,7 @@ def main() -> None:
         )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("gutbrain: interrupted", markup=False)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -114,3 +165,8 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(EX_SOFTWARE)
+    # Typer turns Ctrl-C into exit code 130 and returns (standalone_mode=False) the code of a
+    # ``typer.Exit``; both must reach the shell.
+    if _stopped_by:
+        _interrupted()
+    sys.exit(code if isinstance(code, int) else 0)

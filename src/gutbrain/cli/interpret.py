@@ -11,7 +11,7 @@ import typer
 from gutbrain.cli._alerts import print_alerts
 from gutbrain.cli._app import console
 from gutbrain.errors import InputFormatError
-from gutbrain.io.files import sha256_file
+from gutbrain.io.files import check_output_path, sha256_file
 from gutbrain.io.tables import FORMATS
 from gutbrain.model import RANKS, Profile
 
@@ -33,7 +33,7 @@ def _pick(profiles: list[Profile], sample: str | None, path: Path) -> Profile:
         if len(profiles) == 1:
             return profiles[0]
         names = ", ".join(str(p.sample_id) for p in profiles[:8])
-        message = f"{len(profiles)} samples in the table ({names}...); choose one with --sample"
+        message = f"{len(profiles)} samples in the table ({names}...); choose one with --sample-id"
         raise InputFormatError(message, path=path)
     for p in profiles:
         if p.sample_id == sample:
@@ -48,9 +48,14 @@ def _interpret_command(
     profile: Annotated[
         Path, typer.Argument(help="A gutbrain profile.tsv or any table `gutbrain import` reads.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Result JSON to write.")] = Path(
-        "result.json"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Result JSON to write (must not exist unless --force; folders are created).",
+        ),
+    ] = Path("result.json"),
     answers: Annotated[
         Path | None, typer.Option("--answers", "-a", help="Questionnaire answers (YAML/JSON).")
     ] = None,
@@ -59,7 +64,10 @@ def _interpret_command(
     ] = None,
     sample: Annotated[
         str | None,
-        typer.Option("--sample", "-s", help="Sample to interpret in a multi-sample table."),
+        typer.Option("--sample-id", "-s", help="Sample to interpret in a multi-sample table."),
+    ] = None,
+    sample_alias: Annotated[
+        str | None, typer.Option("--sample", hidden=True, help="Old name of --sample-id.")
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help=f"auto or one of: {', '.join(FORMATS)}.")
@@ -105,6 +113,9 @@ def _interpret_command(
             help="Interpret every sample; --out is then a folder of <sample>.result.json files.",
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it exists (a gutbrain output only).")
+    ] = False,
 ) -> None:
     """Interpret one sample: diversity, guilds, taxa evidence, markers, questionnaires, safety."""
     # Imported here so that other commands start without loading the interpretation stack.
@@ -121,6 +132,10 @@ def _interpret_command(
         raise typer.BadParameter("--min-module-coverage must lie in (0, 1]")
     if (ko_table is None) != (modules is None):
         raise typer.BadParameter("--ko-table and --modules go together")
+    sample = sample if sample is not None else sample_alias
+    inputs_given = (profile, answers, markers, taxonomy, ko_table, modules)
+    if not all_samples:
+        check_output_path(out, replace=force, inputs=inputs_given)
     # validate every input before computing anything
     answers_obj = read_answers(answers) if answers is not None else None
     markers_obj = read_markers(markers) if markers is not None else None
@@ -159,6 +174,8 @@ def _interpret_command(
             crisis_contacts=tuple(crisis_contact or ()),
         )
         target = out / f"{_safe(str(chosen.sample_id))}.result.json" if all_samples else out
+        if all_samples:
+            check_output_path(target, replace=force, inputs=inputs_given)
         write_result(result, target)
         console.print(
             f"{result.sample_id}: {len(result.findings)} findings, {len(result.alerts)} "

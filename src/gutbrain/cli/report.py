@@ -12,7 +12,8 @@ import typer
 from gutbrain.cli._alerts import print_alerts
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import ProgressCallback, progress_bar
-from gutbrain.errors import InputFormatError, OutputExistsError
+from gutbrain.errors import InputFormatError
+from gutbrain.io.files import check_output_path
 from gutbrain.io.tables import FORMATS
 from gutbrain.model import RANKS
 from gutbrain.report import write_report
@@ -79,9 +80,7 @@ def report(
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Render a result JSON as a self-contained HTML report (opens from disk, prints cleanly)."""
-    if out.exists() and not force:
-        message = f"{out}: already exists; choose another --out or pass --force"
-        raise OutputExistsError(message)
+    check_output_path(out, replace=force, inputs=(result_json,))
     result = read_result(result_json)
     path = write_report(result, out)
     console.print(f"report: {path}", highlight=False, markup=False, soft_wrap=True)

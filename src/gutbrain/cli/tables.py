@@ -13,7 +13,7 @@ from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import EmptyInputError, InputFormatError
-from gutbrain.io.files import atomic_directory, sha256_file
+from gutbrain.io.files import atomic_directory, check_output_path, sha256_file
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
     FORMATS,
@@ -142,19 +142,20 @@ def _export_command(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file; default: beside the input.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it exists (a gutbrain output only).")
+    ] = False,
 ) -> None:
     """Export profiles to BIOM 2.1, profile.tsv or the CAMI profiling format."""
     if to not in EXPORT_FORMATS:
         message = f"--to {to!r} is not one of {', '.join(EXPORT_FORMATS)}"
         raise typer.BadParameter(message)
-    profiles = read_table(profile)
     name = profile.name.removesuffix(".gz")
     for ext in (".tsv", ".biom", ".txt"):
         name = name.removesuffix(ext)
     target = out or profile.with_name(name + ".export" + _EXT[to])
-    if target.resolve() == profile.resolve():
-        message = f"--out {target} is the input file; choose another path"
-        raise typer.BadParameter(message)
+    check_output_path(target, replace=force, inputs=(profile,))
+    profiles = read_table(profile)
     write_table(profiles, target, format=to)
     console.print(f"Wrote {len(profiles)} sample(s) as {to} to {target}", highlight=False)
 

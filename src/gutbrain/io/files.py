@@ -2,14 +2,30 @@
 
 Writes are atomic: data goes to a temporary file in the destination folder, is flushed and
 fsynced, then renamed over the final name, so a reader sees the old file or the new one, never a
-half-written one. Folders are built under a ``.partial-*`` name and renamed whole.
+half-written one. Folders are built under a ``.partial-*`` name and renamed whole; a folder that
+replaces another is swapped in with one atomic exchange (Linux ``renameat2``), or, where that is
+not available, with two renames whose leftover (``.NAME.old-PID-*``) is restored on the next write.
+
+Temporary names carry the writer's process ID (``.NAME.partial-PID-XXXX``), so leftovers of a
+killed run are recognised as gutbrain's own and swept by the next write to the same path, while a
+concurrent writer's files are left alone.
+
+Replacing (``--force``) is allowed only for what gutbrain wrote (:func:`check_replaceable`): an
+empty folder, a folder holding a top-level JSON file that names gutbrain (``provenance.json``,
+``import.json``, ``diversity.json``, a bundle's ``manifest.json``), or a regular file whose first
+64 KiB name gutbrain or that starts with gutbrain's profile-table header. Symbolic links, devices
+and anything else are refused, so ``--force`` never deletes a user's own file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -23,8 +39,12 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_input_file",
+    "check_output_path",
+    "check_replaceable",
     "sha256_file",
+    "sweep_leftovers",
     "sweep_partials",
+    "written_by_gutbrain",
 ]
 
 _CHUNK = 1 << 20
@@ -45,7 +65,8 @@ def check_input_file(path: str | Path) -> Path:
         message = f"{p}: no such file; check the path"
         raise InputMissingError(message) from None
     except OSError as exc:
-        message = f"{p}: cannot be read ({exc.strerror})"
+        why = "a symbolic-link loop" if exc.errno == errno.ELOOP else exc.strerror
+        message = f"{p}: cannot be read ({why})"
         raise InputMissingError(message) from None
     if not stat.S_ISREG(mode):
         message = f"{p}: not a regular file (a folder, pipe or device); give a file path"
@@ -86,7 +107,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     tmp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
+        sweep_leftovers(target.parent, name=target.name)
+        fd, tmp_name = tempfile.mkstemp(prefix=_partial_prefix(target), dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -109,38 +131,220 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-@contextlib.contextmanager
-def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
-    """Build a folder under a temporary name, then rename it to ``path``.
+def _partial_prefix(target: Path) -> str:
+    return f".{target.name}.partial-{os.getpid()}-"
 
-    Yields the temporary folder to fill. On an exception the temporary folder is removed and
-    ``path`` is untouched. With ``replace=True`` an existing ``path`` is swapped out only after
-    the new folder is complete.
+
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+")
+_HEAD_BYTES = 1 << 16
+_PROFILE_HEADER = b"sample\trank\ttaxon\t"
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_leftovers(folder: str | Path, *, name: str | None = None) -> int:
+    """Clean up after gutbrain runs that were killed; return how many leftovers were handled.
+
+    A ``.NAME.partial-PID-*`` file or folder whose process is gone is removed. A
+    ``.NAME.old-PID-*`` folder (a replaced output, kept while its successor was renamed in) is
+    renamed back to ``NAME`` when ``NAME`` is missing, else removed. Leftovers of running
+    processes and names gutbrain does not make are left alone. ``name`` limits the sweep to one
+    output.
+    """
+    base = Path(folder)
+    handled = 0
+    try:
+        entries = list(base.iterdir()) if name is None else list(base.glob(f".{name}.*-*-*"))
+    except OSError:
+        return 0
+    for leftover in sorted(entries):
+        match = _LEFTOVER.fullmatch(leftover.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        if _running(int(match["pid"])) or leftover.is_symlink():
+            continue
+        final = base / match["name"]
+        if match["kind"] == "old" and leftover.is_dir() and not final.exists():
+            with contextlib.suppress(OSError):
+                os.replace(leftover, final)
+                handled += 1
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        handled += 1
+    return handled
+
+
+def _names_gutbrain(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return False
+    return b"gutbrain" in head or head.startswith(_PROFILE_HEADER)
+
+
+def written_by_gutbrain(path: str | Path) -> bool:
+    """True when ``path`` is an output gutbrain wrote (module notes): it may be replaced."""
+    p = Path(path)
+    try:
+        mode = p.lstat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISREG(mode):
+        return _names_gutbrain(p)
+    if not stat.S_ISDIR(mode):
+        return False
+    try:
+        children = list(p.iterdir())
+    except OSError:
+        return False
+    if not children:
+        return True
+    return any(
+        child.suffix == ".json"
+        and not child.is_symlink()
+        and child.is_file()
+        and _names_gutbrain(child)
+        for child in children
+    )
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse to replace ``path`` unless gutbrain wrote it (see the module notes).
 
     Raises
     ------
     OutputExistsError
-        When ``path`` exists and ``replace`` is false.
+        ``GB-NOT-OURS`` when ``path`` exists and is not a gutbrain output.
+    """
+    p = Path(path)
+    if not (p.exists() or p.is_symlink()) or written_by_gutbrain(p):
+        return
+    message = (
+        f"{p}: exists and was not written by gutbrain, so --force will not delete it; "
+        "remove it yourself or choose another --out"
+    )
+    raise OutputExistsError(message, code="GB-NOT-OURS")
+
+
+def check_output_path(
+    path: str | Path, *, replace: bool, inputs: tuple[str | Path | None, ...] = ()
+) -> Path:
+    """Check an output path before any work: not an input, absent unless ``replace``.
+
+    The parent folder is created when the output is written (as ``export`` always did).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``path`` exists and ``replace`` is false (``GB-EXISTS``), or it was not written by
+        gutbrain (``GB-NOT-OURS``), or it is one of ``inputs`` (``GB-OUT-IS-INPUT``).
+    """
+    target = Path(path)
+    resolved = target.resolve()
+    for source in inputs:
+        if source is not None and Path(source).resolve() == resolved:
+            message = f"{target}: is an input of this command; choose another --out"
+            raise OutputExistsError(message, code="GB-OUT-IS-INPUT")
+    if target.exists() or target.is_symlink():
+        if not replace:
+            message = f"{target}: already exists; choose another --out or pass --force"
+            raise OutputExistsError(message)
+        check_replaceable(target)
+    return target
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where not supported."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    done = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    return bool(done == 0)
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Put the finished folder ``tmp`` at ``target``, replacing what is there, leaving no gap."""
+    if _exchange(tmp, target):  # ``tmp`` now holds the replaced output
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+    os.rmdir(old)
+    os.replace(target, old)
+    # A crash here leaves the old output at ``old``; the next write to ``target`` restores it.
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Build a folder under a temporary name, then rename it to ``path``.
+
+    Yields the temporary folder to fill. On an exception (also Ctrl-C) the temporary folder is
+    removed and ``path`` is untouched. With ``replace=True`` an existing ``path`` is swapped out
+    only after the new folder is complete, and only when gutbrain wrote it
+    (:func:`check_replaceable`). Leftovers of an earlier killed write to ``path`` are cleaned up
+    first (:func:`sweep_leftovers`).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``path`` exists and ``replace`` is false, or it is not a gutbrain output.
     OutputError
         When the folder cannot be written.
     """
     target = Path(path)
-    if target.exists() and not replace:
-        message = f"{target}: already exists; choose another path or allow replacing it"
-        raise OutputExistsError(message)
+    with contextlib.suppress(OSError):
+        if target.parent.is_dir():
+            sweep_leftovers(target.parent, name=target.name)
+    if target.exists() or target.is_symlink():
+        if not replace:
+            message = f"{target}: already exists; choose another path or allow replacing it"
+            raise OutputExistsError(message)
+        check_replaceable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=target.parent))
     except OSError as exc:
         message = f"{target}: cannot create ({exc.strerror or exc})"
         raise OutputError(message) from exc
     try:
         yield tmp
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+        if target.exists() or target.is_symlink():
+            _swap_in(tmp, target)
         else:
             os.replace(tmp, target)
         _fsync_dir(target.parent)
@@ -150,7 +354,7 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
 
 
 def sweep_partials(folder: str | Path) -> int:
-    """Remove ``.*.partial-*`` leftovers of interrupted writes in ``folder``; return the count."""
+    """Remove every ``.*.partial-*`` leftover in ``folder`` (a locked store); return the count."""
     removed = 0
     base = Path(folder)
     if not base.is_dir():

@@ -18,6 +18,10 @@ not written (CAMI profiles leave them implicit: percentages of a rank sum to at 
 A profile with species groups gets a sixth column ``_MEMBERS`` (CAMI allows extra columns whose
 names start with ``_``): a group row's member species separated by ``;``, empty otherwise. The
 group row itself is a ``species`` row named after the group ("Escherichia coli group").
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
+tab or CR) get a leading ``'`` (:func:`gutbrain.io.tables_profile.spreadsheet_safe`); the reader
+removes it again.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables_matrix import complete_lineage
-from gutbrain.io.tables_profile import parse_members
+from gutbrain.io.tables_profile import parse_members, spreadsheet_safe
 from gutbrain.io.tables_text import parse_number, read_text
 from gutbrain.model import RANKS, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
@@ -40,7 +44,11 @@ logger = logging.getLogger(__name__)
 
 
 def _clean(text: str) -> str:
-    return text.replace("\t", " ").replace("\n", " ").replace("|", "/")
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ").replace("|", "/")
+
+
+def _unquote(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def format_cami(profiles: Sequence[Profile]) -> str:
@@ -66,10 +74,10 @@ def format_cami(profiles: Sequence[Profile]) -> str:
                 lines.append(
                     "\t".join(
                         [
-                            own,
+                            spreadsheet_safe(own),
                             rank,
-                            "|".join(path_ids),
-                            "|".join(path_names),
+                            spreadsheet_safe("|".join(path_ids)),
+                            spreadsheet_safe("|".join(path_names)),
                             f"{row.abundance * 100:.10g}",
                             *([_clean(";".join(row.members))] if grouped else []),
                         ]
@@ -142,7 +150,7 @@ def read_cami(path: str | Path) -> list[Profile]:
         if percent < 0:
             message = f"negative PERCENTAGE {percent:g}"
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
-        names = [n.strip() for n in cells[3].split("|")]
+        names = [n.strip() for n in _unquote(cells[3].strip()).split("|")]
         above = RANKS[: RANKS.index(rank) + 1]
         lineage = complete_lineage(
             {r: (names[k] if k < len(names) else None) for k, r in enumerate(above)}
@@ -155,7 +163,7 @@ def read_cami(path: str | Path) -> list[Profile]:
             )
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
         seen[rank, taxon] = number
-        taxid = cells[0].strip()
+        taxid = _unquote(cells[0].strip())
         members = (
             parse_members(cells[members_column], path=p, line=number)
             if members_column is not None and members_column < len(cells)

@@ -631,6 +631,8 @@ _KRAKEN_RANKS: dict[str, Rank] = {
     "G": "genus",
     "S": "species",
 }
+#: Kraken 2 rank letters, root to species (a digit suffix marks a rank in between).
+_KRAKEN_ORDER = "RDKPCOFGS"
 
 
 def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profile]:
@@ -640,7 +642,13 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
     (``U``, ``R``, ``D``, ``K``, ``P`` … ``S``, with digits for intermediate ranks), NCBI taxid,
     the name indented by two spaces per level. Rows at D/P/C/O/F/G/S become taxa with their clade
     reads; the total is unclassified plus root clade reads, and each rank's unassigned share is
-    what its taxa do not cover.
+    what its taxa do not cover. Lineages come from the rank codes of the rows above (the report
+    is depth first), not from the indentation, which edited reports often break.
+
+    Raises
+    ------
+    InputFormatError
+        On a ragged row or a negative count.
     """
     p = check_input_file(path)
     from gutbrain.io.tables_text import read_text
@@ -651,7 +659,7 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
         raise EmptyInputError(message, path=p)
     sample = sample_id or _sample_name(p, (".kreport", ".kreport2", ".report", "_report"))
     total = 0.0
-    stack: list[tuple[int, Rank, str]] = []
+    current: dict[str, str] = {}  # rank letter -> name of the latest clade at that rank
     rows: list[TaxonRow] = []
     for number, line in enumerate(lines, start=1):
         if line.startswith("#") or line.lower().startswith("percent"):
@@ -666,19 +674,26 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
             raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
         code = cells[-3].strip()
         taxid = cells[-2].strip()
-        raw_name = cells[-1]
-        name = raw_name.strip()
-        depth = (len(raw_name) - len(raw_name.lstrip(" "))) // 2
+        name = cells[-1].strip()
         if code in ("U", "R"):
             total += clade
             continue
+        letter, intermediate = code[:1], code[1:]
+        if letter not in _KRAKEN_ORDER or not (intermediate == "" or intermediate.isdigit()):
+            continue  # "-" (no rank, Centrifuge-style reports): not a rank, no lineage change
+        # The report lists clades depth first, so a row's ancestors are the latest rows of the
+        # ranks above it: the rank codes alone give the lineage, whatever the indentation.
+        level = _KRAKEN_ORDER.index(letter)
+        for deeper in _KRAKEN_ORDER[level + 1 :]:
+            current.pop(deeper, None)
+        if not intermediate:
+            current[letter] = name
         rank = _KRAKEN_RANKS.get(code)
         if rank is None:
             continue
-        while stack and stack[-1][0] >= depth:
-            stack.pop()
-        stack.append((depth, rank, name))
-        names: dict[str, str | None] = {r: n for _, r, n in stack}
+        names: dict[str, str | None] = {
+            _KRAKEN_RANKS[k]: v for k, v in current.items() if k in _KRAKEN_RANKS
+        }
         if clade > 0:
             rows.append(
                 TaxonRow(

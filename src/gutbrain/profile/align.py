@@ -26,10 +26,14 @@ Li, H. (2018). Minimap2: pairwise alignment for nucleotide sequences. *Bioinform
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -372,6 +376,90 @@ _WORKER_INDEX: dict[str, int] | None = None
 _WORKER_RESCUE: mappy.Aligner | None = None
 
 
+def _worker_init() -> None:
+    """Workers leave interrupts to the parent, which tears the pool down.
+
+    A worker killed by a signal meant for the whole job (Ctrl-C, ``kill -TERM -PGID``) while it
+    waits for work dies holding the pool's task-queue lock, and ``Pool.terminate`` then waits
+    for that lock forever. So workers leave the job's process group and ignore SIGINT; the
+    parent's SIGTERM (``Pool.terminate``) still stops them at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _held_signals() -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of acting on them; yields the list of signals held.
+
+    Python runs signal handlers in the main thread between bytecodes, wherever it is: inside
+    ``fork``'s at-fork hooks an exception is swallowed (the interrupt would be lost), and inside
+    ``Pool.__init__`` it would leave the forked workers unguarded. Only the main thread may set
+    handlers; elsewhere nothing is held.
+    """
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    owner = os.getpid()
+
+    def hold(signum: int, frame: object) -> None:
+        if os.getpid() != owner:  # a worker before its initializer: the pool is stopping it
+            if signum == signal.SIGTERM:
+                os._exit(128 + signum)
+            return
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in _STOP_SIGNALS}
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _worker_pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool of forked workers, terminated on leaving (also on Ctrl-C or SIGTERM).
+
+    Signals that arrive while the workers are forked are held (:func:`_held_signals`) and
+    delivered again once the pool is guarded by the ``try``/``finally``.
+    """
+    context = multiprocessing.get_context("fork")
+    with _held_signals() as held:
+        pool = context.Pool(processes=processes, initializer=_worker_init)
+    try:
+        for signum in dict.fromkeys(held):
+            os.kill(os.getpid(), signum)
+        yield pool
+    finally:
+        _stop_pool(pool)
+
+
+#: Seconds ``Pool.terminate`` may take before the workers are killed outright.
+_STOP_SECONDS = 5.0
+
+
+def _stop_pool(pool: multiprocessing.pool.Pool) -> None:
+    """Terminate the pool; if that stalls (a worker died holding the task-queue lock, a known
+    ``multiprocessing`` hazard), kill the workers with SIGKILL so the run can still end."""
+    stopper = threading.Thread(target=pool.terminate, name="gutbrain-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout=_STOP_SECONDS)
+    if stopper.is_alive():
+        logger.debug("worker pool did not stop in %.0f s; killing its workers", _STOP_SECONDS)
+        for worker in list(getattr(pool, "_pool", [])):  # Pool keeps its processes there
+            with contextlib.suppress(OSError, AttributeError):
+                worker.kill()
+        stopper.join(timeout=_STOP_SECONDS)
+
+
 def _worker_align(sequences: list[str]) -> HitTable:
     assert _WORKER_ALIGNER is not None
     return align_sequences(_WORKER_ALIGNER, sequences, _WORKER_INDEX, rescue=_WORKER_RESCUE)
@@ -403,9 +491,9 @@ def align_batches(
             yield table
         return
     _WORKER_ALIGNER, _WORKER_INDEX, _WORKER_RESCUE = aligner, ref_index, rescue
-    context = multiprocessing.get_context("fork")
     try:
-        with context.Pool(processes=processes) as pool:
+        # Leaving the ``with`` (also on Ctrl-C or SIGTERM in the parent) terminates the workers.
+        with _worker_pool(processes) as pool:
             pending: collections.deque[tuple[int, Any]] = collections.deque()
             for batch in batches:
                 pending.append((len(batch), pool.apply_async(_worker_align, (batch,))))
