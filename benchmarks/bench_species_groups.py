@@ -59,14 +59,21 @@ def _taxonomy_table() -> tuple[list[str], dict[str, list[str]]]:
     return header, rows
 
 
-def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, object]]:
-    """Return (gutbrain bundle folder, Emu database folder, facts); built once under ``work``."""
+def build_reference(
+    work: Path, *, threads: int, with_mocks: bool = False
+) -> tuple[Path, Path, dict[str, object]]:
+    """Return (gutbrain bundle folder, Emu database folder, facts); built once under ``work``.
+
+    ``with_mocks`` adds the mock members' own genome-derived copies (the reads' strains are then
+    in the reference: accuracy must not fall below Emu's).
+    """
     from gutbrain.profile.groups import compute_species_groups, species_identities
     from gutbrain.reference.formats import import_bundle
     from gutbrain.reference.groups import write_species_groups
 
-    bundle_dir = work / "refseq-typestrains"
-    emu_dir = work / "refseq-typestrains-emu"
+    label = "refseq-plus-mocks" if with_mocks else "refseq-typestrains"
+    bundle_dir = work / label
+    emu_dir = work / f"{label}-emu"
     facts: dict[str, object] = {}
     if (bundle_dir / "manifest.json").is_file() and (emu_dir / "taxonomy.tsv").is_file():
         return bundle_dir, emu_dir, facts
@@ -75,7 +82,7 @@ def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, 
     with gzip.open(DATA / "ncbi_refseq_16s" / "metadata.csv.gz", "rt", encoding="utf-8") as h:
         for row in csv.DictReader(h):
             species_taxid[row["blast_sacc"]] = row["blast_species_taxid"]
-    src = work / "src"
+    src = work / f"src-{label}"
     src.mkdir(parents=True, exist_ok=True)
     kept = Counter[str]()
     with (
@@ -98,6 +105,17 @@ def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, 
             kept["kept"] += 1
             out.write(f">{acc}\n{sequence}\n")
             mapping.write(f"{acc}\t{taxid}\n")
+        if with_mocks:
+            taxid_of_species = {row[1]: taxid for taxid, row in table.items() if row[1]}
+            for species, copies in mock_copies().items():
+                taxid = taxid_of_species.get(species)
+                if taxid is None:
+                    kept["mock species without lineage"] += 1
+                    continue
+                for source_id, sequence in copies:
+                    kept["mock copies"] += 1
+                    out.write(f">mock_{source_id}\n{sequence}\n")
+                    mapping.write(f"mock_{source_id}\t{taxid}\n")
     facts["refseq_records"] = dict(kept)
     with open(src / "taxonomy.tsv", "w") as out:
         out.write("\t".join(header) + "\n")
@@ -108,7 +126,7 @@ def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, 
         src / "taxonomy.tsv",
         format="emu",
         seq2taxid=src / "seq2taxid.tsv",
-        name="refseq-typestrains",
+        name=label,
         version="2026-09",
         out=bundle_dir,
         replace=True,
@@ -119,7 +137,7 @@ def build_reference(work: Path, *, threads: int) -> tuple[Path, Path, dict[str, 
     identities = species_identities(bundle, threads=threads)
     groups = compute_species_groups(bundle, identities=identities)
     facts["groups_s"] = round(time.perf_counter() - start, 1)
-    _save_identities(work, identities)
+    _save_identities(work if not with_mocks else src, identities)
     write_species_groups(bundle, groups)
     emu_dir.mkdir(parents=True, exist_ok=True)
     with open(src / "seq2taxid.tsv") as handle:
@@ -162,8 +180,8 @@ def regroup(work: Path, bundle_dir: Path, *, min_identity: float, max_group_size
     print(f"groups: {len(groups.groups)} at {min_identity}, max {max_group_size}")
 
 
-def mock_sources(work: Path) -> tuple[Path, Path]:
-    """Write the simulator's sources FASTA and communities table (one species = one share)."""
+def mock_copies() -> dict[str, list[tuple[str, str]]]:
+    """Mock species (reference names) -> [(source id, genome-derived 16S copy)]."""
     folder = DATA / "mock_member_16s_references"
     copies: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name in ("zymo_d6300_16S_gene_copies.fasta", "hmp_bei_mock_16S_gene_copies_edgar.fasta"):
@@ -178,6 +196,12 @@ def mock_sources(work: Path) -> tuple[Path, Path]:
             copies[species].append(
                 (f"s{sum(map(len, copies.values())) + 1}", body.replace("\n", ""))
             )
+    return copies
+
+
+def mock_sources(work: Path) -> tuple[Path, Path]:
+    """Write the simulator's sources FASTA and communities table (one species = one share)."""
+    copies = mock_copies()
     sources = work / "sources.fasta"
     communities = work / "communities.tsv"
     with open(sources, "w") as out, open(communities, "w") as table:
@@ -293,7 +317,7 @@ def run_gutbrain(
 def run_emu(
     reads: Path, emu_dir: Path, kind: str, work: Path, threads: int
 ) -> tuple[list[tuple[str, tuple[str, ...], float]], float, float]:
-    out = work / f"emu_{kind}"
+    out = work / f"emu_{emu_dir.name}_{kind}"
     out.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{PEERS / 'bin'}:{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
@@ -342,10 +366,17 @@ def main() -> None:
     parser.add_argument("--kinds", default="ont,hifi")
     parser.add_argument("--min-identity", type=float, default=None)
     parser.add_argument("--max-group-size", type=int, default=12)
+    parser.add_argument(
+        "--with-mocks",
+        action="store_true",
+        help="add the mock members' own copies to the reference (strains present)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_CACHE_HOME", str(args.work / "cache"))
-    bundle_dir, emu_dir, facts = build_reference(args.work, threads=args.threads)
+    bundle_dir, emu_dir, facts = build_reference(
+        args.work, threads=args.threads, with_mocks=args.with_mocks
+    )
     if facts:
         print(f"reference: {facts}")
     if args.min_identity is not None:

@@ -288,3 +288,13 @@ def test_group_members_round_trip_through_cami(tmp_path: Path) -> None:
     rows = {row.taxon: row for row in again.rows}
     assert rows["Escherichia coli group"].members == _group_profile().rows[0].members
     assert rows["Ruminococcus bromii"].members == ()
+
+
+def test_group_members_round_trip_through_biom(tmp_path: Path) -> None:
+    from gutbrain.io.tables import read_table
+
+    path = write_profile_biom(_group_profile(), tmp_path / "p.biom", rank="species")
+    (again,) = read_table(path)
+    rows = {row.taxon: row for row in again.rows if row.rank == "species"}
+    assert rows["Escherichia coli group"].members == _group_profile().rows[0].members
+    assert rows["Ruminococcus bromii"].members == ()

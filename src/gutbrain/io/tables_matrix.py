@@ -66,6 +66,7 @@ class TaxonMatrix:
 
     ``values[i, j]`` is taxon ``taxa[i]`` in sample ``samples[j]``; ``lineages[i]`` holds the
     taxon's names (all ``None`` when unknown: the taxon then counts as unassigned).
+    ``members`` (empty, or one entry per taxon) lists a species group's member species.
     """
 
     path: Path
@@ -75,6 +76,7 @@ class TaxonMatrix:
     values: npt.NDArray[np.float64]
     lineages: tuple[Lineage, ...]
     inputs: tuple[tuple[str, str], ...] = ()
+    members: tuple[tuple[str, ...], ...] = ()
 
 
 def normalise_name(name: str) -> str:
@@ -293,6 +295,10 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
     # group taxa by name at each rank, once for all samples
     ranks = [r for r in RANKS if any(lin.at(r) for lin in matrix.lineages)]
     groups: dict[Rank, tuple[list[str], list[Lineage], npt.NDArray[np.intp]]] = {}
+    members_of: dict[Lineage, tuple[str, ...]] = {}  # species group rows (species rank)
+    for i, taxon_members in enumerate(matrix.members):
+        if taxon_members and matrix.lineages[i].species is not None:
+            members_of.setdefault(matrix.lineages[i].truncated("species"), taxon_members)
     for rank in ranks:
         names: dict[str, int] = {}
         lineages: list[Lineage] = []
@@ -326,6 +332,7 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
                         lineage=lineages[int(k)],
                         abundance=float(per[k] / total),
                         reads=float(per[k]) if counts else None,
+                        members=members_of.get(lineages[int(k)], ()) if rank == "species" else (),
                     )
                 )
             unassigned[rank] = float(max(total - per.sum(), 0.0) / total)

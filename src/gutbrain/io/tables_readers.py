@@ -36,7 +36,7 @@ from gutbrain.io.tables_matrix import (
     normalise_name,
     validate_values,
 )
-from gutbrain.io.tables_profile import profile_from_dict
+from gutbrain.io.tables_profile import parse_members, profile_from_dict
 from gutbrain.io.tables_text import parse_number, read_bytes, read_rows, values_matrix
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
@@ -458,6 +458,11 @@ def read_biom(
     else:
         lineages = _lineages(taxa, taxonomy=tax_map, inline=None, rank=rank, path=p)
     extra = (check_input_file(taxonomy),) if taxonomy is not None else ()
+    meta_all = table.metadata(axis="observation")
+    members = tuple(
+        parse_members(str(m.get("members") or ""), path=p) if m is not None else ()
+        for m in (meta_all if meta_all is not None else ())
+    )
     matrix = TaxonMatrix(
         path=p,
         format=format_name,
@@ -466,6 +471,7 @@ def read_biom(
         values=values,
         lineages=lineages,
         inputs=_inputs(p, *extra),
+        members=members if any(members) else (),
     )
     return matrix_to_profiles(matrix, value_type=value_type)
 

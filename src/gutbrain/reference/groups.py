@@ -220,9 +220,11 @@ def _groups_text(groups: SpeciesGroups) -> str:
 def write_species_groups(bundle: ReferenceBundle, groups: SpeciesGroups) -> ReferenceBundle:
     """Store ``groups`` in ``bundle`` (``groups.tsv`` + manifest) and return the bundle reloaded.
 
-    The bundle is copied to a ``.partial-*`` sibling, changed there and swapped in with renames,
-    so an interruption leaves the old bundle or the new one, never a mixture. The bundle's
-    identity (manifest SHA-256) changes, so cached minimap2 indexes are rebuilt on next use.
+    The bundle is copied to a ``.partial-*`` sibling, changed and verified there and swapped in
+    with two renames, so an interruption leaves the old bundle or the new one, never a mixture
+    (a crash exactly between the renames leaves the old one as ``.NAME.old-*`` beside it). The
+    bundle's identity (manifest SHA-256) changes, so cached minimap2 indexes are rebuilt on next
+    use.
 
     Raises
     ------
