@@ -163,7 +163,7 @@ def analyse(store_path: Path, outcome: str, covariates: list[str], method: str) 
         )
         t_assoc = time.perf_counter() - t0
         t0 = time.perf_counter()
-        write_cohort_report(store, store_path / "cohort.html")
+        write_cohort_report(store, store_path / "cohort.html", sample_reports=False)
         t_report = time.perf_counter() - t0
     s = result.summary()
     print(
