@@ -11,10 +11,11 @@ of the references the sample's first estimate points to:
 - every reference a re-aligned read already hit in the first pass (its own candidates).
 
 A read of a genus the first estimate did not keep can still be placed at one of these
-references, or stays unassigned; such a genus has fewer reads than the EM's pruning threshold
-(``10/n``) in the first estimate, so its reads would be pruned again after the second pass.
-When the sample's first estimate keeps nothing, or the selection covers more than
-``max_fraction`` of the reference, the caller uses the whole-reference index instead.
+references, or stays unassigned; such a genus had fewer reads than the EM's pruning threshold
+(``10/n``) in the first estimate, or none of its reads aligned in the first pass, so its reads
+would mostly be pruned again after the second pass. When the sample's first estimate keeps
+nothing, or the selection covers more than half the reference, the caller
+(:func:`gutbrain.profile.pipeline.profile_sample`) uses the whole-reference index instead.
 """
 
 from __future__ import annotations
