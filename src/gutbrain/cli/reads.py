@@ -15,7 +15,7 @@ from rich.table import Table
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import ValidationError
-from gutbrain.io.files import atomic_write_bytes, atomic_write_text
+from gutbrain.io.files import atomic_write_bytes, atomic_write_text, resolve_path
 from gutbrain.io.readqc import (
     DEFAULT_PRESET,
     QC_PRESETS,
@@ -235,9 +235,9 @@ def qc_command(
     """
     if out_reads is not None and max_reads is None:
         raise typer.BadParameter("--out-reads needs --max-reads N")
-    inputs = {path.resolve() for path in reads}
+    inputs = {resolve_path(path) for path in reads}
     for option, target in (("--json", json_path), ("--out-reads", out_reads)):
-        if target is not None and target.resolve() in inputs:
+        if target is not None and resolve_path(target) in inputs:
             message = f"{option} {target} is one of the read files; choose another path"
             raise typer.BadParameter(message)
     settings = _settings(

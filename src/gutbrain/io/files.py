@@ -41,6 +41,7 @@ __all__ = [
     "check_input_file",
     "check_output_path",
     "check_replaceable",
+    "resolve_path",
     "sha256_file",
     "sweep_leftovers",
     "sweep_partials",
@@ -75,6 +76,25 @@ def check_input_file(path: str | Path) -> Path:
         message = f"{p}: permission denied; make the file readable"
         raise InputMissingError(message)
     return p
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``Path(path).resolve()``, with a symbolic-link loop reported as a missing input.
+
+    Raises
+    ------
+    InputMissingError
+        When following the links of ``path`` never ends (Python 3.11 raises ``RuntimeError``,
+        later versions ``OSError`` with ``ELOOP``).
+    """
+    p = Path(path)
+    try:
+        return p.resolve()
+    except (RuntimeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
+            raise
+        message = f"{p}: cannot be read (a symbolic-link loop); fix or remove the link"
+        raise InputMissingError(message) from None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -255,9 +275,9 @@ def check_output_path(
         gutbrain (``GB-NOT-OURS``), or it is one of ``inputs`` (``GB-OUT-IS-INPUT``).
     """
     target = Path(path)
-    resolved = target.resolve()
+    resolved = resolve_path(target)
     for source in inputs:
-        if source is not None and Path(source).resolve() == resolved:
+        if source is not None and resolve_path(source) == resolved:
             message = f"{target}: is an input of this command; choose another --out"
             raise OutputExistsError(message, code="GB-OUT-IS-INPUT")
     if target.exists() or target.is_symlink():
