@@ -86,9 +86,10 @@ def run(
     reads: Annotated[
         list[Path] | None, typer.Argument(help="FASTQ/FASTA files (gzip allowed) of ONE sample.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (built atomically).")] = (
-        Path("gutbrain-out")
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (required; built atomically)."),
+    ] = None,
     answers: Annotated[
         Path | None, typer.Option("--answers", help="Questionnaire answers (YAML/JSON).")
     ] = None,
@@ -117,6 +118,9 @@ def run(
     Writes profile.tsv, profile.biom, qc.json, provenance.json, result.json and report.html into
     --out. With --table, an imported abundance table replaces the reads (no read QC).
     """
+    if out is None:
+        raise typer.BadParameter("name the output folder with --out DIR", param_hint="'--out'")
+    check_output_path(out, replace=force, inputs=(*(reads or ()), table, answers, markers))
     if table is not None and reads:
         message = "give either read files or --table, not both"
         raise InputFormatError(message)
