@@ -138,8 +138,8 @@ def _gutbrain(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     )
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def prepare_workdir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The folder the examples run in, and their environment (user data kept inside tmp)."""
     work = tmp_path / "work"
     work.mkdir()
     env = {
@@ -174,6 +174,11 @@ def workdir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         )
     (work / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="utf-8")
     return work, env
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    return prepare_workdir(tmp_path)
 
 
 def _examples(doc: Path) -> list[Example]:
