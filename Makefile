@@ -3,21 +3,30 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+#: runtime install (what `make run` needs) and test tools on top (what `make test` needs)
+RUNTIME_STAMP := $(VENV)/.gutbrain-runtime-installed
 STAMP := $(VENV)/.gutbrain-installed
 OUT ?= gutbrain-demo
+#: the shared third-party data and benchmark folder; tests that need it skip without it
+GUTBRAIN_SHARED_DIR_FOR_TESTS ?= $(abspath ../shared)
+export GUTBRAIN_SHARED_DIR_FOR_TESTS
 
 .PHONY: run test install lint typecheck layers unit browser-deps bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[cohort]'
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet -e '.[cohort]' --group test
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## run: install, then run the main job on the bundled example
-run: $(STAMP)
+## run: install the runtime only (no test tools), then run the main job on the bundled example
+run: $(RUNTIME_STAMP)
 	$(VENV)/bin/gutbrain demo --out $(OUT)
 
 ## test: install test dependencies (and Chromium for browser tests), then lint, type-check and test

@@ -146,6 +146,9 @@ def test_written_by_gutbrain_knows_its_outputs(tmp_path: Path) -> None:
     (out / "profile.tsv").write_text("sample\trank\ttaxon\ttaxid\n")
     assert not written_by_gutbrain(out)  # no provenance file naming gutbrain
     assert written_by_gutbrain(out / "profile.tsv")  # gutbrain's profile-table header
+    (out / "notes.json").write_text('{"files": ["/home/me/gutbrain/reads.fq"]}')
+    assert not written_by_gutbrain(out / "notes.json")  # a path mentioning gutbrain is no mark
+    assert not written_by_gutbrain(out)
     (out / "provenance.json").write_text('{"gutbrain_version": "0.1"}')
     assert written_by_gutbrain(out)
     assert not written_by_gutbrain(tmp_path / "missing")

@@ -5,10 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gutbrain.ecology.matrix import profiles_to_matrix
 from gutbrain.io.tables import read_profile_tsv, read_table, write_profile_biom, write_profile_tsv
-from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow, taxon_labels
+from gutbrain.model import (
+    RANKS,
+    Lineage,
+    Profile,
+    Provenance,
+    Rank,
+    SampleId,
+    TaxonRow,
+    taxon_labels,
+)
 
 LACHNO = Lineage(phylum="Firmicutes", family="Lachnospiraceae", genus="Blautia")
 RUMINO = Lineage(phylum="Firmicutes", family="Ruminococcaceae", genus="Blautia")
@@ -76,3 +87,16 @@ def test_matrix_and_biom_keep_homonyms_apart(tmp_path: Path) -> None:
         "Lachnospiraceae",
         "Ruminococcaceae",
     }
+
+
+_NAMES = st.one_of(st.none(), st.sampled_from(["A", "B", "Blautia", "uncultured"]))
+
+
+@given(names=st.lists(_NAMES, min_size=7, max_size=7), rank=st.sampled_from(RANKS))
+def test_truncated_clears_exactly_the_ranks_below(names: list[str | None], rank: Rank) -> None:
+    """The fast path of ``Lineage.truncated`` (issue 13: import of 100k taxa) keeps its meaning."""
+    lineage = Lineage.from_mapping(dict(zip(RANKS, names, strict=True)))
+    cut = lineage.truncated(rank)
+    for i, r in enumerate(RANKS):
+        assert cut.at(r) == (lineage.at(r) if i <= RANKS.index(rank) else None)
+    assert cut.truncated(rank) == cut

@@ -8,7 +8,7 @@ fraction in [0, 1], never a percent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NewType
 
 __all__ = [
@@ -62,8 +62,10 @@ class Lineage:
 
     def truncated(self, rank: Rank) -> Lineage:
         """Return the lineage with every rank below ``rank`` cleared."""
-        keep = RANKS[: RANKS.index(rank) + 1]
-        return Lineage(**{_field(r): self.at(r) for r in keep})
+        below = _FIELDS_BELOW[rank]
+        if all(getattr(self, name) is None for name in below):
+            return self  # nothing to clear (the common case: a row's own lineage)
+        return replace(self, **dict.fromkeys(below))
 
     def as_dict(self) -> dict[str, str | None]:
         """Return ``{rank: name}`` for every rank, broad to narrow."""
@@ -77,6 +79,12 @@ class Lineage:
 
 def _field(rank: str) -> str:
     return "class_" if rank == "class" else rank
+
+
+#: Per rank, the Lineage fields of the ranks below it.
+_FIELDS_BELOW: dict[str, tuple[str, ...]] = {
+    rank: tuple(_field(r) for r in RANKS[i + 1 :]) for i, rank in enumerate(RANKS)
+}
 
 
 def taxon_labels(lineages: Iterable[Lineage], rank: Rank) -> dict[Lineage, str]:

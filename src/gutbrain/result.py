@@ -17,6 +17,7 @@ screens, functional guild scores are genetic potential, not measured metabolites
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -436,8 +437,14 @@ def read_result(path: str | Path) -> Result:
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        message = (
+            "not a JSON result (not UTF-8 text); expected a file written by gutbrain interpret"
+        )
+        raise InputFormatError(message, path=source) from None
     except OSError as exc:
-        message = f"{source}: cannot read the result ({exc.strerror})"
+        why = "a symbolic-link loop" if exc.errno == errno.ELOOP else exc.strerror
+        message = f"{source}: cannot read the result ({why})"
         raise InputMissingError(message) from None
     try:
         raw = json.loads(text)

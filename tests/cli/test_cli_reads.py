@@ -200,3 +200,22 @@ def test_outputs_never_overwrite_an_input(cli: Runner, tmp_path: Path) -> None:
     )
     assert status == 2, err
     assert reads.read_bytes() == before
+
+
+def test_json_is_not_overwritten_without_force(cli: Runner, tmp_path: Path) -> None:
+    """Issue 13: every command refuses an existing output unless --force (exit 73)."""
+    out = tmp_path / "qc.json"
+    args = ("reads", "qc", FIXTURES / "good.fq", "--min-length", "5", "--json", out)
+    assert cli(*args)[0] == 0
+    first = out.read_text()
+    status, _, err = cli(*args)
+    assert status == 73
+    assert "GB-EXISTS" in err
+    assert cli(*args, "--force")[0] == 0
+    assert json.loads(out.read_text()) == json.loads(first)
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"my": "notes"}')
+    status, _, err = cli("reads", "qc", FIXTURES / "good.fq", "--json", mine, "--force")
+    assert status == 73
+    assert "GB-NOT-OURS" in err
+    assert mine.read_text() == '{"my": "notes"}'

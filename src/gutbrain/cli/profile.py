@@ -47,15 +47,19 @@ def profile_command(
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
     """Profile a sample's 16S reads: species and genus abundances with confidence intervals."""
-    from gutbrain.errors import OutputExistsError
+    from gutbrain.io.files import check_output_path
     from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
     from gutbrain.workflow.reference import open_reference
 
-    if out.exists() and not force:
-        message = f"{out}: already exists; choose another --out or pass --force"
-        raise OutputExistsError(message)
+    # before any work: --out exists (without --force), was not written by gutbrain, or is an input
+    check_output_path(out, replace=force, inputs=tuple(reads))
     bundle = open_reference(db, threads=threads, notify=_note)
-    with progress_bar(f"Profiling {reads[0].name if reads else ''}") as progress:
+    # the profiler reports bytes of the (possibly compressed) read files; show them in MB
+    with progress_bar(f"Profiling {reads[0].name if reads else ''} (MB read)") as bar:
+
+        def progress(done: float, total: float | None) -> None:
+            bar(round(done / 1e6, 1), None if total is None else round(total / 1e6, 1))
+
         result = profile_sample(
             reads,
             bundle=bundle,

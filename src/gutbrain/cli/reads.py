@@ -12,10 +12,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import ValidationError
-from gutbrain.io.files import atomic_write_bytes, atomic_write_text
+from gutbrain.io.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_path,
+    resolve_path,
+)
 from gutbrain.io.readqc import (
     DEFAULT_PRESET,
     QC_PRESETS,
@@ -155,6 +161,7 @@ def _json(
     paths: list[Path], settings: QCSettings, qc: ReadQC, preset: Preset, subsample: Any
 ) -> str:
     document: dict[str, Any] = {
+        "gutbrain_version": __version__,  # also marks the file as gutbrain's (--force)
         "files": [str(p) for p in paths],
         "preset": preset.value,
         "settings": dataclasses.asdict(settings),
@@ -227,6 +234,10 @@ def qc_command(
             "gzip if the name ends in .gz).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a --json file gutbrain wrote before."),
+    ] = False,
 ) -> None:
     """Validate read files strictly and report read QC (reads kept, dropped, lengths, quality).
 
@@ -235,11 +246,13 @@ def qc_command(
     """
     if out_reads is not None and max_reads is None:
         raise typer.BadParameter("--out-reads needs --max-reads N")
-    inputs = {path.resolve() for path in reads}
+    inputs = {resolve_path(path) for path in reads}
     for option, target in (("--json", json_path), ("--out-reads", out_reads)):
-        if target is not None and target.resolve() in inputs:
+        if target is not None and resolve_path(target) in inputs:
             message = f"{option} {target} is one of the read files; choose another path"
             raise typer.BadParameter(message)
+    if json_path is not None:
+        check_output_path(json_path, replace=force)
     settings = _settings(
         preset,
         min_length=min_length,

@@ -90,9 +90,10 @@ def run(
     reads: Annotated[
         list[Path] | None, typer.Argument(help="FASTQ/FASTA files (gzip allowed) of ONE sample.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (built atomically).")] = (
-        Path("gutbrain-out")
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (required; built atomically)."),
+    ] = None,
     answers: Annotated[
         Path | None, typer.Option("--answers", help="Questionnaire answers (YAML/JSON).")
     ] = None,
@@ -144,6 +145,9 @@ def run(
     --taxonomy and --rank then work as for `gutbrain import`. Crisis, urgent and prompt alerts
     from the answers and markers are printed on stderr before anything else.
     """
+    if out is None:
+        raise typer.BadParameter("name the output folder with --out DIR", param_hint="'--out'")
+    check_output_path(out, replace=force, inputs=(*(reads or ()), table, answers, markers))
     if table is not None and reads:
         message = "give either read files or --table, not both"
         raise InputFormatError(message)

@@ -13,7 +13,7 @@ from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import EmptyInputError, InputFormatError
-from gutbrain.io.files import atomic_directory, check_output_path, sha256_file
+from gutbrain.io.files import atomic_directory, check_output_path, resolve_path, sha256_file
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
     FORMATS,
@@ -51,9 +51,9 @@ def _rank(value: str) -> Rank:
 
 def _check_out_folder(out: Path, inputs: list[Path | None]) -> None:
     """--out is replaced as a whole (with --force): it must not hold an input."""
-    folder = out.resolve()
+    folder = resolve_path(out)
     for path in inputs:
-        if path is not None and folder in path.resolve().parents:
+        if path is not None and folder in resolve_path(path).parents:
             message = f"--out {out} contains the input {path}; replacing it would delete the input"
             raise typer.BadParameter(message)
 

@@ -11,9 +11,11 @@ killed run are recognised as gutbrain's own and swept by the next write to the s
 concurrent writer's files are left alone.
 
 Replacing (``--force``) is allowed only for what gutbrain wrote (:func:`check_replaceable`): an
-empty folder, a folder holding a top-level JSON file that names gutbrain (``provenance.json``,
+empty folder, a folder holding a top-level JSON file that gutbrain marked (``provenance.json``,
 ``import.json``, ``diversity.json``, a bundle's ``manifest.json``), or a regular file whose first
-64 KiB name gutbrain or that starts with gutbrain's profile-table header. Symbolic links, devices
+64 KiB carry gutbrain's mark (``"gutbrain_version"`` in JSON, the ``generator`` meta tag in HTML,
+``@__program__:gutbrain`` in CAMI, ``generated-by`` in BIOM) or that starts with gutbrain's
+profile-table header. Symbolic links, devices
 and anything else are refused, so ``--force`` never deletes a user's own file.
 """
 
@@ -41,6 +43,7 @@ __all__ = [
     "check_input_file",
     "check_output_path",
     "check_replaceable",
+    "resolve_path",
     "sha256_file",
     "sweep_leftovers",
     "sweep_partials",
@@ -75,6 +78,25 @@ def check_input_file(path: str | Path) -> Path:
         message = f"{p}: permission denied; make the file readable"
         raise InputMissingError(message)
     return p
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``Path(path).resolve()``, with a symbolic-link loop reported as a missing input.
+
+    Raises
+    ------
+    InputMissingError
+        When following the links of ``path`` never ends (Python 3.11 raises ``RuntimeError``,
+        later versions ``OSError`` with ``ELOOP``).
+    """
+    p = Path(path)
+    try:
+        return p.resolve()
+    except (RuntimeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
+            raise
+        message = f"{p}: cannot be read (a symbolic-link loop); fix or remove the link"
+        raise InputMissingError(message) from None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -138,6 +160,15 @@ def _partial_prefix(target: Path) -> str:
 _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+")
 _HEAD_BYTES = 1 << 16
 _PROFILE_HEADER = b"sample\trank\ttaxon\t"
+#: What every file gutbrain writes carries near its start (a path that merely contains the word
+#: "gutbrain" does not count).
+_MARKS = (
+    b'"gutbrain_version"',  # result, provenance, import, diversity, read-QC JSON
+    b'<meta name="generator" content="gutbrain',  # HTML reports
+    b"@__program__:gutbrain",  # CAMI profiles
+    b'"gutbrain-reference',  # reference bundle manifests
+)
+_HDF5_MARK = re.compile(rb"gutbrain \d")  # BIOM 2.1: generated-by "gutbrain <version>"
 
 
 def _running(pid: int) -> bool:
@@ -194,7 +225,11 @@ def _names_gutbrain(path: Path) -> bool:
             head = handle.read(_HEAD_BYTES)
     except OSError:
         return False
-    return b"gutbrain" in head or head.startswith(_PROFILE_HEADER)
+    return (
+        head.startswith(_PROFILE_HEADER)
+        or any(mark in head for mark in _MARKS)
+        or (head.startswith(b"\x89HDF") and _HDF5_MARK.search(head) is not None)
+    )
 
 
 def written_by_gutbrain(path: str | Path) -> bool:
@@ -255,9 +290,9 @@ def check_output_path(
         gutbrain (``GB-NOT-OURS``), or it is one of ``inputs`` (``GB-OUT-IS-INPUT``).
     """
     target = Path(path)
-    resolved = target.resolve()
+    resolved = resolve_path(target)
     for source in inputs:
-        if source is not None and Path(source).resolve() == resolved:
+        if source is not None and resolve_path(source) == resolved:
             message = f"{target}: is an input of this command; choose another --out"
             raise OutputExistsError(message, code="GB-OUT-IS-INPUT")
     if target.exists() or target.is_symlink():

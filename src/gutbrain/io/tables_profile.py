@@ -73,7 +73,7 @@ SUM_TOLERANCE = 1e-6
 
 
 def _escape(text: str) -> str:
-    if any(ch in text for ch in "\t\n\r"):
+    if "\t" in text or "\n" in text or "\r" in text:
         message = f"text {text!r} contains a tab or line break and cannot be written to a TSV"
         raise InputFormatError(message)
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -118,6 +118,10 @@ def unassigned_reads(profile: Profile, rank: Rank) -> float | None:
     return float(profile.unassigned.get(rank, 0.0)) * profile.total_reads
 
 
+#: Lineage attribute per rank, superkingdom to species (``class`` is ``class_``).
+_LINEAGE_FIELDS = tuple("class_" if r == "class" else r for r in RANKS)
+
+
 def _rows_of(profile: Profile) -> list[list[str]]:
     lines: list[list[str]] = []
     sample = _escape(str(profile.sample_id))
@@ -126,14 +130,14 @@ def _rows_of(profile: Profile) -> list[list[str]]:
     present = {row.rank for row in profile.rows} | set(profile.unassigned)
     for rank in (r for r in RANKS if r in present):
         for row in profile.at_rank(rank):
-            lineage = row.lineage.as_dict()
+            lineage = row.lineage
             lines.append(
                 [
                     sample,
                     rank,
                     _escape(row.taxon),
                     _escape(str(row.taxid)) if row.taxid is not None else "",
-                    *(_escape(lineage[r] or "") for r in RANKS),
+                    *(_escape(getattr(lineage, name) or "") for name in _LINEAGE_FIELDS),
                     _fmt_number(row.reads),
                     _fmt_number(row.abundance),
                     _fmt_number(row.abundance_low),

@@ -375,6 +375,32 @@ def _check_restored(profile: Profile, path: Path) -> None:
             raise InputFormatError(message, path=path, code="GB-TAB-SUM")
 
 
+def _read_biom_hdf5(
+    source: io.BytesIO, p: Path, use_gutbrain_block: bool
+) -> tuple[list[Profile] | None, Any]:
+    """Open a BIOM 2.1 file: gutbrain's own profiles when present, else a biom ``Table``."""
+    import h5py
+    from biom import Table
+
+    with h5py.File(source, "r") as handle:
+        if "gutbrain/profiles_json" in handle and use_gutbrain_block:
+            raw = handle["gutbrain/profiles_json"][()]
+            try:
+                docs = json.loads(bytes(raw).decode("utf-8"))
+                profiles = [profile_from_dict(d) for d in docs]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                message = f"damaged gutbrain profile block ({exc})"
+                raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+            for profile in profiles:
+                _check_restored(profile, p)
+            return profiles, None
+        try:
+            return None, Table.from_hdf5(handle)
+        except Exception as exc:  # biom raises bare KeyError/ValueError on bad files
+            message = f"not a readable BIOM 2.1 HDF5 file ({type(exc).__name__}: {exc})"
+            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+
+
 def read_biom(
     path: str | Path,
     *,
@@ -393,25 +419,18 @@ def read_biom(
     p = check_input_file(path)
     data = read_bytes(p)
     if data.startswith(b"\x89HDF"):
-        import h5py
-
-        with h5py.File(io.BytesIO(data), "r") as handle:
-            if "gutbrain/profiles_json" in handle and taxonomy is None:
-                raw = handle["gutbrain/profiles_json"][()]
-                try:
-                    docs = json.loads(bytes(raw).decode("utf-8"))
-                    profiles = [profile_from_dict(d) for d in docs]
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    message = f"damaged gutbrain profile block ({exc})"
-                    raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
-                for profile in profiles:
-                    _check_restored(profile, p)
-                return profiles
-            try:
-                table = Table.from_hdf5(handle)
-            except Exception as exc:  # biom raises bare KeyError/ValueError on bad files
-                message = f"not a readable BIOM 2.1 HDF5 file ({type(exc).__name__}: {exc})"
-                raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+        try:
+            restored, table = _read_biom_hdf5(io.BytesIO(data), p, taxonomy is None)
+        except InputFormatError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+            # h5py reports a truncated or corrupted file as OSError/RuntimeError (or KeyError on
+            # a damaged link), naming HDF5 internals
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = f"damaged BIOM 2.1 (HDF5) file ({first}); export it again or check the copy"
+            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+        if restored is not None:
+            return restored
     else:
         stripped = data.lstrip()
         if not stripped:
