@@ -20,12 +20,15 @@ Sources (all in the project's shared data folder, see each PROVENANCE.md):
   (else of their family). ``--without-hitdb`` leaves them out (for that measurement).
 
 The build runs as named steps (:func:`refseq_step`, :func:`mock_step`, :func:`hitdb_step`,
-:func:`copy_number_step`, :func:`write_step`). Species groups (computed from the finished
-sequences) are one more step after :func:`write_step`, added when the species-group code lands.
+:func:`copy_number_step`, :func:`write_step`, :func:`groups_step`). Species groups are computed
+from the finished sequences (minimap2 self-alignment; ``gutbrain.profile.groups``), which takes
+minutes; ``--check`` rebuilds the other files and re-adds the committed ``groups.tsv`` (so the
+manifest is compared too), ``--check --recompute-groups`` recomputes them as well.
 
 Rerunnable and deterministic: the same inputs give byte-identical files. Usage::
 
     .venv/bin/python scripts/build_default_reference.py [--shared ../shared] [--out DIR] [--check]
+        [--recompute-groups] [--threads N]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from gutbrain.model import Lineage
+from gutbrain.profile.groups import compute_species_groups
 from gutbrain.reference.bundle import (
     DEFAULT_BUNDLE_NAME,
     ReferenceBundle,
@@ -48,9 +52,11 @@ from gutbrain.reference.bundle import (
     TaxonRecord,
     build_bundle,
     default_bundle_path,
+    load_bundle,
 )
 from gutbrain.reference.copy_numbers import apply_copy_numbers, read_rrndb_copy_numbers
 from gutbrain.reference.formats import read_fasta, read_import
+from gutbrain.reference.groups import load_species_groups, write_species_groups
 from gutbrain.reference.refseq import genus_lineages, refseq_records
 
 VERSION = "2.0.0"
@@ -375,6 +381,20 @@ def write_step(build: Build, target: Path, *, name: str, with_hitdb: bool) -> Re
     )
 
 
+def groups_step(
+    bundle: ReferenceBundle, *, committed: Path | None, threads: int
+) -> ReferenceBundle:
+    """Add species groups: recomputed, or (``committed``) those of the committed bundle."""
+    if committed is not None:
+        groups = load_species_groups(load_bundle(committed))
+        if groups is None:
+            message = f"{committed}: the committed bundle has no groups.tsv to re-add"
+            raise SystemExit(message)
+    else:
+        groups = compute_species_groups(bundle, threads=threads)
+    return write_species_groups(bundle, groups)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
@@ -385,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="rebuild in a temporary folder and compare bytes"
     )
+    parser.add_argument(
+        "--recompute-groups",
+        action="store_true",
+        help="with --check: recompute the species groups too (minutes) instead of re-adding them",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="processes for the species groups")
     args = parser.parse_args(argv)
     data = args.shared / "data"
     emu = read_emu_taxonomy(data / "emu_reference_taxonomy" / "emu_default_db_taxonomy.tsv.gz")
@@ -400,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     scratch = tempfile.TemporaryDirectory() if args.check else None
     target = Path(scratch.name) / "reference" if scratch is not None else args.out
     bundle = write_step(build, target, name=args.name, with_hitdb=not args.without_hitdb)
-    # Species groups: once the species-group code is merged, one call here computes them from
-    # ``bundle`` and adds groups.tsv (with its method and thresholds) to the manifest.
+    reuse = args.out if args.check and not args.recompute_groups else None
+    bundle = groups_step(bundle, committed=reuse, threads=args.threads)
     print(
         f"{bundle.name} {bundle.version}: {bundle.n_sequences} sequences; "
         f"refseq {build.notes['refseq']}; mocks {build.notes.get('mock_members')}; "
@@ -410,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         same = all(
             (target / name).read_bytes() == (args.out / name).read_bytes()
-            for name in ("manifest.json", "sequences.fasta.gz", "taxonomy.tsv")
+            for name in ("manifest.json", "sequences.fasta.gz", "taxonomy.tsv", "groups.tsv")
         )
         print("identical to the committed bundle" if same else "DIFFERS from the committed bundle")
         if scratch is not None:

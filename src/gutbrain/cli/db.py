@@ -223,22 +223,46 @@ def fetch_command(
         typer.Option("--keep-downloads", help="Keep the downloaded files in this folder."),
     ] = None,
     force: Annotated[bool, _FORCE] = False,
+    groups: Annotated[bool | None, _GROUPS] = None,
+    threads: Annotated[int, _THREADS] = 1,
 ) -> None:
-    """Download NCBI's current RefSeq 16S set and taxonomy, verify them, build a bundle."""
+    """Download NCBI's current RefSeq 16S set and taxonomy, verify them, build a bundle.
+
+    Species groups are computed and stored with it, as for 'gutbrain db import'.
+    """
+    from gutbrain.workflow.reference import build_with_groups
+
     if source not in FETCHABLE:
         message = f"{source!r} is not one of {', '.join(FETCHABLE)}"
         raise typer.BadParameter(message)
+    bundle_name = name or source
+    target = out if out is not None else user_database_dir() / bundle_name
     with progress_bar(f"Fetching {source}") as update:
-        bundle = fetch_refseq_16s(
-            out=out,
-            name=name or source,
-            mirror=mirror,
-            work_dir=keep_downloads,
-            min_length=min_length,
-            copy_numbers=copy_numbers,
-            replace=force,
-            progress=lambda _step, done, total: update(done, total),
-        )
+
+        def build(folder: Path) -> ReferenceBundle:
+            return fetch_refseq_16s(
+                out=folder,
+                name=bundle_name,
+                mirror=mirror,
+                work_dir=keep_downloads,
+                min_length=min_length,
+                copy_numbers=copy_numbers,
+                replace=force,
+                progress=lambda _step, done, total: update(done, total),
+            )
+
+        with progress_bar("Species groups") as group_progress:
+            bundle = build_with_groups(
+                target,
+                build,
+                groups=groups,
+                replace=force,
+                threads=threads,
+                progress=group_progress,
+                notify=lambda m: err_console.print(
+                    f"gutbrain: note: {m}", markup=False, soft_wrap=True
+                ),
+            )
     tiers = bundle.manifest.get("fetch", {}).get("lineage_tiers", {})
     console.print(
         f"Built reference {bundle.name} {bundle.version}: {bundle.n_sequences} sequences in "
@@ -247,6 +271,7 @@ def fetch_command(
         highlight=False,
         markup=False,
     )
+    _print_groups(bundle)
 
 
 @db_app.command("info")

@@ -71,9 +71,14 @@ def parse_refseq_header(header: str) -> RefseqHeader:
     RefseqHeader(accession='NR_181915.1', organism='Pseudomonas abyssi strain MT5', genus='Pseudomonas', species='Pseudomonas abyssi')
     >>> parse_refseq_header("NR_1.1 Candidatus Nitrosocosmicus hydrocola 16S ribosomal RNA").species
     'Candidatus Nitrosocosmicus hydrocola'
+
+    NCBI quotes names that are not validly published; the quotes are not part of the name:
+
+    >>> parse_refseq_header("NR_178232.1 'Streptomyces viridis' strain X 16S ribosomal RNA").genus
+    'Streptomyces'
     """  # noqa: E501
     accession, _, rest = header.strip().partition(" ")
-    organism = _LOCUS.sub("", rest).strip()
+    organism = _LOCUS.sub("", rest).replace("'", "").strip()
     words = organism.split()
     offset = 1 if words and words[0] == "Candidatus" else 0
     genus: str | None = None
