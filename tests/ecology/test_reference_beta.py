@@ -100,3 +100,22 @@ def test_packaged_genus_tables_are_the_licensed_cohorts() -> None:
         assert np.all(c.values >= 0)
         assert np.all(c.values.sum(axis=1) <= 1.0 + 1e-3)
         assert c.licence
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # skbio: negative eigenvalues
+def test_pcoa_matches_scikit_bio_on_a_bray_curtis_matrix() -> None:
+    # known answer: scikit-bio's eigendecomposition PCoA (axes up to sign) on random counts
+    from skbio import DistanceMatrix
+    from skbio.stats.ordination import pcoa
+
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(5.0, size=(30, 12)).astype(float) + 1.0
+    p = counts / counts.sum(axis=1, keepdims=True)
+    d = squareform(pdist(p, metric="braycurtis"))
+    coords, eig, explained = classical_pcoa(d, dimensions=2)
+    theirs = pcoa(DistanceMatrix(d), number_of_dimensions=30)  # shares over positive eigenvalues
+    np.testing.assert_allclose(eig, theirs.eigvals.to_numpy()[:2], rtol=1e-8)
+    np.testing.assert_allclose(
+        np.abs(coords), np.abs(theirs.samples.to_numpy()[:, :2]), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(explained, theirs.proportion_explained.to_numpy()[:2], rtol=1e-8)
