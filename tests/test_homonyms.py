@@ -100,3 +100,10 @@ def test_truncated_clears_exactly_the_ranks_below(names: list[str | None], rank:
     for i, r in enumerate(RANKS):
         assert cut.at(r) == (lineage.at(r) if i <= RANKS.index(rank) else None)
     assert cut.truncated(rank) == cut
+
+
+@given(names=st.lists(_NAMES, min_size=7, max_size=7))
+def test_lineage_as_dict_lists_every_rank_broad_to_narrow(names: list[str | None]) -> None:
+    lineage = Lineage.from_mapping(dict(zip(RANKS, names, strict=True)))
+    assert list(lineage.as_dict()) == list(RANKS)
+    assert list(lineage.as_dict().values()) == [lineage.at(r) for r in RANKS]

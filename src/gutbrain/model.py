@@ -69,7 +69,15 @@ class Lineage:
 
     def as_dict(self) -> dict[str, str | None]:
         """Return ``{rank: name}`` for every rank, broad to narrow."""
-        return {rank: self.at(rank) for rank in RANKS}
+        return {  # spelled out: called once per taxon when 100k-taxon tables are written
+            "superkingdom": self.superkingdom,
+            "phylum": self.phylum,
+            "class": self.class_,
+            "order": self.order,
+            "family": self.family,
+            "genus": self.genus,
+            "species": self.species,
+        }
 
     @classmethod
     def from_mapping(cls, names: Mapping[str, str | None]) -> Lineage:

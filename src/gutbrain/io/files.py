@@ -13,10 +13,10 @@ concurrent writer's files are left alone.
 Replacing (``--force``) is allowed only for what gutbrain wrote (:func:`check_replaceable`): an
 empty folder, a folder holding a top-level JSON file that gutbrain marked (``provenance.json``,
 ``import.json``, ``diversity.json``, a bundle's ``manifest.json``), or a regular file whose first
-64 KiB carry gutbrain's mark (``"gutbrain_version"`` in JSON, the ``generator`` meta tag in HTML,
-``@__program__:gutbrain`` in CAMI, ``generated-by`` in BIOM) or that starts with gutbrain's
-profile-table header. Symbolic links, devices
-and anything else are refused, so ``--force`` never deletes a user's own file.
+or last 64 KiB carry gutbrain's mark (``"gutbrain_version"`` in JSON, the ``generator`` meta tag
+in HTML, ``@__program__:gutbrain`` in CAMI, ``generated-by`` in BIOM) or that starts with
+gutbrain's profile-table header. Symbolic links, devices and anything else are refused, so
+``--force`` never deletes a user's own file.
 """
 
 from __future__ import annotations
@@ -223,6 +223,10 @@ def _names_gutbrain(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
             head = handle.read(_HEAD_BYTES)
+            size = handle.seek(0, os.SEEK_END)
+            if size > _HEAD_BYTES:  # a result JSON carries its provenance at the end
+                handle.seek(max(size - _HEAD_BYTES, _HEAD_BYTES))
+                head += b"\n" + handle.read(_HEAD_BYTES)
     except OSError:
         return False
     return (
