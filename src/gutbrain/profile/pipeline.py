@@ -426,18 +426,17 @@ def _realign(
     redo: npt.NDArray[np.bool_],
     bundle: ReferenceBundle,
     settings: ProfileSettings,
+    second: AlignmentSettings,
     first_aligner: Any,
     taxa: TaxonIndex,
 ) -> HitTable:
-    """Replace the hits of the ``redo`` distinct reads by those of a more sensitive aligner.
+    """Replace the hits of the ``redo`` distinct reads by those of the ``second`` aligner.
 
     With ``settings.second_pass_subset`` the sensitive index holds only the references the
     first estimate points to (:mod:`gutbrain.profile.candidates`), built in memory from the
     first-pass index; otherwise, or when that selection is empty or covers more than half the
     reference, the cached whole-reference index.
     """
-    second = settings.second_pass
-    assert second is not None
     hits = collected.hits
     names = list(first_aligner.seq_names)
     chosen = second_pass_references(taxa, first.estimate.abundance, hits, redo)
@@ -568,7 +567,7 @@ def profile_sample(
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
-            hits = _realign(collected, first, redo, bundle, settings, aligner, taxa)
+            hits = _realign(collected, first, redo, bundle, settings, second, aligner, taxa)
             result = _estimate(hits, weights, taxa, settings, min_abundance)
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
