@@ -165,9 +165,18 @@ class ProfileSettings:
 PROFILE_PRESETS: dict[str, ProfileSettings] = {
     # ONT: a fast first pass (lr:hq, its own k=19, w=19), then the sensitive k=15, w=10 index for
     # the ~1 % of reads it leaves unexplained (measured: same accuracy as k=15 for all reads,
-    # 1.3x faster).
+    # 1.3x faster). min_chain_score=100 (minimap2's default 40) drops weak chains early: 10-20 %
+    # less mapping CPU; the few reads it leaves unmapped go to the second pass, which is cheap
+    # since it aligns to a subset index (docs/profile.md).
     "ont": ProfileSettings(
-        AlignmentSettings("lr:hq", best_n=10, bandwidth=75, scoring=ONT_SCORING, max_chain_skip=2),
+        AlignmentSettings(
+            "lr:hq",
+            best_n=10,
+            bandwidth=75,
+            scoring=ONT_SCORING,
+            max_chain_skip=2,
+            min_chain_score=100,
+        ),
         min_identity=0.70,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
@@ -176,7 +185,8 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
     # L1 as w=19 on HiFi reads degraded to ~94 % identity (w=51 was faster on the benchmark but
     # lost 12 % of reads at 90 % identity and precision at 94 %); then map-hifi's own w=19 for
-    # the reads the first pass leaves unexplained.
+    # the reads the first pass leaves unexplained. min_chain_score=100 as for ONT (5-11 % less
+    # CPU, the same L1 on the HiFi sets and on HiFi reads degraded to ~94 % identity).
     "hifi": ProfileSettings(
         AlignmentSettings(
             "map-hifi",
@@ -186,6 +196,7 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
             bandwidth=75,
             scoring=HIFI_SCORING,
             max_chain_skip=2,
+            min_chain_score=100,
         ),
         min_identity=0.80,
         min_query_coverage=0.5,
@@ -469,18 +480,17 @@ def _realign(
     redo: npt.NDArray[np.bool_],
     bundle: ReferenceBundle,
     settings: ProfileSettings,
+    second: AlignmentSettings,
     first_aligner: Any,
     taxa: TaxonIndex,
 ) -> HitTable:
-    """Replace the hits of the ``redo`` distinct reads by those of a more sensitive aligner.
+    """Replace the hits of the ``redo`` distinct reads by those of the ``second`` aligner.
 
     With ``settings.second_pass_subset`` the sensitive index holds only the references the
     first estimate points to (:mod:`gutbrain.profile.candidates`), built in memory from the
     first-pass index; otherwise, or when that selection is empty or covers more than half the
     reference, the cached whole-reference index.
     """
-    second = settings.second_pass
-    assert second is not None
     hits = collected.hits
     names = list(first_aligner.seq_names)
     chosen = second_pass_references(taxa, first.estimate.abundance, hits, redo)
@@ -615,7 +625,7 @@ def profile_sample(
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
-            hits = _realign(collected, first, redo, bundle, settings, aligner, taxa)
+            hits = _realign(collected, first, redo, bundle, settings, second, aligner, taxa)
             result = _estimate(hits, weights, taxa, settings, min_abundance, groups)
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
