@@ -43,9 +43,6 @@ REFERENCE = REPO / "src" / "gutbrain" / "data" / "reference"
 RUNNABLE = {"", "sh", "bash", "shell", "console"}
 #: Blocks marked ``<!-- doc-test: skip ... -->`` (file: count); keep this list short.
 SKIPPED: dict[str, int] = {}
-#: The README's cohort commands crash on a relative store path today; the h13cohort branch fixes
-#: the store. The integrator removes this after merging it.
-COHORT_FIXED_ELSEWHERE = "fixed on h13cohort branch"
 
 
 @dataclass(frozen=True)
@@ -222,7 +219,6 @@ def test_documented_commands_run_as_written(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=COHORT_FIXED_ELSEWHERE, strict=False)
 def test_readme_cohort_commands_run_as_written(workdir: tuple[Path, dict[str, str]]) -> None:
     cohort = [e for e in _examples(REPO / "README.md") if _is_cohort(e)]
     assert cohort
