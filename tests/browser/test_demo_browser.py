@@ -47,7 +47,11 @@ def test_demo_report_in_the_browser(browser: Any, demo_dir: Path, artifacts: Pat
         assert rows.count() == len(top[rank])
         for i, taxon in enumerate(top[rank]):
             cells = rows.nth(i).locator("td")
-            assert cells.nth(1).inner_text() == taxon["name"]
+            shown = cells.nth(1).inner_text().splitlines()
+            assert shown[0] == taxon["name"]
+            if taxon.get("members"):  # a species group lists its members below its name
+                assert "16S cannot separate these" in shown[-1]
+                assert all(m.split()[-1] in shown[-1] for m in taxon["members"])
             assert cells.nth(2).inner_text() == f"{100 * taxon['abundance']:.2f} %"
         for guild in data["guilds"]:
             card = page.locator(f"#guild-{guild['guild_id']}")
