@@ -39,6 +39,7 @@ from pathlib import Path
 #: Sources that are not scientific evidence (press releases): never packaged, never cited.
 DROPPED_SOURCES: dict[str, str] = {
     "S046": "press release (a licence announcement, not scientific evidence)",
+    "S071": "commercial laboratory web pages (marketing, not peer-reviewed)",
 }
 
 #: Sources added here, with bibliographic details checked against the publisher's record.
@@ -387,7 +388,6 @@ MARKER_GRADE: dict[str, tuple[str, str]] = {
     "MK008": ("C", "cited only second-hand"),
     "MK009": ("C", "single-centre retrospective study"),
     "MK010": ("B", "two independent assay-validation studies"),
-    "MK011": ("C", "laboratory pages only"),
     "MK012": ("C", "review plus low-quality range sources"),
     "MK013": ("C", "small research studies"),
     "MK014": ("C", "review-level bands, endorsement unverified"),
@@ -618,6 +618,8 @@ def build(source: Path) -> dict[str, str]:
         if row["id"] in SOURCE_OVERRIDES:
             ids, authors, years = SOURCE_OVERRIDES[row["id"]]
             row = {**row, "source_id": ids, "first_author": authors, "year": years}
+        if all(s in DROPPED_SOURCES for s in _split_ids(row["source_id"])):
+            continue  # nothing but dropped sources behind it (MK011, sIgA): not packaged
         grade, why = MARKER_GRADE[row["id"]]
         markers.append({**row, "evidence_grade": grade, "grade_rationale": why})
     files["markers.tsv"] = _tsv(

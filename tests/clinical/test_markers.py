@@ -85,9 +85,7 @@ def test_zonulin_never_interpreted() -> None:
     assert "S035" in result.source_ids
 
 
-@pytest.mark.parametrize(
-    ("marker", "unit"), [("siga", "mg/L"), ("ph", "pH"), ("beta_defensin_2", "ng/g")]
-)
+@pytest.mark.parametrize(("marker", "unit"), [("ph", "pH"), ("beta_defensin_2", "ng/g")])
 def test_unvalidated_markers_not_flagged(marker: str, unit: str) -> None:
     result = one(marker, 6.5, unit)
     assert result.band is None
@@ -116,3 +114,18 @@ def test_calprotectin_at_most_50_is_not_banded_below_50() -> None:
     assert band_interval(50.0, "<=", CALPROTECTIN_BANDS) is None
     assert band_interval(200.0, ">", CALPROTECTIN_BANDS) == ("above_200", "above 200 µg/g")
     assert band_interval(200.0, ">=", CALPROTECTIN_BANDS) is None
+
+
+def test_siga_is_not_shown_because_only_marketing_pages_back_it() -> None:
+    # S071 (laboratory web pages) is not scientific evidence: never packaged, never cited
+    from gutbrain.clinical.markers import unsourced_markers
+    from gutbrain.io.knowledge import load_knowledge
+
+    kb = load_knowledge()
+    assert "S071" not in kb.sources
+    assert all("S071" not in row.source_ids for row in kb.markers.values())
+    markers = Markers.model_validate(
+        {"markers": [{"marker": "siga", "value": 900, "unit": "µg/g"}]}
+    )
+    assert assess_markers(markers, kb) == ()
+    assert unsourced_markers(markers) == ("Secretory IgA",)

@@ -9,7 +9,9 @@
   need clinician review (pancreatic function, not a gut-brain finding).
 * **FIT** (µg Hb/g): ``>= 10`` triggers the urgent-contact rule.
 * **Zonulin**: never interpreted (commercial assays do not measure zonulin).
-* **sIgA, stool pH, β-defensin-2**: shown as measured, never flagged (no validated cut-offs).
+* **Stool pH, β-defensin-2**: shown as measured, never flagged (no validated cut-offs).
+* **sIgA**: not shown (:data:`UNSOURCED_MARKERS`): its only sources were laboratory web pages,
+  which are not evidence; the interpretation says so in its warnings.
 
 Censored values are intervals: ``<20`` is ``[0, 20)``, ``>1800`` is ``(1800, ∞)``. A band is given
 only when the whole interval lies in one band. Values above :data:`PLAUSIBLE_MAX` are flagged and
@@ -32,12 +34,17 @@ __all__ = [
     "ELASTASE_BANDS",
     "FIT_BANDS",
     "PLAUSIBLE_MAX",
+    "UNSOURCED_MARKERS",
     "Band",
     "assess_markers",
     "band_interval",
+    "unsourced_markers",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Markers accepted in a markers file but not shown: no peer-reviewed source backs any statement.
+UNSOURCED_MARKERS = frozenset({"siga"})
 
 #: A band: (low, low closed?, high, high closed?, band id, label).
 Band = tuple[float, bool, float, bool, str, str]
@@ -254,7 +261,7 @@ def _uninterpreted(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
             ),
         )
     else:
-        ids = {"siga": ("MK011",), "ph": ("MK012",), "beta_defensin_2": ("MK013",)}[m.marker]
+        ids = {"ph": ("MK012",), "beta_defensin_2": ("MK013",)}[m.marker]
         statement = (
             "Shown as measured with the laboratory's own range. There is no validated clinical "
             "cut-off, so it is not marked high or low."
@@ -271,6 +278,13 @@ def _uninterpreted(m: MarkerValue, kb: KnowledgeBase) -> MarkerResult:
     )
 
 
+def unsourced_markers(markers: Markers) -> tuple[str, ...]:
+    """Names of the given markers that are not shown because no peer-reviewed source backs them."""
+    return tuple(
+        dict.fromkeys(_NAMES[m.marker] for m in markers.markers if m.marker in UNSOURCED_MARKERS)
+    )
+
+
 def assess_markers(
     markers: Markers,
     kb: KnowledgeBase,
@@ -282,6 +296,8 @@ def assess_markers(
     collected = None if markers.collected is None else markers.collected.isoformat()
     out = []
     for m in markers.markers:
+        if m.marker in UNSOURCED_MARKERS:
+            continue
         if m.marker == "calprotectin":
             result = _calprotectin(m, kb, age=age, medications=medications)
         elif m.marker == "elastase":

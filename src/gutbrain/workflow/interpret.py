@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gutbrain import __version__
-from gutbrain.clinical.markers import assess_markers
+from gutbrain.clinical.markers import assess_markers, unsourced_markers
 from gutbrain.clinical.questionnaires import score_answers
 from gutbrain.clinical.recommendations import recommend
 from gutbrain.clinical.safety import safety_alerts
@@ -555,6 +555,11 @@ def interpret_profile(
     age = answers.age if answers is not None else None
     meds = answers.medications if answers is not None else None
     marker_results = assess_markers(markers, kb, age=age, medications=meds) if markers else ()
+    for name in unsourced_markers(markers) if markers else ():
+        warnings.append(
+            f"{name} was given but is not shown: gutbrain has no peer-reviewed source to "
+            "interpret it (only laboratory web pages quote ranges for it)."
+        )
     questionnaires = score_answers(answers, kb) if answers is not None else ()
     alerts = safety_alerts(
         answers=answers,
