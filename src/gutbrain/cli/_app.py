@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 from types import FrameType
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 
 from gutbrain import __version__
-from gutbrain.errors import EX_SOFTWARE, GutbrainError
+from gutbrain.errors import EX_SOFTWARE, GutbrainError, InputMissingError
 
 __all__ = ["app", "console", "err_console", "main", "state"]
 
@@ -81,6 +82,16 @@ def _root(
         force=True,
     )
     logging.captureWarnings(True)
+
+
+#: Click's message for a path parameter it cannot read (its ``Path(readable=True)`` check).
+_NOT_READABLE = re.compile(r"^(?:path|file|directory) '(?P<path>.+)' is not readable\.$")
+
+
+def _unreadable_path(exc: Exception) -> str | None:
+    """The path of a click "is not readable" parameter error, else ``None``."""
+    match = _NOT_READABLE.match(getattr(exc, "message", "") or "")
+    return match.group("path") if match else None
 
 
 def _usage_error_types() -> tuple[type[Exception], ...]:
@@ -168,6 +179,16 @@ def main() -> None:
         raise
     except Exception as exc:
         if isinstance(exc, _usage_error_types()):
+            unreadable = _unreadable_path(exc)
+            if unreadable is not None:  # an input, not a usage mistake: exit 66 like a missing one
+                err_console.print(
+                    f"gutbrain: error[{InputMissingError.code}] {unreadable}: permission denied; "
+                    "make the file readable",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                sys.exit(InputMissingError.exit_code)
             exc.show()  # type: ignore[attr-defined]
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if state.debug:
