@@ -219,3 +219,16 @@ def test_json_is_not_overwritten_without_force(cli: Runner, tmp_path: Path) -> N
     assert status == 73
     assert "GB-NOT-OURS" in err
     assert mine.read_text() == '{"my": "notes"}'
+
+
+def test_out_reads_never_overwrites_an_existing_file(cli: Runner, tmp_path: Path) -> None:
+    """Issue 13: a subsample has no gutbrain mark, so even --force must not replace a file."""
+    out = tmp_path / "sub.fq"
+    out.write_text("@mine\nACGT\n+\nIIII\n")
+    for extra in ((), ("--force",)):
+        status, _, err = cli(
+            "reads", "qc", FIXTURES / "good.fq", "--max-reads", "2", "--out-reads", out, *extra
+        )
+        assert status == 73
+        assert "GB-EXISTS" in err
+        assert out.read_text() == "@mine\nACGT\n+\nIIII\n"

@@ -15,7 +15,7 @@ from rich.table import Table
 from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import ValidationError
+from gutbrain.errors import OutputExistsError, ValidationError
 from gutbrain.io.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -253,6 +253,13 @@ def qc_command(
             raise typer.BadParameter(message)
     if json_path is not None:
         check_output_path(json_path, replace=force)
+    if out_reads is not None and (out_reads.exists() or out_reads.is_symlink()):
+        # reads carry no gutbrain mark, so --force could not tell ours from a user's: never replace
+        message = (
+            f"{out_reads}: already exists; gutbrain never overwrites read files, choose another "
+            "--out-reads"
+        )
+        raise OutputExistsError(message)
     settings = _settings(
         preset,
         min_length=min_length,
