@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -82,8 +83,6 @@ def import_command(
     not otherwise); with --groups, a reference whose groups cannot be computed (no genus with
     two named species) fails with GB-REF-GROUPS and nothing is written.
     """
-    from gutbrain.workflow.reference import build_with_groups
-
     if fmt not in FORMATS:  # a usage error (exit 2), found before anything is read
         message = f"--format {fmt!r} is not one of {', '.join(FORMATS)}"
         raise typer.BadParameter(message)
@@ -106,18 +105,7 @@ def import_command(
                 progress=progress,
             )
 
-        with progress_bar("Species groups") as group_progress:
-            bundle = build_with_groups(
-                target,
-                build,
-                groups=groups,
-                replace=force,
-                threads=threads,
-                progress=group_progress,
-                notify=lambda m: err_console.print(
-                    f"gutbrain: note: {m}", markup=False, soft_wrap=True
-                ),
-            )
+        bundle = _build_with_groups(target, build, groups=groups, replace=force, threads=threads)
     console.print(
         f"Built reference {bundle.name} {bundle.version}: "
         f"{bundle.n_sequences} sequences in {bundle.path}\nsha256 {bundle.sha256}",
@@ -125,6 +113,31 @@ def import_command(
         markup=False,
     )
     _print_groups(bundle)
+
+
+def _build_with_groups(
+    target: Path,
+    build: Callable[[Path], ReferenceBundle],
+    *,
+    groups: bool | None,
+    replace: bool,
+    threads: int,
+) -> ReferenceBundle:
+    """``build`` the bundle, then add its species groups (with a progress bar): all or nothing."""
+    from gutbrain.workflow.reference import build_with_groups
+
+    with progress_bar("Species groups") as group_progress:
+        return build_with_groups(
+            target,
+            build,
+            groups=groups,
+            replace=replace,
+            threads=threads,
+            progress=group_progress,
+            notify=lambda m: err_console.print(
+                f"gutbrain: note: {m}", markup=False, soft_wrap=True
+            ),
+        )
 
 
 def _print_groups(bundle: ReferenceBundle) -> None:
@@ -230,8 +243,6 @@ def fetch_command(
 
     Species groups are computed and stored with it, as for 'gutbrain db import'.
     """
-    from gutbrain.workflow.reference import build_with_groups
-
     if source not in FETCHABLE:
         message = f"{source!r} is not one of {', '.join(FETCHABLE)}"
         raise typer.BadParameter(message)
@@ -251,18 +262,7 @@ def fetch_command(
                 progress=lambda _step, done, total: update(done, total),
             )
 
-        with progress_bar("Species groups") as group_progress:
-            bundle = build_with_groups(
-                target,
-                build,
-                groups=groups,
-                replace=force,
-                threads=threads,
-                progress=group_progress,
-                notify=lambda m: err_console.print(
-                    f"gutbrain: note: {m}", markup=False, soft_wrap=True
-                ),
-            )
+        bundle = _build_with_groups(target, build, groups=groups, replace=force, threads=threads)
     tiers = bundle.manifest.get("fetch", {}).get("lineage_tiers", {})
     console.print(
         f"Built reference {bundle.name} {bundle.version}: {bundle.n_sequences} sequences in "
