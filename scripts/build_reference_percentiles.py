@@ -143,8 +143,8 @@ COHORTS: list[dict[str, object]] = [
     {
         "key": "enterotype_illumina",
         "method_kind": "shotgun",
-        "cohort": "MetaHIT enterotypes (Arumugam 2011), Illumina",
-        "method": "shotgun metagenomics (Illumina)",
+        "cohort": "MetaHIT Illumina enterotype samples, Arumugam 2011",
+        "method": "shotgun metagenomics, Illumina",
         "loader": lambda d: _enterotype(d, "Illumina"),
         "citation": "Arumugam M et al. (2011) Nature 473:174-180",
         "note": "Shotgun genus abundances: a different method from 16S; read as approximate.",
@@ -152,8 +152,8 @@ COHORTS: list[dict[str, object]] = [
     {
         "key": "enterotype_sanger",
         "method_kind": "shotgun",
-        "cohort": "MetaHIT enterotypes (Arumugam 2011), Sanger",
-        "method": "shotgun metagenomics (Sanger)",
+        "cohort": "MetaHIT Sanger enterotype samples, Arumugam 2011",
+        "method": "shotgun metagenomics, Sanger",
         "loader": lambda d: _enterotype(d, "Sanger"),
         "citation": "Arumugam M et al. (2011) Nature 473:174-180",
         "note": "Shotgun genus abundances: a different method from 16S; read as approximate.",
@@ -161,8 +161,8 @@ COHORTS: list[dict[str, object]] = [
     {
         "key": "enterotype_454",
         "method_kind": "16S",
-        "cohort": "Enterotype 16S samples (Arumugam 2011), 454",
-        "method": "16S rRNA (454 pyrosequencing)",
+        "cohort": "Enterotype 16S samples, Arumugam 2011",
+        "method": "16S rRNA, 454 pyrosequencing",
         "loader": lambda d: _enterotype(d, "Pyro454"),
         "citation": "Arumugam M et al. (2011) Nature 473:174-180",
         "note": "",
