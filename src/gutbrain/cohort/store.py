@@ -45,7 +45,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gutbrain.errors import InputFormatError, InputMissingError, OutputError, StoreBusyError
-from gutbrain.io.files import atomic_write_bytes, atomic_write_text, sweep_partials
+from gutbrain.io.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    process_alive,
+    sweep_partials,
+)
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -547,13 +552,7 @@ class CohortStore:
         pid = int(text)
         if pid == os.getpid():  # another store object of this process may hold it: probe
             return self._lock_handle is not None or _flock_held(self.root / ".owner.lock")
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # alive, owned by another user
-            return True
-        return True
+        return process_alive(pid)
 
     def is_empty(self) -> bool:
         """Whether no sample was ever recorded in the catalogue."""

@@ -43,6 +43,7 @@ __all__ = [
     "check_input_file",
     "check_output_path",
     "check_replaceable",
+    "process_alive",
     "resolve_path",
     "sha256_file",
     "sweep_leftovers",
@@ -171,7 +172,8 @@ _MARKS = (
 _HDF5_MARK = re.compile(rb"gutbrain \d")  # BIOM 2.1: generated-by "gutbrain <version>"
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this process included), whoever owns it."""
     if pid == os.getpid():
         return True
     try:
@@ -181,6 +183,15 @@ def _running(pid: int) -> bool:
     except OSError:  # exists, owned by someone else
         return True
     return True
+
+
+def _remove(leftover: Path) -> None:
+    """Delete a leftover file or folder, ignoring one that is already gone."""
+    if leftover.is_dir():
+        shutil.rmtree(leftover, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def sweep_leftovers(folder: str | Path, *, name: str | None = None) -> int:
@@ -202,7 +213,7 @@ def sweep_leftovers(folder: str | Path, *, name: str | None = None) -> int:
         match = _LEFTOVER.fullmatch(leftover.name)
         if match is None or (name is not None and match["name"] != name):
             continue
-        if _running(int(match["pid"])) or leftover.is_symlink():
+        if process_alive(int(match["pid"])) or leftover.is_symlink():
             continue
         final = base / match["name"]
         if match["kind"] == "old" and leftover.is_dir() and not final.exists():
@@ -210,11 +221,7 @@ def sweep_leftovers(folder: str | Path, *, name: str | None = None) -> int:
                 os.replace(leftover, final)
                 handled += 1
             continue
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        _remove(leftover)
         handled += 1
     return handled
 
@@ -399,10 +406,6 @@ def sweep_partials(folder: str | Path) -> int:
     if not base.is_dir():
         return 0
     for leftover in base.glob(".*.partial-*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        _remove(leftover)
         removed += 1
     return removed
