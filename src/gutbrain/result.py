@@ -31,6 +31,7 @@ from gutbrain.errors import InputFormatError, InputMissingError, OutputError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TERMINAL_ALERT_LEVELS",
     "Alert",
     "AlertLevel",
     "BetaDiversity",
@@ -65,6 +66,8 @@ Grade = Literal["A", "B", "C"]
 #: alarm features), ``prompt`` (calprotectin > 200, PHQ-9 >= 20, GAD-7 >= 15), ``advise``
 #: (discuss with a GP), ``info`` (scope notes such as age < 18).
 AlertLevel = Literal["crisis", "urgent", "prompt", "advise", "info"]
+#: Levels printed on the terminal before anything else (`run`, `interpret`, `cohort run`).
+TERMINAL_ALERT_LEVELS: tuple[AlertLevel, ...] = ("crisis", "urgent", "prompt")
 Confidence = Literal["high", "moderate", "low", "none"]
 Verification = Literal["verified", "partially_verified", "unverified"]
 

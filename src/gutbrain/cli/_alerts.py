@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gutbrain.cli._app import err_console
-from gutbrain.result import Alert
+import typer
 
-__all__ = ["SHOWN_LEVELS", "print_alerts"]
+from gutbrain.cli._app import err_console
+from gutbrain.result import TERMINAL_ALERT_LEVELS, Alert
+
+__all__ = ["CRISIS_CONTACT", "SHOWN_LEVELS", "print_alerts"]
 
 #: Alert levels always printed on the terminal (the report holds the others too).
-SHOWN_LEVELS = ("crisis", "urgent", "prompt")
+SHOWN_LEVELS = TERMINAL_ALERT_LEVELS
+
+#: ``--crisis-contact`` of every command that can raise the crisis alert.
+CRISIS_CONTACT = typer.Option(
+    "--crisis-contact",
+    help="A checked, local crisis line shown with the crisis message (repeatable).",
+)
 
 
 def print_alerts(alerts: Sequence[Alert], *, crisis_contacts: Sequence[str]) -> int:

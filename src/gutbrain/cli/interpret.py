@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from gutbrain.cli._alerts import print_alerts
+from gutbrain.cli._alerts import CRISIS_CONTACT, print_alerts
 from gutbrain.cli._app import console
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import check_output_path, sha256_file
@@ -99,13 +99,7 @@ def _interpret_command(
     min_module_coverage: Annotated[
         float, typer.Option("--min-module-coverage", help="Omixer-RPM minimum coverage.")
     ] = 0.66,
-    crisis_contact: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--crisis-contact",
-            help="A checked, local crisis line shown with the crisis message (repeatable).",
-        ),
-    ] = None,
+    crisis_contact: Annotated[list[str] | None, CRISIS_CONTACT] = None,
     all_samples: Annotated[
         bool,
         typer.Option(

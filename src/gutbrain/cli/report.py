@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from gutbrain.cli._alerts import print_alerts
+from gutbrain.cli._alerts import CRISIS_CONTACT, print_alerts
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import ProgressCallback, progress_bar
 from gutbrain.errors import InputFormatError
@@ -126,13 +126,7 @@ def run(
             "--rank", help="With --table: rank the IDs name when the table has no lineage (auto)."
         ),
     ] = "auto",
-    crisis_contact: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--crisis-contact",
-            help="A checked, local crisis line shown with the crisis message (repeatable).",
-        ),
-    ] = None,
+    crisis_contact: Annotated[list[str] | None, CRISIS_CONTACT] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Do not draw progress bars.")

@@ -41,6 +41,7 @@ from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
 from gutbrain.errors import GutbrainError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
+from gutbrain.result import TERMINAL_ALERT_LEVELS
 
 __all__ = [
     "DEFAULT_ALLOWED_FAILURES",
@@ -68,7 +69,7 @@ DEFAULT_ALLOWED_FAILURES = 2
 ProgressCallback = Callable[[float, float | None], None]
 
 #: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
-SAFETY_LEVELS = ("crisis", "urgent", "prompt")
+SAFETY_LEVELS = TERMINAL_ALERT_LEVELS
 
 
 @dataclass(frozen=True, slots=True)
