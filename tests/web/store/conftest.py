@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +87,16 @@ def make_sample(store: Store, settings: PortalSettings, people: People) -> MakeS
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ``gutbrain demo`` (the bundled example), run once per session."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    subprocess.run(
+        [sys.executable, "-m", "gutbrain", "demo", "--out", str(out), "--no-progress"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out
