@@ -1022,11 +1022,37 @@ class Store:
         return removed
 
     def _checkpoint(self) -> None:
-        """On SQLite, move the write-ahead log into the database (deleted pages are zeroed)."""
+        """On SQLite, copy the write-ahead log into the database file and empty the log.
+
+        Deleted content is zeroed in the database pages (``secure_delete``); this moves those
+        pages out of the log too. Best effort: a reader holding an old snapshot can delay it.
+        """
         if self._engine.dialect.name != "sqlite":
             return
-        with self._engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw = self._engine.raw_connection()
+        try:
+            assert raw.driver_connection is not None
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+
+    def compact(self) -> None:
+        """Rebuild the database file without free pages (SQLite: checkpoint, VACUUM; PostgreSQL:
+        VACUUM), so nothing deleted lingers in unused space. Slow on a large database."""
+        raw = self._engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            if self._engine.dialect.name == "sqlite":
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                driver.execute("VACUUM")
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                driver.autocommit = True
+                driver.execute("VACUUM")
+                driver.autocommit = False
+        finally:
+            raw.close()
 
     def _remains(self) -> str:
         text = (
