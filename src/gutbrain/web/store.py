@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -237,6 +238,11 @@ class AuditEvent:
     object_type: str
     object_id: str | None
     outcome: str
+
+
+#: What an audit event may hold: ids (``uuid4().hex``) and short words (no "@", no free text).
+_AUDIT_ID = re.compile(r"[0-9a-f]{32}")
+_AUDIT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,31}")
 
 
 def _email_key(email: str) -> str:
@@ -1074,7 +1080,15 @@ class Store:
         object_id: str | None,
         outcome: str,
     ) -> None:
-        """Append an audit event: ids, action and outcome only (never personal content)."""
+        """Append an audit event: ids, action and outcome only (never personal content).
+
+        Raises
+        ------
+        StoreUsageError
+            When an id is not a portal id (``uuid4().hex``), or the action, object type or
+            outcome is not a short word (letters, digits, ``_ . : / -`` and spaces, at most 32
+            characters): an email or free text never reaches the audit log.
+        """
         with self._write() as session:
             session.add(_audit_row(actor_id, action, object_type, object_id, outcome))
 
@@ -1101,6 +1115,23 @@ class Store:
 def _audit_row(
     actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
 ) -> AuditEventRow:
+    bad = [
+        name
+        for name, value, pattern in (
+            ("actor_id", actor_id, _AUDIT_ID),
+            ("object_id", object_id, _AUDIT_ID),
+            ("action", action, _AUDIT_WORD),
+            ("object_type", object_type, _AUDIT_WORD),
+            ("outcome", outcome, _AUDIT_WORD),
+        )
+        if value is not None and pattern.fullmatch(value) is None
+    ]
+    if bad:
+        message = (
+            f"audit fields {bad} are not an id or a short word: the audit log holds ids, "
+            "actions and outcomes only, never personal content"
+        )
+        raise StoreUsageError(message)
     return AuditEventRow(
         at=_now(),
         actor_id=actor_id,
