@@ -130,7 +130,6 @@ def test_contest_larger_than_a_group_goes_to_genus_rank() -> None:
 
 
 def test_an_existing_group_is_extended_with_its_contested_congener() -> None:
-    base = GroupMerge.identity(SISTERS)
     group_unit = SISTERS.n_units
     units = (*SISTERS.units, _lin("Neisseria", "Neisseria meningitidis group"))
     merged_index = TaxonIndex(
@@ -153,7 +152,6 @@ def test_an_existing_group_is_extended_with_its_contested_congener() -> None:
         taxids=TAXIDS,
         settings=ContestSettings(),
     )
-    del base
     (k,) = merge.adhoc
     assert merge.members[k] == (
         "Neisseria gonorrhoeae",
@@ -165,14 +163,10 @@ def test_an_existing_group_is_extended_with_its_contested_congener() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    margins=st.lists(st.floats(min_value=-5.0, max_value=10.0), min_size=1, max_size=12),
-    weights_seed=st.integers(min_value=0, max_value=1000),
-)
+@given(margins=st.lists(st.floats(min_value=-5.0, max_value=10.0), min_size=1, max_size=12))
 def test_joined_exactly_when_most_of_the_reads_are_within_the_threshold(
-    margins: list[float], weights_seed: int
+    margins: list[float],
 ) -> None:
-    del weights_seed
     contested = sum(1 for m in margins if m <= DELTA)
     merge = _join(margins)
     assert (merge.merged == 1) == (contested >= 0.5 * len(margins))
@@ -252,9 +246,7 @@ def bundle(tmp_path: Path) -> ReferenceBundle:
     return _bundle(tmp_path / "ref")
 
 
-def test_equidistant_sisters_become_an_adhoc_group(
-    tmp_path: Path, bundle: ReferenceBundle
-) -> None:
+def test_equidistant_sisters_become_an_adhoc_group(tmp_path: Path, bundle: ReferenceBundle) -> None:
     sample = _reads(tmp_path / "r.fastq.gz", {"strain": 80, "vulg": 40})
     result = profile_sample([sample], bundle=bundle, preset="ont", sample_id="s")
     species = {row.taxon: row for row in result.profile.at_rank("species")}
@@ -273,7 +265,8 @@ def test_equidistant_sisters_become_an_adhoc_group(
     parameters = result.profile.provenance.parameters
     assert parameters["contested_congeners"] == ContestSettings().as_dict()
     # the group's interval contains its share, and genus rows are unchanged
-    assert group.abundance_low is not None and group.abundance_high is not None
+    assert group.abundance_low is not None
+    assert group.abundance_high is not None
     assert group.abundance_low <= group.abundance <= group.abundance_high
     genus = {row.taxon: row.reads for row in result.profile.at_rank("genus")}
     assert genus["Bacteroides"] == pytest.approx(120, abs=3)
