@@ -191,7 +191,7 @@ def _strains() -> dict[str, str]:
     seqs = reference_sequences()
     strain = seqs["7000004128190436"]
     rng = np.random.default_rng(11)
-    positions = rng.choice(np.arange(60, len(strain) - 60), size=24, replace=False)
+    positions = rng.choice(np.arange(60, len(strain) - 60), size=24, replace=False).tolist()
     return {
         "strain": strain,  # the sample's strain: in no reference
         "sisA": _substitute(strain, positions[:12]),  # ~0.8 % from the strain, ~1.6 % apart
