@@ -2,10 +2,11 @@
 
 Every sequence with a species name is mapped (minimap2 ``map-hifi``, up to ``best_n``
 candidates) against the whole reference. For two species, their *identity* is the best
-BLAST-like identity (matching bases over alignment columns) between any copy of one and any copy
-of the other, counted only where the alignment spans at least ``min_aligned_fraction`` of the
-shorter sequence and ``min_aligned_length`` bases (partial records do not link species on a
-fragment). Species whose identity reaches ``min_identity`` are clustered into groups by
+BLAST-like identity (matching bases over alignment columns; columns holding an IUPAC ambiguity
+code in either record are left out) between any copy of one and any copy of the other, counted
+only where the alignment spans at least ``min_aligned_fraction`` of the shorter sequence and
+``min_aligned_length`` bases (partial records do not link species on a fragment). Species whose
+identity reaches ``min_identity`` are clustered into groups by
 :func:`gutbrain.reference.groups.cluster_species` (at most ``max_group_size`` members; a whole
 genus is never a group).
 
@@ -136,6 +137,7 @@ def compute_species_groups(
         "min_aligned_length": min_aligned_length,
         "max_group_size": max_group_size,
         "genus_is_not_a_group": True,
+        "ambiguity_codes": "not counted as differences (left out of the alignment columns)",
     }
     logger.info(
         "%s: %d species groups (%d species) from %d linked species pairs",
