@@ -2,11 +2,12 @@
 
 Reads are simulated (the shared benchmark simulator, ``--engine simple``, seeded) from the
 genome-derived 16S copies of the ZymoBIOMICS D6300 and HMP/BEI mock members
-(``shared/data/mock_member_16s_references``), and profiled against a bundle built here from the
-NCBI RefSeq 16S type-strain records only (``shared/data/ncbi_refseq_16s``; lineages from Emu's
-NCBI taxonomy table ``shared/data/emu_reference_taxonomy``, joined by the species taxid of
-``metadata.csv.gz``; records without a lineage or shorter than 1,200 bp are left out). So the
-mocks' own strains are absent, as for a user's sample.
+(``shared/data/mock_member_16s_references``), and profiled against a bundle of the
+NCBI RefSeq 16S type-strain records only (``shared/data/ncbi_refseq_16s``), built the way a user
+gets it: by ``scripts/build_default_reference.py --without-hitdb --without-mocks`` (the builder of
+the bundled default: current NCBI species and genus names, lineages above species by NCBI tax id,
+records shorter than 1,200 bp left out, species groups computed). So the mocks' own strains are
+absent, as for a user's sample. Emu gets the same sequences and taxonomy.
 
 Measures (per read type, for gutbrain and for Emu 3.5.0 on the same reads and reference, with
 ``--type lr:hq`` for ONT and ``map-hifi`` for HiFi, the peers' fastest settings):
@@ -21,6 +22,7 @@ Measures (per read type, for gutbrain and for Emu 3.5.0 on the same reads and re
 Run::
 
     .venv/bin/python benchmarks/bench_species_groups.py [--reads 3000] [--threads 2] [--no-emu]
+        [--with-mocks] [--no-contest]
 
 Writes its work (reference bundle, Emu database, reads) under ``--work`` (default
 ``/tmp/gutbrain-bench-groups``) and reuses it on the next run.
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import os
 import subprocess
 import sys
@@ -41,22 +42,18 @@ from pathlib import Path
 SHARED = Path(os.environ.get("GUTBRAIN_SHARED", "/work/shared"))
 DATA = SHARED / "data"
 PEERS = Path("/root/.cache/gutbrain-peers")
-#: Mock organism names -> the NCBI (2020) species name the reference uses (renamed species).
+REPO = Path(__file__).resolve().parents[1]
+#: Mock organism names -> the current NCBI name the reference uses (renamed species; the same
+#: renames as scripts/build_default_reference.py).
 SYNONYMS = {
     "Lactobacillus fermentum": "Limosilactobacillus fermentum",
     "Propionibacterium acnes": "Cutibacterium acnes",
     "Bacteroides vulgatus": "Phocaeicola vulgatus",
     "Actinomyces odontolyticus": "Schaalia odontolytica",
 }
-MIN_LENGTH = 1200
-
-
-def _taxonomy_table() -> tuple[list[str], dict[str, list[str]]]:
-    path = DATA / "emu_reference_taxonomy" / "emu_default_db_taxonomy.tsv.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\n").split("\t")
-        rows = {line.split("\t", 1)[0]: line.rstrip("\n").split("\t") for line in handle}
-    return header, rows
+#: Renamed since NCBI's 2020 taxonomy and mapped by the builder through its tax id; applied to
+#: the truth only, so the simulated reads stay those of earlier runs (same sources, same order).
+TRUTH_NAMES = {"Rhodobacter sphaeroides": "Cereibacter sphaeroides"}
 
 
 def build_reference(
@@ -64,120 +61,80 @@ def build_reference(
 ) -> tuple[Path, Path, dict[str, object]]:
     """Return (gutbrain bundle folder, Emu database folder, facts); built once under ``work``.
 
-    ``with_mocks`` adds the mock members' own genome-derived copies (the reads' strains are then
-    in the reference: accuracy must not fall below Emu's).
+    The bundle is built as a user gets it: by ``scripts/build_default_reference.py`` (the
+    production builder of the default reference: current NCBI names from the RefSeq headers,
+    lineages above species by NCBI tax id, species groups computed), without HITdb and, unless
+    ``with_mocks``, without the mock members' own copies (with them, the reads' strains are in
+    the reference: accuracy must not fall below Emu's). Emu gets the same sequences and
+    taxonomy (:func:`emu_database`).
     """
-    from gutbrain.profile.groups import compute_species_groups, species_identities
-    from gutbrain.reference.formats import import_bundle
-    from gutbrain.reference.groups import write_species_groups
-
     label = "refseq-plus-mocks" if with_mocks else "refseq-typestrains"
     bundle_dir = work / label
     emu_dir = work / f"{label}-emu"
     facts: dict[str, object] = {}
-    if (bundle_dir / "manifest.json").is_file() and (emu_dir / "taxonomy.tsv").is_file():
-        return bundle_dir, emu_dir, facts
-    header, table = _taxonomy_table()
-    species_taxid: dict[str, str] = {}
-    with gzip.open(DATA / "ncbi_refseq_16s" / "metadata.csv.gz", "rt", encoding="utf-8") as h:
-        for row in csv.DictReader(h):
-            species_taxid[row["blast_sacc"]] = row["blast_species_taxid"]
-    src = work / f"src-{label}"
-    src.mkdir(parents=True, exist_ok=True)
-    kept = Counter[str]()
-    with (
-        gzip.open(DATA / "ncbi_refseq_16s" / "bacteria.16SrRNA.fna.gz", "rt") as fasta,
-        open(src / "refseq.fasta", "w") as out,
-        open(src / "seq2taxid.tsv", "w") as mapping,
-    ):
-        records = fasta.read().split(">")[1:]
-        for record in records:
-            head, _, body = record.partition("\n")
-            acc = head.split(None, 1)[0]
-            sequence = body.replace("\n", "")
-            taxid = species_taxid.get(acc)
-            if taxid is None or taxid not in table or not table[taxid][1]:
-                kept["no lineage"] += 1
-                continue
-            if len(sequence) < MIN_LENGTH:
-                kept["short"] += 1
-                continue
-            kept["kept"] += 1
-            out.write(f">{acc}\n{sequence}\n")
-            mapping.write(f"{acc}\t{taxid}\n")
-        if with_mocks:
-            taxid_of_species = {row[1]: taxid for taxid, row in table.items() if row[1]}
-            for species, copies in mock_copies().items():
-                taxid = taxid_of_species.get(species)
-                if taxid is None:
-                    kept["mock species without lineage"] += 1
-                    continue
-                for source_id, sequence in copies:
-                    kept["mock copies"] += 1
-                    out.write(f">mock_{source_id}\n{sequence}\n")
-                    mapping.write(f"mock_{source_id}\t{taxid}\n")
-    facts["refseq_records"] = dict(kept)
-    with open(src / "taxonomy.tsv", "w") as out:
-        out.write("\t".join(header) + "\n")
-        out.writelines("\t".join(row) + "\n" for row in table.values())
-    start = time.perf_counter()
-    bundle = import_bundle(
-        src / "refseq.fasta",
-        src / "taxonomy.tsv",
-        format="emu",
-        seq2taxid=src / "seq2taxid.tsv",
-        name=label,
-        version="2026-09",
-        out=bundle_dir,
-        replace=True,
-        licence="public domain (NCBI RefSeq)",
-    )
-    facts["import_s"] = round(time.perf_counter() - start, 1)
-    start = time.perf_counter()
-    identities = species_identities(bundle, threads=threads)
-    groups = compute_species_groups(bundle, identities=identities)
-    facts["groups_s"] = round(time.perf_counter() - start, 1)
-    _save_identities(work if not with_mocks else src, identities)
-    write_species_groups(bundle, groups)
-    emu_dir.mkdir(parents=True, exist_ok=True)
-    with open(src / "seq2taxid.tsv") as handle:
-        taxid_of = dict(line.split() for line in handle)
-    with open(src / "refseq.fasta") as fasta, open(emu_dir / "species_taxid.fasta", "w") as out:
-        for line in fasta:
-            if line.startswith(">"):
-                acc = line[1:].strip()
-                out.write(f">{taxid_of[acc]}:{acc}\n")
-            else:
-                out.write(line)
-    (emu_dir / "taxonomy.tsv").write_text((src / "taxonomy.tsv").read_text())
+    if not (bundle_dir / "manifest.json").is_file():
+        command = [
+            sys.executable,
+            str(REPO / "scripts" / "build_default_reference.py"),
+            "--shared",
+            str(SHARED),
+            "--out",
+            str(bundle_dir),
+            "--name",
+            label,
+            "--without-hitdb",
+            "--threads",
+            str(threads),
+        ]
+        if not with_mocks:
+            command.append("--without-mocks")
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        facts["build_s"] = round(time.perf_counter() - start, 1)
+    if not (emu_dir / "taxonomy.tsv").is_file():
+        facts["emu_taxa"] = emu_database(bundle_dir, emu_dir)
     return bundle_dir, emu_dir, facts
 
 
-def _save_identities(work: Path, identities: dict[tuple[str, str], float]) -> None:
-    with open(work / "identities.tsv", "w") as out:
-        out.writelines(f"{a}\t{b}\t{v:.6f}\n" for (a, b), v in identities.items())
+def emu_database(bundle_dir: Path, emu_dir: Path) -> int:
+    """Write an Emu database (``species_taxid.fasta``, ``taxonomy.tsv``) of the bundle.
 
+    Emu keys everything by an integer tax id, one lineage per id: every distinct lineage of the
+    bundle (cut at species) gets one, its NCBI species tax id when that id names only this
+    lineage, else a number above NCBI's range. Returns the number of Emu taxa.
+    """
+    from gutbrain.model import RANKS
+    from gutbrain.reference.bundle import load_bundle, read_sequences
 
-def regroup(work: Path, bundle_dir: Path, *, min_identity: float, max_group_size: int) -> None:
-    """Recompute the groups from the cached identities with other thresholds."""
-    from gutbrain.profile.groups import compute_species_groups
-    from gutbrain.reference.bundle import load_bundle
-    from gutbrain.reference.groups import write_species_groups
-
-    identities: dict[tuple[str, str], float] = {}
-    with open(work / "identities.tsv") as handle:
-        for line in handle:
-            a, b, value = line.rstrip("\n").split("\t")
-            identities[a, b] = float(value)
     bundle = load_bundle(bundle_dir)
-    groups = compute_species_groups(
-        bundle,
-        identities=identities,
-        min_identity=min_identity,
-        max_group_size=max_group_size,
-    )
-    write_species_groups(bundle, groups)
-    print(f"groups: {len(groups.groups)} at {min_identity}, max {max_group_size}")
+    ranks = [r for r in reversed(RANKS)]  # species first, as Emu's table
+    ncbi_lineages: dict[str, set[object]] = defaultdict(set)
+    for ref_id, lineage in bundle.taxonomy.items():
+        if ref_id in bundle.taxids:
+            ncbi_lineages[bundle.taxids[ref_id]].add(lineage)
+    taxid_of: dict[object, int] = {}
+    synthetic = 90_000_000
+    for ref_id, lineage in bundle.taxonomy.items():
+        if lineage in taxid_of:
+            continue
+        ncbi = bundle.taxids.get(ref_id)
+        if ncbi is not None and ncbi.isdigit() and len(ncbi_lineages[ncbi]) == 1:
+            taxid_of[lineage] = int(ncbi)
+        else:
+            synthetic += 1
+            taxid_of[lineage] = synthetic
+    emu_dir.mkdir(parents=True, exist_ok=True)
+    with open(emu_dir / "species_taxid.fasta", "w") as out:
+        for ref_id, sequence in read_sequences(bundle):
+            out.write(f">{taxid_of[bundle.taxonomy[ref_id]]}:{ref_id}\n{sequence}\n")
+    partial = emu_dir / "taxonomy.tsv.partial"  # renamed when complete: reruns test for it
+    with open(partial, "w") as out:
+        out.write("\t".join(["tax_id", *ranks]) + "\n")
+        for lineage, taxid in taxid_of.items():
+            names = [lineage.at(rank) or "" for rank in ranks]
+            out.write("\t".join([str(taxid), *names]) + "\n")
+    partial.rename(emu_dir / "taxonomy.tsv")
+    return len(taxid_of)
 
 
 def mock_copies() -> dict[str, list[tuple[str, str]]]:
@@ -253,7 +210,8 @@ def truth_of(prefix: Path) -> dict[str, float]:
     with open(f"{prefix}.truth.tsv") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             if not row["species"].startswith("#"):
-                counts[row["species"]] += int(row["reads"])
+                species = TRUTH_NAMES.get(row["species"], row["species"])
+                counts[species] += int(row["reads"])
     total = sum(counts.values())
     return {species: n / total for species, n in counts.items()}
 
@@ -296,14 +254,23 @@ def score(
 
 
 def run_gutbrain(
-    reads: Path, bundle_dir: Path, kind: str, threads: int
+    reads: Path, bundle_dir: Path, kind: str, threads: int, *, contest: bool = True
 ) -> tuple[list[tuple[str, tuple[str, ...], float]], float, float]:
-    from gutbrain.profile.pipeline import profile_sample
+    from dataclasses import replace
+
+    from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
     from gutbrain.reference.bundle import load_bundle
 
     bundle = load_bundle(bundle_dir)
+    settings = PROFILE_PRESETS[kind] if contest else replace(PROFILE_PRESETS[kind], contest=None)
     start = time.perf_counter()
-    result = profile_sample([reads], bundle=bundle, preset=kind, threads=threads)
+    result = profile_sample([reads], bundle=bundle, preset=kind, threads=threads, settings=settings)
+    if result.em.get("species_groups_adhoc") or result.em.get("species_contests_at_genus"):
+        print(
+            f"{kind}: ad-hoc groups {result.em['species_groups_adhoc']}, "
+            f"contests at genus {result.em['species_contests_at_genus']}, "
+            f"{result.assignment['reads_assigned_adhoc_group']} reads in ad-hoc groups"
+        )
     seconds = time.perf_counter() - start
     rows = [
         (row.taxon, row.members, row.reads or 0.0)
@@ -363,9 +330,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/gutbrain-bench-groups"))
     parser.add_argument("--no-emu", action="store_true")
+    parser.add_argument(
+        "--no-contest",
+        action="store_true",
+        help="without ad-hoc groups of contested congeners (gutbrain.profile.contest)",
+    )
     parser.add_argument("--kinds", default="ont,hifi")
-    parser.add_argument("--min-identity", type=float, default=None)
-    parser.add_argument("--max-group-size", type=int, default=12)
     parser.add_argument(
         "--with-mocks",
         action="store_true",
@@ -379,13 +349,6 @@ def main() -> None:
     )
     if facts:
         print(f"reference: {facts}")
-    if args.min_identity is not None:
-        regroup(
-            args.work,
-            bundle_dir,
-            min_identity=args.min_identity,
-            max_group_size=args.max_group_size,
-        )
     sources, communities = mock_sources(args.work)
     lines = [
         "| read type | tool | precision | group-aware L1 | mean group size | species/group share "
@@ -396,7 +359,12 @@ def main() -> None:
         prefix = simulate(args.work, sources, communities, kind=kind, reads=args.reads)
         truth = truth_of(prefix)
         reads = Path(f"{prefix}.fastq.gz")
-        tools = [("gutbrain", run_gutbrain(reads, bundle_dir, kind, args.threads))]
+        tools = [
+            (
+                "gutbrain",
+                run_gutbrain(reads, bundle_dir, kind, args.threads, contest=not args.no_contest),
+            )
+        ]
         if not args.no_emu:
             emu_preset = "lr:hq" if kind == "ont" else "map-hifi"
             tools.append(

@@ -59,7 +59,7 @@ from gutbrain.reference.formats import read_fasta, read_import
 from gutbrain.reference.groups import load_species_groups, write_species_groups
 from gutbrain.reference.refseq import genus_lineages, refseq_records
 
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 REPO = Path(__file__).resolve().parents[1]
 MIN_LENGTH = 1200
 #: Mock-member names that NCBI has since changed (the files keep the names of their time).

@@ -60,6 +60,13 @@ from gutbrain.profile.align import (
     open_subset_aligner,
 )
 from gutbrain.profile.candidates import second_pass_references
+from gutbrain.profile.contest import (
+    ContestSettings,
+    contest_log_likelihood,
+    contest_threshold,
+    join_contested_species,
+    species_taxids,
+)
 from gutbrain.profile.em import (
     AbundanceEstimate,
     LikelihoodMatrix,
@@ -124,7 +131,10 @@ class ProfileSettings:
     ``species_confidence`` is the genus-fallback posterior threshold; ``group_identity_margin``
     (identity, 0–1) is how much better a read must match its best member of a species group
     than every other member for the read to separate them (see
-    :func:`gutbrain.profile.taxonomy.merge_contested_groups`); ``bootstrap_replicates``
+    :func:`gutbrain.profile.taxonomy.merge_contested_groups`); ``contest`` is the rule that
+    joins congeners this sample's reads do not separate into ad-hoc groups, for references with
+    species groups (:mod:`gutbrain.profile.contest`; ``None`` turns it off);
+    ``bootstrap_replicates``
     and ``seed`` control the confidence intervals (``confidence_level`` two-sided).
     """
 
@@ -136,6 +146,7 @@ class ProfileSettings:
     second_pass_subset: bool = True
     species_confidence: float = 0.5
     group_identity_margin: float = 0.005
+    contest: ContestSettings | None = field(default_factory=ContestSettings)
     em_tol: float = 0.01
     em_max_iter: int = 1000
     bootstrap_replicates: int = 50
@@ -153,6 +164,7 @@ class ProfileSettings:
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
             "group_identity_margin": self.group_identity_margin,
+            "contested_congeners": self.contest.as_dict() if self.contest is not None else None,
             "em_tol": self.em_tol,
             "em_max_iter": self.em_max_iter,
             "bootstrap_replicates": self.bootstrap_replicates,
@@ -398,9 +410,11 @@ def _estimate(
     settings: ProfileSettings,
     min_abundance: float | None,
     groups: _Groups = (),
+    contest: Mapping[str, str] | None = None,
 ) -> _Estimate:
     """Classify distinct reads, score alignments, run the EM, merge contested species groups
-    and apply the rank fallback."""
+    (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
+    the rank fallback."""
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = np.array([s is None for s in status], dtype=bool)
@@ -439,21 +453,28 @@ def _estimate(
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
-        if merge.merged:
-            by_group = resolve_reads(
-                merge.merge_posterior(estimate.posterior),
-                matrix.weights,
-                merge.index,
-                species_confidence=settings.species_confidence,
-            )
-            resolution = replace(
-                resolution,
-                species_reads=by_group.species_reads,
-                species_resolved=by_group.species_resolved,
-                best_unit=by_group.best_unit,
-            )
-        else:
-            merge = None
+        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    if contest is not None and settings.contest is not None:
+        # sister species this sample's reads do not separate (gutbrain.profile.contest)
+        aligned = LikelihoodMatrix.from_triplets(
+            row_of_unique[hits.read],
+            taxa.ref_unit[hits.ref],
+            contest_log_likelihood(hits, model, n_reads=n_unique),
+            n_reads=int(rows.size),
+            n_taxa=taxa.n_units,
+        )
+        merge = join_contested_species(
+            merge if merge is not None else GroupMerge.identity(taxa),
+            aligned.log_likelihood,
+            matrix.weights,
+            resolution.best_unit,
+            threshold=contest_threshold(model, settings.contest.max_errors),
+            taxids=contest,
+            settings=settings.contest,
+        )
+        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    if merge is not None and not merge.merged:
+        merge = None
     unexplained = ~estimate.explained
     status[rows[unexplained]] = _PRUNED
     explained_rows = estimate.explained
@@ -468,6 +489,30 @@ def _estimate(
         status[rows[mask]] = label
 
     return _Estimate(status, model, rows, matrix, estimate, resolution, hits, merge)
+
+
+def _resolve_merged(
+    merge: GroupMerge,
+    estimate: AbundanceEstimate,
+    matrix: LikelihoodMatrix,
+    resolution: ReadResolution,
+    settings: ProfileSettings,
+) -> ReadResolution:
+    """The species side of ``resolution`` recomputed on the merged posteriors."""
+    if not merge.merged:
+        return resolution
+    by_group = resolve_reads(
+        merge.merge_posterior(estimate.posterior),
+        matrix.weights,
+        merge.index,
+        species_confidence=settings.species_confidence,
+    )
+    return replace(
+        resolution,
+        species_reads=by_group.species_reads,
+        species_resolved=by_group.species_resolved,
+        best_unit=by_group.best_unit,
+    )
 
 
 #: Above this fraction of the reference, the second pass uses the whole-reference index.
@@ -597,6 +642,8 @@ def profile_sample(
     )
     taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
     groups = _bundle_groups(bundle, taxa)
+    # ad-hoc groups need a reference with species groups (a --no-groups bundle opts out)
+    contest = species_taxids(bundle) if load_species_groups(bundle) is not None else None
 
     stats = ReadStats()
     qc_filter = ReadFilter(qc_settings, stats=stats)
@@ -619,14 +666,14 @@ def profile_sample(
     weights = np.bincount(kept, minlength=n_unique).astype(np.float64)
     hits = collected.hits
 
-    first = _estimate(hits, weights, taxa, settings, min_abundance, groups)
+    first = _estimate(hits, weights, taxa, settings, min_abundance, groups, contest)
     result = first
     second = settings.second_pass
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
             hits = _realign(collected, first, redo, bundle, settings, second, aligner, taxa)
-            result = _estimate(hits, weights, taxa, settings, min_abundance, groups)
+            result = _estimate(hits, weights, taxa, settings, min_abundance, groups, contest)
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
                 int(redo.sum()),
@@ -706,6 +753,11 @@ def profile_sample(
     assignment["reads_assigned_group"] = sum(
         1 for _, label, rank, taxon in per_read if rank == "species" and taxon in group_names
     )
+    adhoc = merge.adhoc if merge is not None else ()
+    adhoc_names = {species_taxa.units[k].species for k in adhoc} - {None}
+    assignment["reads_assigned_adhoc_group"] = sum(
+        1 for _, label, rank, taxon in per_read if rank == "species" and taxon in adhoc_names
+    )
     if pairs is not None:
         assignment.update(pairs.as_dict())
     em_info = {
@@ -723,6 +775,15 @@ def profile_sample(
         "species_groups_merged": [
             species_taxa.units[k].species for k in (merge.members if merge is not None else {})
         ],
+        "species_groups_adhoc": sorted(n for n in adhoc_names if n is not None),
+        "species_contests_at_genus": sorted(
+            str(species_taxa.units[k].genus) for k in adhoc if species_taxa.units[k].species is None
+        ),
+        "contest_threshold_log_likelihood": (
+            contest_threshold(model, settings.contest.max_errors)
+            if settings.contest is not None
+            else None
+        ),
     }
     logger.info(
         "%s: %d reads in, %d assigned at species, %d genus fallback, EM %d iterations "

@@ -200,17 +200,25 @@ class GroupMerge:
     ``index`` has the original units followed by one unit per merged group (its lineage's
     ``species`` is the group's name); ``column[j]`` maps original unit ``j`` to its unit in
     ``index`` (itself, or its merged group's); ``members[k]`` lists the member species of unit
-    ``k`` of ``index`` (empty for a single species).
+    ``k`` of ``index`` (empty for a single species); ``adhoc`` lists the units of ``index``
+    made from this sample's contested congeners (:mod:`gutbrain.profile.contest`): named ad-hoc
+    groups, and genus-rank units (no species name) for contests larger than a group.
     """
 
     index: TaxonIndex
     column: IntArray
     members: Mapping[int, tuple[str, ...]]
+    adhoc: tuple[int, ...] = ()
 
     @property
     def merged(self) -> int:
-        """Number of merged groups."""
-        return len(self.members)
+        """Number of merged groups (reference and ad-hoc) and genus-rank contests."""
+        return len(self.members) + sum(1 for k in self.adhoc if k not in self.members)
+
+    @classmethod
+    def identity(cls, index: TaxonIndex) -> GroupMerge:
+        """No unit merged."""
+        return cls(index, np.arange(index.n_units, dtype=np.int64), {})
 
     def merge_values(self, values: FloatArray) -> FloatArray:
         """Sum per-unit ``values`` (last axis) into the merged units."""
