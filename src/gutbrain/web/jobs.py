@@ -87,16 +87,17 @@ def build_command(
     by_kind = {f.kind: f.path for f in sample.files}
     command = [*base, "run"]
     if "table" in by_kind:
+        # the upload holds exactly one table sample: --sample-id would select by name
         command += ["--table", str(by_kind["table"])]
     else:
         command += [str(by_kind[k]) for k in ("reads", "reads_r2") if k in by_kind]
-        command += ["--preset", sample.preset]
+        command += ["--preset", sample.preset, "--sample-id", sample.id]
     for kind in ("answers", "markers"):
         if kind in by_kind:
             command += [f"--{kind}", str(by_kind[kind])]
     for contact in crisis_contacts:
         command += ["--crisis-contact", contact]
-    command += ["--sample-id", sample.id, "--out", str(out_dir), "--force", "--no-progress"]
+    command += ["--out", str(out_dir), "--force", "--no-progress"]
     return command
 
 
