@@ -16,11 +16,11 @@ export GUTBRAIN_SHARED_DIR_FOR_TESTS
 $(RUNTIME_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cohort]'
+	$(PY) -m pip install --quiet -e '.[cohort,web]'
 	touch $(RUNTIME_STAMP)
 
 $(STAMP): $(RUNTIME_STAMP)
-	$(PY) -m pip install --quiet -e '.[cohort]' --group test
+	$(PY) -m pip install --quiet -e '.[cohort,web]' --group test
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -12,7 +12,8 @@ by what the caller can do about the problem, and mix in the matching builtin::
     ├── OutputError (OSError)                an output cannot be written          exit 74
     │   └── OutputExistsError                an output exists, may not be replaced exit 73
     ├── ExternalToolError (RuntimeError)     a tool we drive failed               exit 70
-    └── StoreBusyError                       a store is held by another process   exit 75
+    ├── StoreBusyError                       a store is held by another process   exit 75
+    └── DuplicateError (ValueError)          an email or upload exists already    exit 65
 
 Every error carries a stable ``code`` (``GB-…``) so messages, logs and the web layer agree.
 Warnings have their own categories below.
@@ -30,6 +31,7 @@ __all__ = [
     "EX_NOINPUT",
     "EX_SOFTWARE",
     "EX_TEMPFAIL",
+    "DuplicateError",
     "EmptyInputError",
     "ExternalToolError",
     "GutbrainError",
@@ -160,6 +162,17 @@ class StoreBusyError(GutbrainError):
 
     code = "GB-BUSY"
     exit_code = EX_TEMPFAIL
+
+
+class DuplicateError(GutbrainError, ValueError):
+    """An account with this email, or this very file for this person, exists already.
+
+    The web portal refuses it before anything is stored (``GB-DUPLICATE-EMAIL``,
+    ``GB-DUPLICATE-UPLOAD``).
+    """
+
+    code = "GB-DUPLICATE"
+    exit_code = EX_DATAERR
 
 
 class GutbrainWarning(UserWarning):
