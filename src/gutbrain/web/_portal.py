@@ -79,7 +79,7 @@ class Viewer:
     session_hash: str
 
 
-class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
+class LoginRequired(Exception):
     """Raised by :func:`require` for an anonymous visitor; answered with a redirect to /login."""
 
 

@@ -61,7 +61,9 @@ _TITLES = {
     507: "Out of storage",
 }
 _MESSAGES = {
-    403: "The form was stale or did not come from this site. Go back, reload the page and try again.",
+    403: (
+        "The form was stale or did not come from this site. Go back, reload the page and try again."
+    ),
     404: "There is nothing here, or it is not yours to see.",
     429: "Too many attempts. Wait a few minutes and try again.",
     500: "The error was logged without any personal data. Please try again later.",
@@ -217,4 +219,3 @@ def app_portal(app: FastAPI) -> Portal:
     """The :class:`Portal` state of an app built by :func:`create_app` (tests set its clock)."""
     state: Portal = app.state.portal
     return state
-

@@ -190,8 +190,12 @@ async def change_password(request: Request) -> Response:
     found = state.store.credentials(viewer.account.email)
     ok, _ = verify_password(found[1] if found else None, form.get("current", ""))
     if not ok:
-        state.store.audit(viewer.account.id, "change-password", "account", viewer.account.id, "failure")
-        return _password_page(request, viewer, status_code=400, message="The current password is wrong.")
+        state.store.audit(
+            viewer.account.id, "change-password", "account", viewer.account.id, "failure"
+        )
+        return _password_page(
+            request, viewer, status_code=400, message="The current password is wrong."
+        )
     problem = password_problem(form.get("new", ""), form.get("confirm", ""))
     if problem is not None:
         return _password_page(request, viewer, status_code=400, message=problem)

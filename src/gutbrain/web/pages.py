@@ -26,7 +26,6 @@ from starlette.concurrency import run_in_threadpool
 from gutbrain.web._portal import Portal, Viewer, check_csrf, portal, read_form, render, require
 from gutbrain.web.auth import account_problem
 from gutbrain.web.charts import LineChart, line_chart
-from gutbrain.web.export import export_person
 from gutbrain.web.security import hash_password, new_password, tokens_equal
 from gutbrain.web.store import (
     Consent,
@@ -37,7 +36,6 @@ from gutbrain.web.store import (
     SampleSummary,
     StoredFile,
 )
-from gutbrain.web.timeline import variability_statement
 from gutbrain.web.uploads import (
     ReceivedFile,
     ReceivedForm,
@@ -515,18 +513,15 @@ async def delete_sample(request: Request, sample_id: str) -> Response:
     form = await read_form(request)
     check_csrf(viewer, form)
     receipt = state.store.delete_sample(viewer.account, sample_id)
-    if receipt is None:
+    if receipt is None:  # not theirs, or gone: the store audited the deletion it made
         raise HTTPException(status_code=404)
-    state.store.audit(viewer.account.id, "delete", "sample", sample_id, "success")
     return render(request, "receipt.html", viewer=viewer, receipt=receipt, back=_home_of(viewer))
 
 
 # the person ------------------------------------------------------------------------------------
 
 
-def _alerts(
-    summaries: list[SampleSummary], labels: dict[str, str]
-) -> list[dict[str, str]]:
+def _alerts(summaries: list[SampleSummary], labels: dict[str, str]) -> list[dict[str, str]]:
     """Every safety alert of every analysed sample, newest sample first, in the run's order."""
     shown: list[dict[str, str]] = []
     for summary in sorted(summaries, key=lambda s: s.collected_on, reverse=True):
@@ -553,6 +548,8 @@ def _share(value: float) -> str:
 
 def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
     """The longitudinal view: diversity, guild shares and questionnaire scores over time."""
+    from gutbrain.web.timeline import variability_statement
+
     if not summaries:
         return []
     dates = [s.collected_on for s in summaries]
@@ -646,6 +643,8 @@ def _remove(path: Path) -> None:
 @router.get("/me/export")
 def export_everything(request: Request) -> Response:
     state = portal(request)
+    from gutbrain.web.export import export_person
+
     viewer = require(request, Role.PERSON)
     archive = export_person(state.store, viewer.account.id)
     state.store.audit(viewer.account.id, "export", "person", viewer.account.id, "success")
@@ -681,8 +680,7 @@ async def delete_me(request: Request) -> Response:
     viewer = require(request, Role.PERSON)
     check_csrf(viewer, await read_form(request))
     person_id = viewer.account.id
-    receipt = state.store.delete_person(person_id, person_id)
-    state.store.audit(person_id, "delete", "person", person_id, "success")
+    receipt = state.store.delete_person(person_id, person_id)  # audited by the store
     response = render(request, "receipt.html", viewer=None, receipt=receipt, back="/login")
     response.delete_cookie(
         state.session_cookie,

@@ -322,7 +322,8 @@ async def receive_form(
     ------
     UploadError
         415 for another content type, 413 as soon as a part passes its cap, 400 for a malformed
-        form or too many parts, 403 for a missing or wrong CSRF token. Every temporary file is removed before it is raised.
+        form or too many parts, 403 for a missing or wrong CSRF token. Every temporary file is
+        removed before it is raised.
     """
     kind, options = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in options:
@@ -351,9 +352,11 @@ async def receive_form(
     except FormParserError:
         reader.close()
         reader.form.remove_files()
-        raise UploadError(
-            "the upload form is malformed", status=400, code="GB-UPLOAD-FORM"
-        ) from None
+        message = (
+            "the upload form is malformed, or a part header is longer than 4 KiB "
+            "(a file name that long is refused: rename the file)"
+        )
+        raise UploadError(message, status=400, code="GB-UPLOAD-FORM") from None
     except BaseException:
         reader.close()
         reader.form.remove_files()
@@ -446,10 +449,7 @@ def check_content(received: ReceivedFile) -> None:
         message = f"the {label} is {refused}; expected {_WHAT[received.field]}"
         raise UploadError(message, status=415, code="GB-UPLOAD-TYPE")
     first = head.lstrip()[:1]
-    if received.field in ("reads", "reads_r2"):
-        ok = first in (b"@", b">")
-    else:
-        ok = _is_text(head)
+    ok = first in (b"@", b">") if received.field in ("reads", "reads_r2") else _is_text(head)
     if not ok:
         message = (
             f"the {label} does not start like {_WHAT[received.field]} "

@@ -52,7 +52,7 @@ def settings(tmp_path: Path) -> PortalSettings:
 @pytest.fixture
 def portal(settings: PortalSettings) -> Iterator[Portal]:
     store = Store.open(settings)
-    yield Portal(create_app(settings, store), store, settings)
+    return Portal(create_app(settings, store), store, settings)
 
 
 def csrf_of(html: str) -> str:

@@ -15,16 +15,21 @@ _values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infini
 @given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6))
 def test_nice_ticks_cover_the_range(low: float, high: float) -> None:
     ticks = charts.nice_ticks(low, high)
-    assert ticks == sorted(ticks) and len(ticks) >= 2
+    assert ticks == sorted(ticks)
+    assert len(ticks) >= 2
     step = ticks[1] - ticks[0]
     assert ticks[0] <= min(low, high) + 1e-6 * step
     assert ticks[-1] >= max(low, high) - 1e-6 * step
 
 
 @given(
-    st.lists(st.tuples(st.integers(0, 3000), st.one_of(st.none(), _values)), min_size=1, max_size=12)
+    st.lists(
+        st.tuples(st.integers(0, 3000), st.one_of(st.none(), _values)), min_size=1, max_size=12
+    )
 )
-def test_points_stay_in_the_frame_and_follow_the_dates(rows: list[tuple[int, float | None]]) -> None:
+def test_points_stay_in_the_frame_and_follow_the_dates(
+    rows: list[tuple[int, float | None]],
+) -> None:
     rows = sorted(rows, key=lambda r: r[0])
     dates = [date(2020, 1, 1) + timedelta(days=d) for d, _ in rows]
     chart = charts.line_chart(dates, {"m": [v for _, v in rows]}, key="m", title="M", statement="")

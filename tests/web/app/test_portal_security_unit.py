@@ -32,7 +32,8 @@ def test_tokens_are_random_and_only_their_hash_is_stored() -> None:
     token = tokens.pop()
     assert len(token) >= 43  # 32 random bytes, URL-safe base64
     digest = security.token_hash(token)
-    assert len(digest) == 64 and token not in digest
+    assert len(digest) == 64
+    assert token not in digest
 
 
 @settings(max_examples=50)
