@@ -548,10 +548,10 @@ def _share(value: float) -> str:
 
 def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
     """The longitudinal view: diversity, guild shares and questionnaire scores over time."""
-    from gutbrain.web.timeline import variability_statement
-
     if not summaries:
         return []
+    from gutbrain.web.timeline import variability_statement
+
     dates = [s.collected_on for s in summaries]
     charts: list[LineChart] = []
     if any(s.shannon is not None for s in summaries):
@@ -643,9 +643,9 @@ def _remove(path: Path) -> None:
 @router.get("/me/export")
 def export_everything(request: Request) -> Response:
     state = portal(request)
+    viewer = require(request, Role.PERSON)
     from gutbrain.web.export import export_person
 
-    viewer = require(request, Role.PERSON)
     archive = export_person(state.store, viewer.account.id)
     state.store.audit(viewer.account.id, "export", "person", viewer.account.id, "success")
     return FileResponse(

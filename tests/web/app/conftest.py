@@ -6,9 +6,12 @@ login form like a browser (pre-login token, then the session cookie).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from fastapi.testclient import TestClient
 from gutbrain.web.app import create_app
 from gutbrain.web.security import hash_password
 from gutbrain.web.settings import PortalSettings
-from gutbrain.web.store import Account, Role, Store
+from gutbrain.web.store import Account, Consent, Role, Sample, SampleSummary, Store, StoredFile
 
 PASSWORD = "correct horse battery staple"
 EXAMPLE = Path(__file__).resolve().parents[3] / "src" / "gutbrain" / "data" / "example"
@@ -112,3 +115,59 @@ def upload_fields(csrf: str, **extra: str) -> dict[str, str]:
     }
     fields.update(extra)
     return fields
+
+
+REPORT_HTML = (
+    '<!doctype html><html><head><meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'\"><title>report</title></head><body><h1>Report {label}</h1></body></html>"
+)
+
+
+def make_sample(
+    portal: Portal,
+    lab: Account,
+    person: Account,
+    *,
+    label: str = "week 1",
+    collected_on: date = date(2026, 11, 2),
+    done: bool = True,
+    shannon: float | None = 2.5,
+    scores: dict[str, float] | None = None,
+    guilds: dict[str, float] | None = None,
+    alerts: tuple[dict[str, str], ...] = (),
+) -> Sample:
+    """A sample stored like an upload; with ``done`` its job finished and its report written."""
+    data = FASTQ + label.encode("utf-8")  # distinct bytes: no duplicate refusal
+    path = portal.settings.uploads_dir / uuid.uuid4().hex
+    path.write_bytes(data)
+    stored = StoredFile("reads", path, "reads.fq", len(data), hashlib.sha256(data).hexdigest())
+    consent = Consent(datetime.now(UTC), "2026-12", lab.id, "analysis and report")
+    sample = portal.store.create_sample(
+        lab_id=lab.id,
+        person_id=person.id,
+        label=label,
+        collected_on=collected_on,
+        preset="ont",
+        files=[stored],
+        consent=consent,
+    )
+    if done:
+        job = portal.store.claim_job("test-worker", datetime.now(UTC))
+        assert job is not None and job.sample_id == sample.id
+        out = portal.store.result_dir(sample.id)
+        out.mkdir(parents=True)
+        (out / "report.html").write_text(REPORT_HTML.format(label=sample.id), encoding="utf-8")
+        summary = SampleSummary(
+            sample_id=sample.id,
+            collected_on=collected_on,
+            shannon=shannon,
+            observed_richness=40,
+            guild_shares=guilds or {"butyrate producers": 0.12},
+            scores=scores or {"PHQ-9": 4.0},
+            alerts=alerts,
+        )
+        assert portal.store.finish_job(job.id, "test-worker", summary)
+    found = portal.store.sample_for(lab, sample.id)
+    assert found is not None
+    return found
