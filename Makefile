@@ -11,7 +11,7 @@ OUT ?= gutbrain-demo
 GUTBRAIN_SHARED_DIR_FOR_TESTS ?= $(abspath ../shared)
 export GUTBRAIN_SHARED_DIR_FOR_TESTS
 
-.PHONY: run test install lint typecheck layers unit browser-deps bench clean
+.PHONY: run test install lint typecheck layers unit browser-deps db-deps bench clean
 
 $(RUNTIME_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,15 @@ install: $(STAMP)
 run: $(RUNTIME_STAMP)
 	$(VENV)/bin/gutbrain demo --out $(OUT)
 
-## test: install test dependencies (and Chromium for browser tests), then lint, type-check and test
-test: $(STAMP) browser-deps lint typecheck layers unit
+## test: install test dependencies (Chromium for browser tests, PostgreSQL for the portal's
+## database tests), then lint, type-check and test
+test: $(STAMP) browser-deps db-deps lint typecheck layers unit
 
 browser-deps:
 	bash scripts/ensure-chromium.sh
+
+db-deps:
+	bash scripts/ensure-postgresql.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
