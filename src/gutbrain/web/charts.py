@@ -56,7 +56,7 @@ class Row:
 class LineChart:
     key: str
     title: str
-    statement: str
+    statements: tuple[str, ...]
     series: tuple[Series, ...]
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
@@ -107,7 +107,7 @@ def line_chart(
     *,
     key: str,
     title: str,
-    statement: str,
+    statements: Sequence[str] = (),
     value_text: Callable[[float], str] = _text,
 ) -> LineChart:
     """Lay out one or more series of per-sample values against their collection dates.
@@ -120,8 +120,10 @@ def line_chart(
         Series name -> one value per date (``None`` where a sample has no value).
     key
         A short identifier used in the page (``id="chart-<key>"``).
-    title, statement
-        The chart title and the variability statement shown under it.
+    title
+        The chart title.
+    statements
+        The variability statements shown under it (one per series).
     value_text
         Formats a value for the table and the points' tooltips.
 
@@ -129,7 +131,7 @@ def line_chart(
     --------
     >>> from datetime import date
     >>> chart = line_chart([date(2026, 1, 1), date(2026, 2, 1)], {"Shannon": [2.0, 3.0]},
-    ...                    key="shannon", title="Shannon", statement="")
+    ...                    key="shannon", title="Shannon")
     >>> [(p.x, p.y) for p in chart.series[0].points]
     [(48.0, 190.0), (466.0, 12.0)]
     """
@@ -177,7 +179,7 @@ def line_chart(
     return LineChart(
         key=key,
         title=title,
-        statement=statement,
+        statements=tuple(statements),
         series=series,
         x_ticks=x_ticks,
         y_ticks=y_ticks,

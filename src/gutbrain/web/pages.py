@@ -561,7 +561,7 @@ def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
                 {"Shannon diversity": [s.shannon for s in summaries]},
                 key="shannon",
                 title="Diversity (Shannon index)",
-                statement=variability_statement(summaries, "shannon"),
+                statements=[variability_statement(summaries, "shannon")],
                 value_text=_number,
             )
         )
@@ -577,7 +577,7 @@ def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
                 },
                 key="richness",
                 title="Richness (observed taxa)",
-                statement=variability_statement(summaries, "observed_richness"),
+                statements=[variability_statement(summaries, "observed_richness")],
                 value_text=lambda v: f"{v:.0f}",
             )
         )
@@ -589,9 +589,7 @@ def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
                 {g: [s.guild_shares.get(g) for s in summaries] for g in guilds},
                 key="guilds",
                 title="Guild shares (abundance, 0–1)",
-                statement=" ".join(
-                    f"{g}: {variability_statement(summaries, f'guild:{g}')}" for g in guilds
-                ),
+                statements=[variability_statement(summaries, f"guild:{g}") for g in guilds],
                 value_text=_share,
             )
         )
@@ -603,9 +601,7 @@ def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
                 {q: [s.scores.get(q) for s in summaries] for q in scores},
                 key="scores",
                 title="Questionnaire scores (totals)",
-                statement=" ".join(
-                    f"{q}: {variability_statement(summaries, f'score:{q}')}" for q in scores
-                ),
+                statements=[variability_statement(summaries, f"score:{q}") for q in scores],
                 value_text=lambda v: f"{v:g}",
             )
         )

@@ -154,7 +154,8 @@ def make_sample(
     )
     if done:
         job = portal.store.claim_job("test-worker", datetime.now(UTC))
-        assert job is not None and job.sample_id == sample.id
+        assert job is not None
+        assert job.sample_id == sample.id
         out = portal.store.result_dir(sample.id)
         out.mkdir(parents=True)
         (out / "report.html").write_text(REPORT_HTML.format(label=sample.id), encoding="utf-8")

@@ -5,8 +5,8 @@ authorised route (W16), deleted objects stay gone (W20)."""
 from __future__ import annotations
 
 import pytest
-from conftest import FASTQ, World, csrf_of, login, make_sample, upload_fields
 
+from conftest import FASTQ, World, csrf_of, login, make_sample, upload_fields
 from gutbrain.web.store import Sample
 
 _OTHER_ID = "0" * 32
@@ -87,7 +87,8 @@ def test_two_labs_serving_one_person_see_only_their_own_uploads(world: World) ->
     person = world.portal.client()
     login(person, "a@example.org")
     page = person.get("/me").text
-    assert "from lab A" in page and "from lab B" in page
+    assert "from lab A" in page
+    assert "from lab B" in page
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,8 @@ def test_admin_sees_no_personal_data(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/me", "/lab", "/admin", f"/samples/{_OTHER_ID}", "/me/export", "/account/password"]
+    "path",
+    ["/", "/me", "/lab", "/admin", f"/samples/{_OTHER_ID}", "/me/export", "/account/password"],
 )
 def test_anonymous_visitors_are_sent_to_login(world: World, path: str) -> None:
     response = world.portal.client().get(path)
@@ -146,7 +148,8 @@ def test_deleted_sample_and_its_report_are_gone(world: World) -> None:
     confirm = client.get(f"/samples/{sample.id}/delete")
     receipt = client.post(f"/samples/{sample.id}/delete", data={"csrf": csrf_of(confirm.text)})
     assert receipt.status_code == 200
-    assert "What remains" in receipt.text and "backups" in receipt.text
+    assert "What remains" in receipt.text
+    assert "backups" in receipt.text
     assert client.get(f"/samples/{sample.id}/report").status_code == 404
     assert client.get(f"/samples/{sample.id}").status_code == 404
     assert not sample.files[0].path.exists()

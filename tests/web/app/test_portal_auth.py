@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from gutbrain.web.app import app_portal, create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role
@@ -28,7 +28,8 @@ def test_login_sets_a_strict_httponly_session_cookie_and_lands_on_the_role_page(
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert "gb_session=" in cookie
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
     assert client.get("/").headers["location"] == "/lab"
 
 
@@ -36,8 +37,10 @@ def test_secure_settings_use_secure_host_prefixed_cookies(tmp_path: object) -> N
     settings = PortalSettings(data_dir=tmp_path / "secure")  # type: ignore[operator]
     app = create_app(settings)
     app_portal(app).store.create_account(
-        "p@example.org", __import__("gutbrain.web.security").web.security.hash_password(PASSWORD),
-        Role.PERSON, "P",
+        "p@example.org",
+        __import__("gutbrain.web.security").web.security.hash_password(PASSWORD),
+        Role.PERSON,
+        "P",
     )
     client = TestClient(app, base_url="https://testserver", follow_redirects=False)
     page = client.get("/login")
@@ -49,8 +52,10 @@ def test_secure_settings_use_secure_host_prefixed_cookies(tmp_path: object) -> N
     )
     assert response.status_code == 303
     session_cookie = [c for c in response.headers.get_list("set-cookie") if "gb_session" in c]
-    assert session_cookie and session_cookie[0].startswith("__Host-gb_session=")
-    assert "Secure" in session_cookie[0] and "HttpOnly" in session_cookie[0]
+    assert session_cookie
+    assert session_cookie[0].startswith("__Host-gb_session=")
+    assert "Secure" in session_cookie[0]
+    assert "HttpOnly" in session_cookie[0]
     assert "strict-transport-security" in response.headers
 
 
@@ -90,7 +95,8 @@ def test_session_fixation_prelogin_and_planted_cookies_are_not_valid_after_login
     )
     assert response.status_code == 303
     session = client.cookies.get("gb_session")
-    assert session and session not in (planted, prelogin)
+    assert session
+    assert session not in (planted, prelogin)
     # Neither the planted token nor the pre-login token opens a session.
     for token in (planted, prelogin):
         other = world.portal.client()
@@ -130,7 +136,8 @@ def test_session_expires_after_session_hours(world: World) -> None:
     later = datetime.now(UTC) + timedelta(hours=world.portal.settings.session_hours, minutes=1)
     state.clock = lambda: later
     response = client.get("/me")
-    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
 
 
 def test_login_rate_limited_429_per_address(world: World) -> None:
@@ -167,7 +174,8 @@ def test_rate_limit_keys_hold_no_email(world: World) -> None:
     _attempt(client, "a@example.org", "wrong")
     with world.portal.store.engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT key FROM login_failures").fetchall()
-    assert rows and all("example.org" not in row[0] for row in rows)
+    assert rows
+    assert all("example.org" not in row[0] for row in rows)
 
 
 def _post_forms(world: World) -> list[tuple[str, str]]:

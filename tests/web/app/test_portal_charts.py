@@ -32,7 +32,7 @@ def test_points_stay_in_the_frame_and_follow_the_dates(
 ) -> None:
     rows = sorted(rows, key=lambda r: r[0])
     dates = [date(2020, 1, 1) + timedelta(days=d) for d, _ in rows]
-    chart = charts.line_chart(dates, {"m": [v for _, v in rows]}, key="m", title="M", statement="")
+    chart = charts.line_chart(dates, {"m": [v for _, v in rows]}, key="m", title="M")
     points = chart.series[0].points
     assert len(points) == sum(v is not None for _, v in rows)
     for p in points:
@@ -50,7 +50,7 @@ def test_higher_values_are_drawn_higher_and_known_positions() -> None:
         {"PHQ-9": [0.0, 27.0, None]},
         key="scores",
         title="Scores",
-        statement="one change is not a trend",
+        statements=["one change is not a trend"],
     )
     (series,) = chart.series
     first, second = series.points
