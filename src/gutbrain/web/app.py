@@ -71,13 +71,18 @@ _MESSAGES = {
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` (and HSTS with secure cookies)."""
+    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` (and HSTS with secure cookies).
 
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    It is also the last error boundary: an exception no handler took becomes the generic 500
+    page here (with the headers), logged by type and route only, never with its message.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool, error_page: bytes) -> None:
         self.app = app
         self.headers = dict(SECURITY_HEADERS)
         if hsts:
             self.headers["strict-transport-security"] = _HSTS
+        self.error_page = error_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,9 +97,24 @@ class SecurityHeaders:
                     if name.encode("latin-1") not in present:
                         raw.append((name.encode("latin-1"), value.encode("latin-1")))
                 message = {**message, "headers": raw}
+            if message["type"] == "http.response.start":
+                started.append(True)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        started: list[bool] = []
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            logger.error(
+                "internal error (%s) in %s %s",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+            )
+            if started:
+                raise
+            response = HTMLResponse(self.error_page, status_code=500)
+            await response(scope, receive, send_with_headers)
 
 
 def _error_page(
@@ -151,18 +171,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error_page(request, status, code=exc.code)
         return _error_page(request, status, message=str(exc), code=exc.code)
 
-    async def internal_error(request: Request, exc: Exception) -> Response:
-        # The message may hold personal data: log the type and route only.
-        logger.error(
-            "internal error (%s) in %s %s", type(exc).__name__, request.method, request.url.path
-        )
-        return _error_page(request, 500)
-
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(GutbrainError, gutbrain_error)
-    app.add_exception_handler(Exception, internal_error)
 
 
 _CSS = files("gutbrain.web").joinpath("static", "portal.css").read_bytes()
@@ -205,8 +217,18 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.portal = Portal(settings=settings, store=store or Store.open(settings))
-    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    state = Portal(settings=settings, store=store or Store.open(settings))
+    app.state.portal = state
+    error_page = state.templates.get_template("error.html").render(
+        viewer=None,
+        refresh_seconds=None,
+        title=_TITLES[500],
+        message=_MESSAGES[500],
+        code=None,
+    )
+    app.add_middleware(
+        SecurityHeaders, hsts=settings.secure_cookies, error_page=error_page.encode("utf-8")
+    )
     _install_error_handlers(app)
     app.add_api_route("/", _home, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/static/portal.css", _stylesheet, methods=["GET"])
