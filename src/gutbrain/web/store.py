@@ -684,6 +684,12 @@ class Store:
             )
             return found[0] if found else None
 
+    def sample(self, sample_id: str) -> Sample | None:
+        """The sample with this id, with no access check: for the worker, never for a viewer."""
+        with self._read() as session:
+            found = self._samples(session, SampleRow.id == sample_id, ())
+            return found[0] if found else None
+
     def samples_of_person(self, person_id: str) -> list[Sample]:
         """A person's samples, by collection date (then upload time)."""
         with self._read() as session:
@@ -824,6 +830,23 @@ class Store:
                 sa.update(JobRow)
                 .where(*self._held(job_id, worker_id))
                 .values(state=JobState.FAILED.value, error=reason, lease_until=None, updated_at=now)
+            )
+            return getattr(result, "rowcount", 0) == 1
+
+    def release_job(self, job_id: str, worker_id: str) -> bool:
+        """Give a running job back to the queue unchanged (a worker stopping gracefully)."""
+        with self._write() as session:
+            result = session.execute(
+                sa.update(JobRow)
+                .where(*self._held(job_id, worker_id))
+                .values(
+                    state=JobState.QUEUED.value,
+                    worker_id=None,
+                    lease_until=None,
+                    stage=None,
+                    progress=None,
+                    updated_at=_now(),
+                )
             )
             return getattr(result, "rowcount", 0) == 1
 
