@@ -83,10 +83,10 @@ _STAGE_WORDS = {
     "write": "saving",
 }
 _LEVEL_WORDS = {
-    "crisis": "Urgent: your safety",
-    "urgent": "Urgent",
-    "prompt": "Soon",
-    "routine": "When convenient",
+    "crisis": "Your safety comes first",
+    "urgent": "Urgent: contact a clinician",
+    "prompt": "Soon: see a clinician",
+    "advise": "Advice",
     "info": "For your information",
 }
 #: Seconds between automatic refreshes while a job waits or runs.
