@@ -200,7 +200,8 @@ def test_lab_and_person_in_the_browser(server: Server, browser: Any, artifacts: 
         assert "Calprotectin in the grey zone" in person.inner_text("#alerts")
         # The view over time: two points per chart, and the variability statement.
         timeline = person.inner_text("#timeline")
-        assert "2026-09-15" in timeline and "2026-11-20" in timeline
+        assert "2026-09-15" in timeline
+        assert "2026-11-20" in timeline
         assert "cannot be told apart from ordinary day-to-day variation" in timeline
         shannon_points = person.locator("#chart-shannon circle").count()
         assert shannon_points == 2
@@ -227,7 +228,8 @@ def test_lab_and_person_in_the_browser(server: Server, browser: Any, artifacts: 
     person.click("#delete-all")
     person.click("#confirm-delete")
     receipt = person.inner_text("#receipt")
-    assert "What remains" in receipt and "backups" in receipt
+    assert "What remains" in receipt
+    assert "backups" in receipt
     person.screenshot(path=str(artifacts / "portal_deleted_desktop.png"))
     context.close()
     assert server.store.credentials("sam@example.org") is None

@@ -46,10 +46,11 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """A row of the chart's value table: a date and one cell per series ("–" when missing)."""
+    """A row of the chart's value table (long format, so it fits a phone): date, series, value."""
 
     label: str
-    cells: tuple[str, ...]
+    series: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +168,9 @@ def line_chart(
     x_ticks = tuple(Tick(fx(d.toordinal()), d.isoformat()) for d in shown)
     y_ticks = tuple(Tick(fy(t), _text(t)) for t in ticks)
     rows = tuple(
-        Row(
-            d.isoformat(),
-            tuple(
-                value_text(v) if (v := series_values[i]) is not None else "–"
-                for series_values in values.values()
-            ),
-        )
+        Row(d.isoformat(), name, value_text(v) if (v := series_values[i]) is not None else "–")
         for i, d in enumerate(dates)
+        for name, series_values in values.items()
     )
     return LineChart(
         key=key,

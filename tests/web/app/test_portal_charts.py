@@ -40,7 +40,7 @@ def test_points_stay_in_the_frame_and_follow_the_dates(
         assert chart.top - 1e-6 <= p.y <= chart.bottom + 1e-6
     xs = [p.x for p in points]
     assert xs == sorted(xs)
-    assert len(chart.rows) == len(rows)
+    assert len(chart.rows) == len(rows)  # one series: one row per date
 
 
 def test_higher_values_are_drawn_higher_and_known_positions() -> None:
@@ -57,5 +57,9 @@ def test_higher_values_are_drawn_higher_and_known_positions() -> None:
     assert (first.x, first.y) == (48.0, 190.0)
     assert second.x == 257.0  # 48 + 10/20 * 418
     assert second.y == round(190 - 27 / 30 * 178, 2)
-    assert [r.cells for r in chart.rows] == [("0",), ("27",), ("–",)]
+    assert [(r.label, r.series, r.value) for r in chart.rows] == [
+        ("2026-01-01", "PHQ-9", "0"),
+        ("2026-01-11", "PHQ-9", "27"),
+        ("2026-01-21", "PHQ-9", "–"),
+    ]
     assert [t.label for t in chart.y_ticks] == ["0", "10", "20", "30"]

@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from gutbrain.web.app import create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role, Store
@@ -169,10 +169,13 @@ def test_longitudinal_view_plots_each_sample_and_states_variability(world: World
     assert len(points) == 3
     xs = [float(x) for x, _ in points]
     ys = [float(y) for _, y in points]
-    assert xs == sorted(xs) and ys == sorted(ys, reverse=True)  # later and higher
-    assert "2026-10-01" in shannon and "2.3" in shannon
+    assert xs == sorted(xs)
+    assert ys == sorted(ys, reverse=True)
+    assert "2026-10-01" in shannon
+    assert "2.3" in shannon
     scores = page.split('id="chart-scores"')[1].split("</figure>")[0]
-    assert "PHQ-9 total over 3 samples" in scores and "GAD-7" in scores
+    assert "PHQ-9 total over 3 samples" in scores
+    assert "GAD-7" in scores
     assert "Rule used" in shannon
 
 
@@ -236,7 +239,8 @@ def test_views_and_changes_write_audit_rows_without_personal_content(world: Worl
     client.get(f"/samples/{sample.id}/report")
     events = world.portal.store.audit_events(limit=50)
     actions = {(e.action, e.object_id) for e in events if e.actor_id == world.person_a.id}
-    assert ("view", sample.id) in actions and ("view-report", sample.id) in actions
+    assert ("view", sample.id) in actions
+    assert ("view-report", sample.id) in actions
     assert ("login", world.person_a.id) in actions
     text = repr(events)
     for personal in ("a@example.org", "Person A", "canary-label"):

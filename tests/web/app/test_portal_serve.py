@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gutbrain.cli import app
@@ -49,7 +54,8 @@ def test_create_admin_from_the_environment(tmp_path: Path) -> None:
     assert PASSWORD not in done.stdout + done.stderr
     again = _serve("--data", str(data), "--create-admin", "ROOT@example.org", password=PASSWORD)
     assert again.returncode == 78
-    assert "GB-SERVE" in again.stderr and "already exists" in again.stderr
+    assert "GB-SERVE" in again.stderr
+    assert "already exists" in again.stderr
 
 
 def test_create_admin_refuses_a_short_password_and_a_bad_address(tmp_path: Path) -> None:
@@ -72,3 +78,68 @@ def test_create_admin_asks_for_the_password_twice(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert _store(data).count_admins() == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+def test_serve_warns_without_crisis_contact_serves_and_stops_with_its_worker(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUTBRAIN_")}
+    command = [sys.executable, "-m", "gutbrain", "serve", "--data", str(tmp_path / "portal")]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--insecure-cookies"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
+                    body = page.read().decode("utf-8")
+                    headers = page.headers
+                break
+            except OSError:
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.3)
+        assert 'name="csrf"' in body
+        assert "default-src 'self'" in headers["content-security-policy"]
+        worker_pids = _children(server.pid)
+        assert worker_pids, "no worker process beside the server"
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=60)
+    assert "no --crisis-contact is configured" in err
+    assert "--insecure-cookies" in err
+    assert f"127.0.0.1:{port}" in out
+    for pid in worker_pids:  # the worker ended with the server
+        assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+def _children(pid: int) -> list[int]:
+    """The server's worker process (multiprocessing's spawned child, not its resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in command:
+                found.append(int(child))
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return " Z " in Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
