@@ -205,7 +205,7 @@ def test_lab_and_person_in_the_browser(server: Server, browser: Any, artifacts: 
         assert "cannot be told apart from ordinary day-to-day variation" in timeline
         shannon_points = person.locator("#chart-shannon circle").count()
         assert shannon_points == 2
-        assert person.locator("#chart-scores").count() == 1
+        assert person.locator("#chart-score-phq-9 circle").count() == 2
         assert person.evaluate(_OVERFLOWING) == []
         person.screenshot(path=str(artifacts / f"portal_person_{name}.png"), full_page=True)
         context.close()

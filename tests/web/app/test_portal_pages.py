@@ -162,8 +162,9 @@ def test_longitudinal_view_plots_each_sample_and_states_variability(world: World
     client = world.portal.client()
     login(client, "a@example.org")
     page = client.get("/me").text
-    for key in ("shannon", "richness", "guilds", "scores"):
+    for key in ("shannon", "richness", "guilds", "score-phq-9", "score-gad-7"):
         assert f'id="chart-{key}"' in page
+    assert page.index('id="chart-score-phq-9"') < page.index('id="chart-score-gad-7"')
     shannon = page.split('id="chart-shannon"')[1].split("</figure>")[0]
     points = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', shannon)
     assert len(points) == 3
@@ -173,9 +174,9 @@ def test_longitudinal_view_plots_each_sample_and_states_variability(world: World
     assert ys == sorted(ys, reverse=True)
     assert "2026-10-01" in shannon
     assert "2.3" in shannon
-    scores = page.split('id="chart-scores"')[1].split("</figure>")[0]
+    scores = page.split('id="chart-score-phq-9"')[1].split("</figure>")[0]
     assert "PHQ-9 total over 3 samples" in scores
-    assert "GAD-7" in scores
+    assert "GAD-7" not in scores
     assert "Rule used" in shannon
 
 
