@@ -246,3 +246,18 @@ def test_views_and_changes_write_audit_rows_without_personal_content(world: Worl
     text = repr(events)
     for personal in ("a@example.org", "Person A", "canary-label"):
         assert personal not in text
+
+
+def test_json_clients_get_problem_details(world: World) -> None:
+    client = world.portal.client()
+    login(client, "b@example.org")
+    response = client.get(f"/samples/{'0' * 32}", headers={"accept": "application/json"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not found",
+        "status": 404,
+        "detail": "There is nothing here, or it is not yours to see.",
+    }
+    _headers_ok(response.headers)
