@@ -205,7 +205,7 @@ def test_lab_and_person_in_the_browser(server: Server, browser: Any, artifacts: 
         assert "cannot be told apart from ordinary day-to-day variation" in timeline
         shannon_points = person.locator("#chart-shannon circle").count()
         assert shannon_points == 2
-        assert person.locator("#chart-scores").count() == 1
+        assert person.locator("#chart-score-phq-9 circle").count() == 2
         assert person.evaluate(_OVERFLOWING) == []
         person.screenshot(path=str(artifacts / f"portal_person_{name}.png"), full_page=True)
         context.close()
@@ -215,6 +215,7 @@ def test_lab_and_person_in_the_browser(server: Server, browser: Any, artifacts: 
     _login(person, url, "sam@example.org", password)
     # The report, through the authorised route, opens as the self-contained report.
     person.click("#reports .report-link >> nth=0")
+    person.wait_for_load_state("load")
     assert re.search(r"/samples/[0-9a-f]{32}/report$", person.url)
     assert person.locator("section#summary").count() == 1
     person.screenshot(path=str(artifacts / "portal_report_desktop.png"))

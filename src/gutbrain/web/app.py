@@ -14,7 +14,7 @@ from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +39,7 @@ SECURITY_HEADERS: dict[str, str] = {
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
-    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
     "cache-control": "no-store",
 }
 _HSTS = "max-age=31536000"
@@ -117,9 +117,28 @@ class SecurityHeaders:
             await response(scope, receive, send_with_headers)
 
 
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/problem+json" in accept or (
+        "application/json" in accept and "text/html" not in accept
+    )
+
+
 def _error_page(
     request: Request, status: int, *, message: str | None = None, code: str | None = None
-) -> HTMLResponse:
+) -> Response:
+    """The generic error page, or RFC 9457 ``application/problem+json`` for a JSON client."""
+    text = message or _MESSAGES.get(status, "The request could not be handled.")
+    if _wants_json(request):
+        problem: dict[str, str | int] = {
+            "type": "about:blank",
+            "title": _TITLES.get(status, "Error"),
+            "status": status,
+            "detail": text,
+        }
+        if code:
+            problem["code"] = code
+        return JSONResponse(problem, status_code=status, media_type="application/problem+json")
     try:
         viewer = viewer_of(request)
     except Exception:  # the store itself may be what failed
@@ -130,7 +149,7 @@ def _error_page(
         status_code=status,
         viewer=viewer,
         title=_TITLES.get(status, "Error"),
-        message=message or _MESSAGES.get(status, "The request could not be handled."),
+        message=text,
         code=code,
     )
 

@@ -40,8 +40,11 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    """An axis tick: position, label, and the label's ``text-anchor`` (so none is cut off)."""
+
     at: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +168,13 @@ def line_chart(
     shown = sorted(set(dates))
     if len(shown) > 4:  # first, last and two between, so labels never overlap
         shown = [shown[round(i * (len(shown) - 1) / 3)] for i in range(4)]
-    x_ticks = tuple(Tick(fx(d.toordinal()), d.isoformat()) for d in shown)
+    anchors = ["middle"] * len(shown)
+    if len(shown) > 1:
+        anchors[0], anchors[-1] = "start", "end"
+    x_ticks = tuple(
+        Tick(fx(d.toordinal()), d.isoformat(), anchor)
+        for d, anchor in zip(shown, anchors, strict=True)
+    )
     y_ticks = tuple(Tick(fy(t), _text(t)) for t in ticks)
     rows = tuple(
         Row(d.isoformat(), name, value_text(v) if (v := series_values[i]) is not None else "–")

@@ -546,6 +546,19 @@ def _share(value: float) -> str:
     return f"{value:.3f}"
 
 
+#: Questionnaires charted first (each on its own axis: their scales differ), then the rest.
+_FIRST_SCORES = ("PHQ-9", "GAD-7", "PSS-10", "IBS-SSS")
+
+
+def _score_order(names: set[str]) -> list[str]:
+    first = [n for n in _FIRST_SCORES if n in names]
+    return first + sorted(names - set(first))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "score"
+
+
 def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
     """The longitudinal view: diversity, guild shares and questionnaire scores over time."""
     if not summaries:
@@ -593,15 +606,14 @@ def timeline_charts(summaries: list[SampleSummary]) -> list[LineChart]:
                 value_text=_share,
             )
         )
-    scores = sorted({q for s in summaries for q in s.scores})
-    if scores:
+    for name in _score_order({q for s in summaries for q in s.scores}):
         charts.append(
             line_chart(
                 dates,
-                {q: [s.scores.get(q) for s in summaries] for q in scores},
-                key="scores",
-                title="Questionnaire scores (totals)",
-                statements=[variability_statement(summaries, f"score:{q}") for q in scores],
+                {name: [s.scores.get(name) for s in summaries]},
+                key=f"score-{_slug(name)}",
+                title=f"{name} (total)",
+                statements=[variability_statement(summaries, f"score:{name}")],
                 value_text=lambda v: f"{v:g}",
             )
         )

@@ -708,6 +708,24 @@ class Store:
                 (SampleRow.created_at.desc(), SampleRow.id),
             )
 
+    def consents_of_person(self, person_id: str) -> dict[str, Consent]:
+        """The consent record of each of a person's samples, by sample id."""
+        with self._read() as session:
+            rows = session.scalars(
+                sa.select(ConsentRow)
+                .join(SampleRow, SampleRow.id == ConsentRow.sample_id)
+                .where(SampleRow.person_id == person_id)
+            ).all()
+            return {
+                row.sample_id: Consent(
+                    given_at=row.given_at,
+                    version=row.version,
+                    recorded_by=row.recorded_by,
+                    scope=row.scope,
+                )
+                for row in rows
+            }
+
     def result_dir(self, sample_id: str) -> Path:
         """The folder of the sample's run output (``result.json``, ``report.html``, …).
 
@@ -952,6 +970,8 @@ class Store:
             )
             rows += _count(session.execute(sa.delete(AccountRow).where(AccountRow.id == person_id)))
             session.add(_audit_row(actor_id, "delete_person", "account", person_id, "ok"))
+        if self._settings is not None:  # exports made for the person and not yet removed
+            paths += self._settings.tmp_dir.glob(f"export-{person_id}-*.zip")
         files = self._remove_files(paths, sample_ids)
         self._checkpoint()
         return DeletionReceipt(files_removed=files, rows_removed=rows, remains=self._remains())

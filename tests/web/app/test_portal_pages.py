@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import zipfile
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -162,8 +164,9 @@ def test_longitudinal_view_plots_each_sample_and_states_variability(world: World
     client = world.portal.client()
     login(client, "a@example.org")
     page = client.get("/me").text
-    for key in ("shannon", "richness", "guilds", "scores"):
+    for key in ("shannon", "richness", "guilds", "score-phq-9", "score-gad-7"):
         assert f'id="chart-{key}"' in page
+    assert page.index('id="chart-score-phq-9"') < page.index('id="chart-score-gad-7"')
     shannon = page.split('id="chart-shannon"')[1].split("</figure>")[0]
     points = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', shannon)
     assert len(points) == 3
@@ -173,9 +176,9 @@ def test_longitudinal_view_plots_each_sample_and_states_variability(world: World
     assert ys == sorted(ys, reverse=True)
     assert "2026-10-01" in shannon
     assert "2.3" in shannon
-    scores = page.split('id="chart-scores"')[1].split("</figure>")[0]
+    scores = page.split('id="chart-score-phq-9"')[1].split("</figure>")[0]
     assert "PHQ-9 total over 3 samples" in scores
-    assert "GAD-7" in scores
+    assert "GAD-7" not in scores
     assert "Rule used" in shannon
 
 
@@ -245,3 +248,58 @@ def test_views_and_changes_write_audit_rows_without_personal_content(world: Worl
     text = repr(events)
     for personal in ("a@example.org", "Person A", "canary-label"):
         assert personal not in text
+
+
+def test_json_clients_get_problem_details(world: World) -> None:
+    client = world.portal.client()
+    login(client, "b@example.org")
+    response = client.get(f"/samples/{'0' * 32}", headers={"accept": "application/json"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not found",
+        "status": 404,
+        "detail": "There is nothing here, or it is not yours to see.",
+    }
+    _headers_ok(response.headers)
+
+
+def test_download_everything_is_an_attachment_and_leaves_no_temp_file(world: World) -> None:
+    sample = make_sample(world.portal, world.lab_a, world.person_a)
+    make_sample(world.portal, world.lab_b, world.person_b, label="not mine")
+    client = world.portal.client()
+    login(client, "a@example.org")
+    response = client.get("/me/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.headers["cache-control"] == "no-store"
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert any(sample.id in name and name.endswith("report.html") for name in names)
+    assert not any("not mine" in name for name in names)
+    assert list(world.portal.settings.tmp_dir.glob("*.zip")) == []
+    events = world.portal.store.audit_events(limit=5)
+    assert ("export", world.person_a.id) in {(e.action, e.object_id) for e in events}
+
+
+def test_delete_everything_removes_the_account_and_ends_the_session(world: World) -> None:
+    sample = make_sample(world.portal, world.lab_a, world.person_a)
+    client = world.portal.client()
+    csrf = login(client, "a@example.org")
+    assert "Delete for good" in client.get("/me/delete").text
+    receipt = client.post("/me/delete", data={"csrf": csrf})
+    assert receipt.status_code == 200
+    assert "What remains" in receipt.text
+    assert "gb_session=" in receipt.headers["set-cookie"]
+    assert world.portal.store.account(world.person_a.id) is None
+    assert not sample.files[0].path.exists()
+    assert client.get("/me").status_code == 303
+    again = world.portal.client()
+    page = again.get("/login")
+    failed = again.post(
+        "/login", data={"email": "a@example.org", "password": PASSWORD, "csrf": csrf_of(page.text)}
+    )
+    assert failed.status_code == 401
+    # the other person and lab are untouched
+    assert world.portal.store.account(world.person_b.id) is not None

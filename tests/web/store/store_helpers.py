@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Account, Consent, Sample, StoredFile, new_id
@@ -44,3 +45,38 @@ def consent_by(lab: Account) -> Consent:
         recorded_by=lab.id,
         scope="analysis and report",
     )
+
+
+def claim_all(settings_json: str, start: Any, results: Any) -> None:
+    """Claim jobs until none is left (in a separate process); put the claimed ids on ``results``.
+
+    Every process waits at the ``start`` barrier first, so they all compete from the same moment.
+    """
+    from gutbrain.web.store import Store
+
+    store = Store.open(PortalSettings.model_validate_json(settings_json))
+    claimed: list[str] = []
+    worker = f"worker-{new_id()[:8]}"
+    try:
+        start.wait()
+        while (job := store.claim_job(worker, dt.datetime.now(dt.UTC))) is not None:
+            claimed.append(job.id)
+    finally:
+        store.close()
+        results.put(claimed)
+
+
+def open_store(settings_json: str) -> str:
+    """Open (and so migrate) the store in a separate process; return the schema revision."""
+    import sqlalchemy as sa
+
+    from gutbrain.web.store import Store
+
+    store = Store.open(PortalSettings.model_validate_json(settings_json))
+    try:
+        with store.engine.connect() as connection:
+            return str(
+                connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+            )
+    finally:
+        store.close()

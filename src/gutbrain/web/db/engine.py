@@ -9,7 +9,9 @@ through psycopg 3.
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,26 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x6775_7462_7261_696E & 0x7FFF_FFFF_FFFF_FFFF
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode (once per file: the mode is stored in the file).
+
+    The switch needs an exclusive lock, and SQLite does not always wait for it through the busy
+    timeout (several processes opening a new database at once), so it is retried here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.05)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     assert isinstance(dbapi_connection, sqlite3.Connection)
     # the driver's own transaction handling is off: SQLAlchemy's "begin" event emits BEGIN
@@ -37,7 +59,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA secure_delete = ON")
