@@ -240,3 +240,31 @@ def test_a_job_killed_twice_is_failed_with_the_reason(sqlite_settings: PortalSet
     assert "stopped during the analysis twice" in job.error
     assert not store.result_dir(sample.id).exists()
     store.close()
+
+
+def test_a_stopping_worker_gives_its_job_back_unchanged(sqlite_settings: PortalSettings) -> None:
+    import threading
+
+    store = Store.open(sqlite_settings)
+    people = _people(store)
+    sample = _example_sample(store, sqlite_settings, people, reads=b"@s\nACGT\n+\nIIII\n")
+    stop = threading.Event()
+    stand_in = (sys.executable, str(HERE / "slow_gutbrain.py"))
+    worker = threading.Thread(
+        target=run_worker,
+        args=(sqlite_settings,),
+        kwargs={"stop": stop, "poll_seconds": 0.1, "gutbrain_command": stand_in},
+    )
+    worker.start()
+    pid_file = sqlite_settings.results_dir / sample.id / "standin.pid"
+    try:
+        _wait_for(pid_file.exists, "the run to start")
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert _gone(int(pid_file.read_text()))
+    job = store.job(sample.job.id)
+    assert job is not None
+    assert (job.state, job.attempt, job.stage) == (JobState.QUEUED, 1, None)
+    store.close()
