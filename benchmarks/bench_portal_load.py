@@ -12,7 +12,8 @@ Run: .venv/bin/python benchmarks/bench_portal_load.py [--people 50] [--duration 
 3. Starts ``--clients`` SEPARATE client processes (httpx2 + asyncio; one Python client process
    saturates at about 110 requests/s, RELIABILITY.md §4.2), which share the people between them.
    Each person is a closed loop with no think time: GET its own report page, then its dashboard
-   (``/me``), again and again, for ``--duration`` seconds.
+   (``/me``), again and again, for ``--duration`` seconds (``--think-ms`` adds a pause after
+   each page, to model people reading rather than a closed loop at full speed).
 4. Prints p50/p95/p99 latency, throughput, errors (status not 200, a transport error, or a page
    without its expected content) and the server's resident memory (uvicorn process and its whole
    process tree, peak of samples taken during the load), then PASS/FAIL against
@@ -261,7 +262,12 @@ def login_all(port: int, people: list[Person]) -> list[dict[str, Any]]:
 
 
 async def _one_person(
-    port: int, session: dict[str, Any], start: float, end: float, out: dict[str, Any]
+    port: int,
+    session: dict[str, Any],
+    start: float,
+    end: float,
+    think: float,
+    out: dict[str, Any],
 ) -> None:
     import httpx2
 
@@ -294,13 +300,15 @@ async def _one_person(
             out["per_route"].setdefault(name, []).append(took)
             if not ok:
                 out["errors"] += 1
+            if think > 0:
+                await asyncio.sleep(think)
 
 
 async def _client_main(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies_ms": [], "per_route": {}, "errors": 0}
     await asyncio.gather(
         *(
-            _one_person(spec["port"], session, spec["start"], spec["end"], out)
+            _one_person(spec["port"], session, spec["start"], spec["end"], spec["think"], out)
             for session in spec["sessions"]
         )
     )
@@ -352,6 +360,7 @@ def run(args: argparse.Namespace) -> int:
                     "port": port,
                     "start": start,
                     "end": end,
+                    "think": args.think_ms / 1000,
                     "sessions": sessions[index :: args.clients],
                     "result": str(folder / f"client{index}.json"),
                 }
@@ -387,6 +396,7 @@ def run(args: argparse.Namespace) -> int:
     p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
     print(
         f"\n{args.people} people, {args.clients} client processes, {args.duration:g} s, "
+        f"think time {args.think_ms:g} ms, "
         f"127.0.0.1, SQLite, {os.cpu_count()} CPUs (shared with other work: figures under load)"
     )
     print(f"requests: {len(latencies)}  throughput: {len(latencies) / args.duration:.1f} req/s")
@@ -414,6 +424,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds (at most 300)")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--p99-ms", type=float, default=250.0)
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause of each person between two pages (default 0: a closed loop at full speed)",
+    )
     parser.add_argument("--client", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client is not None:
