@@ -209,6 +209,16 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def _tree(pid: int) -> list[int]:
     pids, queue = [], [pid]
     while queue:
@@ -351,6 +361,8 @@ def run(args: argparse.Namespace) -> int:
             sessions = login_all(port, people)
             sampler = RssSampler(server.pid)
             sampler.start()
+            load_before = _load()
+            cpu_before = _cpu_seconds(server.pid)
             start = time.time() + 3.0  # the clients start Python and connect first
             end = start + args.duration
             clients = []
@@ -373,6 +385,8 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
             codes = [c.wait(timeout=args.duration + 120) for c in clients]
+            server_cpu = _cpu_seconds(server.pid) - cpu_before
+            load_after = _load()
             sampler.done.set()
             sampler.join()
             if server.poll() is not None:
@@ -407,6 +421,11 @@ def run(args: argparse.Namespace) -> int:
             f"p99 {percentile(values, 0.99):7.1f}  mean {statistics.fmean(values):7.1f}"
         )
     print(f"errors: {errors}")
+    print(
+        f"server CPU (uvicorn process): {server_cpu:.1f} s, "
+        f"{1000 * server_cpu / max(len(latencies), 1):.1f} ms per request"
+    )
+    print(f"load average (1, 5, 15 min) before: {load_before}  after: {load_after}")
     print(
         f"server RSS peak: uvicorn process {sampler.peak_server / 1024:.0f} MiB, "
         f"process tree (with the job worker) {sampler.peak_tree / 1024:.0f} MiB"

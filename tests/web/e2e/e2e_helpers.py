@@ -116,6 +116,16 @@ class Server:
                     return True
         return False
 
+    def runs_left(self) -> list[int]:
+        """Processes whose command line names this data folder (a ``gutbrain run`` of a job)."""
+        marker = str(self.data_dir).encode()
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                if marker in cmdline.read_bytes():
+                    found.append(int(cmdline.parent.name))
+        return found
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):

@@ -93,8 +93,10 @@ class Portal:
         return wait_for("the job to end", probe, 180)
 
     def killed(self, signum: int) -> None:
+        """Signal the server's process group; wait until no process of it and no run is left."""
         self.server.signal_group(signum)
         wait_for("the server's processes to end", lambda: not self.server.group_alive() or None, 30)
+        wait_for("no orphaned run", lambda: not self.server.runs_left() or None, 30)
 
 
 @pytest.fixture
@@ -155,6 +157,7 @@ def test_sigterm_to_the_server_gives_the_job_back_and_the_restart_finishes_it(
 
     portal.server.signal_server(signal.SIGTERM)  # `kill PID`, `docker stop`: graceful
     wait_for("the job worker to stop", lambda: not portal.server.group_alive() or None, 60)
+    assert not portal.server.runs_left()
     stopped = job_of(portal.store, sample_id)
     assert stopped.state in (JobState.QUEUED, JobState.DONE), stopped.error
     assert stopped.attempt == 1  # given back, not counted as a crash
