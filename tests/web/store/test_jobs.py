@@ -108,12 +108,25 @@ def test_the_command_names_every_file_and_option(sqlite_settings: PortalSettings
 
 @pytest.mark.slow
 def test_the_worker_runs_the_real_command_on_the_bundled_example(
-    sqlite_settings: PortalSettings,
+    sqlite_settings: PortalSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store.open(sqlite_settings)
     people = _people(store)
     sample = _example_sample(store, sqlite_settings, people)
+    reported: list[tuple[str | None, float | None]] = []
+    heartbeat = Store.heartbeat
+
+    def recording(self: Store, *args: object) -> bool:
+        reported.append((args[3], args[4]))  # type: ignore[arg-type]
+        return heartbeat(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "heartbeat", recording)
     run_worker(sqlite_settings, once=True, poll_seconds=0.1)
+    # the stages read from the real run's log advance in order, with the progress
+    stages = [stage for stage, _ in reported]
+    assert "profile" in stages  # the longest stage (mapping the reads) is seen
+    assert stages == sorted(stages, key=STAGES.index)
+    assert [p for _, p in reported] == sorted(p for _, p in reported)
     done = store.sample_for(people.person, sample.id)
     assert done is not None
     assert (done.job.state, done.job.attempt, done.job.progress) == (JobState.DONE, 1, 1.0)
