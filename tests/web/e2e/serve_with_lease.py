@@ -22,7 +22,7 @@ def main() -> None:
     def with_short_lease(*args: Any, **kwargs: Any) -> Any:
         return settings_of(*args, **kwargs).model_copy(update={"job_lease_seconds": lease})
 
-    serve_command._settings = with_short_lease  # type: ignore[assignment]
+    serve_command._settings = with_short_lease
     sys.argv = ["gutbrain", *sys.argv[2:]]
     gutbrain_main()
 
