@@ -390,3 +390,21 @@ def test_the_audit_log_refuses_anything_but_ids_and_words(
     with pytest.raises(StoreUsageError, match="never personal content"):
         store.audit(actor, action, "sample", object_id, outcome)
     assert store.audit_events() == []
+
+
+def test_expired_sessions_are_removed(store: Store, people: People) -> None:
+    store.create_session("old", people.person.id, "c1", NOW)
+    store.create_session("new", people.person.id, "c2", NOW + dt.timedelta(hours=2))
+    assert store.delete_expired_sessions(NOW + dt.timedelta(hours=1)) == 1
+    assert store.session("new", NOW) is not None
+
+
+def test_settings_accept_only_sqlite_and_postgresql(tmp_path: Path) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="not supported"):
+        PortalSettings(data_dir=tmp_path, database_url="mysql://u@h/db")
+    settings = PortalSettings(data_dir=tmp_path, database_url="postgresql://u@h:5432/db")
+    assert settings.resolved_database_url() == "postgresql+psycopg://u@h:5432/db"
+    assert PortalSettings(data_dir=tmp_path).resolved_database_url().endswith("/portal.db")
+    assert settings.uploads_dir == tmp_path / "uploads"
