@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -237,6 +238,11 @@ class AuditEvent:
     object_type: str
     object_id: str | None
     outcome: str
+
+
+#: What an audit event may hold: ids (``uuid4().hex``) and short words (no "@", no free text).
+_AUDIT_ID = re.compile(r"[0-9a-f]{32}")
+_AUDIT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,31}")
 
 
 def _email_key(email: str) -> str:
@@ -1022,11 +1028,37 @@ class Store:
         return removed
 
     def _checkpoint(self) -> None:
-        """On SQLite, move the write-ahead log into the database (deleted pages are zeroed)."""
+        """On SQLite, copy the write-ahead log into the database file and empty the log.
+
+        Deleted content is zeroed in the database pages (``secure_delete``); this moves those
+        pages out of the log too. Best effort: a reader holding an old snapshot can delay it.
+        """
         if self._engine.dialect.name != "sqlite":
             return
-        with self._engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw = self._engine.raw_connection()
+        try:
+            assert raw.driver_connection is not None
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+
+    def compact(self) -> None:
+        """Rebuild the database file without free pages (SQLite: checkpoint, VACUUM; PostgreSQL:
+        VACUUM), so nothing deleted lingers in unused space. Slow on a large database."""
+        raw = self._engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            if self._engine.dialect.name == "sqlite":
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                driver.execute("VACUUM")
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                driver.autocommit = True
+                driver.execute("VACUUM")
+                driver.autocommit = False
+        finally:
+            raw.close()
 
     def _remains(self) -> str:
         text = (
@@ -1048,7 +1080,15 @@ class Store:
         object_id: str | None,
         outcome: str,
     ) -> None:
-        """Append an audit event: ids, action and outcome only (never personal content)."""
+        """Append an audit event: ids, action and outcome only (never personal content).
+
+        Raises
+        ------
+        StoreUsageError
+            When an id is not a portal id (``uuid4().hex``), or the action, object type or
+            outcome is not a short word (letters, digits, ``_ . : / -`` and spaces, at most 32
+            characters): an email or free text never reaches the audit log.
+        """
         with self._write() as session:
             session.add(_audit_row(actor_id, action, object_type, object_id, outcome))
 
@@ -1075,6 +1115,23 @@ class Store:
 def _audit_row(
     actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
 ) -> AuditEventRow:
+    bad = [
+        name
+        for name, value, pattern in (
+            ("actor_id", actor_id, _AUDIT_ID),
+            ("object_id", object_id, _AUDIT_ID),
+            ("action", action, _AUDIT_WORD),
+            ("object_type", object_type, _AUDIT_WORD),
+            ("outcome", outcome, _AUDIT_WORD),
+        )
+        if value is not None and pattern.fullmatch(value) is None
+    ]
+    if bad:
+        message = (
+            f"audit fields {bad} are not an id or a short word: the audit log holds ids, "
+            "actions and outcomes only, never personal content"
+        )
+        raise StoreUsageError(message)
     return AuditEventRow(
         at=_now(),
         actor_id=actor_id,

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from conftest import EXAMPLE, FASTQ, World, login, upload_fields
+from portal_helpers import EXAMPLE, FASTQ, World, login, upload_fields
 
 TRAVERSAL_NAMES = [
     "../../x",

@@ -108,12 +108,25 @@ def test_the_command_names_every_file_and_option(sqlite_settings: PortalSettings
 
 @pytest.mark.slow
 def test_the_worker_runs_the_real_command_on_the_bundled_example(
-    sqlite_settings: PortalSettings,
+    sqlite_settings: PortalSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store.open(sqlite_settings)
     people = _people(store)
     sample = _example_sample(store, sqlite_settings, people)
+    reported: list[tuple[str | None, float | None]] = []
+    heartbeat = Store.heartbeat
+
+    def recording(self: Store, *args: object) -> bool:
+        reported.append((args[3], args[4]))  # type: ignore[arg-type]
+        return heartbeat(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "heartbeat", recording)
     run_worker(sqlite_settings, once=True, poll_seconds=0.1)
+    # the stages read from the real run's log advance in order, with the progress
+    stages = [stage for stage, _ in reported]
+    assert "profile" in stages  # the longest stage (mapping the reads) is seen
+    assert stages == sorted(stages, key=STAGES.index)
+    assert [p for _, p in reported] == sorted(p for _, p in reported)
     done = store.sample_for(people.person, sample.id)
     assert done is not None
     assert (done.job.state, done.job.attempt, done.job.progress) == (JobState.DONE, 1, 1.0)
@@ -239,4 +252,32 @@ def test_a_job_killed_twice_is_failed_with_the_reason(sqlite_settings: PortalSet
     assert job.error is not None
     assert "stopped during the analysis twice" in job.error
     assert not store.result_dir(sample.id).exists()
+    store.close()
+
+
+def test_a_stopping_worker_gives_its_job_back_unchanged(sqlite_settings: PortalSettings) -> None:
+    import threading
+
+    store = Store.open(sqlite_settings)
+    people = _people(store)
+    sample = _example_sample(store, sqlite_settings, people, reads=b"@s\nACGT\n+\nIIII\n")
+    stop = threading.Event()
+    stand_in = (sys.executable, str(HERE / "slow_gutbrain.py"))
+    worker = threading.Thread(
+        target=run_worker,
+        args=(sqlite_settings,),
+        kwargs={"stop": stop, "poll_seconds": 0.1, "gutbrain_command": stand_in},
+    )
+    worker.start()
+    pid_file = sqlite_settings.results_dir / sample.id / "standin.pid"
+    try:
+        _wait_for(pid_file.exists, "the run to start")
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert _gone(int(pid_file.read_text()))
+    job = store.job(sample.job.id)
+    assert job is not None
+    assert (job.state, job.attempt, job.stage) == (JobState.QUEUED, 1, None)
     store.close()

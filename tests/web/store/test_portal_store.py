@@ -373,3 +373,20 @@ def test_summary_json_round_trips(
         alerts=tuple(alerts),
     )
     assert SampleSummary.from_json(summary.to_json()) == summary
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "object_id", "outcome"),
+    [
+        ("ann@example.org", "login", None, "failed"),  # an email as the actor
+        (None, "view", "Zelda's sample", "ok"),  # free text as the object
+        (None, "answers: PHQ-9 item 9 = 3", None, "ok"),  # content in the action
+        (None, "view", None, "x" * 40),  # an over-long outcome
+    ],
+)
+def test_the_audit_log_refuses_anything_but_ids_and_words(
+    store: Store, actor: str | None, action: str, object_id: str | None, outcome: str
+) -> None:
+    with pytest.raises(StoreUsageError, match="never personal content"):
+        store.audit(actor, action, "sample", object_id, outcome)
+    assert store.audit_events() == []
