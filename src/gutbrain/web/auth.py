@@ -129,6 +129,10 @@ async def login(request: Request) -> Response:
     old = request.cookies.get(state.session_cookie)
     if old:
         state.store.delete_session(token_hash(old))
+    # Housekeeping at each login: expired sessions and counters past every window go.
+    now = state.clock()
+    state.store.delete_expired_sessions(now)
+    state.store.prune_login_failures(now - max(limit.window for limit in LOGIN_LIMITS))
     response = RedirectResponse("/", status_code=303)
     start_session(state, response, account.id)
     _clear_cookie(response, state, state.prelogin_cookie)

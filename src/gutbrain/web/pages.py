@@ -10,6 +10,7 @@ person's data writes an audit row (ids, action and outcome only).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import re
@@ -350,25 +351,48 @@ async def upload_sample(request: Request, person_id: str) -> Response:
     except UploadError as exc:
         if form is not None:
             form.remove_files()
-        state.store.audit(viewer.account.id, "upload", "person", person.id, f"refused {exc.code}")
-        if exc.status == 403:
-            raise HTTPException(status_code=403) from None
-        fields = form.fields if form is not None else {}
-        shown = {k: v for k, v in fields.items() if k != "csrf"}
-        return _upload_page(
-            request,
-            viewer,
-            person,
-            status_code=exc.status,
-            message=str(exc),
-            code=exc.code,
-            form=shown,
-        )
+        return _refused_upload(request, viewer, person, exc, form)
+    except OSError as exc:
+        if form is not None:
+            form.remove_files()
+        if exc.errno not in _DISK_FULL:
+            raise
+        logger.error("upload refused: the data folder's file system is full")
+        full = UploadError(_DISK_FULL_MESSAGE, status=507, code="GB-DISK-FULL")
+        return _refused_upload(request, viewer, person, full, form)
     except BaseException:
         if form is not None:
             form.remove_files()
         raise
     return _register_sample(request, viewer, person, form, kept)
+
+
+#: ``errno`` values of a full disk or an exhausted quota.
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_DISK_FULL_MESSAGE = (
+    "The server's storage is full, so nothing was stored. Try again later, or tell the "
+    "server's operator."
+)
+
+
+def _refused_upload(
+    request: Request, viewer: Viewer, person: Any, exc: UploadError, form: ReceivedForm | None
+) -> Response:
+    state = portal(request)
+    state.store.audit(viewer.account.id, "upload", "person", person.id, f"refused {exc.code}")
+    if exc.status == 403:
+        raise HTTPException(status_code=403)
+    fields = form.fields if form is not None else {}
+    shown = {k: v for k, v in fields.items() if k != "csrf"}
+    return _upload_page(
+        request,
+        viewer,
+        person,
+        status_code=exc.status,
+        message=str(exc),
+        code=exc.code,
+        form=shown,
+    )
 
 
 def _register_sample(

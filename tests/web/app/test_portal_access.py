@@ -5,8 +5,8 @@ authorised route (W16), deleted objects stay gone (W20)."""
 from __future__ import annotations
 
 import pytest
+from portal_helpers import FASTQ, World, csrf_of, login, make_sample, upload_fields
 
-from conftest import FASTQ, World, csrf_of, login, make_sample, upload_fields
 from gutbrain.web.store import Sample
 
 _OTHER_ID = "0" * 32

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
-from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from gutbrain.web.app import app_portal, create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role
@@ -253,3 +253,18 @@ def test_admin_creates_a_lab_with_a_one_time_password(portal: Portal) -> None:
         "/admin/labs", data={"csrf": csrf, "email": "NEW-LAB@example.org", "display_name": "L"}
     )
     assert again.status_code == 409
+
+
+def test_login_removes_expired_sessions_and_old_failure_counters(world: World) -> None:
+    state = app_portal(world.portal.app)
+    old = world.portal.client()
+    login(old, "a@example.org")
+    _attempt(world.portal.client(), "b@example.org", "wrong")
+    later = datetime.now(UTC) + timedelta(days=2)
+    state.clock = lambda: later
+    login(world.portal.client(), "lab-a@example.org")
+    with world.portal.store.engine.connect() as connection:
+        sessions = connection.exec_driver_sql("SELECT count(*) FROM sessions").scalar()
+        failures = connection.exec_driver_sql("SELECT count(*) FROM login_failures").scalar()
+    assert sessions == 1  # only the new one
+    assert failures == 0

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
-from conftest import PASSWORD, Portal, World, csrf_of, login, make_sample
 from gutbrain.web.app import create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role, Store

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from conftest import EXAMPLE, FASTQ, World, login, upload_fields
+from portal_helpers import EXAMPLE, FASTQ, World, login, upload_fields
 
 TRAVERSAL_NAMES = [
     "../../x",
@@ -304,3 +303,23 @@ def test_xss_through_label_and_answers_text_is_escaped(world: World) -> None:
         assert "img" not in found.tags
         assert "onerror" not in found.attributes
         assert "&lt;script&gt;" in page
+
+
+def test_full_disk_is_507_and_nothing_half_stored(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from gutbrain.web import uploads
+
+    def full(source: object, target: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    client, csrf = _lab(world)
+    monkeypatch.setattr(uploads.os, "replace", full)
+    response = _post(client, world, upload_fields(csrf), {"reads": ("r.fq", FASTQ)})
+    monkeypatch.setattr(uploads.os, "replace", os.replace)
+    assert response.status_code == 507
+    assert "storage is full, so nothing was stored" in response.text
+    _no_sample_stored(world)
