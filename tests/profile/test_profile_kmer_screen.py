@@ -102,20 +102,26 @@ def test_copies_of_one_unit_count_once_and_thresholds_apply() -> None:
 
 def test_a_read_between_members_of_a_group_is_decided_for_the_group() -> None:
     index = build_kmer_index([REF_A, REF_B], [0, 1], settings=replace(EVERYTHING, min_margin=3))
+    groups = np.array([0, 0])
     # A 7 k-mers, B 5: margin 2 < 3, undecided between two species ...
     assert index.screen(["AAAACCCCGG"]).unit.tolist() == [-1]
-    # ... but A and B form one group: nothing outside it competes, decided with B tied
-    grouped = index.screen(["AAAACCCCGG"], unit_group=np.array([0, 0]))
+    # ... but A and B form one group and nothing outside it competes. The member margin in
+    # k-mers is identity margin x length x (k / scale) x found / sampled = m x 10 x 4 x 1:
+    # m = 0.2 -> 8; B is 2 behind, < 0.5 x 8: tied, the read is decided for the group
+    grouped = index.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.2)
     assert grouped.unit.tolist() == [0]
     assert (grouped.second.tolist(), grouped.tied_read.tolist(), grouped.tied_unit.tolist()) == (
         [0],
         [0],
         [1],
     )
-    # a member separated by at least the margin is not tied
+    # m = 0.01 -> 0.4: B is >= max(2 x 0.4, margin 1) behind: separated, decided for A alone
     wide = replace(index, settings=replace(EVERYTHING, min_margin=1))
-    separated = wide.screen(["AAAACCCCGG"], unit_group=np.array([0, 0]))
+    separated = wide.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.01)
     assert (separated.unit.tolist(), separated.tied_unit.tolist()) == ([0], [])
+    # m = 0.05 -> 2: B is neither < 1 nor >= 4 behind: left to alignment
+    unclear = wide.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.05)
+    assert unclear.unit.tolist() == [-1]
 
 
 _DNA = st.text(alphabet="ACGT", min_size=40, max_size=120)

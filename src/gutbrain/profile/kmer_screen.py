@@ -249,13 +249,20 @@ class KmerIndex:
         sequences: Sequence[str],
         *,
         unit_group: npt.NDArray[np.int64] | None = None,
+        group_identity_margin: float = 0.005,
     ) -> ScreenResult:
         """Decide the reads of ``sequences`` that k-mer evidence places (module docstring).
 
         ``unit_group`` gives each unit's species group (``-1``: none). A read whose best unit
-        is in a group is compared with the best unit *outside* that group; when decided, the
-        other members within the margin of the best are its ``tied`` units (the read is
-        decided for the group, not between its members).
+        is in a group is compared with the best unit *outside* that group, and with each other
+        member: the alignment rule calls a member contested when it matches the read within
+        ``group_identity_margin`` (identity) of the best. In k-mers, ``d`` differing bases cost
+        about ``d × e`` sampled k-mers, ``e = (k / scale) × found / sampled`` (k-mers per base
+        times the share of the read's k-mers that survive its errors), so a member is *tied*
+        (contested; the read is decided for the group) when it has fewer than
+        ``0.5 × margin × length × e`` k-mers less than the best, *separated* when it has at
+        least ``2 ×`` that (and the decision margin) less, and in between the read goes to
+        alignment.
         """
         s = self.settings
         n_reads = len(sequences)
@@ -298,9 +305,19 @@ class KmerIndex:
         ok &= found >= s.min_found * sampled
         ok &= best >= s.min_purity * specific
         ok &= best - second >= need
+        # members of the best unit's group: tied, separated, or in between (align the read)
+        lengths = np.fromiter((len(x) for x in sequences), dtype=np.float64, count=n_reads)
+        per_base = (s.k / s.scale) * found / np.maximum(sampled, 1)
+        contest = group_identity_margin * lengths * per_base
+        member = same & (key_unit != best_unit[key_read])
+        behind = (best[key_read] - shared).astype(np.float64)
+        tied = member & (behind < 0.5 * contest[key_read])
+        apart = member & (behind >= np.maximum(2.0 * contest[key_read], need[key_read]))
+        unclear = np.zeros(n_reads, dtype=bool)
+        unclear[key_read[member & ~tied & ~apart]] = True
+        ok &= ~unclear
         unit = np.where(ok, best_unit, -1)
-        tied = same & (key_unit != best_unit[key_read]) & ok[key_read]
-        tied &= shared > best[key_read] - need[key_read]
+        tied &= ok[key_read]
         return ScreenResult(
             unit, best_unit, best, second, sampled, found, specific, key_read[tied], key_unit[tied]
         )
@@ -328,8 +345,10 @@ class KmerIndex:
         return hit, where
 
     def checksum(self) -> str:
-        """SHA-256 of the index arrays and settings (stored with the cached file)."""
-        digest = hashlib.sha256(repr(self.settings.as_dict()).encode())
+        """SHA-256 of the index arrays and the settings that shape them (stored with the
+        cached file; the decision thresholds are not part of the index)."""
+        shape = (self.settings.k, self.settings.scale, self.settings.max_units, KMER_INDEX_FORMAT)
+        digest = hashlib.sha256(repr(shape).encode())
         for array in (self.hashes, self.offsets, self.units, self.unit_reference):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()

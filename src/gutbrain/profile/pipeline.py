@@ -188,6 +188,9 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         min_identity=0.70,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
+        # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
+        # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
+        screen=ScreenSettings(),
     ),
     # HiFi: the same two passes. First map-hifi on a sparser minimizer index (k=19, w=31): on the
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
@@ -209,6 +212,9 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         min_identity=0.80,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["hifi"],
+        # HiFi reads carry ~2.5x the k-mer evidence of ONT reads, and margins of 6 k-mers / 20 %
+        # moved 0.006 of gut_hifi_20k's species L1 (held-out Bacteroides strains): wider ones
+        screen=ScreenSettings(min_margin=12, margin_fraction=0.4),
     ),
     "short": ProfileSettings(ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6),
 }
@@ -297,7 +303,11 @@ def _collect(
         ids = np.arange(start, start + len(batch), dtype=np.int64)
         if screen is not None:
             index, unit_group = screen
-            result = index.screen(batch, unit_group=unit_group)
+            result = index.screen(
+                batch,
+                unit_group=unit_group,
+                group_identity_margin=settings.group_identity_margin,
+            )
             chosen = result.decided
             if chosen.any():
                 lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
