@@ -57,7 +57,7 @@ def distinct_reads(path: Path, preset: str, limit: int | None) -> list[str]:
 
 
 def alignment_best(
-    sequences: list[str], bundle_path: str, preset: str, taxa_names: list[str]
+    sequences: list[str], bundle_path: str, preset: str
 ) -> tuple[np.ndarray, np.ndarray, TaxonIndex]:
     """Per read: alignment-best unit (-1 none) and log-likelihood gap to the runner-up unit."""
     bundle = load_bundle(bundle_path)
@@ -85,7 +85,6 @@ def alignment_best(
             j += 1
         if j < read.size and read[j] == read[h]:
             gap[read[h]] = log_l[h] - log_l[j]
-    del taxa_names
     return best, gap, taxa
 
 
@@ -110,7 +109,9 @@ def main() -> None:
     taxa = TaxonIndex.from_references(names, bundle.taxonomy)
     indexes = {}
     for k, scale, max_units in itertools.product(
-        map(int, args.k.split(",")), map(int, args.scale.split(",")), map(int, args.max_units.split(","))
+        map(int, args.k.split(",")),
+        map(int, args.scale.split(",")),
+        map(int, args.max_units.split(",")),
     ):
         start = time.process_time()
         base = ScreenSettings(k=k, scale=scale, max_units=max_units)
@@ -118,20 +119,24 @@ def main() -> None:
             (s for _, s in references), taxa.ref_unit, settings=base
         )
         index = indexes[(k, scale, max_units)]
-        print(  # noqa: T201
+        print(
             f"index k={k} scale={scale} max_units={max_units}: {index.hashes.size:,} k-mers, "
             f"{index.units.size:,} postings, {time.process_time() - start:.2f} CPU s"
         )
     for name in args.sets.split(","):
         preset = SETS[name]
-        reads = distinct_reads(args.shared / "bench" / "reads" / f"{name}.fastq.gz", preset, args.limit)
-        best, gap, aligned_taxa = alignment_best(reads, args.bundle, preset, names)
+        reads = distinct_reads(
+            args.shared / "bench" / "reads" / f"{name}.fastq.gz", preset, args.limit
+        )
+        best, gap, aligned_taxa = alignment_best(reads, args.bundle, preset)
         assert np.array_equal(aligned_taxa.ref_unit, taxa.ref_unit)
         unit_group = screen_unit_groups(bundle, taxa)
         tie = gap < args.tie
-        print(f"\n{name}: {len(reads):,} distinct reads; {int((best < 0).sum())} without alignment, "  # noqa: T201
-              f"{int(tie.sum())} ties; {int((unit_group >= 0).sum())} units in species groups")
-        print("k scale max_units margin fraction purity found | decided  agree  disagree  CPU s")  # noqa: T201
+        print(
+            f"\n{name}: {len(reads):,} distinct reads; {int((best < 0).sum())} without alignment, "
+            f"{int(tie.sum())} ties; {int((unit_group >= 0).sum())} units in species groups"
+        )
+        print("k scale max_units margin fraction purity found | decided  agree  disagree  CPU s")
         for (k, scale, max_units), index in indexes.items():
             for margin, fraction, purity, found in itertools.product(
                 map(int, args.margin.split(",")),
@@ -157,7 +162,7 @@ def main() -> None:
                 tied_best[result.tied_read[result.tied_unit == best[result.tied_read]]] = True
                 agree = decided & ((result.unit == best) | tied_best) & ~tie
                 n = int(decided.sum())
-                print(  # noqa: T201
+                print(
                     f"{k} {scale} {max_units} {margin} {fraction} {purity} {found} | "
                     f"{n / len(reads):7.1%} {int(agree.sum()) / max(n, 1):7.2%} "
                     f"{n - int(agree.sum()):6d}  {cpu:.2f}"

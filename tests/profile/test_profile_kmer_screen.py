@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +26,7 @@ REF_A = "AAAACCCCGGGG"
 REF_B = "AAAACCCCTTTT"
 EVERYTHING = ScreenSettings(
     k=4, scale=1, max_units=8, min_kmers=1, min_found=0.0, min_purity=0.0, min_margin=1,
-    margin_fraction=0.0,
+    margin_fraction=0.0, group_tie=0.5,
 )  # fmt: skip
 
 
@@ -199,7 +198,10 @@ def test_profile_with_screen_accounts_for_every_read(
         seed=1,
         random_reads=3,
     )
-    plain = profile_sample([reads], bundle=tiny_bundle, preset="ont", sample_id="mix")
+    plain_settings = replace(PROFILE_PRESETS["ont"], screen=None)
+    plain = profile_sample(
+        [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=plain_settings
+    )
     screened_settings = replace(PROFILE_PRESETS["ont"], screen=ScreenSettings())
     screened = profile_sample(
         [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=screened_settings
@@ -217,4 +219,3 @@ def test_profile_with_screen_accounts_for_every_read(
         [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=screened_settings
     )
     assert again.read_assignments == screened.read_assignments
-

@@ -5,13 +5,17 @@ profile. Most 16S reads, though, share far more exact k-mers with one species th
 other; those reads need no alignment to be placed. The screen finds them, in batches of reads
 processed with numpy (no per-read Python work), and leaves everything else to minimap2.
 
-**Index.** Every canonical k-mer (the smaller of a k-mer and its reverse complement, 2-bit packed
-into a ``uint64``) of the reference is *sampled* when a hash of it falls in ``1/scale`` of the
-hash space (FracMinHash; Irber et al. 2022): a read k-mer is sampled exactly when the same k-mer
-of the reference is, so the sample loses no matches, only resolution. Each sampled k-mer maps to
-the taxon units (species; :class:`gutbrain.profile.taxonomy.TaxonIndex`) whose references hold
-it. A k-mer held by more than ``max_units`` units (a conserved region) keeps no units: it only
-counts as *found* (the read matches the reference there), never as evidence for a species.
+**Index.** Every k-mer of the reference sequences (2-bit packed into a ``uint64``) is *sampled*
+when a hash of its first 8 bases falls in ``1/scale`` of the hash space (a FracMinHash-like
+sketch; Irber et al. 2022): a read k-mer is sampled exactly when the same k-mer of the reference
+is, so the sample loses no matches, only resolution, and only sampled positions are packed in
+full. Each sampled k-mer maps to the taxon units (species;
+:class:`gutbrain.profile.taxonomy.TaxonIndex`) whose references hold it. A k-mer held by more
+than ``max_units`` units (a conserved region) keeps no units: it only counts as *found* (the read
+matches the reference there), never as evidence for a species. The index holds the references'
+own strand; each read is looked up as it is and reverse-complemented, and the orientation with
+more k-mers found is the read's. Lookups bucket the k-mers' hashes by their top bits (a table
+of bucket starts, then a few vectorised probes).
 
 **Decision.** For a read with ``n`` sampled k-mers, ``found`` of them in the index and
 ``specific`` of those holding units, let ``best`` and ``second`` be the two largest numbers of
@@ -73,7 +77,7 @@ IntArray = npt.NDArray[np.int64]
 U64Array = npt.NDArray[np.uint64]
 
 #: Bumped whenever the index layout or the sampling changes (part of the cache file name).
-KMER_INDEX_FORMAT = 3
+KMER_INDEX_FORMAT = 4
 
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _letter, _value in zip(b"ACGTacgt", (0, 1, 2, 3, 0, 1, 2, 3), strict=True):
@@ -95,11 +99,16 @@ class ScreenSettings:
     min_purity: float = 0.5
     min_margin: int = 6
     margin_fraction: float = 0.2
+    group_tie: float = 0.0
+    group_apart: float = 2.0
 
     def __post_init__(self) -> None:
         # k-mers are sampled by their first 8 bases, so below k=8 only scale 1 is consistent
-        if not (1 <= self.k <= 31) or self.scale < 1 or self.max_units < 1 or (
-            self.k < _PREFIX and self.scale != 1
+        if (
+            not (1 <= self.k <= 31)
+            or self.scale < 1
+            or self.max_units < 1
+            or (self.k < _PREFIX and self.scale != 1)
         ):
             message = (
                 f"k-mer screen settings k={self.k}, scale={self.scale}, "
@@ -135,16 +144,14 @@ def reverse_complement(sequence: str) -> str:
     return sequence.translate(_COMPLEMENT)[::-1]
 
 
-def sampled_kmers(
-    sequences: Sequence[str], *, k: int, scale: int
-) -> tuple[IntArray, U64Array]:
+def sampled_kmers(sequences: Sequence[str], *, k: int, scale: int) -> tuple[IntArray, U64Array]:
     """Sampled forward k-mers of ``sequences``: ``(sequence index, k-mer)`` per occurrence.
 
     K-mers are 2-bit packed (A=0, C=1, G=2, T=3, first base most significant); those holding
     a letter other than A/C/G/T are skipped. A k-mer is sampled when the hash of its first
     8 bases (``8-mer × 0x9E3779B97F4A7C15`` mod 2^64, top 32 bits) is divisible by ``scale``,
-    so only those positions are packed in full. The index holds both strands of the reference,
-    so reads are looked up as they are.
+    so only those positions are packed in full. The index holds the reference strand; reads are
+    looked up as they are and reverse-complemented (the strand with more k-mers found counts).
 
     Examples
     --------
@@ -225,7 +232,7 @@ class ScreenResult:
 
 @dataclass(frozen=True, slots=True)
 class KmerIndex:
-    """Sampled canonical k-mers of a reference and the taxon units holding each.
+    """Sampled k-mers of a reference and the taxon units holding each.
 
     ``hashes`` holds the k-mers' hashes (``k-mer × 0x9E3779B97F4A7C15`` mod 2^64, a
     bijection), sorted; the units of k-mer ``i`` are ``units[offsets[i]:offsets[i + 1]]``
@@ -258,15 +265,18 @@ class KmerIndex:
         member: the alignment rule calls a member contested when it matches the read within
         ``group_identity_margin`` (identity) of the best. In k-mers, ``d`` differing bases cost
         about ``d × e`` sampled k-mers, ``e = (k / scale) × found / sampled`` (k-mers per base
-        times the share of the read's k-mers that survive its errors), so a member is *tied*
-        (contested; the read is decided for the group) when it has fewer than
-        ``0.5 × margin × length × e`` k-mers less than the best, *separated* when it has at
-        least ``2 ×`` that (and the decision margin) less, and in between the read goes to
-        alignment.
+        times the share of the read's k-mers that survive its errors). With
+        ``c = margin × length × e``, a member is *tied* (contested; the read is decided for the
+        group) when it has fewer than ``group_tie × c`` k-mers less than the best,
+        *separated* when it has at least ``group_apart × c`` (and the decision margin) less,
+        and in between the read goes to alignment. ``group_tie`` is 0 by default (a read with
+        a member near its best is aligned): 0.5 merged a group on gut_ont_5k that alignment
+        keeps apart (the *L. casei* group; docs/profile.md).
         """
         s = self.settings
-        n_reads = len(sequences)
-        read, kmer = sampled_kmers(sequences, k=s.k, scale=s.scale)
+        n_reads = 2 * len(sequences)  # each read as it is, then its reverse complement
+        both = [*sequences, *(reverse_complement(x) for x in sequences)]
+        read, kmer = sampled_kmers(both, k=s.k, scale=s.scale)
         sampled = np.bincount(read, minlength=n_reads)
         hit, where = self._lookup(kmer * _HASH_MULTIPLIER)
         read, where = read[hit], where[hit]
@@ -306,20 +316,34 @@ class KmerIndex:
         ok &= best >= s.min_purity * specific
         ok &= best - second >= need
         # members of the best unit's group: tied, separated, or in between (align the read)
-        lengths = np.fromiter((len(x) for x in sequences), dtype=np.float64, count=n_reads)
+        lengths = np.fromiter((len(x) for x in both), dtype=np.float64, count=n_reads)
         per_base = (s.k / s.scale) * found / np.maximum(sampled, 1)
         contest = group_identity_margin * lengths * per_base
         member = same & (key_unit != best_unit[key_read])
         behind = (best[key_read] - shared).astype(np.float64)
-        tied = member & (behind < 0.5 * contest[key_read])
-        apart = member & (behind >= np.maximum(2.0 * contest[key_read], need[key_read]))
+        tied = member & (behind < s.group_tie * contest[key_read])
+        apart = member & (behind >= np.maximum(s.group_apart * contest[key_read], need[key_read]))
         unclear = np.zeros(n_reads, dtype=bool)
         unclear[key_read[member & ~tied & ~apart]] = True
         ok &= ~unclear
         unit = np.where(ok, best_unit, -1)
-        tied &= ok[key_read]
+        # the read's strand is the orientation with more k-mers found (ties: as it is)
+        half = len(sequences)
+        flip = found[half:] > found[:half]
+        pick = np.arange(half) + np.where(flip, half, 0)
+        chosen = np.zeros(n_reads, dtype=bool)
+        chosen[pick] = True
+        tied &= ok[key_read] & chosen[key_read]
         return ScreenResult(
-            unit, best_unit, best, second, sampled, found, specific, key_read[tied], key_unit[tied]
+            unit[pick],
+            best_unit[pick],
+            best[pick],
+            second[pick],
+            sampled[pick],
+            found[pick],
+            specific[pick],
+            key_read[tied] % max(half, 1),
+            key_unit[tied],
         )
 
     def _lookup(self, hashed: U64Array) -> tuple[npt.NDArray[np.bool_], IntArray]:
@@ -393,15 +417,15 @@ def build_kmer_index(
     *,
     settings: ScreenSettings,
 ) -> KmerIndex:
-    """Index the sampled canonical k-mers of ``sequences`` (reference ``i`` belongs to unit
+    """Index the sampled k-mers of ``sequences`` (reference ``i`` belongs to unit
     ``reference_units[i]``).
 
     Examples
     --------
     >>> index = build_kmer_index(["ACGTACGGT", "ACGTACGGA"], [0, 1],
     ...                          settings=ScreenSettings(k=8, scale=1, max_units=1))
-    >>> index.hashes.size, int((index.offsets[1:] - index.offsets[:-1]).sum())  # both strands
-    (6, 4)
+    >>> index.hashes.size, int((index.offsets[1:] - index.offsets[:-1]).sum())
+    (3, 2)
     """
     ref_unit = np.asarray(reference_units, dtype=np.int64)
     n_units = int(ref_unit.max()) + 1 if ref_unit.size else 0
@@ -415,9 +439,8 @@ def build_kmer_index(
 
     def flush() -> None:
         nonlocal offset
-        both = batch + [reverse_complement(sequence) for sequence in batch]
-        read, kmer = sampled_kmers(both, k=settings.k, scale=settings.scale)
-        unit = ref_unit[read % len(batch) + offset].astype(np.uint64)
+        read, kmer = sampled_kmers(batch, k=settings.k, scale=settings.scale)
+        unit = ref_unit[read + offset].astype(np.uint64)
         keys.append(_sorted_unique((kmer << np.uint64(unit_bits)) | unit)[0])
         offset += len(batch)
         batch.clear()
@@ -426,7 +449,7 @@ def build_kmer_index(
     for sequence in sequences:
         batch.append(sequence)
         size += len(sequence)
-        if size >= _CHUNK_BASES // 2:
+        if size >= _CHUNK_BASES:
             flush()
             size = 0
     if batch:
