@@ -84,7 +84,7 @@ for _letter, _value in zip(b"ACGTacgt", (0, 1, 2, 3, 0, 1, 2, 3), strict=True):
     _CODE[_letter] = _value
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing (Knuth), odd: a bijection
 _PREFIX = 8  # bases of the k-mer prefix whose hash decides sampling
-_CHUNK_BASES = 2_000_000  # bases per vectorised chunk (bounds the temporary arrays to ~100 MB)
+_CHUNK_BASES = 500_000  # bases per vectorised chunk (bounds the temporary arrays to ~15 MB)
 
 
 @dataclass(frozen=True, slots=True)
