@@ -101,7 +101,7 @@ CITATIONS: tuple[str, ...] = (
 )
 
 _BATCH = 256
-_SCREEN_BATCH = 1024  # distinct reads per k-mer screen call (numpy work per batch; ~25 MB of arrays)
+_SCREEN_BATCH = 1024  # distinct reads per k-mer screen call (~25 MB of numpy arrays)
 
 # per-read status codes (read_assignments.tsv, assignment counters)
 _ASSIGNED_SPECIES = "assigned_species"
