@@ -457,7 +457,11 @@ def build_kmer_index(
     if offset != ref_unit.size:
         message = f"{offset} reference sequences but {ref_unit.size} taxon assignments"
         raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
-    key = _sorted_unique(np.concatenate(keys))[0] if keys else np.zeros(0, dtype=np.uint64)
+    # distinct (k-mer, unit) keys, sorted in place: the transient arrays stay ~2x the keys
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    keys.clear()
+    key.sort()
+    key = key[_heads(key)]
     kmer_of = key >> np.uint64(unit_bits)
     unit_of = (key & np.uint64((1 << unit_bits) - 1)).astype(np.int32)
     head = np.ones(key.size, dtype=bool)
