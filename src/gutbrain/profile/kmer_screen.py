@@ -14,8 +14,8 @@ full. Each sampled k-mer maps to the taxon units (species;
 than ``max_units`` units (a conserved region) keeps no units: it only counts as *found* (the read
 matches the reference there), never as evidence for a species. The index holds the references'
 own strand; each read is looked up as it is and reverse-complemented, and the orientation with
-more k-mers found is the read's. Lookups bucket the k-mers' hashes by their top bits (a table
-of bucket starts, then a few vectorised probes).
+the larger share of its k-mers found is the read's. Lookups bucket the k-mers' hashes by their
+top bits (a table of bucket starts, then a few vectorised probes).
 
 **Decision.** For a read with ``n`` sampled k-mers, ``found`` of them in the index and
 ``specific`` of those holding units, let ``best`` and ``second`` be the two largest numbers of
@@ -327,9 +327,13 @@ class KmerIndex:
         unclear[key_read[member & ~tied & ~apart]] = True
         ok &= ~unclear
         unit = np.where(ok, best_unit, -1)
-        # the read's strand is the orientation with more k-mers found (ties: as it is)
+        # the read's strand: the orientation with the larger share of its k-mers found (an
+        # exact match has all of them), then the larger best count; ties: as it is
         half = len(sequences)
-        flip = found[half:] > found[:half]
+        share = found / np.maximum(sampled, 1)
+        flip = (share[half:] > share[:half]) | (
+            (share[half:] == share[:half]) & (best[half:] > best[:half])
+        )
         pick = np.arange(half) + np.where(flip, half, 0)
         chosen = np.zeros(n_reads, dtype=bool)
         chosen[pick] = True
@@ -378,7 +382,7 @@ class KmerIndex:
         return digest.hexdigest()
 
 
-def _heads(sorted_values: IntArray) -> npt.NDArray[np.bool_]:
+def _heads(sorted_values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Mask of the first element of each run of equal values."""
     head = np.ones(sorted_values.size, dtype=bool)
     head[1:] = sorted_values[1:] != sorted_values[:-1]
