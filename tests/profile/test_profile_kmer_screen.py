@@ -179,7 +179,7 @@ def test_index_is_cached_checked_and_rebuilt(tiny_bundle: ReferenceBundle) -> No
     taxa = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
     screen = ScreenSettings(k=15, scale=2)
     first = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=screen)
-    files = sorted((tiny_bundle.path / "index").glob("*.npz"))
+    files = sorted((tiny_bundle.path / "index").glob("*-k15-s2-*.npz"))
     assert len(files) == 1
     again = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=screen)
     assert np.array_equal(again.hashes, first.hashes)
