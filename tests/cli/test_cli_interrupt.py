@@ -71,7 +71,10 @@ def _debris(folder: Path) -> list[str]:
 def test_interrupt_during_profile_with_threads_exits_128_plus_signal_and_stops_workers(
     tmp_path: Path, signum: int, code: int
 ) -> None:
-    proc = _start(["profile", str(READS), "--out", "out", "--threads", "2"], tmp_path)
+    # --align-all: the k-mer screen places most example reads before the workers start
+    proc = _start(
+        ["profile", str(READS), "--out", "out", "--threads", "2", "--align-all"], tmp_path
+    )
     workers = _wait_for_workers(proc, 2)
     os.killpg(proc.pid, signum)  # the whole group, as Ctrl-C in a terminal does
     _, err = proc.communicate(timeout=HANG)

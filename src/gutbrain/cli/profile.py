@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,9 @@ _ASSIGN = typer.Option(
 _SAMPLE = typer.Option("--sample-id", help="Sample ID (default: first file name).")
 _NO_CI = typer.Option("--no-intervals", help="Skip the bootstrap confidence intervals.")
 _FORCE = typer.Option("--force", help="Replace an existing output folder.")
+_ALIGN_ALL = typer.Option(
+    "--align-all", help="Align every read (no k-mer pre-screen): slower, for comparison."
+)
 
 
 def _note(message: str) -> None:
@@ -45,10 +49,11 @@ def profile_command(
     sample_id: Annotated[str | None, _SAMPLE] = None,
     no_intervals: Annotated[bool, _NO_CI] = False,
     force: Annotated[bool, _FORCE] = False,
+    align_all: Annotated[bool, _ALIGN_ALL] = False,
 ) -> None:
     """Profile a sample's 16S reads: species and genus abundances with confidence intervals."""
     from gutbrain.io.files import check_output_path
-    from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+    from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample, write_profile_outputs
     from gutbrain.workflow.reference import open_reference
 
     # before any work: --out exists (without --force), was not written by gutbrain, or is an input
@@ -69,6 +74,11 @@ def profile_command(
             sample_id=sample_id,
             confidence_intervals=not no_intervals,
             progress=progress,
+            settings=(
+                dataclasses.replace(PROFILE_PRESETS[preset], screen=None)
+                if align_all and preset in PROFILE_PRESETS
+                else None
+            ),
         )
     write_profile_outputs(result, out, read_assignments=read_assignments, replace=force)
     counts = result.assignment

@@ -74,6 +74,7 @@ from gutbrain.profile.em import (
     estimate_abundances,
 )
 from gutbrain.profile.index import ensure_index
+from gutbrain.profile.kmer_screen import KmerIndex, ScreenSettings, ensure_kmer_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
 from gutbrain.profile.taxonomy import (
@@ -93,6 +94,7 @@ __all__ = [
     "ensure_profile_indexes",
     "index_passes",
     "profile_sample",
+    "screen_unit_groups",
     "write_profile_outputs",
 ]
 
@@ -106,6 +108,7 @@ CITATIONS: tuple[str, ...] = (
 )
 
 _BATCH = 256
+_SCREEN_BATCH = 1024  # distinct reads per k-mer screen call (~25 MB of numpy arrays)
 
 # per-read status codes (read_assignments.tsv, assignment counters)
 _ASSIGNED_SPECIES = "assigned_species"
@@ -128,6 +131,9 @@ class ProfileSettings:
     low identity, partial, or only pruned candidates) and re-runs the estimate, against an
     index of only the references the first estimate points to when ``second_pass_subset``
     (:mod:`gutbrain.profile.candidates`);
+    ``screen`` (k-mer pre-screen, :mod:`gutbrain.profile.kmer_screen`) assigns the reads
+    whose species is clear from exact k-mer evidence without aligning them (``None``: align
+    every read);
     ``species_confidence`` is the genus-fallback posterior threshold; ``group_identity_margin``
     (identity, 0–1) is how much better a read must match its best member of a species group
     than every other member for the read to separate them (see
@@ -144,6 +150,7 @@ class ProfileSettings:
     read_qc: QCSettings | None = None
     second_pass: AlignmentSettings | None = None
     second_pass_subset: bool = True
+    screen: ScreenSettings | None = None
     species_confidence: float = 0.5
     group_identity_margin: float = 0.005
     contest: ContestSettings | None = field(default_factory=ContestSettings)
@@ -160,6 +167,7 @@ class ProfileSettings:
             "read_qc": self.read_qc.describe() if self.read_qc is not None else "preset",
             "second_pass": self.second_pass.as_dict() if self.second_pass is not None else None,
             "second_pass_subset": self.second_pass_subset,
+            "kmer_screen": self.screen.as_dict() if self.screen is not None else None,
             "min_identity": self.min_identity,
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
@@ -192,6 +200,9 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         min_identity=0.70,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
+        # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
+        # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
+        screen=ScreenSettings(),
     ),
     # HiFi: the same two passes. First map-hifi on a sparser minimizer index (k=19, w=31): on the
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
@@ -213,6 +224,9 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         min_identity=0.80,
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["hifi"],
+        # HiFi reads carry ~2.5x the k-mer evidence of ONT reads, and margins of 6 k-mers / 20 %
+        # moved 0.006 of gut_hifi_20k's species L1 (held-out Bacteroides strains): wider ones
+        screen=ScreenSettings(min_margin=12, margin_fraction=0.4),
     ),
     "short": ProfileSettings(ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6),
 }
@@ -270,6 +284,7 @@ class _Collected:
     hits: HitTable
     qc: ReadQC
     sequences: list[bytes]  # zlib-compressed distinct sequences (only with a second pass)
+    screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
 
 
 def _collect(
@@ -283,19 +298,50 @@ def _collect(
     processes: int,
     progress: Callable[[float, float | None], None] | None,
     pairs: MergeStats | None = None,
+    screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
 ) -> _Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     names: list[str] = []
     qc_reason: list[str | None] = []
     unique_of_read: list[int] = []
     seen: dict[bytes, int] = {}
-    batch_starts: list[int] = []
+    batch_ids: list[npt.NDArray[np.int64]] = []
+    decided: list[HitTable] = []
     sequences: list[bytes] = []
     keep_sequences = settings.second_pass is not None
+
+    def aligned(batch: list[str], start: int) -> list[str]:
+        """The reads of ``batch`` (distinct reads ``start``...) the screen leaves to mappy."""
+        ids = np.arange(start, start + len(batch), dtype=np.int64)
+        if screen is not None:
+            index, unit_group = screen
+            result = index.screen(
+                batch,
+                unit_group=unit_group,
+                group_identity_margin=settings.group_identity_margin,
+            )
+            chosen = result.decided
+            if chosen.any():
+                lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
+                which = np.concatenate([np.nonzero(chosen)[0], result.tied_read])
+                units = np.concatenate([result.unit[chosen], result.tied_unit])
+                decided.append(
+                    _screened_hits(
+                        ids[which],
+                        index.unit_reference[units],
+                        lengths[which],
+                        primary=np.arange(which.size) < int(chosen.sum()),
+                    )
+                )
+                batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
+                ids = ids[~chosen]
+        batch_ids.append(ids)
+        return batch
 
     def batches() -> Iterator[list[str]]:
         batch: list[str] = []
         start = 0
+        size = _SCREEN_BATCH if screen is not None else _BATCH
         reads = (
             merge_read_pairs(read_paths[0], read_paths[1], stats=stats, merge_stats=pairs)
             if pairs is not None
@@ -317,14 +363,12 @@ def _collect(
                 if keep_sequences:
                     sequences.append(zlib.compress(read.sequence.encode("ascii"), 1))
             unique_of_read.append(index)
-            if len(batch) >= _BATCH:
-                batch_starts.append(start)
+            if len(batch) >= size:
+                yield from _sub_batches(aligned(batch, start))
                 start += len(batch)
-                yield batch
                 batch = []
         if batch:
-            batch_starts.append(start)
-            yield batch
+            yield from _sub_batches(aligned(batch, start))
 
     def on_batch(_: int) -> None:
         if progress is not None:
@@ -333,7 +377,15 @@ def _collect(
     tables = list(
         align_batches(aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue)
     )
-    hits = HitTable.concat([t.shifted(s) for t, s in zip(tables, batch_starts, strict=True)])
+    offsets: list[npt.NDArray[np.int64]] = []
+    for group in batch_ids:  # as _sub_batches splits each screen batch for alignment
+        offsets.extend(group[i : i + _BATCH] for i in range(0, group.size, _BATCH))
+    hits = HitTable.concat(
+        [replace(t, read=o[t.read]) for t, o in zip(tables, offsets, strict=True)] + decided
+    )
+    screened = np.zeros(len(seen), dtype=bool)
+    for table in decided:
+        screened[table.read] = True
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return _Collected(
@@ -344,6 +396,42 @@ def _collect(
         hits=hits,
         qc=qc_filter.summary(),
         sequences=sequences,
+        screened=screened,
+    )
+
+
+def _sub_batches(batch: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(batch), _BATCH):
+        yield batch[i : i + _BATCH]
+
+
+def _screened_hits(
+    reads: npt.NDArray[np.int64],
+    references: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    *,
+    primary: npt.NDArray[np.bool_],
+) -> HitTable:
+    """Stand-in hits of screened reads: a unit's first reference, whole read, no errors; one
+    primary per read (its unit), secondary ones for the group members it ties with.
+
+    Screened reads are left out of the error model and their candidates get log L = 0
+    (:func:`_estimate`); the stand-ins carry the units through classification, EM and the
+    species-group rule (tied members match with equal identity: contested).
+    """
+    zero = np.zeros(reads.size, dtype=np.int64)
+    return HitTable(
+        read=reads,
+        ref=references.astype(np.int64),
+        query_start=zero,
+        query_end=lengths,
+        query_length=lengths,
+        ref_start=zero,
+        ref_end=lengths,
+        matches=lengths,
+        block_length=lengths,
+        edit_distance=zero,
+        primary=primary,
     )
 
 
@@ -411,16 +499,23 @@ def _estimate(
     min_abundance: float | None,
     groups: _Groups = (),
     contest: Mapping[str, str] | None = None,
+    screened: npt.NDArray[np.bool_] | None = None,
 ) -> _Estimate:
     """Classify distinct reads, score alignments, run the EM, merge contested species groups
     (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
-    the rank fallback."""
+    the rank fallback.
+
+    ``screened`` distinct reads (k-mer screen) carry one stand-in hit each: they are left out
+    of the error model and their single candidate gets log L = 0.
+    """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = np.array([s is None for s in status], dtype=bool)
     hits = hits.take(eligible[hits.read])
-    model = estimate_error_model(hits, weights=weights)
+    stand_in = screened[hits.read] if screened is not None else np.zeros(len(hits), dtype=bool)
+    model = estimate_error_model(hits.take(~stand_in), weights=weights)
     log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
+    log_l[stand_in] = 0.0
     rows = np.nonzero(eligible)[0]
     row_of_unique = np.full(n_unique, -1, dtype=np.int64)
     row_of_unique[rows] = np.arange(rows.size)
@@ -644,6 +739,16 @@ def profile_sample(
     groups = _bundle_groups(bundle, taxa)
     # ad-hoc groups need a reference with species groups (a --no-groups bundle opts out)
     contest = species_taxids(bundle) if load_species_groups(bundle) is not None else None
+    screen = (
+        (
+            ensure_kmer_index(
+                bundle, list(aligner.seq_names), taxa.ref_unit, settings=settings.screen
+            ),
+            _unit_groups(taxa, groups),
+        )
+        if settings.screen is not None
+        else None
+    )
 
     stats = ReadStats()
     qc_filter = ReadFilter(qc_settings, stats=stats)
@@ -659,6 +764,7 @@ def profile_sample(
         processes=default_processes(threads),
         progress=progress,
         pairs=pairs,
+        screen=screen,
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0] if paths else None)
     n_unique = collected.n_unique
@@ -666,14 +772,18 @@ def profile_sample(
     weights = np.bincount(kept, minlength=n_unique).astype(np.float64)
     hits = collected.hits
 
-    first = _estimate(hits, weights, taxa, settings, min_abundance, groups, contest)
+    screened = collected.screened
+    first = _estimate(hits, weights, taxa, settings, min_abundance, groups, contest, screened)
     result = first
     second = settings.second_pass
     if second is not None:
         redo = np.isin(first.status, list(_REALIGN))
         if redo.any():
             hits = _realign(collected, first, redo, bundle, settings, second, aligner, taxa)
-            result = _estimate(hits, weights, taxa, settings, min_abundance, groups, contest)
+            screened = screened & ~redo  # pruned screened reads are now aligned
+            result = _estimate(
+                hits, weights, taxa, settings, min_abundance, groups, contest, screened
+            )
             logger.debug(
                 "second pass: %d distinct reads re-aligned, %d now assigned",
                 int(redo.sum()),
@@ -758,6 +868,9 @@ def profile_sample(
     assignment["reads_assigned_adhoc_group"] = sum(
         1 for _, label, rank, taxon in per_read if rank == "species" and taxon in adhoc_names
     )
+    kept_unique = collected.unique_of_read[collected.unique_of_read >= 0]
+    assignment["reads_screened"] = int(screened[kept_unique].sum())
+    assignment["reads_aligned"] = int(kept_unique.size) - assignment["reads_screened"]
     if pairs is not None:
         assignment.update(pairs.as_dict())
     em_info = {
@@ -934,6 +1047,18 @@ def _bundle_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> _Groups:
         if len(members) >= 2:
             out.append((group.name, group.lineage(lineages), members))
     return tuple(out)
+
+
+def _unit_groups(taxa: TaxonIndex, groups: _Groups) -> npt.NDArray[np.int64]:
+    """Species group index of each unit (``-1``: none), for the k-mer screen."""
+    group_of = {m: g for g, (_, _, members) in enumerate(groups) for m in members}
+    return np.array([group_of.get(unit.species or "", -1) for unit in taxa.units], dtype=np.int64)
+
+
+def screen_unit_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> npt.NDArray[np.int64]:
+    """Per taxon unit of ``taxa``: its species group in ``bundle`` (``-1``: none), as the
+    k-mer screen (:mod:`gutbrain.profile.kmer_screen`) takes it."""
+    return _unit_groups(taxa, _bundle_groups(bundle, taxa))
 
 
 def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path]:

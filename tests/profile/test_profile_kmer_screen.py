@@ -1,0 +1,221 @@
+"""The k-mer pre-screen: hand-counted k-mer evidence, decisions, properties and the index cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gutbrain.profile.kmer_screen import (
+    ScreenSettings,
+    build_kmer_index,
+    ensure_kmer_index,
+    reverse_complement,
+    sampled_kmers,
+)
+from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
+from gutbrain.profile.taxonomy import TaxonIndex
+from gutbrain.reference.bundle import ReferenceBundle, read_sequences
+
+# two units whose references share their first 8 bases (hand-counted below with k=4, scale=1)
+REF_A = "AAAACCCCGGGG"
+REF_B = "AAAACCCCTTTT"
+EVERYTHING = ScreenSettings(
+    k=4, scale=1, max_units=8, min_kmers=1, min_found=0.0, min_purity=0.0, min_margin=1,
+    margin_fraction=0.0, group_tie=0.5,
+)  # fmt: skip
+
+
+def _pack(kmer: str) -> int:
+    value = 0
+    for base in kmer:
+        value = value * 4 + "ACGT".index(base)
+    return value
+
+
+def test_sampled_kmers_are_the_packed_forward_kmers() -> None:
+    # scale 1 keeps every k-mer; 'N' and the sequence boundary break k-mers
+    read, kmer = sampled_kmers(["ACGTA", "GGNCCA"], k=3, scale=1)
+    assert read.tolist() == [0, 0, 0, 1]
+    assert [int(x) for x in kmer] == [_pack("ACG"), _pack("CGT"), _pack("GTA"), _pack("CCA")]
+
+
+def test_sampling_keeps_a_kmer_in_a_read_exactly_when_it_keeps_it_in_the_reference() -> None:
+    ref = "ACGGTCAGGCTTACGATCGGATCGATTTACGGCATCGACTAGCATCGGGACTTTACGACTGATCGGACTAGC" * 3
+    _, all_kmers = sampled_kmers([ref], k=12, scale=4)
+    _, part = sampled_kmers([ref[17:90]], k=12, scale=4)
+    assert 0 < part.size < len(ref[17:90])  # some sampled, not all
+    assert set(part.tolist()) <= set(all_kmers.tolist())
+    window = {_pack(ref[17 + i : 29 + i]) for i in range(len(ref[17:90]) - 11)}
+    assert set(part.tolist()) == window & set(all_kmers.tolist())
+
+
+def test_hand_counted_evidence_and_decision() -> None:
+    index = build_kmer_index([REF_A, REF_B], [0, 1], settings=EVERYTHING)
+    # read AAAACCCCGG: 7 4-mers AAAA AAAC AACC ACCC CCCC CCCG CCGG; all in A, the first 5 in B
+    result = index.screen(["AAAACCCCGG"])
+    assert result.sampled.tolist() == [7]
+    assert result.found.tolist() == [7]
+    assert result.specific.tolist() == [7]
+    assert (result.best_unit.tolist(), result.best.tolist(), result.second.tolist()) == (
+        [0],
+        [7],
+        [5],
+    )
+    assert result.unit.tolist() == [0]  # margin 2 >= 1
+    stricter = replace(index, settings=replace(EVERYTHING, min_margin=3))
+    assert stricter.screen(["AAAACCCCGG"]).unit.tolist() == [-1]
+    # the reverse complement read is decided the same way (both strands are indexed)
+    assert index.screen([reverse_complement("AAAACCCCGG")]).unit.tolist() == [0]
+
+
+def test_kmers_of_too_many_units_only_count_as_found() -> None:
+    one = replace(EVERYTHING, max_units=1)
+    index = build_kmer_index([REF_A, REF_B], [0, 1], settings=one)
+    result = index.screen(["AAAACCCCGG"])
+    # AAAA..CCCC are held by both units: found, but no evidence; CCCG, CCGG only by A
+    assert (result.found.tolist(), result.specific.tolist()) == ([7], [2])
+    assert (result.best.tolist(), result.second.tolist(), result.unit.tolist()) == ([2], [0], [0])
+
+
+def test_copies_of_one_unit_count_once_and_thresholds_apply() -> None:
+    index = build_kmer_index([REF_A, REF_A, REF_B], [0, 0, 1], settings=EVERYTHING)
+    assert index.unit_reference.tolist() == [0, 2]
+    result = index.screen(["AAAACCCCGG", "ACGTACGTACGT", "AAN"])
+    assert result.best.tolist()[0] == 7  # not 14: units, not references
+    assert result.unit.tolist() == [0, -1, -1]  # no shared k-mer; too short for a k-mer
+    too_few = replace(index, settings=replace(EVERYTHING, min_kmers=8))
+    assert too_few.screen(["AAAACCCCGG"]).unit.tolist() == [-1]
+    low_identity = replace(index, settings=replace(EVERYTHING, min_found=0.9))
+    # AAAACCCCGGAT: 9 4-mers, 7 found (7/9 < 0.9)
+    assert low_identity.screen(["AAAACCCCGGAT"]).unit.tolist() == [-1]
+    impure = replace(index, settings=replace(EVERYTHING, min_purity=0.9))
+    # a chimera: A's end joined to B's end shares specific k-mers with both units
+    chimera = "CCCCGGGG" + "CCTTTT"
+    assert impure.screen([chimera]).unit.tolist() == [-1]
+
+
+def test_a_read_between_members_of_a_group_is_decided_for_the_group() -> None:
+    index = build_kmer_index([REF_A, REF_B], [0, 1], settings=replace(EVERYTHING, min_margin=3))
+    groups = np.array([0, 0])
+    # A 7 k-mers, B 5: margin 2 < 3, undecided between two species ...
+    assert index.screen(["AAAACCCCGG"]).unit.tolist() == [-1]
+    # ... but A and B form one group and nothing outside it competes. The member margin in
+    # k-mers is identity margin x length x (k / scale) x found / sampled = m x 10 x 4 x 1:
+    # m = 0.2 -> 8; B is 2 behind, < 0.5 x 8: tied, the read is decided for the group
+    grouped = index.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.2)
+    assert grouped.unit.tolist() == [0]
+    assert (grouped.second.tolist(), grouped.tied_read.tolist(), grouped.tied_unit.tolist()) == (
+        [0],
+        [0],
+        [1],
+    )
+    # m = 0.01 -> 0.4: B is >= max(2 x 0.4, margin 1) behind: separated, decided for A alone
+    wide = replace(index, settings=replace(EVERYTHING, min_margin=1))
+    separated = wide.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.01)
+    assert (separated.unit.tolist(), separated.tied_unit.tolist()) == ([0], [])
+    # m = 0.05 -> 2: B is neither < 1 nor >= 4 behind: left to alignment
+    unclear = wide.screen(["AAAACCCCGG"], unit_group=groups, group_identity_margin=0.05)
+    assert unclear.unit.tolist() == [-1]
+
+
+_DNA = st.text(alphabet="ACGT", min_size=40, max_size=120)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    references=st.lists(_DNA, min_size=2, max_size=6),
+    picks=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 80), st.integers(20, 60)),
+                   min_size=1, max_size=12),
+    k=st.sampled_from([11, 15]),
+    scale=st.just(1),  # every k-mer: both orientations of a read have the same number
+    max_units=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_screen_properties(
+    references: list[str],
+    picks: list[tuple[int, int, int]],
+    k: int,
+    scale: int,
+    max_units: int,
+    seed: int,
+) -> None:
+    units = [i // 2 for i in range(len(references))]  # references 2i, 2i+1 form unit i
+    loose = ScreenSettings(
+        k=k, scale=scale, max_units=max_units, min_kmers=1, min_found=0.0, min_purity=0.0,
+        min_margin=1, margin_fraction=0.0,
+    )  # fmt: skip
+    index = build_kmer_index(references, units, settings=loose)
+    reads = []
+    for ref, start, length in picks:
+        source = references[ref % len(references)]
+        read = source[start % len(source) :][:length]
+        reads.append(reverse_complement(read) if (seed + start) % 2 else read)
+    result = index.screen(reads)
+    # every read is accounted for: one decision per read
+    assert result.unit.shape == (len(reads),)
+    # never contradicts a unique exact match
+    for read, unit in zip(reads, result.unit.tolist(), strict=True):
+        holders = {
+            units[i]
+            for i, ref in enumerate(references)
+            if read in ref or reverse_complement(read) in ref
+        }
+        if len(holders) == 1 and unit >= 0:
+            assert unit == holders.pop()
+    # batch order invariance
+    order = np.random.default_rng(seed).permutation(len(reads))
+    shuffled = index.screen([reads[i] for i in order])
+    assert np.array_equal(shuffled.unit, result.unit[order])
+    assert np.array_equal(shuffled.best, result.best[order])
+
+
+def test_index_is_cached_checked_and_rebuilt(tiny_bundle: ReferenceBundle) -> None:
+    names = [name for name, _ in read_sequences(tiny_bundle)]
+    taxa = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
+    screen = ScreenSettings(k=15, scale=2)
+    first = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=screen)
+    files = sorted((tiny_bundle.path / "index").glob("*-k15-s2-*.npz"))
+    assert len(files) == 1
+    again = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=screen)
+    assert np.array_equal(again.hashes, first.hashes)
+    assert again.checksum() == first.checksum()
+    files[0].write_bytes(files[0].read_bytes()[:100])  # damaged: rebuilt, same content
+    rebuilt = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=screen)
+    assert rebuilt.checksum() == first.checksum()
+
+
+def test_profile_with_screen_accounts_for_every_read(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    reads = make_reads(
+        "mix.fq.gz",
+        {"7000004128190436": 20, "S000003122": 12, "S000436350": 8},
+        seed=1,
+        random_reads=3,
+    )
+    plain_settings = replace(PROFILE_PRESETS["ont"], screen=None)
+    plain = profile_sample(
+        [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=plain_settings
+    )
+    screened_settings = replace(PROFILE_PRESETS["ont"], screen=ScreenSettings())
+    screened = profile_sample(
+        [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=screened_settings
+    )
+    counts = screened.assignment
+    assert counts["reads_screened"] > 0
+    assert counts["reads_screened"] + counts["reads_aligned"] == screened.qc.reads_kept
+    assert plain.assignment["reads_screened"] == 0
+    assert {r.taxon: round(r.reads) for r in screened.profile.at_rank("species")} == {
+        r.taxon: round(r.reads) for r in plain.profile.at_rank("species")
+    }
+    labels = [label for _, label, _, _ in screened.read_assignments]
+    assert len(labels) == counts["reads_in"]
+    again = profile_sample(
+        [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=screened_settings
+    )
+    assert again.read_assignments == screened.read_assignments
