@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from gutbrain.web.uploads import (
     receive_form,
 )
 
+T = TypeVar("T")
 BOUNDARY = "xyzzy"
 CHUNK = 64 * 1024
 
@@ -51,11 +53,17 @@ class _Stream:
             yield chunk
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on its own loop in a thread (a browser test may hold this thread's)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _receive(
     body: bytes, tmp: Path, caps: dict[str, int], stream: _Stream | None = None, **options: Any
 ) -> ReceivedForm:
     stream = stream or _Stream(body)
-    return asyncio.run(
+    return _run(
         receive_form(
             f"multipart/form-data; boundary={BOUNDARY}",
             stream.chunks(),
@@ -103,9 +111,7 @@ def test_not_a_multipart_form_is_415(tmp_path: Path) -> None:
         yield b""
 
     with pytest.raises(UploadError) as caught:
-        asyncio.run(
-            receive_form("application/json", empty(), tmp_dir=tmp_path, file_caps={"reads": 1})
-        )
+        _run(receive_form("application/json", empty(), tmp_dir=tmp_path, file_caps={"reads": 1}))
     assert caught.value.status == 415
 
 
