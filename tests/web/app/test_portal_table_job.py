@@ -13,14 +13,6 @@ TABLES = Path(__file__).resolve().parents[2] / "io" / "fixtures" / "tables"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "jobs.build_command passes --sample-id <portal id> with --table, which selects a table "
-        "sample of that name (GB-INPUT 'no sample ... in the table'); the upload guarantees "
-        "exactly one sample, so the worker should omit --sample-id for tables"
-    ),
-)
 def test_uploaded_table_is_analysed_by_the_worker(world: World) -> None:
     client = world.portal.client()
     csrf = login(client, "lab-a@example.org")
