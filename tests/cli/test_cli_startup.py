@@ -29,7 +29,17 @@ def test_the_first_non_option_argument_picks_the_command_module() -> None:
     everything = _modules_for([])
     assert _modules_for(["--help"]) == everything
     assert _modules_for(["no-such-command"]) == everything
-    assert set(everything) == {"reads", "db", "profile", "tables", "interpret", "report", "cohort"}
+    assert _modules_for(["serve", "--data", "d"]) == ("serve",)
+    assert set(everything) == {
+        "reads",
+        "db",
+        "profile",
+        "tables",
+        "interpret",
+        "report",
+        "cohort",
+        "serve",
+    }
 
 
 def test_profile_help_imports_neither_report_cohort_nor_minimap2() -> None:
@@ -47,3 +57,12 @@ def test_profile_help_imports_neither_report_cohort_nor_minimap2() -> None:
     )
     for command in ("profile", "report", "cohort", "db", "reads", "export"):
         assert command in everything.stdout
+
+
+def test_every_registered_command_is_in_the_lazy_command_table() -> None:
+    from gutbrain.cli import _COMMAND_MODULES, app
+
+    names = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
+    names |= {g.name or g.typer_instance.info.name for g in app.registered_groups}
+    assert names, "no command registered"
+    assert names <= set(_COMMAND_MODULES), names - set(_COMMAND_MODULES)
