@@ -460,7 +460,7 @@ def sample_page(request: Request, sample_id: str) -> Response:
     state = portal(request)
     viewer = require(request, Role.LAB, Role.PERSON)
     sample = _sample(request, viewer, sample_id)
-    state.store.audit(viewer.account.id, "view", "sample", sample.id, "success")
+    state.store.audit_view(viewer.account.id, "view", "sample", sample.id, "success")
     return render(
         request,
         "sample.html",
@@ -499,7 +499,7 @@ def sample_report(request: Request, sample_id: str) -> Response:
     path = report_path(state, sample)
     if sample.job.state is not JobState.DONE or not path.is_file():
         raise HTTPException(status_code=404)
-    state.store.audit(viewer.account.id, "view-report", "sample", sample.id, "success")
+    state.store.audit_view(viewer.account.id, "view-report", "sample", sample.id, "success")
     return FileResponse(
         path,
         media_type="text/html; charset=utf-8",
@@ -652,7 +652,7 @@ def person_dashboard(request: Request) -> Response:
     samples = state.store.samples_of_person(person_id)
     summaries = state.store.summaries_of_person(person_id)
     labels = {s.id: s.label for s in samples}
-    state.store.audit(person_id, "view", "person", person_id, "success")
+    state.store.audit_view(person_id, "view", "person", person_id, "success")
     return render(
         request,
         "person.html",

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,10 @@ class AuditEvent:
 
 
 #: What an audit event may hold: ids (``uuid4().hex``) and short words (no "@", no free text).
+#: A page view's audit event waits at most this long (seconds) before it is written.
+VIEW_AUDIT_SECONDS = 1.0
+#: This many waiting view events are written at once, without waiting for the interval.
+VIEW_AUDIT_BATCH = 256
 _AUDIT_ID = re.compile(r"[0-9a-f]{32}")
 _AUDIT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,31}")
 
@@ -298,11 +303,21 @@ class Store:
         it the store manages rows only and :meth:`result_dir` cannot be used.
     """
 
-    def __init__(self, engine: sa.Engine, *, settings: PortalSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        settings: PortalSettings | None = None,
+        view_audit_seconds: float = VIEW_AUDIT_SECONDS,
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._lease = dt.timedelta(seconds=settings.job_lease_seconds if settings else 60.0)
         self._max_attempts = settings.job_max_attempts if settings else 2
+        self._view_seconds = view_audit_seconds
+        self._views: list[dict[str, Any]] = []  # view events not yet written, oldest first
+        self._views_lock = threading.Lock()
+        self._views_timer: threading.Timer | None = None
 
     @classmethod
     def open(cls, settings: PortalSettings) -> Store:
@@ -329,7 +344,12 @@ class Store:
         return self._settings
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Write the view events still waiting, then close every pooled connection."""
+        with self._views_lock:
+            timer, self._views_timer = self._views_timer, None
+        if timer is not None:
+            timer.cancel()
+        self.flush_views()
         self._engine.dispose()
 
     # -- transactions ---------------------------------------------------------------------------
@@ -924,6 +944,7 @@ class Store:
         Returns ``None`` when ``actor`` may not see the sample (or it does not exist). Records its
         own audit event (``delete_sample``).
         """
+        self.flush_views()  # the audit log keeps its order: views before the deletion
         with self._write() as session:
             owned = session.scalar(
                 sa.select(SampleRow.id).where(SampleRow.id == sample_id, self._visible_to(actor))
@@ -948,6 +969,7 @@ class Store:
         StoreUsageError
             When ``person_id`` names an account that is not a person.
         """
+        self.flush_views()  # the audit log keeps its order: views before the deletion
         with self._write() as session:
             person = session.get(AccountRow, person_id)
             if person is None:
@@ -1089,11 +1111,75 @@ class Store:
             outcome is not a short word (letters, digits, ``_ . : / -`` and spaces, at most 32
             characters): an email or free text never reaches the audit log.
         """
+        self.flush_views()  # the audit log keeps its order: earlier views first
         with self._write() as session:
             session.add(_audit_row(actor_id, action, object_type, object_id, outcome))
 
+    def audit_view(
+        self, actor_id: str, action: str, object_type: str, object_id: str, outcome: str
+    ) -> None:
+        """Append the audit event of a page view, written with others in one transaction.
+
+        A view is not a change, so it does not pay a synchronous write of its own: the event
+        waits in memory (with its own time) and one transaction writes every waiting event
+        ``view_audit_seconds`` after the first of them, or at once when
+        :data:`VIEW_AUDIT_BATCH` are waiting. A change's :meth:`audit`, :meth:`audit_events`,
+        the deletions and :meth:`close` write the waiting events first. A crash of the process
+        loses at most the view events of that last interval; changes (uploads, deletions,
+        logins, exports) are audited synchronously by :meth:`audit`.
+
+        Raises
+        ------
+        StoreUsageError
+            As :meth:`audit`, at once (not later in the writer).
+        """
+        values = _audit_values(actor_id, action, object_type, object_id, outcome)
+        with self._views_lock:
+            self._views.append(values)
+            full = len(self._views) >= VIEW_AUDIT_BATCH
+            if not full and self._views_timer is None:
+                self._views_timer = threading.Timer(self._view_seconds, self._flush_on_timer)
+                self._views_timer.daemon = True
+                self._views_timer.start()
+        if full:
+            self.flush_views()
+
+    def flush_views(self) -> int:
+        """Write the waiting view events in one transaction; returns how many were written.
+
+        When the write fails the events wait again (oldest first) and the error is raised.
+        """
+        with self._views_lock:
+            pending, self._views = self._views, []
+        if not pending:
+            return 0
+        try:
+            with self._write() as session:
+                session.execute(sa.insert(AuditEventRow), pending)
+        except BaseException:
+            with self._views_lock:
+                self._views[:0] = pending
+            raise
+        return len(pending)
+
+    def _flush_on_timer(self) -> None:
+        with self._views_lock:
+            self._views_timer = None
+        try:
+            self.flush_views()
+        except Exception:  # the events wait for the next write; never lost silently
+            with self._views_lock:
+                waiting = len(self._views)
+            logger.exception("could not write %d waiting view audit events; retrying", waiting)
+            with self._views_lock:
+                if self._views_timer is None:
+                    self._views_timer = threading.Timer(self._view_seconds, self._flush_on_timer)
+                    self._views_timer.daemon = True
+                    self._views_timer.start()
+
     def audit_events(self, *, limit: int = 100) -> list[AuditEvent]:
-        """The newest audit events first."""
+        """The newest audit events first (view events still waiting are written first)."""
+        self.flush_views()
         with self._read() as session:
             rows = session.scalars(
                 sa.select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit)
@@ -1115,6 +1201,12 @@ class Store:
 def _audit_row(
     actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
 ) -> AuditEventRow:
+    return AuditEventRow(**_audit_values(actor_id, action, object_type, object_id, outcome))
+
+
+def _audit_values(
+    actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
+) -> dict[str, Any]:
     bad = [
         name
         for name, value, pattern in (
@@ -1132,14 +1224,14 @@ def _audit_row(
             "actions and outcomes only, never personal content"
         )
         raise StoreUsageError(message)
-    return AuditEventRow(
-        at=_now(),
-        actor_id=actor_id,
-        action=action[:64],
-        object_type=object_type[:32],
-        object_id=None if object_id is None else object_id[:64],
-        outcome=outcome[:32],
-    )
+    return {
+        "at": _now(),
+        "actor_id": actor_id,
+        "action": action[:64],
+        "object_type": object_type[:32],
+        "object_id": None if object_id is None else object_id[:64],
+        "outcome": outcome[:32],
+    }
 
 
 def _count(result: Any) -> int:
