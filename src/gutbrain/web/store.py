@@ -254,7 +254,43 @@ def _email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def _account(row: AccountRow) -> Account:
+#: A row of a Core select (named columns read as attributes).
+_CoreRow = sa.Row[*tuple[Any, ...]]
+#: The columns the hot read paths select with SQLAlchemy Core (no ORM objects to build).
+_ACCOUNT_COLUMNS = (
+    AccountRow.id,
+    AccountRow.email,
+    AccountRow.role,
+    AccountRow.display_name,
+    AccountRow.created_at,
+)
+_SAMPLE_COLUMNS = (
+    SampleRow.id,
+    SampleRow.person_id,
+    SampleRow.lab_id,
+    SampleRow.label,
+    SampleRow.collected_on,
+    SampleRow.preset,
+    SampleRow.created_at,
+    JobRow.id.label("job_id"),
+    JobRow.state.label("job_state"),
+    JobRow.attempt.label("job_attempt"),
+    JobRow.stage.label("job_stage"),
+    JobRow.progress.label("job_progress"),
+    JobRow.error.label("job_error"),
+    JobRow.updated_at.label("job_updated_at"),
+)
+_FILE_COLUMNS = (
+    SampleFileRow.sample_id,
+    SampleFileRow.kind,
+    SampleFileRow.path,
+    SampleFileRow.original_name,
+    SampleFileRow.size,
+    SampleFileRow.sha256,
+)
+
+
+def _account(row: AccountRow | _CoreRow) -> Account:
     return Account(
         id=row.id,
         email=row.email,
@@ -277,7 +313,7 @@ def _job(row: JobRow) -> Job:
     )
 
 
-def _stored_file(row: SampleFileRow) -> StoredFile:
+def _stored_file(row: SampleFileRow | _CoreRow) -> StoredFile:
     return StoredFile(
         kind=row.kind,
         path=Path(row.path),
@@ -447,13 +483,13 @@ class Store:
 
     def session(self, token_hash: str, now: dt.datetime) -> tuple[Account, str] | None:
         """``(account, csrf token)`` of a session that has not expired at ``now``, else ``None``."""
-        with self._read() as session:
-            found = session.execute(
-                sa.select(AccountRow, SessionRow.csrf_token)
-                .join(SessionRow, SessionRow.account_id == AccountRow.id)
+        with self._engine.connect() as connection:  # Core: on every request, no ORM objects
+            found = connection.execute(
+                sa.select(*_ACCOUNT_COLUMNS, SessionRow.csrf_token)
+                .join_from(SessionRow, AccountRow, SessionRow.account_id == AccountRow.id)
                 .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now)
             ).first()
-            return None if found is None else (_account(found[0]), found[1])
+            return None if found is None else (_account(found), found.csrf_token)
 
     def delete_session(self, token_hash: str) -> None:
         """End one session (logout)."""
@@ -663,35 +699,46 @@ class Store:
         if problem is not None:
             raise StoreUsageError(problem)
 
-    def _samples(self, session: Session, where: Any, order: Sequence[Any]) -> list[Sample]:
+    def _samples(
+        self, session: Session | sa.Connection, where: Any, order: Sequence[Any]
+    ) -> list[Sample]:
+        # Core rows, not ORM objects: this is on every page view (sample page, report, lists)
         rows = session.execute(
-            sa.select(SampleRow, JobRow)
-            .join(JobRow, JobRow.sample_id == SampleRow.id)
+            sa.select(*_SAMPLE_COLUMNS)
+            .join_from(SampleRow, JobRow, JobRow.sample_id == SampleRow.id)
             .where(where)
             .order_by(*order)
         ).all()
-        ids = [sample.id for sample, _ in rows]
-        files: dict[str, list[StoredFile]] = {sample_id: [] for sample_id in ids}
-        if ids:
-            for file_row in session.scalars(
-                sa.select(SampleFileRow)
-                .where(SampleFileRow.sample_id.in_(ids))
+        files: dict[str, list[StoredFile]] = {row.id: [] for row in rows}
+        if rows:
+            for file_row in session.execute(
+                sa.select(*_FILE_COLUMNS)
+                .where(SampleFileRow.sample_id.in_(list(files)))
                 .order_by(SampleFileRow.id)
             ):
                 files[file_row.sample_id].append(_stored_file(file_row))
         return [
             Sample(
-                id=sample.id,
-                person_id=sample.person_id,
-                lab_id=sample.lab_id,
-                label=sample.label,
-                collected_on=sample.collected_on,
-                preset=sample.preset,
-                created_at=sample.created_at,
-                job=_job(job),
-                files=tuple(files[sample.id]),
+                id=row.id,
+                person_id=row.person_id,
+                lab_id=row.lab_id,
+                label=row.label,
+                collected_on=row.collected_on,
+                preset=row.preset,
+                created_at=row.created_at,
+                job=Job(
+                    id=row.job_id,
+                    sample_id=row.id,
+                    state=JobState(row.job_state),
+                    attempt=row.job_attempt,
+                    stage=row.job_stage,
+                    progress=row.job_progress,
+                    error=row.job_error,
+                    updated_at=row.job_updated_at,
+                ),
+                files=tuple(files[row.id]),
             )
-            for sample, job in rows
+            for row in rows
         ]
 
     @staticmethod
@@ -704,9 +751,9 @@ class Store:
 
     def sample_for(self, viewer: Account, sample_id: str) -> Sample | None:
         """The sample if ``viewer`` is its person or the lab that uploaded it, else ``None``."""
-        with self._read() as session:
+        with self._engine.connect() as connection:
             found = self._samples(
-                session, sa.and_(SampleRow.id == sample_id, self._visible_to(viewer)), ()
+                connection, sa.and_(SampleRow.id == sample_id, self._visible_to(viewer)), ()
             )
             return found[0] if found else None
 
@@ -718,9 +765,9 @@ class Store:
 
     def samples_of_person(self, person_id: str) -> list[Sample]:
         """A person's samples, by collection date (then upload time)."""
-        with self._read() as session:
+        with self._engine.connect() as connection:
             return self._samples(
-                session,
+                connection,
                 SampleRow.person_id == person_id,
                 (SampleRow.collected_on, SampleRow.created_at, SampleRow.id),
             )
@@ -767,8 +814,8 @@ class Store:
 
     def summaries_of_person(self, person_id: str) -> list[SampleSummary]:
         """Summaries of a person's finished samples, by collection date (then upload time)."""
-        with self._read() as session:
-            texts = session.scalars(
+        with self._engine.connect() as connection:
+            texts = connection.scalars(
                 sa.select(JobRow.summary_json)
                 .join(SampleRow, SampleRow.id == JobRow.sample_id)
                 .where(
