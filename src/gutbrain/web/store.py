@@ -290,6 +290,46 @@ _FILE_COLUMNS = (
 )
 
 
+# The statements of every page view are built once: a reused statement skips SQLAlchemy's
+# statement construction and its cached-result adaptation (most of a lookup's CPU time).
+_SESSION_LOOKUP = (
+    sa.select(*_ACCOUNT_COLUMNS, SessionRow.csrf_token)
+    .join_from(SessionRow, AccountRow, SessionRow.account_id == AccountRow.id)
+    .where(
+        SessionRow.token_hash == sa.bindparam("token_hash"),
+        SessionRow.expires_at > sa.bindparam("now"),
+    )
+)
+_SAMPLES = sa.select(*_SAMPLE_COLUMNS).join_from(
+    SampleRow, JobRow, JobRow.sample_id == SampleRow.id
+)
+_SAMPLE_OF_PERSON = _SAMPLES.where(
+    SampleRow.id == sa.bindparam("sample_id"), SampleRow.person_id == sa.bindparam("viewer_id")
+)
+_SAMPLE_OF_LAB = _SAMPLES.where(
+    SampleRow.id == sa.bindparam("sample_id"), SampleRow.lab_id == sa.bindparam("viewer_id")
+)
+_PERSON_ORDER = (SampleRow.collected_on, SampleRow.created_at, SampleRow.id)
+_SAMPLES_OF_PERSON = _SAMPLES.where(SampleRow.person_id == sa.bindparam("person_id")).order_by(
+    *_PERSON_ORDER
+)
+_FILES_OF_SAMPLES = (
+    sa.select(*_FILE_COLUMNS)
+    .where(SampleFileRow.sample_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(SampleFileRow.id)
+)
+_SUMMARIES_OF_PERSON = (
+    sa.select(JobRow.summary_json)
+    .join_from(JobRow, SampleRow, SampleRow.id == JobRow.sample_id)
+    .where(
+        SampleRow.person_id == sa.bindparam("person_id"),
+        JobRow.state == JobState.DONE.value,
+        JobRow.summary_json.is_not(None),
+    )
+    .order_by(*_PERSON_ORDER)
+)
+
+
 def _account(row: AccountRow | _CoreRow) -> Account:
     return Account(
         id=row.id,
@@ -485,9 +525,7 @@ class Store:
         """``(account, csrf token)`` of a session that has not expired at ``now``, else ``None``."""
         with self._engine.connect() as connection:  # Core: on every request, no ORM objects
             found = connection.execute(
-                sa.select(*_ACCOUNT_COLUMNS, SessionRow.csrf_token)
-                .join_from(SessionRow, AccountRow, SessionRow.account_id == AccountRow.id)
-                .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now)
+                _SESSION_LOOKUP, {"token_hash": token_hash, "now": now}
             ).first()
             return None if found is None else (_account(found), found.csrf_token)
 
@@ -702,20 +740,17 @@ class Store:
     def _samples(
         self, session: Session | sa.Connection, where: Any, order: Sequence[Any]
     ) -> list[Sample]:
+        return self._sample_rows(session, _SAMPLES.where(where).order_by(*order), {})
+
+    @staticmethod
+    def _sample_rows(
+        session: Session | sa.Connection, statement: Any, params: Mapping[str, Any]
+    ) -> list[Sample]:
         # Core rows, not ORM objects: this is on every page view (sample page, report, lists)
-        rows = session.execute(
-            sa.select(*_SAMPLE_COLUMNS)
-            .join_from(SampleRow, JobRow, JobRow.sample_id == SampleRow.id)
-            .where(where)
-            .order_by(*order)
-        ).all()
+        rows = session.execute(statement, params).all()
         files: dict[str, list[StoredFile]] = {row.id: [] for row in rows}
         if rows:
-            for file_row in session.execute(
-                sa.select(*_FILE_COLUMNS)
-                .where(SampleFileRow.sample_id.in_(list(files)))
-                .order_by(SampleFileRow.id)
-            ):
+            for file_row in session.execute(_FILES_OF_SAMPLES, {"ids": list(files)}):
                 files[file_row.sample_id].append(_stored_file(file_row))
         return [
             Sample(
@@ -751,9 +786,15 @@ class Store:
 
     def sample_for(self, viewer: Account, sample_id: str) -> Sample | None:
         """The sample if ``viewer`` is its person or the lab that uploaded it, else ``None``."""
+        if viewer.role == Role.PERSON:
+            statement = _SAMPLE_OF_PERSON
+        elif viewer.role == Role.LAB:
+            statement = _SAMPLE_OF_LAB
+        else:
+            return None
         with self._engine.connect() as connection:
-            found = self._samples(
-                connection, sa.and_(SampleRow.id == sample_id, self._visible_to(viewer)), ()
+            found = self._sample_rows(
+                connection, statement, {"sample_id": sample_id, "viewer_id": viewer.id}
             )
             return found[0] if found else None
 
@@ -766,11 +807,7 @@ class Store:
     def samples_of_person(self, person_id: str) -> list[Sample]:
         """A person's samples, by collection date (then upload time)."""
         with self._engine.connect() as connection:
-            return self._samples(
-                connection,
-                SampleRow.person_id == person_id,
-                (SampleRow.collected_on, SampleRow.created_at, SampleRow.id),
-            )
+            return self._sample_rows(connection, _SAMPLES_OF_PERSON, {"person_id": person_id})
 
     def samples_of_lab(self, lab_id: str) -> list[Sample]:
         """The samples a lab uploaded, newest upload first."""
@@ -815,16 +852,7 @@ class Store:
     def summaries_of_person(self, person_id: str) -> list[SampleSummary]:
         """Summaries of a person's finished samples, by collection date (then upload time)."""
         with self._engine.connect() as connection:
-            texts = connection.scalars(
-                sa.select(JobRow.summary_json)
-                .join(SampleRow, SampleRow.id == JobRow.sample_id)
-                .where(
-                    SampleRow.person_id == person_id,
-                    JobRow.state == JobState.DONE.value,
-                    JobRow.summary_json.is_not(None),
-                )
-                .order_by(SampleRow.collected_on, SampleRow.created_at, SampleRow.id)
-            ).all()
+            texts = connection.scalars(_SUMMARIES_OF_PERSON, {"person_id": person_id}).all()
             return [SampleSummary.from_json(text) for text in texts if text is not None]
 
     # -- jobs -----------------------------------------------------------------------------------
