@@ -17,7 +17,11 @@ from gutbrain.web.store import VIEW_AUDIT_BATCH, Store, StoreUsageError
 @pytest.fixture
 def buffered(store: Store) -> Iterator[Store]:
     """The same database, with view events that wait an hour unless something writes them."""
-    yield Store(store.engine, settings=store.settings, view_audit_seconds=3600.0)
+    buffered = Store(store.engine, settings=store.settings, view_audit_seconds=3600.0)
+    try:
+        yield buffered
+    finally:
+        buffered.close()
 
 
 def _written(store: Store) -> list[tuple[str, str | None]]:
