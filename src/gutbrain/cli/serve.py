@@ -185,6 +185,7 @@ def serve(
             log_level="warning",
         )
     finally:
+        store.close()  # writes the view audit events still waiting
         worker.terminate()
         worker.join(WORKER_STOP_SECONDS)
         if worker.is_alive():

@@ -174,6 +174,7 @@ def run_job(
         stderr=subprocess.PIPE,
         env=env,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        start_new_session=True,  # a SIGTERM to the portal's process group must not reach the run
     ) as child:
         assert child.stderr is not None
         reader = _StderrReader(child.stderr)

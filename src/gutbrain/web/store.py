@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,10 @@ class AuditEvent:
 
 
 #: What an audit event may hold: ids (``uuid4().hex``) and short words (no "@", no free text).
+#: A page view's audit event waits at most this long (seconds) before it is written.
+VIEW_AUDIT_SECONDS = 1.0
+#: This many waiting view events are written at once, without waiting for the interval.
+VIEW_AUDIT_BATCH = 256
 _AUDIT_ID = re.compile(r"[0-9a-f]{32}")
 _AUDIT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,31}")
 
@@ -249,7 +254,83 @@ def _email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def _account(row: AccountRow) -> Account:
+#: A row of a Core select (named columns read as attributes).
+_CoreRow = sa.Row[*tuple[Any, ...]]
+#: The columns the hot read paths select with SQLAlchemy Core (no ORM objects to build).
+_ACCOUNT_COLUMNS = (
+    AccountRow.id,
+    AccountRow.email,
+    AccountRow.role,
+    AccountRow.display_name,
+    AccountRow.created_at,
+)
+_SAMPLE_COLUMNS = (
+    SampleRow.id,
+    SampleRow.person_id,
+    SampleRow.lab_id,
+    SampleRow.label,
+    SampleRow.collected_on,
+    SampleRow.preset,
+    SampleRow.created_at,
+    JobRow.id.label("job_id"),
+    JobRow.state.label("job_state"),
+    JobRow.attempt.label("job_attempt"),
+    JobRow.stage.label("job_stage"),
+    JobRow.progress.label("job_progress"),
+    JobRow.error.label("job_error"),
+    JobRow.updated_at.label("job_updated_at"),
+)
+_FILE_COLUMNS = (
+    SampleFileRow.sample_id,
+    SampleFileRow.kind,
+    SampleFileRow.path,
+    SampleFileRow.original_name,
+    SampleFileRow.size,
+    SampleFileRow.sha256,
+)
+
+
+# The statements of every page view are built once: a reused statement skips SQLAlchemy's
+# statement construction and its cached-result adaptation (most of a lookup's CPU time).
+_SESSION_LOOKUP = (
+    sa.select(*_ACCOUNT_COLUMNS, SessionRow.csrf_token)
+    .join_from(SessionRow, AccountRow, SessionRow.account_id == AccountRow.id)
+    .where(
+        SessionRow.token_hash == sa.bindparam("token_hash"),
+        SessionRow.expires_at > sa.bindparam("now"),
+    )
+)
+_SAMPLES = sa.select(*_SAMPLE_COLUMNS).join_from(
+    SampleRow, JobRow, JobRow.sample_id == SampleRow.id
+)
+_SAMPLE_OF_PERSON = _SAMPLES.where(
+    SampleRow.id == sa.bindparam("sample_id"), SampleRow.person_id == sa.bindparam("viewer_id")
+)
+_SAMPLE_OF_LAB = _SAMPLES.where(
+    SampleRow.id == sa.bindparam("sample_id"), SampleRow.lab_id == sa.bindparam("viewer_id")
+)
+_PERSON_ORDER = (SampleRow.collected_on, SampleRow.created_at, SampleRow.id)
+_SAMPLES_OF_PERSON = _SAMPLES.where(SampleRow.person_id == sa.bindparam("person_id")).order_by(
+    *_PERSON_ORDER
+)
+_FILES_OF_SAMPLES = (
+    sa.select(*_FILE_COLUMNS)
+    .where(SampleFileRow.sample_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(SampleFileRow.id)
+)
+_SUMMARIES_OF_PERSON = (
+    sa.select(JobRow.summary_json)
+    .join_from(JobRow, SampleRow, SampleRow.id == JobRow.sample_id)
+    .where(
+        SampleRow.person_id == sa.bindparam("person_id"),
+        JobRow.state == JobState.DONE.value,
+        JobRow.summary_json.is_not(None),
+    )
+    .order_by(*_PERSON_ORDER)
+)
+
+
+def _account(row: AccountRow | _CoreRow) -> Account:
     return Account(
         id=row.id,
         email=row.email,
@@ -272,7 +353,7 @@ def _job(row: JobRow) -> Job:
     )
 
 
-def _stored_file(row: SampleFileRow) -> StoredFile:
+def _stored_file(row: SampleFileRow | _CoreRow) -> StoredFile:
     return StoredFile(
         kind=row.kind,
         path=Path(row.path),
@@ -298,11 +379,21 @@ class Store:
         it the store manages rows only and :meth:`result_dir` cannot be used.
     """
 
-    def __init__(self, engine: sa.Engine, *, settings: PortalSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        settings: PortalSettings | None = None,
+        view_audit_seconds: float = VIEW_AUDIT_SECONDS,
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._lease = dt.timedelta(seconds=settings.job_lease_seconds if settings else 60.0)
         self._max_attempts = settings.job_max_attempts if settings else 2
+        self._view_seconds = view_audit_seconds
+        self._views: list[dict[str, Any]] = []  # view events not yet written, oldest first
+        self._views_lock = threading.Lock()
+        self._views_timer: threading.Timer | None = None
 
     @classmethod
     def open(cls, settings: PortalSettings) -> Store:
@@ -329,7 +420,12 @@ class Store:
         return self._settings
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Write the view events still waiting, then close every pooled connection."""
+        with self._views_lock:
+            timer, self._views_timer = self._views_timer, None
+        if timer is not None:
+            timer.cancel()
+        self.flush_views()
         self._engine.dispose()
 
     # -- transactions ---------------------------------------------------------------------------
@@ -427,13 +523,11 @@ class Store:
 
     def session(self, token_hash: str, now: dt.datetime) -> tuple[Account, str] | None:
         """``(account, csrf token)`` of a session that has not expired at ``now``, else ``None``."""
-        with self._read() as session:
-            found = session.execute(
-                sa.select(AccountRow, SessionRow.csrf_token)
-                .join(SessionRow, SessionRow.account_id == AccountRow.id)
-                .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > now)
+        with self._engine.connect() as connection:  # Core: on every request, no ORM objects
+            found = connection.execute(
+                _SESSION_LOOKUP, {"token_hash": token_hash, "now": now}
             ).first()
-            return None if found is None else (_account(found[0]), found[1])
+            return None if found is None else (_account(found), found.csrf_token)
 
     def delete_session(self, token_hash: str) -> None:
         """End one session (logout)."""
@@ -643,35 +737,43 @@ class Store:
         if problem is not None:
             raise StoreUsageError(problem)
 
-    def _samples(self, session: Session, where: Any, order: Sequence[Any]) -> list[Sample]:
-        rows = session.execute(
-            sa.select(SampleRow, JobRow)
-            .join(JobRow, JobRow.sample_id == SampleRow.id)
-            .where(where)
-            .order_by(*order)
-        ).all()
-        ids = [sample.id for sample, _ in rows]
-        files: dict[str, list[StoredFile]] = {sample_id: [] for sample_id in ids}
-        if ids:
-            for file_row in session.scalars(
-                sa.select(SampleFileRow)
-                .where(SampleFileRow.sample_id.in_(ids))
-                .order_by(SampleFileRow.id)
-            ):
+    def _samples(
+        self, session: Session | sa.Connection, where: Any, order: Sequence[Any]
+    ) -> list[Sample]:
+        return self._sample_rows(session, _SAMPLES.where(where).order_by(*order), {})
+
+    @staticmethod
+    def _sample_rows(
+        session: Session | sa.Connection, statement: Any, params: Mapping[str, Any]
+    ) -> list[Sample]:
+        # Core rows, not ORM objects: this is on every page view (sample page, report, lists)
+        rows = session.execute(statement, params).all()
+        files: dict[str, list[StoredFile]] = {row.id: [] for row in rows}
+        if rows:
+            for file_row in session.execute(_FILES_OF_SAMPLES, {"ids": list(files)}):
                 files[file_row.sample_id].append(_stored_file(file_row))
         return [
             Sample(
-                id=sample.id,
-                person_id=sample.person_id,
-                lab_id=sample.lab_id,
-                label=sample.label,
-                collected_on=sample.collected_on,
-                preset=sample.preset,
-                created_at=sample.created_at,
-                job=_job(job),
-                files=tuple(files[sample.id]),
+                id=row.id,
+                person_id=row.person_id,
+                lab_id=row.lab_id,
+                label=row.label,
+                collected_on=row.collected_on,
+                preset=row.preset,
+                created_at=row.created_at,
+                job=Job(
+                    id=row.job_id,
+                    sample_id=row.id,
+                    state=JobState(row.job_state),
+                    attempt=row.job_attempt,
+                    stage=row.job_stage,
+                    progress=row.job_progress,
+                    error=row.job_error,
+                    updated_at=row.job_updated_at,
+                ),
+                files=tuple(files[row.id]),
             )
-            for sample, job in rows
+            for row in rows
         ]
 
     @staticmethod
@@ -684,9 +786,15 @@ class Store:
 
     def sample_for(self, viewer: Account, sample_id: str) -> Sample | None:
         """The sample if ``viewer`` is its person or the lab that uploaded it, else ``None``."""
-        with self._read() as session:
-            found = self._samples(
-                session, sa.and_(SampleRow.id == sample_id, self._visible_to(viewer)), ()
+        if viewer.role == Role.PERSON:
+            statement = _SAMPLE_OF_PERSON
+        elif viewer.role == Role.LAB:
+            statement = _SAMPLE_OF_LAB
+        else:
+            return None
+        with self._engine.connect() as connection:
+            found = self._sample_rows(
+                connection, statement, {"sample_id": sample_id, "viewer_id": viewer.id}
             )
             return found[0] if found else None
 
@@ -698,12 +806,8 @@ class Store:
 
     def samples_of_person(self, person_id: str) -> list[Sample]:
         """A person's samples, by collection date (then upload time)."""
-        with self._read() as session:
-            return self._samples(
-                session,
-                SampleRow.person_id == person_id,
-                (SampleRow.collected_on, SampleRow.created_at, SampleRow.id),
-            )
+        with self._engine.connect() as connection:
+            return self._sample_rows(connection, _SAMPLES_OF_PERSON, {"person_id": person_id})
 
     def samples_of_lab(self, lab_id: str) -> list[Sample]:
         """The samples a lab uploaded, newest upload first."""
@@ -747,17 +851,8 @@ class Store:
 
     def summaries_of_person(self, person_id: str) -> list[SampleSummary]:
         """Summaries of a person's finished samples, by collection date (then upload time)."""
-        with self._read() as session:
-            texts = session.scalars(
-                sa.select(JobRow.summary_json)
-                .join(SampleRow, SampleRow.id == JobRow.sample_id)
-                .where(
-                    SampleRow.person_id == person_id,
-                    JobRow.state == JobState.DONE.value,
-                    JobRow.summary_json.is_not(None),
-                )
-                .order_by(SampleRow.collected_on, SampleRow.created_at, SampleRow.id)
-            ).all()
+        with self._engine.connect() as connection:
+            texts = connection.scalars(_SUMMARIES_OF_PERSON, {"person_id": person_id}).all()
             return [SampleSummary.from_json(text) for text in texts if text is not None]
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -924,6 +1019,7 @@ class Store:
         Returns ``None`` when ``actor`` may not see the sample (or it does not exist). Records its
         own audit event (``delete_sample``).
         """
+        self.flush_views()  # the audit log keeps its order: views before the deletion
         with self._write() as session:
             owned = session.scalar(
                 sa.select(SampleRow.id).where(SampleRow.id == sample_id, self._visible_to(actor))
@@ -948,6 +1044,7 @@ class Store:
         StoreUsageError
             When ``person_id`` names an account that is not a person.
         """
+        self.flush_views()  # the audit log keeps its order: views before the deletion
         with self._write() as session:
             person = session.get(AccountRow, person_id)
             if person is None:
@@ -1089,11 +1186,75 @@ class Store:
             outcome is not a short word (letters, digits, ``_ . : / -`` and spaces, at most 32
             characters): an email or free text never reaches the audit log.
         """
+        self.flush_views()  # the audit log keeps its order: earlier views first
         with self._write() as session:
             session.add(_audit_row(actor_id, action, object_type, object_id, outcome))
 
+    def audit_view(
+        self, actor_id: str, action: str, object_type: str, object_id: str, outcome: str
+    ) -> None:
+        """Append the audit event of a page view, written with others in one transaction.
+
+        A view is not a change, so it does not pay a synchronous write of its own: the event
+        waits in memory (with its own time) and one transaction writes every waiting event
+        ``view_audit_seconds`` after the first of them, or at once when
+        :data:`VIEW_AUDIT_BATCH` are waiting. A change's :meth:`audit`, :meth:`audit_events`,
+        the deletions and :meth:`close` write the waiting events first. A crash of the process
+        loses at most the view events of that last interval; changes (uploads, deletions,
+        logins, exports) are audited synchronously by :meth:`audit`.
+
+        Raises
+        ------
+        StoreUsageError
+            As :meth:`audit`, at once (not later in the writer).
+        """
+        values = _audit_values(actor_id, action, object_type, object_id, outcome)
+        with self._views_lock:
+            self._views.append(values)
+            full = len(self._views) >= VIEW_AUDIT_BATCH
+            if not full and self._views_timer is None:
+                self._views_timer = threading.Timer(self._view_seconds, self._flush_on_timer)
+                self._views_timer.daemon = True
+                self._views_timer.start()
+        if full:
+            self.flush_views()
+
+    def flush_views(self) -> int:
+        """Write the waiting view events in one transaction; returns how many were written.
+
+        When the write fails the events wait again (oldest first) and the error is raised.
+        """
+        with self._views_lock:
+            pending, self._views = self._views, []
+        if not pending:
+            return 0
+        try:
+            with self._write() as session:
+                session.execute(sa.insert(AuditEventRow), pending)
+        except BaseException:
+            with self._views_lock:
+                self._views[:0] = pending
+            raise
+        return len(pending)
+
+    def _flush_on_timer(self) -> None:
+        with self._views_lock:
+            self._views_timer = None
+        try:
+            self.flush_views()
+        except Exception:  # the events wait for the next write; never lost silently
+            with self._views_lock:
+                waiting = len(self._views)
+            logger.exception("could not write %d waiting view audit events; retrying", waiting)
+            with self._views_lock:
+                if self._views_timer is None:
+                    self._views_timer = threading.Timer(self._view_seconds, self._flush_on_timer)
+                    self._views_timer.daemon = True
+                    self._views_timer.start()
+
     def audit_events(self, *, limit: int = 100) -> list[AuditEvent]:
-        """The newest audit events first."""
+        """The newest audit events first (view events still waiting are written first)."""
+        self.flush_views()
         with self._read() as session:
             rows = session.scalars(
                 sa.select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit)
@@ -1115,6 +1276,12 @@ class Store:
 def _audit_row(
     actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
 ) -> AuditEventRow:
+    return AuditEventRow(**_audit_values(actor_id, action, object_type, object_id, outcome))
+
+
+def _audit_values(
+    actor_id: str | None, action: str, object_type: str, object_id: str | None, outcome: str
+) -> dict[str, Any]:
     bad = [
         name
         for name, value, pattern in (
@@ -1132,14 +1299,14 @@ def _audit_row(
             "actions and outcomes only, never personal content"
         )
         raise StoreUsageError(message)
-    return AuditEventRow(
-        at=_now(),
-        actor_id=actor_id,
-        action=action[:64],
-        object_type=object_type[:32],
-        object_id=None if object_id is None else object_id[:64],
-        outcome=outcome[:32],
-    )
+    return {
+        "at": _now(),
+        "actor_id": actor_id,
+        "action": action[:64],
+        "object_type": object_type[:32],
+        "object_id": None if object_id is None else object_id[:64],
+        "outcome": outcome[:32],
+    }
 
 
 def _count(result: Any) -> int:

@@ -169,15 +169,6 @@ def test_sigterm_to_the_server_gives_the_job_back_and_the_restart_finishes_it(
     _one_result(portal, sample_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug in web/jobs.py: SIGTERM to the whole process group (systemd's default "
-        "KillMode=control-group; Ctrl-C sends SIGINT to the group alike) also reaches the "
-        "worker's `gutbrain run` child, which exits 143; run_job records that as a failed job "
-        "instead of giving it back to the queue"
-    ),
-)
 def test_sigterm_to_the_process_group_gives_the_job_back(portal: Portal, reads: Path) -> None:
     portal.server.start()
     sample_id = portal.upload_as_lab(reads)
