@@ -1,5 +1,5 @@
-"""Pin the public names of the portal's storage half (a change here is an API change: write it
-in src/gutbrain/web/API_CHANGES.md)."""
+"""Pin the public names of the portal's storage half (a change here is an API change: say so in
+CHANGELOG.md)."""
 
 from __future__ import annotations
 
