@@ -16,7 +16,7 @@ Cohorts (all stool samples of the shared cohort tables; see each folder's PROVEN
 
 For each cohort the script computes, at genus rank, with the SAME functions as
 ``gutbrain interpret`` (``gutbrain.ecology.alpha.alpha_diversity`` and
-``gutbrain.gutbrain_axis.scores.score_guilds``): Shannon, inverse Simpson, observed genera and
+``gutbrain.axis.scores.score_guilds``): Shannon, inverse Simpson, observed genera and
 every computable guild score, then stores 101 quantiles per metric in
 ``src/gutbrain/data/reference_cohorts/percentiles.json``, with each cohort's ``method_kind``
 (16S, shotgun, unknown), its sample ids (so a sample is never compared with a cohort holding it)
@@ -48,10 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gutbrain.axis.reference import MIN_REFERENCE_SAMPLES
+from gutbrain.axis.scores import match_rows, score_guilds
 from gutbrain.ecology.alpha import alpha_diversity
 from gutbrain.ecology.reference_beta import genus_key
-from gutbrain.gutbrain_axis.reference import MIN_REFERENCE_SAMPLES
-from gutbrain.gutbrain_axis.scores import match_rows, score_guilds
 from gutbrain.io.knowledge import load_knowledge
 from gutbrain.io.tables import read_table
 from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _standin import sample_opening_store, standin_sample
 
 from gutbrain.cohort.runner import cluster_options, run_cohort, scheduler_config
 from gutbrain.cohort.sheet import SampleSheet, read_sample_sheet
 from gutbrain.cohort.store import open_store
+from tests.cohort._standin import sample_opening_store, standin_sample
 
 pytestmark = [pytest.mark.dask_distributed, pytest.mark.timeout(180)]
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from profile_helpers import REF_FASTA, REF_TAXONOMY, write_reads
 
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.formats import import_bundle
+from tests.profile.profile_helpers import REF_FASTA, REF_TAXONOMY, write_reads
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_factory import EVIL, make_result
 
 from gutbrain.report import SECTION_IDS, render_report, write_report
 from gutbrain.report.render import _PRINT_SCRIPT, _environment, _pct, _pct_range, public_json
+from tests.report.report_factory import EVIL, make_result
 
 
 class _Page(HTMLParser):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from report_factory import make_result
-
 from gutbrain.report import render_report
 from gutbrain.result import TaxonAbundance
+from tests.report.report_factory import make_result
 
 
 def test_group_row_lists_members_and_says_16s_cannot_separate_them() -> None:

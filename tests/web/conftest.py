@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import pg
 import pytest
+
+from tests.web import pg
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gutbrain.gutbrain_axis.reference import MIN_REFERENCE_SAMPLES, load_reference
+from gutbrain.axis.reference import MIN_REFERENCE_SAMPLES, load_reference
 from gutbrain.io.answers import Answers
 from gutbrain.io.tables import read_table
 from gutbrain.model import Profile
@@ -217,7 +217,7 @@ def test_every_grade_is_earned_by_the_sources_it_cites(
     shared_dir: Path, cohort: str, index: int
 ) -> None:
     """Rule 3: A only with a cited meta-analysis/systematic review or >= 2 cited cohorts."""
-    from gutbrain.gutbrain_axis.evidence import is_cohort, is_review
+    from gutbrain.axis.evidence import is_cohort, is_review
     from gutbrain.io.knowledge import load_knowledge
 
     kb = load_knowledge()
@@ -241,7 +241,7 @@ def test_sources_are_scientific_complete_and_adult_for_calprotectin(
     shared_dir: Path, cohort: str, index: int
 ) -> None:
     """Rule 3: no press release, no placeholder beside a real source, adult calprotectin."""
-    from gutbrain.gutbrain_axis.evidence import is_placeholder
+    from gutbrain.axis.evidence import is_placeholder
     from gutbrain.io.knowledge import load_knowledge
 
     kb = load_knowledge()

@@ -164,9 +164,9 @@ def test_cli_bad_answers_exit_65_and_no_output(tmp_path: Path) -> None:
 
 
 def test_modules_in_result(lras: tuple[Profile, ...]) -> None:
-    from gutbrain.gutbrain_axis.modules import read_ko_table, read_module_definitions
+    from gutbrain.axis.modules import read_ko_table, read_module_definitions
 
-    data = REPO / "tests" / "gutbrain_axis" / "data"
+    data = REPO / "tests" / "axis" / "data"
     result = interpret_profile(
         lras[0],
         ko_abundances=read_ko_table(data / "ko_picrust2.tsv", sample="S1"),
@@ -223,7 +223,7 @@ def test_confounders_named_next_to_findings(lras: tuple[Profile, ...]) -> None:
 def test_real_gbm_modules_linked_to_knowledge(
     lras: tuple[Profile, ...], shared_dir: Path, tmp_path: Path
 ) -> None:
-    from gutbrain.gutbrain_axis.modules import read_module_definitions
+    from gutbrain.axis.modules import read_module_definitions
 
     defs = read_module_definitions(
         shared_dir / "data" / "gut_brain_and_gut_metabolic_modules" / "GBMs.v1.0.txt"

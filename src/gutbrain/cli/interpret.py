@@ -113,7 +113,7 @@ def _interpret_command(
 ) -> None:
     """Interpret one sample: diversity, guilds, taxa evidence, markers, questionnaires, safety."""
     # Imported here so that other commands start without loading the interpretation stack.
-    from gutbrain.gutbrain_axis.modules import read_ko_table, read_module_definitions
+    from gutbrain.axis.modules import read_ko_table, read_module_definitions
     from gutbrain.io.answers import read_answers, read_markers
     from gutbrain.io.tables import read_table
     from gutbrain.result import write_result

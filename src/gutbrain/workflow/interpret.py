@@ -4,14 +4,14 @@ The domain packages never import each other; this module joins them:
 
 1. profile summary (top taxa per rank, unassigned share, depth, copy-number flag) and read QC;
 2. alpha diversity at genus and species rank (``gutbrain.ecology.alpha``) with reference-cohort
-   percentiles (``gutbrain.gutbrain_axis.reference``: cohorts of >= 20 samples that do not hold
+   percentiles (``gutbrain.axis.reference``: cohorts of >= 20 samples that do not hold
    the sample; one *headline* cohort, the largest of the sample's method kind, is the number the
    findings quote) and the "no universal normal range" context;
 2b. personal beta diversity at genus rank against the packaged reference genus tables
    (``gutbrain.ecology.reference_beta``: Bray–Curtis and Aitchison, the sample's median distance
    and its place among the members' own, PCoA with the sample added);
 3. guild scores, taxa of interest and, when a KO table and module definitions are given, GBM
-   coverage (``gutbrain.gutbrain_axis``);
+   coverage (``gutbrain.axis``);
 4. markers, questionnaires, safety alerts (always on) and recommendations (``gutbrain.clinical``);
 5. findings, each with source ids and a grade, checked against the unsupported claims of the
    knowledge guide (a match is a bug: :class:`~gutbrain.clinical.wording.UnsupportedClaimError`);
@@ -26,17 +26,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gutbrain import __version__
-from gutbrain.clinical.markers import assess_markers, unsourced_markers
-from gutbrain.clinical.questionnaires import score_answers
-from gutbrain.clinical.recommendations import recommend
-from gutbrain.clinical.safety import safety_alerts
-from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
-from gutbrain.ecology.alpha import alpha_diversity
-from gutbrain.ecology.composition import with_broader_ranks
-from gutbrain.ecology.reference_beta import personal_beta
-from gutbrain.gutbrain_axis.evidence import citable_sources, earned_grade
-from gutbrain.gutbrain_axis.modules import ModuleDefinition, module_coverage
-from gutbrain.gutbrain_axis.reference import (
+from gutbrain.axis.evidence import citable_sources, earned_grade
+from gutbrain.axis.modules import ModuleDefinition, module_coverage
+from gutbrain.axis.reference import (
     NOT_COMPARED,
     ReferenceCohort,
     ReferenceTable,
@@ -45,7 +37,15 @@ from gutbrain.gutbrain_axis.reference import (
     method_kind_of,
     reference_percentiles,
 )
-from gutbrain.gutbrain_axis.scores import score_guilds, taxa_not_found, taxa_of_interest
+from gutbrain.axis.scores import score_guilds, taxa_not_found, taxa_of_interest
+from gutbrain.clinical.markers import assess_markers, unsourced_markers
+from gutbrain.clinical.questionnaires import score_answers
+from gutbrain.clinical.recommendations import recommend
+from gutbrain.clinical.safety import safety_alerts
+from gutbrain.clinical.wording import UnsupportedClaimError, unsupported_claims
+from gutbrain.ecology.alpha import alpha_diversity
+from gutbrain.ecology.composition import with_broader_ranks
+from gutbrain.ecology.reference_beta import personal_beta
 from gutbrain.io.answers import Answers, Markers
 from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
 from gutbrain.model import Profile, ReadQC

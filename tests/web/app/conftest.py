@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portal_helpers import Portal, World, make_world, open_portal, portal_settings
 
 from gutbrain.web.settings import PortalSettings
+from tests.web.app.portal_helpers import Portal, World, make_world, open_portal, portal_settings
 
 
 @pytest.fixture

@@ -22,7 +22,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from e2e_helpers import (
+
+from gutbrain.web.security import hash_password
+from gutbrain.web.settings import PortalSettings
+from gutbrain.web.store import Consent, JobState, Role, SampleSummary, Store, StoredFile
+from gutbrain.workflow.run import example_paths
+from tests.web.e2e.e2e_helpers import (
     PASSWORD,
     Server,
     csrf_of,
@@ -33,11 +38,6 @@ from e2e_helpers import (
     upload,
     wait_for,
 )
-
-from gutbrain.web.security import hash_password
-from gutbrain.web.settings import PortalSettings
-from gutbrain.web.store import Consent, JobState, Role, SampleSummary, Store, StoredFile
-from gutbrain.workflow.run import example_paths
 
 pytestmark = pytest.mark.slow
 

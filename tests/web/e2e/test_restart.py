@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import (
+
+from gutbrain.web.settings import PortalSettings
+from gutbrain.web.store import Job, JobState, Store
+from gutbrain.workflow.run import example_paths
+from tests.web.e2e.e2e_helpers import (
     Server,
     job_of,
     login,
@@ -27,10 +31,6 @@ from e2e_helpers import (
     upload,
     wait_for,
 )
-
-from gutbrain.web.settings import PortalSettings
-from gutbrain.web.store import Job, JobState, Store
-from gutbrain.workflow.run import example_paths
 
 pytestmark = pytest.mark.slow
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_helpers import MakeSample, People, consent_by, write_upload
 
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Account, Role, Sample, Store
+from tests.web.store.store_helpers import MakeSample, People, consent_by, write_upload
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
-from store_helpers import MakeSample, claim_all, open_store
 
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import JobState, Store
+from tests.web.store.store_helpers import MakeSample, claim_all, open_store
 
 PROCESSES = 4
 JOBS = 40

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from store_helpers import MakeSample, People, consent_by, write_upload
 
 from gutbrain.web.export import export_person
 from gutbrain.web.settings import PortalSettings
@@ -21,6 +20,7 @@ from gutbrain.web.store import (
     Store,
     StoreUsageError,
 )
+from tests.web.store.store_helpers import MakeSample, People, consent_by, write_upload
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 CANARY_NAME = "Zelda Quixotic-Canary"

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_helpers import People, consent_by
 
 from gutbrain.web.jobs import build_command, run_worker, stage_progress
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import JobState, Role, Sample, Store, StoredFile, new_id
 from gutbrain.workflow.run import STAGES, example_paths
+from tests.web.store.store_helpers import People, consent_by
 
 HERE = Path(__file__).parent
 LEASE_SECONDS = 1.5

@@ -11,7 +11,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from store_helpers import MakeSample, People, consent_by, write_upload
 
 from gutbrain.errors import DuplicateError
 from gutbrain.web.db.models import Base
@@ -24,6 +23,7 @@ from gutbrain.web.store import (
     StoredFile,
     StoreUsageError,
 )
+from tests.web.store.store_helpers import MakeSample, People, consent_by, write_upload
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from profile_helpers import REF_FASTA, reference_sequences
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.profile.align import (
@@ -18,6 +17,7 @@ from gutbrain.profile.align import (
     open_aligner,
 )
 from gutbrain.profile.pipeline import PROFILE_PRESETS
+from tests.profile.profile_helpers import REF_FASTA, reference_sequences
 
 
 def test_missing_reference_is_an_error(tmp_path: Path) -> None:

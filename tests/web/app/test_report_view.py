@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal_helpers import World, login, make_sample
+from tests.web.app.portal_helpers import World, login, make_sample
 
 
 def test_the_report_is_served_whole_and_its_view_audited(world: World) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from portal_helpers import World, login, upload_fields
 
 from gutbrain.web.jobs import run_worker
+from tests.web.app.portal_helpers import World, login, upload_fields
 
 TABLES = Path(__file__).resolve().parents[2] / "io" / "fixtures" / "tables"
 

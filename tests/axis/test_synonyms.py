@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gutbrain.gutbrain_axis.synonyms import canonical_name, clean_name, same_taxon
+from gutbrain.axis.synonyms import canonical_name, clean_name, same_taxon
 
 
 @pytest.mark.parametrize(

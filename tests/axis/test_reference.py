@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gutbrain.gutbrain_axis.reference import (
+from gutbrain.axis.reference import (
     MIN_REFERENCE_SAMPLES,
     NOT_COMPARED,
     ReferenceCohort,

@@ -5,9 +5,9 @@ authorised route (W16), deleted objects stay gone (W20)."""
 from __future__ import annotations
 
 import pytest
-from portal_helpers import FASTQ, World, csrf_of, login, make_sample, upload_fields
 
 from gutbrain.web.store import Sample
+from tests.web.app.portal_helpers import FASTQ, World, csrf_of, login, make_sample, upload_fields
 
 _OTHER_ID = "0" * 32
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from profile_helpers import REF_FASTA, mutate, reference_sequences
 
 from gutbrain.profile.align import ALIGNMENT_PRESETS, HitTable, align_sequences, open_aligner
 from gutbrain.profile.likelihood import alignment_log_likelihood, estimate_error_model
+from tests.profile.profile_helpers import REF_FASTA, mutate, reference_sequences
 
 
 def _hits(**columns: list[int]) -> HitTable:

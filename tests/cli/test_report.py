@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from gutbrain.errors import EX_CANTCREAT, EX_DATAERR, EX_NOINPUT
 from gutbrain.result import write_result
-
-
-def _factory() -> ModuleType:
-    path = Path(__file__).parents[1] / "report" / "report_factory.py"
-    spec = importlib.util.spec_from_file_location("report_factory_cli", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.report.report_factory import EVIL, make_result
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,20 +26,18 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 
 def test_report_renders_a_result_json(tmp_path: Path) -> None:
-    factory = _factory()
-    result_path = write_result(factory.make_result(sample_id=factory.EVIL), tmp_path / "r.json")
+    result_path = write_result(make_result(sample_id=EVIL), tmp_path / "r.json")
     out = tmp_path / "report.html"
     done = _run("report", str(result_path), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert str(out) in done.stdout
     html = out.read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert factory.EVIL not in html
+    assert EVIL not in html
 
 
 def test_report_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
-    factory = _factory()
-    result_path = write_result(factory.make_result(), tmp_path / "r.json")
+    result_path = write_result(make_result(), tmp_path / "r.json")
     out = tmp_path / "report.html"
     out.write_text("keep me", encoding="utf-8")
     done = _run("report", str(result_path), "--out", str(out))

@@ -13,7 +13,6 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from profile_helpers import mutate, reference_sequences
 
 from gutbrain.model import Lineage
 from gutbrain.profile.contest import (
@@ -28,6 +27,7 @@ from gutbrain.profile.taxonomy import GroupMerge, TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.formats import import_bundle
 from gutbrain.reference.groups import write_species_groups
+from tests.profile.profile_helpers import mutate, reference_sequences
 
 # error types 0.4 / 0.3 / 0.2 / 0.1: the cheapest error costs -log 0.4 = 0.916 nats
 MODEL = ErrorModel(math.log(0.4), math.log(0.3), math.log(0.2), math.log(0.1))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from gutbrain.axis.modules import module_coverage, read_ko_table, read_module_definitions
 from gutbrain.errors import InputFormatError
-from gutbrain.gutbrain_axis.modules import module_coverage, read_ko_table, read_module_definitions
 
 DATA = Path(__file__).parent / "data"
 

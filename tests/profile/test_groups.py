@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from biom import load_table
-from profile_helpers import mutate, reference_sequences
 
 from gutbrain.io.tables import read_profile_tsv
 from gutbrain.profile.groups import compute_species_groups, species_identities
@@ -17,6 +16,7 @@ from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.formats import import_bundle
 from gutbrain.reference.groups import write_species_groups
+from tests.profile.profile_helpers import mutate, reference_sequences
 
 _LINEAGE = "Bacteroidaceae\tBacteroidales\tBacteroidia\tBacteroidetes\tBacteria"
 

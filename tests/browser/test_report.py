@@ -1,39 +1,28 @@
 """The HTML report in a real browser: sections, numbers, no network, no console errors, layout.
 
 Results come from the hand-built factory in tests/report (complete, with a crisis alert, without
-answers, from an imported table); the demo report itself is checked in test_demo_browser.py.
+answers, from an imported table); the demo report itself is checked in test_demo.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from gutbrain.report import SECTION_IDS, write_report
 from gutbrain.result import Result
+from tests.report.report_factory import EVIL, make_result
 
 pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def _factory() -> ModuleType:
-    path = Path(__file__).parents[1] / "report" / "report_factory.py"
-    spec = importlib.util.spec_from_file_location("report_factory_browser", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -86,8 +75,7 @@ def _assert_clean(visit: Visit) -> None:
 def test_full_report_sections_numbers_and_screenshots(
     browser: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    factory = _factory()
-    result = factory.make_result(crisis=False)
+    result = make_result(crisis=False)
     path = _write(result, tmp_path, "report.html")
     with open_report(browser, path, DESKTOP) as visit:
         page = visit.page
@@ -131,8 +119,7 @@ def test_full_report_sections_numbers_and_screenshots(
 
 
 def test_crisis_message_is_shown_first(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    factory = _factory()
-    path = _write(factory.make_result(crisis=True), tmp_path, "report.html")
+    path = _write(make_result(crisis=True), tmp_path, "report.html")
     with open_report(browser, path, PHONE) as visit:
         page = visit.page
         first = page.evaluate("document.body.firstElementChild.id")
@@ -146,9 +133,8 @@ def test_crisis_message_is_shown_first(browser: Any, tmp_path: Path, artifacts: 
 
 
 def test_hostile_names_stay_text_in_the_browser(browser: Any, tmp_path: Path) -> None:
-    factory = _factory()
-    evil = factory.EVIL
-    path = _write(factory.make_result(sample_id=evil, evil_text=evil), tmp_path, "report.html")
+    evil = EVIL
+    path = _write(make_result(sample_id=evil, evil_text=evil), tmp_path, "report.html")
     with open_report(browser, path, DESKTOP) as visit:
         page = visit.page
         assert page.locator(".sample-id").inner_text() == evil
@@ -172,8 +158,7 @@ def test_partial_reports_render_cleanly(
     options: dict[str, bool],
     expected: str,
 ) -> None:
-    factory = _factory()
-    path = _write(factory.make_result(**options), tmp_path, "report.html")
+    path = _write(make_result(**options), tmp_path, "report.html")
     with open_report(browser, path, DESKTOP) as visit:
         assert expected in visit.page.inner_text("body")
         for section in SECTION_IDS:
@@ -185,8 +170,7 @@ def test_partial_reports_render_cleanly(
 def test_report_prints_to_pdf_without_navigation(
     browser: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    factory = _factory()
-    path = _write(factory.make_result(crisis=True), tmp_path, "report.html")
+    path = _write(make_result(crisis=True), tmp_path, "report.html")
     with open_report(browser, path, DESKTOP) as visit:
         page = visit.page
         page.emulate_media(media="print")

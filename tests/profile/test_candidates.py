@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from profile_helpers import REF_FASTA, mutate, reference_sequences
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
@@ -27,6 +26,7 @@ from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
+from tests.profile.profile_helpers import REF_FASTA, mutate, reference_sequences
 
 FRAGILIS, VULGATUS, KLEBSIELLA = "7000004128190436", "S000436356", "S000003122"
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from profile_helpers import reference_sequences
 
 from gutbrain.errors import InputFormatError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
@@ -22,6 +21,7 @@ from gutbrain.profile.pipeline import (
 )
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
+from tests.profile.profile_helpers import reference_sequences
 
 FRAGILIS, VULGATUS, KLEBSIELLA, BIFIDO = (
     "7000004128190436",

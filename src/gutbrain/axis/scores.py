@@ -2,7 +2,7 @@
 
 **Guild score.** For a guild with members :math:`m` (each a taxon name at a rank), the score is
 the summed abundance of the profile rows that match a member at the member's rank (names compared
-with :func:`~gutbrain.gutbrain_axis.synonyms.same_taxon`; a species member also matches a
+with :func:`~gutbrain.axis.synonyms.same_taxon`; a species member also matches a
 genus-rank group standing for that species, e.g. SILVA's ``[Eubacterium] rectale group``):
 
 .. math:: S = \\sum_{r \\in \\text{matched rows}} a_r
@@ -37,7 +37,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gutbrain.gutbrain_axis.synonyms import canonical_name, same_taxon, species_of_group
+from gutbrain.axis.synonyms import canonical_name, same_taxon, species_of_group
 from gutbrain.io.knowledge import Guild, KnowledgeBase, TaxonEvidence
 from gutbrain.model import RANKS, Profile, TaxonRow
 from gutbrain.result import DiversityPercentile, GuildMember, GuildScore, TaxonOfInterest

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gutbrain.gutbrain_axis.scores import (
+from gutbrain.axis.scores import (
     BACKGROUND_ONLY_REASON,
     confidence_of,
     score_guild,
@@ -298,7 +298,7 @@ def test_species_only_profile_without_genus_lineage_lowers_coverage() -> None:
 
 
 def test_species_member_matches_through_a_species_group() -> None:
-    from gutbrain.gutbrain_axis.scores import match_rows
+    from gutbrain.axis.scores import match_rows
 
     group = TaxonRow(
         rank="species",

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report_browser import DESKTOP, PHONE, Visit, open_report
 
 from gutbrain.io.answers import read_answers, read_markers
 from gutbrain.io.tables import read_table
@@ -21,6 +20,7 @@ from gutbrain.report import write_report
 from gutbrain.result import Result
 from gutbrain.workflow.interpret import interpret_profile
 from gutbrain.workflow.run import example_paths
+from tests.browser.test_report import DESKTOP, PHONE, Visit, open_report
 
 pytestmark = pytest.mark.browser
 

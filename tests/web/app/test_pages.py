@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
 from gutbrain.web.app import create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role, Store
+from tests.web.app.portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
 CRISIS = {"level": "crisis", "title": "Please talk to someone today"}
 PROMPT = {"level": "prompt", "title": "See your GP about calprotectin"}

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report_browser import DESKTOP, PHONE, open_report
 
 from gutbrain.report import SECTION_IDS
+from tests.browser.test_report import DESKTOP, PHONE, open_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

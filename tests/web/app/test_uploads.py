@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_helpers import EXAMPLE, FASTQ, World, login, upload_fields
+
+from tests.web.app.portal_helpers import EXAMPLE, FASTQ, World, login, upload_fields
 
 TRAVERSAL_NAMES = [
     "../../x",

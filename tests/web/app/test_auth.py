@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
 from gutbrain.web.app import app_portal, create_app
 from gutbrain.web.settings import PortalSettings
 from gutbrain.web.store import Role
+from tests.web.app.portal_helpers import PASSWORD, Portal, World, csrf_of, login, make_sample
 
 
 def _attempt(client: TestClient, email: str, password: str) -> object:
