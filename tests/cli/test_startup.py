@@ -24,7 +24,9 @@ print("loaded:", ",".join(heavy))
 def test_the_first_non_option_argument_picks_the_command_module() -> None:
     assert _modules_for(["profile", "reads.fq", "--out", "x"]) == ("profile",)
     assert _modules_for(["--debug", "--quiet", "db", "list"]) == ("db",)
-    assert _modules_for(["run", "--help"]) == ("report",)
+    assert _modules_for(["run", "--help"]) == ("run",)
+    assert _modules_for(["demo"]) == ("run",)
+    assert _modules_for(["report", "r.json"]) == ("report",)
     assert _modules_for(["export", "x"]) == ("tables",)
     everything = _modules_for([])
     assert _modules_for(["--help"]) == everything
@@ -37,6 +39,7 @@ def test_the_first_non_option_argument_picks_the_command_module() -> None:
         "tables",
         "interpret",
         "report",
+        "run",
         "cohort",
         "serve",
     }

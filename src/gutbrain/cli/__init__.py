@@ -27,13 +27,13 @@ _COMMAND_MODULES: dict[str, str] = {
     "diversity": "tables",
     "interpret": "interpret",
     "report": "report",
-    "run": "report",
-    "demo": "report",
+    "run": "run",
+    "demo": "run",
     "cohort": "cohort",
     "serve": "serve",
 }
 #: help order of the command modules
-_MODULES = ("reads", "db", "profile", "tables", "interpret", "report", "cohort", "serve")
+_MODULES = ("reads", "db", "profile", "tables", "interpret", "report", "run", "cohort", "serve")
 _registered: list[str] = []
 
 
