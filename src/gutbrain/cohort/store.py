@@ -49,8 +49,10 @@ from gutbrain.io.files import (
     atomic_write_bytes,
     atomic_write_text,
     process_alive,
+    sha256_file,
     sweep_partials,
 )
+from gutbrain.model import RANKS
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -380,7 +382,7 @@ class CohortStore:
             path = self.root / name
             if not path.is_file():
                 return False
-            if verify and digest is not None and _sha256(path) != digest:
+            if verify and digest is not None and sha256_file(path) != digest:
                 logger.warning("store file %s does not match its checksum; redoing", name)
                 return False
         return True
@@ -579,7 +581,7 @@ class CohortStore:
                     continue
                 path = self.root / name
                 try:
-                    actual = _sha256(path)
+                    actual = sha256_file(path)
                 except OSError as exc:
                     now = self.record(record.sample_id)
                     if now is None or now.task_key != record.task_key:
@@ -740,15 +742,8 @@ class CohortStore:
         return con
 
 
-_RANK_ORDER = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
-
-
 def _rank_depth(rank: str) -> int:
-    return _RANK_ORDER.index(rank) if rank in _RANK_ORDER else -1
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return RANKS.index(rank) if rank in RANKS else -1
 
 
 def _flock_held(path: Path) -> bool:
