@@ -28,7 +28,7 @@ import numpy as np
 from gutbrain import __version__
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import atomic_write_bytes
-from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict, unassigned_reads
+from gutbrain.io.tables.profile import UNASSIGNED, profile_to_dict, unassigned_reads
 from gutbrain.model import RANKS, Profile, Rank, taxon_labels
 
 __all__ = ["GREENGENES_PREFIXES", "PROFILES_DATASET", "profiles_to_biom", "write_profile_biom"]

@@ -25,7 +25,7 @@ from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io._text import RANK_PREFIXES
 from gutbrain.io.files import check_input_file, sha256_file
-from gutbrain.io.tables_matrix import (
+from gutbrain.io.tables.matrix import (
     RELATIVE_TOLERANCE,
     TaxonMatrix,
     ValueType,
@@ -36,8 +36,8 @@ from gutbrain.io.tables_matrix import (
     normalise_name,
     validate_values,
 )
-from gutbrain.io.tables_profile import parse_members, profile_from_dict
-from gutbrain.io.tables_text import parse_number, read_bytes, read_rows, values_matrix
+from gutbrain.io.tables.profile import parse_members, profile_from_dict
+from gutbrain.io.tables.text import parse_number, read_bytes, read_rows, values_matrix
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
 __all__ = [
@@ -676,7 +676,7 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
         On a ragged row or a negative count.
     """
     p = check_input_file(path)
-    from gutbrain.io.tables_text import read_text
+    from gutbrain.io.tables.text import read_text
 
     lines = [line for line in read_text(p).splitlines() if line.strip()]
     if not lines:
@@ -859,7 +859,7 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
     into it). Reads are unknown.
     """
     p = check_input_file(path)
-    from gutbrain.io.tables_text import read_text
+    from gutbrain.io.tables.text import read_text
 
     sample = sample_id
     header: list[str] | None = None

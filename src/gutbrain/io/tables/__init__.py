@@ -14,10 +14,10 @@ from pathlib import Path
 
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import check_input_file
-from gutbrain.io.tables_biom import profiles_to_biom, write_profile_biom
-from gutbrain.io.tables_cami import format_cami, read_cami, write_cami
-from gutbrain.io.tables_matrix import RELATIVE_TOLERANCE, TaxonMatrix, ValueType, matrix_to_profiles
-from gutbrain.io.tables_profile import (
+from gutbrain.io.tables.biom import profiles_to_biom, write_profile_biom
+from gutbrain.io.tables.cami import format_cami, read_cami, write_cami
+from gutbrain.io.tables.matrix import RELATIVE_TOLERANCE, TaxonMatrix, ValueType, matrix_to_profiles
+from gutbrain.io.tables.profile import (
     PROFILE_COLUMNS,
     UNASSIGNED,
     format_profile_tsv,
@@ -28,7 +28,7 @@ from gutbrain.io.tables_profile import (
     spreadsheet_safe,
     write_profile_tsv,
 )
-from gutbrain.io.tables_readers import (
+from gutbrain.io.tables.readers import (
     FORMATS,
     detect_format,
     read_biom,
