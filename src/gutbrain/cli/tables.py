@@ -16,7 +16,9 @@ from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_directory, check_output_path, resolve_path, sha256_file
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
+    EXPORT_SUFFIXES,
     FORMATS,
+    TableFormat,
     read_table,
     read_taxonomy,
     spreadsheet_safe,
@@ -33,8 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
-
-_EXT = {"biom": ".biom", "tsv": ".tsv", "cami": ".cami.txt"}
 
 
 def _table_rank(value: str) -> Rank | None:
@@ -153,7 +153,7 @@ def _export_command(
     name = profile.name.removesuffix(".gz")
     for ext in (".tsv", ".biom", ".txt"):
         name = name.removesuffix(ext)
-    target = out or profile.with_name(name + ".export" + _EXT[to])
+    target = out or profile.with_name(name + ".export" + EXPORT_SUFFIXES[TableFormat(to)])
     check_output_path(target, replace=force, inputs=(profile,))
     profiles = read_table(profile)
     write_table(profiles, target, format=to)
