@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -14,6 +13,7 @@ from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_directory, check_output_path, resolve_path, sha256_file
+from gutbrain.io.jsonfile import write_json
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
     EXPORT_SUFFIXES,
@@ -127,7 +127,7 @@ def _import_command(
                 for p in profiles
             ],
         }
-        (tmp / "import.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / "import.json", summary, sort_keys=False)
     console.print(
         f"Imported {len(profiles)} sample(s) from {table.name} ({summary['source']}) into {out}",
         highlight=False,
@@ -302,7 +302,7 @@ def _diversity_command(
                 for metric, o in result.ordination.items()
             },
         }
-        (tmp / "diversity.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / "diversity.json", summary, sort_keys=False)
     console.print(
         f"Diversity of {len(result.alpha)} sample(s) at {use_rank} "
         f"({len(result.excluded)} excluded; copy-number correction "

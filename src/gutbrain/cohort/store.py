@@ -30,7 +30,6 @@ import errno
 import fcntl
 import hashlib
 import io
-import json
 import logging
 import os
 import sqlite3
@@ -47,11 +46,11 @@ import pyarrow.parquet as pq
 from gutbrain.errors import InputFormatError, InputMissingError, OutputError, StoreBusyError
 from gutbrain.io.files import (
     atomic_write_bytes,
-    atomic_write_text,
     process_alive,
     sha256_file,
     sweep_partials,
 )
+from gutbrain.io.jsonfile import dumps_json, write_json
 from gutbrain.model import RANKS
 
 __all__ = [
@@ -517,7 +516,7 @@ class CohortStore:
                     done,
                     skipped,
                     failed,
-                    json.dumps(details, sort_keys=True),
+                    dumps_json(details, indent=None),
                     status,
                     run_id,
                 ),
@@ -628,8 +627,7 @@ class CohortStore:
     def write_json(self, name: str, payload: Mapping[str, Any]) -> Path:
         """Write a JSON document under the store atomically."""
         self._require_writable()
-        text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default)
-        return atomic_write_text(self.root / name, text + "\n")
+        return write_json(self.root / name, payload)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write a DataFrame as Parquet under the store atomically."""
@@ -789,12 +787,6 @@ def _read_parquet(
         )
         raise InputFormatError(message, path=root, code="GB-STORE") from None
     return table
-
-
-def _json_default(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 def open_store(path: str | Path, *, writable: bool = False) -> CohortStore:
