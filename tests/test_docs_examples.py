@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from gutbrain.io.tables import read_table
-from gutbrain.io.tables_profile import write_profile_tsv
+from gutbrain.io.tables.profile import write_profile_tsv
 from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -279,7 +279,7 @@ def test_members_on_a_genus_row_are_refused(tmp_path: Path) -> None:
 
 
 def test_group_members_round_trip_through_cami(tmp_path: Path) -> None:
-    from gutbrain.io.tables_cami import format_cami, read_cami
+    from gutbrain.io.tables.cami import format_cami, read_cami
 
     path = tmp_path / "p.cami"
     path.write_text(format_cami([_group_profile()]))

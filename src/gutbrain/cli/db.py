@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.text import Text
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
+from gutbrain.io.jsonfile import dumps_json
 from gutbrain.profile.index import ensure_index
 from gutbrain.reference.bundle import (
     ReferenceBundle,
@@ -283,7 +283,7 @@ def info_command(
     bundle = load_bundle(db)
     if as_json:
         payload = {"path": str(bundle.path), "sha256": bundle.sha256, **bundle.manifest}
-        console.print_json(json.dumps(payload))
+        console.print_json(dumps_json(payload, indent=None))
         return
     manifest = bundle.manifest
     counts = manifest.get("counts", {})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from gutbrain.io.files import (
     check_output_path,
     resolve_path,
 )
+from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.readqc import (
     DEFAULT_PRESET,
     QC_PRESETS,
@@ -169,7 +169,7 @@ def _json(
         "subsample": subsample,
     }
     document["qc"]["length_quantiles"] = dict(qc.length_quantiles)
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return dumps_json(document)
 
 
 @reads_app.command("qc")

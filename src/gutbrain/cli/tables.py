@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -14,9 +13,12 @@ from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_directory, check_output_path, resolve_path, sha256_file
+from gutbrain.io.jsonfile import write_json
 from gutbrain.io.tables import (
     EXPORT_FORMATS,
+    EXPORT_SUFFIXES,
     FORMATS,
+    TableFormat,
     read_table,
     read_taxonomy,
     spreadsheet_safe,
@@ -33,8 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
-
-_EXT = {"biom": ".biom", "tsv": ".tsv", "cami": ".cami.txt"}
 
 
 def _table_rank(value: str) -> Rank | None:
@@ -127,7 +127,7 @@ def _import_command(
                 for p in profiles
             ],
         }
-        (tmp / "import.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / "import.json", summary, sort_keys=False)
     console.print(
         f"Imported {len(profiles)} sample(s) from {table.name} ({summary['source']}) into {out}",
         highlight=False,
@@ -153,7 +153,7 @@ def _export_command(
     name = profile.name.removesuffix(".gz")
     for ext in (".tsv", ".biom", ".txt"):
         name = name.removesuffix(ext)
-    target = out or profile.with_name(name + ".export" + _EXT[to])
+    target = out or profile.with_name(name + ".export" + EXPORT_SUFFIXES[TableFormat(to)])
     check_output_path(target, replace=force, inputs=(profile,))
     profiles = read_table(profile)
     write_table(profiles, target, format=to)
@@ -302,7 +302,7 @@ def _diversity_command(
                 for metric, o in result.ordination.items()
             },
         }
-        (tmp / "diversity.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / "diversity.json", summary, sort_keys=False)
     console.print(
         f"Diversity of {len(result.alpha)} sample(s) at {use_rank} "
         f"({len(result.excluded)} excluded; copy-number correction "

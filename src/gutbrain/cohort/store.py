@@ -30,7 +30,6 @@ import errno
 import fcntl
 import hashlib
 import io
-import json
 import logging
 import os
 import sqlite3
@@ -47,10 +46,12 @@ import pyarrow.parquet as pq
 from gutbrain.errors import InputFormatError, InputMissingError, OutputError, StoreBusyError
 from gutbrain.io.files import (
     atomic_write_bytes,
-    atomic_write_text,
     process_alive,
+    sha256_file,
     sweep_partials,
 )
+from gutbrain.io.jsonfile import dumps_json, write_json
+from gutbrain.model import RANKS
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -380,7 +381,7 @@ class CohortStore:
             path = self.root / name
             if not path.is_file():
                 return False
-            if verify and digest is not None and _sha256(path) != digest:
+            if verify and digest is not None and sha256_file(path) != digest:
                 logger.warning("store file %s does not match its checksum; redoing", name)
                 return False
         return True
@@ -515,7 +516,7 @@ class CohortStore:
                     done,
                     skipped,
                     failed,
-                    json.dumps(details, sort_keys=True),
+                    dumps_json(details, indent=None),
                     status,
                     run_id,
                 ),
@@ -579,7 +580,7 @@ class CohortStore:
                     continue
                 path = self.root / name
                 try:
-                    actual = _sha256(path)
+                    actual = sha256_file(path)
                 except OSError as exc:
                     now = self.record(record.sample_id)
                     if now is None or now.task_key != record.task_key:
@@ -626,8 +627,7 @@ class CohortStore:
     def write_json(self, name: str, payload: Mapping[str, Any]) -> Path:
         """Write a JSON document under the store atomically."""
         self._require_writable()
-        text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default)
-        return atomic_write_text(self.root / name, text + "\n")
+        return write_json(self.root / name, payload)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write a DataFrame as Parquet under the store atomically."""
@@ -740,15 +740,8 @@ class CohortStore:
         return con
 
 
-_RANK_ORDER = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
-
-
 def _rank_depth(rank: str) -> int:
-    return _RANK_ORDER.index(rank) if rank in _RANK_ORDER else -1
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return RANKS.index(rank) if rank in RANKS else -1
 
 
 def _flock_held(path: Path) -> bool:
@@ -794,12 +787,6 @@ def _read_parquet(
         )
         raise InputFormatError(message, path=root, code="GB-STORE") from None
     return table
-
-
-def _json_default(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 def open_store(path: str | Path, *, writable: bool = False) -> CohortStore:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gutbrain.errors import InputFormatError
-from gutbrain.io.tables_text import read_text
+from gutbrain.io.tables.text import read_text
 from gutbrain.model import Lineage, Rank
 
 __all__ = ["check_taxa_in_tree", "read_tree", "taxon_tree"]

@@ -2,8 +2,8 @@
 
 One table of rank prefixes (Greengenes/QIIME ``g__``, SINTAX ``g:``, MetaPhlAn ``g__``) and one
 splitter for a prefixed lineage element, so that the reference importers
-(:mod:`gutbrain.reference.formats`) and the table readers (:mod:`gutbrain.io.tables_matrix`,
-:mod:`gutbrain.io.tables_readers`) read ``g__Blautia`` and SILVA's ``D_5__Blautia`` alike.
+(:mod:`gutbrain.reference.formats`) and the table readers (:mod:`gutbrain.io.tables.matrix`,
+:mod:`gutbrain.io.tables.readers`) read ``g__Blautia`` and SILVA's ``D_5__Blautia`` alike.
 """
 
 from __future__ import annotations

@@ -100,12 +100,26 @@ def resolve_path(path: str | Path) -> Path:
         raise InputMissingError(message) from None
 
 
-def sha256_file(path: str | Path) -> str:
-    """Return the hex SHA-256 of a file's bytes."""
+def sha256_file(path: str | Path, *more: str | Path) -> str:
+    """Return the hex SHA-256 of a file's bytes, read in 1 MiB chunks (bounded memory).
+
+    Further paths in ``more`` are hashed after the first, as if the files were one (an Emu
+    database folder's name digest covers its two files).
+
+    Examples
+    --------
+    >>> import hashlib, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a").write_bytes(b"ab")
+    >>> _ = (folder / "b").write_bytes(b"c")
+    >>> sha256_file(folder / "a", folder / "b") == hashlib.sha256(b"abc").hexdigest()
+    True
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+    for name in (path, *more):
+        with open(name, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -43,6 +43,7 @@ import mappy
 import numpy as np
 import numpy.typing as npt
 
+from gutbrain._typing import IntArray
 from gutbrain.errors import ReferenceDatabaseError
 
 __all__ = [
@@ -60,8 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from gutbrain._typing import IntArray
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.taxonomy import TaxonIndex
 
 __all__ = ["second_pass_references"]
-
-IntArray = npt.NDArray[np.int64]
 
 
 def second_pass_references(

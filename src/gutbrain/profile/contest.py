@@ -37,9 +37,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
+from gutbrain._typing import FloatArray, IntArray
 from gutbrain.model import Lineage
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.likelihood import ErrorModel
@@ -56,9 +56,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from gutbrain._typing import FloatArray, IntArray
+
 __all__ = [
     "AbundanceEstimate",
     "EMResult",
@@ -46,9 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gutbrain._typing import IntArray
 from gutbrain.errors import ReferenceDatabaseError, ValidationError
 from gutbrain.reference.bundle import ReferenceBundle, read_sequences
 from gutbrain.reference.index import find_index, writable_index_folder
@@ -73,7 +74,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IntArray = npt.NDArray[np.int64]
 U64Array = npt.NDArray[np.uint64]
 
 #: Bumped whenever the index layout or the sampling changes (part of the cache file name).

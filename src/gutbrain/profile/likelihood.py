@@ -31,15 +31,13 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from gutbrain._typing import FloatArray
 from gutbrain.profile.align import HitTable
 
 __all__ = ["ErrorModel", "alignment_log_likelihood", "estimate_error_model"]
 
 logger = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
-import math
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +40,7 @@ from gutbrain.io.files import (
     check_input_file,
     sha256_file,
 )
+from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.readqc import QC_PRESETS, QCSettings, ReadFilter, check_reads_kept
 from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.io.tables import write_profile_biom, write_profile_tsv
@@ -1013,25 +1012,7 @@ def _read_outcomes(
 
 # --------------------------------------------------------------------------------------------
 def _json(data: Any) -> str:
-    def default(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, Mapping):
-            return dict(value)
-        if isinstance(value, tuple):
-            return list(value)
-        return str(value)
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, Mapping):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
-    return json.dumps(clean(data), indent=2, sort_keys=True, default=default) + "\n"
+    return dumps_json(data)
 
 
 def _bundle_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> _Groups:

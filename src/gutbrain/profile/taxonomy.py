@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from gutbrain._typing import FloatArray, IntArray
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
 
@@ -44,9 +45,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

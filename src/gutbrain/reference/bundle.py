@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from gutbrain.errors import GutbrainWarning, ReferenceDatabaseError
 from gutbrain.io.files import atomic_directory, sha256_file
+from gutbrain.io.jsonfile import write_json
 from gutbrain.model import RANKS, Lineage
 
 __all__ = [
@@ -742,7 +743,6 @@ def build_bundle(
         }
         if extra:
             manifest.update(extra)
-        text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-        (tmp / MANIFEST_NAME).write_text(text, encoding="utf-8")
+        write_json(tmp / MANIFEST_NAME, manifest, sort_keys=False)
     logger.info("wrote reference bundle %s %s (%d sequences) to %s", name, version, n_done, target)
     return load_bundle(target)

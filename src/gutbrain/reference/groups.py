@@ -22,7 +22,6 @@ not separate its species are reported at genus rank.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ from typing import Any
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.io.files import sha256_file
+from gutbrain.io.jsonfile import write_json
 from gutbrain.model import Lineage
 from gutbrain.reference.bundle import MANIFEST_NAME, ReferenceBundle, load_bundle
 
@@ -266,8 +266,7 @@ def write_species_groups(bundle: ReferenceBundle, groups: SpeciesGroups) -> Refe
             "groups": len(groups.groups),
             "species_in_groups": sum(len(g.members) for g in groups.groups),
         }
-        text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-        (staging / MANIFEST_NAME).write_text(text, encoding="utf-8")
+        write_json(staging / MANIFEST_NAME, manifest, sort_keys=False)
         load_bundle(staging, verify=True)
         os.replace(folder, old)
         os.replace(staging, folder)

@@ -13,7 +13,6 @@ complete, so no reader ever sees half of it. The caller sends it and removes it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gutbrain.errors import OutputError
+from gutbrain.io.jsonfile import dumps_json
 from gutbrain.web.store import Consent, Sample, Store, StoreUsageError, new_id
 
 __all__ = ["EXPORTED_RESULT_FILES", "export_person"]
@@ -96,9 +96,9 @@ def export_person(store: Store, person_id: str) -> Path:
                     "display_name": person.display_name,
                     "created_at": person.created_at.isoformat(),
                 }
-                archive.writestr("account.json", json.dumps(account, indent=2))
+                archive.writestr("account.json", dumps_json(account, sort_keys=False))
                 records = [_sample_record(s, consents.get(s.id)) for s in samples]
-                archive.writestr("samples.json", json.dumps(records, indent=2))
+                archive.writestr("samples.json", dumps_json(records, sort_keys=False))
                 for sample in samples:
                     _add_sample(archive, store, sample)
             handle.flush()

@@ -9,7 +9,6 @@ the import. Anything else goes to :func:`gutbrain.reference.bundle.load_bundle`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gutbrain.errors import ReferenceDatabaseError
-from gutbrain.io.files import atomic_directory
+from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.profile.groups import compute_species_groups, species_groups_problem
 from gutbrain.reference.bundle import (
     MANIFEST_NAME,
@@ -96,13 +95,9 @@ def build_with_groups(
 
 
 def _emu_bundle_name(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for name in EMU_FILES:
-        with open(folder / name, "rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+    digest = sha256_file(*(folder / name for name in EMU_FILES))
     stem = re.sub(r"[^A-Za-z0-9._+-]", "_", folder.resolve().name) or "db"
-    return f"emu-{stem}-{digest.hexdigest()[:10]}"
+    return f"emu-{stem}-{digest[:10]}"
 
 
 def open_reference(

@@ -20,7 +20,6 @@ methods section) and returned in :class:`RunOutputs`.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -33,6 +32,7 @@ from typing import Any
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
+from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile, Rank
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
@@ -337,7 +337,7 @@ def _pick_profile(profiles: Sequence[Profile], sample_id: str | None, path: Path
 
 
 def _provenance_json(profile: Profile) -> str:
-    return json.dumps(profile.provenance.as_dict(), indent=2, sort_keys=True, default=str) + "\n"
+    return dumps_json(profile.provenance.as_dict())
 
 
 def run_table(

@@ -16,7 +16,6 @@ in the extra dataset ``/gutbrain/profiles_json``; other tools ignore it, and
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,8 @@ import numpy as np
 from gutbrain import __version__
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import atomic_write_bytes
-from gutbrain.io.tables_profile import UNASSIGNED, profile_to_dict, unassigned_reads
+from gutbrain.io.jsonfile import dumps_json
+from gutbrain.io.tables.profile import UNASSIGNED, profile_to_dict, unassigned_reads
 from gutbrain.model import RANKS, Profile, Rank, taxon_labels
 
 __all__ = ["GREENGENES_PREFIXES", "PROFILES_DATASET", "profiles_to_biom", "write_profile_biom"]
@@ -162,6 +162,6 @@ def write_profile_biom(
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as handle:
         table.to_hdf5(handle, f"gutbrain {__version__}")
-        payload = json.dumps([profile_to_dict(p) for p in profiles], ensure_ascii=False)
+        payload = dumps_json([profile_to_dict(p) for p in profiles], indent=None, sort_keys=False)
         handle.create_dataset(PROFILES_DATASET, data=np.bytes_(payload.encode("utf-8")))
     return atomic_write_bytes(path, buffer.getvalue())

@@ -25,7 +25,8 @@ from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io._text import RANK_PREFIXES
 from gutbrain.io.files import check_input_file, sha256_file
-from gutbrain.io.tables_matrix import (
+from gutbrain.io.tables.formats import FORMATS, TableFormat
+from gutbrain.io.tables.matrix import (
     RELATIVE_TOLERANCE,
     TaxonMatrix,
     ValueType,
@@ -36,8 +37,8 @@ from gutbrain.io.tables_matrix import (
     normalise_name,
     validate_values,
 )
-from gutbrain.io.tables_profile import parse_members, profile_from_dict
-from gutbrain.io.tables_text import parse_number, read_bytes, read_rows, values_matrix
+from gutbrain.io.tables.profile import parse_members, profile_from_dict
+from gutbrain.io.tables.text import parse_number, read_bytes, read_rows, values_matrix
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
 __all__ = [
@@ -54,18 +55,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Formats :func:`gutbrain.io.tables.read_table` accepts (besides ``auto``).
-FORMATS: tuple[str, ...] = (
-    "biom",
-    "tsv",
-    "profile",
-    "emu",
-    "kraken",
-    "bracken",
-    "metaphlan",
-    "qiime-taxonomy",
-    "cami",
-)
 #: Largest BIOM JSON document accepted (bytes, uncompressed) and its deepest nesting.
 MAX_JSON_BYTES = 512 << 20
 MAX_JSON_DEPTH = 32
@@ -676,7 +665,7 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
         On a ragged row or a negative count.
     """
     p = check_input_file(path)
-    from gutbrain.io.tables_text import read_text
+    from gutbrain.io.tables.text import read_text
 
     lines = [line for line in read_text(p).splitlines() if line.strip()]
     if not lines:
@@ -859,7 +848,7 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
     into it). Reads are unknown.
     """
     p = check_input_file(path)
-    from gutbrain.io.tables_text import read_text
+    from gutbrain.io.tables.text import read_text
 
     sample = sample_id
     header: list[str] | None = None
@@ -965,19 +954,19 @@ def _metaphlan_profile(
 # ----------------------------------------------------------------------------- detection
 
 
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | Path) -> TableFormat:
     """Guess a table's format from its first bytes and header.
 
-    Returns one of :data:`FORMATS`. Raises :class:`InputFormatError` with the candidates when
-    unsure.
+    Returns a :class:`~gutbrain.io.tables.formats.TableFormat`. Raises
+    :class:`InputFormatError` with the candidates when unsure.
     """
     p = check_input_file(path)
     data = read_bytes(p)[: 1 << 16]
     if data.startswith(b"\x89HDF"):
-        return "biom"
+        return TableFormat.BIOM
     head = data.lstrip()
     if head.startswith(b"{"):
-        return "biom"
+        return TableFormat.BIOM
     text = data.decode("utf-8-sig", errors="replace")
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
@@ -986,30 +975,30 @@ def detect_format(path: str | Path) -> str:
     first = lines[0]
     low = first.lower()
     if low.startswith("sample\trank\ttaxon") or low.startswith("rank\ttaxon"):
-        return "profile"
+        return TableFormat.PROFILE
     if any(line.startswith("@SampleID") for line in lines[:20]) and any(
         line.startswith("@@TAXID") for line in lines[:50]
     ):
-        return "cami"
+        return TableFormat.CAMI
     if (
         low.startswith("#mpa_")
         or "clade_name" in low
         or any(line.startswith("k__") or line.startswith("d__") for line in lines[:50])
     ):
-        return "metaphlan"
+        return TableFormat.METAPHLAN
     if low.startswith("tax_id\tabundance") or ("tax_id" in low and "abundance" in low):
-        return "emu"
+        return TableFormat.EMU
     if "taxonomy_lvl" in low and "new_est_reads" in low:
-        return "bracken"
+        return TableFormat.BRACKEN
     cells = first.split("\t")
     if (
         len(cells) in (6, 8)
         and re.fullmatch(r"\s*[0-9.]+", cells[0] or "")
         and cells[-3].strip()[:1] in ("U", "R", "D", "K", "P", "C", "O", "F", "G", "S")
     ):
-        return "kraken"
+        return TableFormat.KRAKEN
     if "\t" in first or first.startswith("# Constructed from biom file"):
-        return "tsv"
+        return TableFormat.TSV
     message = (
         "cannot tell the table's format (not BIOM, Emu, Kraken 2, Bracken, MetaPhlAn, "
         "gutbrain profile.tsv or a tab-separated taxa x samples table); give --format"

@@ -20,7 +20,7 @@ names start with ``_``): a group row's member species separated by ``;``, empty 
 group row itself is a ``species`` row named after the group ("Escherichia coli group").
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
-tab or CR) get a leading ``'`` (:func:`gutbrain.io.tables_profile.spreadsheet_safe`); the reader
+tab or CR) get a leading ``'`` (:func:`gutbrain.io.tables.profile.spreadsheet_safe`); the reader
 removes it again.
 """
 
@@ -33,9 +33,9 @@ from pathlib import Path
 from gutbrain import __version__
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
-from gutbrain.io.tables_matrix import complete_lineage
-from gutbrain.io.tables_profile import parse_members, spreadsheet_safe
-from gutbrain.io.tables_text import parse_number, read_text
+from gutbrain.io.tables.matrix import complete_lineage
+from gutbrain.io.tables.profile import parse_members, spreadsheet_safe
+from gutbrain.io.tables.text import parse_number, read_text
 from gutbrain.model import RANKS, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
 __all__ = ["format_cami", "read_cami", "write_cami"]

@@ -1,0 +1,46 @@
+"""``provenance.json`` is written by one JSON writer: ``profile`` and ``run --table`` agree."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+from gutbrain.reference.bundle import ReferenceBundle
+from gutbrain.workflow.run import run_table
+
+FRAGILIS, KLEBSIELLA = "7000004128190436", "S000003122"
+
+
+def test_profile_and_run_table_write_the_same_provenance_json(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path], tmp_path: Path
+) -> None:
+    reads = make_reads("mix.fq.gz", {FRAGILIS: 10, KLEBSIELLA: 6}, seed=3)
+    result = profile_sample([reads], bundle=tiny_bundle, preset="ont", sample_id="s1")
+    # values JSON has no word for, as a parameter block may carry them
+    provenance = dataclasses.replace(
+        result.profile.provenance,
+        parameters={
+            **result.profile.provenance.parameters,
+            "not_measured": float("nan"),
+            "count": np.int64(3),
+            "nested": MappingProxyType({"tol": np.float64("inf"), "steps": (1, 2)}),
+        },
+    )
+    result = dataclasses.replace(
+        result, profile=dataclasses.replace(result.profile, provenance=provenance)
+    )
+    profiled = write_profile_outputs(result, tmp_path / "profiled")
+    run = run_table(profiled / "profile.biom", out_dir=tmp_path / "run")
+
+    from_profile = (profiled / "provenance.json").read_bytes()
+    assert (run.out_dir / "provenance.json").read_bytes() == from_profile
+    parameters = json.loads(from_profile)["parameters"]
+    assert parameters["not_measured"] is None
+    assert parameters["count"] == 3
+    assert parameters["nested"] == {"tol": None, "steps": [1, 2]}
