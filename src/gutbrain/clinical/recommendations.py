@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 
 from gutbrain.io.answers import Answers
+from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
 from gutbrain.result import Recommendation
 
 __all__ = ["recommend"]
@@ -31,11 +32,30 @@ __all__ = ["recommend"]
 logger = logging.getLogger(__name__)
 
 
+def _recommendation(
+    kb: KnowledgeBase, recommendation_id: str, *, topic: str, text: str, based_on: tuple[str, ...]
+) -> Recommendation:
+    """A recommendation citing the sources and grade of its row in ``statements.tsv``."""
+    cited = kb.citation(recommendation_id)
+    return Recommendation(
+        recommendation_id=recommendation_id,
+        topic=topic,
+        text=text,
+        based_on=based_on,
+        source_ids=cited.source_ids,
+        grade=cited.grade,
+    )
+
+
 def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
-    """Return the recommendations triggered by the person's own answers (none without answers)."""
+    """Return the recommendations triggered by the person's own answers (none without answers).
+
+    Sources and grades come from the packaged knowledge table ``statements.tsv``.
+    """
     out: list[Recommendation] = []
     if answers is None:
         return ()
+    kb = load_knowledge()
     diet = answers.diet if answers is not None else None
     plants = diet.plant_types_per_week if diet is not None else None
     fibre = diet.fibre_g_per_day if diet is not None else None
@@ -46,8 +66,9 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"plant types per week: {plants}")
     if basis:
         out.append(
-            Recommendation(
-                recommendation_id="plant-variety",
+            _recommendation(
+                kb,
+                "plant-variety",
                 topic="Variety of plant foods",
                 text="In a large citizen-science cohort, people who reported eating more than "
                 "30 different plant foods a week (vegetables, fruit, whole grains, legumes, "
@@ -56,8 +77,6 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "not about mood; eating a wide variety of plants is general healthy-eating "
                 "advice.",
                 based_on=tuple(basis),
-                source_ids=("S026",),
-                grade="C",
             )
         )
 
@@ -66,16 +85,15 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"fibre: {fibre:g} g/day")
     if basis:
         out.append(
-            Recommendation(
-                recommendation_id="fibre",
+            _recommendation(
+                kb,
+                "fibre",
                 topic="Dietary fibre",
                 text="UK guidance for adults is 30 g of fibre a day; most people eat less. "
                 "Fermentable fibre is what butyrate-producing bacteria feed on. Reaching the "
                 "fibre target is general health advice; it is not a treatment for any "
                 "condition and has not been shown to change mood.",
                 based_on=tuple(basis),
-                source_ids=("S051", "S016"),
-                grade="B",
             )
         )
 
@@ -84,16 +102,15 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"fermented foods: {fermented:g} servings/day")
     if basis:
         out.append(
-            Recommendation(
-                recommendation_id="fermented-foods",
+            _recommendation(
+                kb,
+                "fermented-foods",
                 topic="Fermented foods",
                 text="In one small randomised study of healthy adults, a diet high in "
                 "fermented foods such as yoghurt, kefir, kimchi and sauerkraut raised "
                 "microbiota diversity over several weeks and lowered some inflammatory "
                 "markers. Effects on mood were not tested.",
                 based_on=tuple(basis),
-                source_ids=("S027",),
-                grade="C",
             )
         )
 
@@ -101,31 +118,29 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         target = 2.5 if answers.sex == "male" else 2.0
         if answers.hydration_l_per_day < target:
             out.append(
-                Recommendation(
-                    recommendation_id="hydration",
+                _recommendation(
+                    kb,
+                    "hydration",
                     topic="Fluid intake",
                     text=f"The European Food Safety Authority's adequate intake of total water "
                     f"is {target:g} L a day (drinks plus the water in food). This is general "
                     "health advice and not a gut-brain finding.",
                     based_on=(f"hydration: {answers.hydration_l_per_day:g} L/day",),
-                    source_ids=("S052",),
-                    grade="B",
                 )
             )
 
     abx = answers.antibiotics if answers is not None else None
     if abx is not None and abx.months_since_last is not None and abx.months_since_last < 2:
         out.append(
-            Recommendation(
-                recommendation_id="antibiotics-recent",
+            _recommendation(
+                kb,
+                "antibiotics-recent",
                 topic="Recent antibiotics",
                 text="Your last antibiotic course was under two months before this sample. "
                 "After a short course, most of the community returned within about six weeks "
                 "in healthy adults, but some species took months; consider this profile a "
                 "snapshot during recovery and, if you wish, test again later.",
                 based_on=(f"months since last antibiotic course: {abx.months_since_last:g}",),
-                source_ids=("S029",),
-                grade="C",
             )
         )
     return tuple(out)

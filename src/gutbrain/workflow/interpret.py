@@ -329,8 +329,8 @@ def _findings(
             "diversity). They describe this sample, not your health, and cannot diagnose "
             "depression, anxiety or IBS.",
             knowledge_ids=("DV009", "DV010", "DV011"),
-            source_ids=("S002", "S057", "S058"),
-            grade="A",
+            source_ids=kb.citation("scope-group-level").source_ids,
+            grade=kb.citation("scope-group-level").grade,
         ),
         Finding(
             finding_id="context-potential",
@@ -339,8 +339,8 @@ def _findings(
             "genetic potential, not measured short-chain fatty acids, GABA or other "
             "substances. 16S data see these functions only approximately.",
             knowledge_ids=("FN001",),
-            source_ids=("S014", "S072"),
-            grade="B",
+            source_ids=kb.citation("context-potential").source_ids,
+            grade=kb.citation("context-potential").grade,
         ),
         Finding(
             finding_id="context-gut-vs-brain",
@@ -350,8 +350,8 @@ def _findings(
             "human evidence that GABA made by gut bacteria reaches the brain; the spore-former "
             "and serotonin findings come from mice.",
             knowledge_ids=("FN008", "FN010"),
-            source_ids=("S013", "S062", "S012"),
-            grade="C",
+            source_ids=kb.citation("context-gut-vs-brain").source_ids,
+            grade=kb.citation("context-gut-vs-brain").grade,
         ),
         Finding(
             finding_id="confounder-stool-medication",
@@ -361,8 +361,8 @@ def _findings(
             "proton-pump inhibitors, metformin, laxatives, recent antibiotics) explains the "
             "most variation overall. Keep both in mind before reading any taxon below.",
             knowledge_ids=("FN016", "FN017", "DV004"),
-            source_ids=("S024", "S023", "S010"),
-            grade="A",
+            source_ids=kb.citation("confounder-stool-medication").source_ids,
+            grade=kb.citation("confounder-stool-medication").grade,
         ),
     ]
     if has_modules:
@@ -373,8 +373,8 @@ def _findings(
                 text="Gut-brain module coverage is computed from predicted or measured gene "
                 "families; it is genetic potential, not measured metabolites.",
                 knowledge_ids=("FN009", "FN011"),
-                source_ids=("S001", "S072"),
-                grade="B",
+                source_ids=kb.citation("context-modules").source_ids,
+                grade=kb.citation("context-modules").grade,
             )
         )
     for d in diversity:
@@ -466,8 +466,8 @@ def _findings(
                     "are associated with differences in stool microbiome composition, so taxa "
                     "and scores in this report may partly reflect them.",
                     knowledge_ids=("FN017",),
-                    source_ids=("S024", "S010", "S001"),
-                    grade="A",
+                    source_ids=kb.citation("confounder-medication").source_ids,
+                    grade=kb.citation("confounder-medication").grade,
                 )
             )
     if answers is not None and answers.antibiotics is not None:
@@ -662,8 +662,8 @@ def interpret_profile(
             text="This report follows the 2025 international consensus on microbiome testing: "
             "it shows the whole profile with alpha and beta diversity, compares it only with "
             "named reference cohorts, and gives no treatment advice from the microbiome alone.",
-            source_ids=("S082",),
-            grade="B",
+            source_ids=kb.citation("context-consensus").source_ids,
+            grade=kb.citation("context-consensus").grade,
         )
     )
     alerts = _vet(alerts, kb)
