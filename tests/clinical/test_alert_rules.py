@@ -34,9 +34,9 @@ def _literals(path: Path) -> list[str]:
     """Source-id strings and literal ``grade=`` / ``source_ids=`` arguments in ``path``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
-        if is_text and _SOURCE_ID.fullmatch(node.value.strip()):  # type: ignore[attr-defined]
-            found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and _SOURCE_ID.fullmatch(text.strip()):
+            found.append(f"{path.name}:{getattr(node, 'lineno', '?')}: {text!r}")
         if isinstance(node, ast.keyword) and node.arg in {"grade", "source_ids"}:
             value = node.value
             items = value.elts if isinstance(value, ast.Tuple | ast.List) else [value]
