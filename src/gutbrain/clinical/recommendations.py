@@ -24,27 +24,12 @@ from __future__ import annotations
 import logging
 
 from gutbrain.io.answers import Answers
-from gutbrain.io.knowledge import KnowledgeBase, load_knowledge
+from gutbrain.io.knowledge import load_knowledge
 from gutbrain.result import Recommendation
 
 __all__ = ["recommend"]
 
 logger = logging.getLogger(__name__)
-
-
-def _recommendation(
-    kb: KnowledgeBase, recommendation_id: str, *, topic: str, text: str, based_on: tuple[str, ...]
-) -> Recommendation:
-    """A recommendation citing the sources and grade of its row in ``statements.tsv``."""
-    cited = kb.citation(recommendation_id)
-    return Recommendation(
-        recommendation_id=recommendation_id,
-        topic=topic,
-        text=text,
-        based_on=based_on,
-        source_ids=cited.source_ids,
-        grade=cited.grade,
-    )
 
 
 def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
@@ -66,9 +51,8 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"plant types per week: {plants}")
     if basis:
         out.append(
-            _recommendation(
-                kb,
-                "plant-variety",
+            Recommendation(
+                recommendation_id="plant-variety",
                 topic="Variety of plant foods",
                 text="In a large citizen-science cohort, people who reported eating more than "
                 "30 different plant foods a week (vegetables, fruit, whole grains, legumes, "
@@ -77,6 +61,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "not about mood; eating a wide variety of plants is general healthy-eating "
                 "advice.",
                 based_on=tuple(basis),
+                **kb.citation("plant-variety"),
             )
         )
 
@@ -85,15 +70,15 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"fibre: {fibre:g} g/day")
     if basis:
         out.append(
-            _recommendation(
-                kb,
-                "fibre",
+            Recommendation(
+                recommendation_id="fibre",
                 topic="Dietary fibre",
                 text="UK guidance for adults is 30 g of fibre a day; most people eat less. "
                 "Fermentable fibre is what butyrate-producing bacteria feed on. Reaching the "
                 "fibre target is general health advice; it is not a treatment for any "
                 "condition and has not been shown to change mood.",
                 based_on=tuple(basis),
+                **kb.citation("fibre"),
             )
         )
 
@@ -102,15 +87,15 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         basis.append(f"fermented foods: {fermented:g} servings/day")
     if basis:
         out.append(
-            _recommendation(
-                kb,
-                "fermented-foods",
+            Recommendation(
+                recommendation_id="fermented-foods",
                 topic="Fermented foods",
                 text="In one small randomised study of healthy adults, a diet high in "
                 "fermented foods such as yoghurt, kefir, kimchi and sauerkraut raised "
                 "microbiota diversity over several weeks and lowered some inflammatory "
                 "markers. Effects on mood were not tested.",
                 based_on=tuple(basis),
+                **kb.citation("fermented-foods"),
             )
         )
 
@@ -118,29 +103,29 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
         target = 2.5 if answers.sex == "male" else 2.0
         if answers.hydration_l_per_day < target:
             out.append(
-                _recommendation(
-                    kb,
-                    "hydration",
+                Recommendation(
+                    recommendation_id="hydration",
                     topic="Fluid intake",
                     text=f"The European Food Safety Authority's adequate intake of total water "
                     f"is {target:g} L a day (drinks plus the water in food). This is general "
                     "health advice and not a gut-brain finding.",
                     based_on=(f"hydration: {answers.hydration_l_per_day:g} L/day",),
+                    **kb.citation("hydration"),
                 )
             )
 
     abx = answers.antibiotics if answers is not None else None
     if abx is not None and abx.months_since_last is not None and abx.months_since_last < 2:
         out.append(
-            _recommendation(
-                kb,
-                "antibiotics-recent",
+            Recommendation(
+                recommendation_id="antibiotics-recent",
                 topic="Recent antibiotics",
                 text="Your last antibiotic course was under two months before this sample. "
                 "After a short course, most of the community returned within about six weeks "
                 "in healthy adults, but some species took months; consider this profile a "
                 "snapshot during recovery and, if you wish, test again later.",
                 based_on=(f"months since last antibiotic course: {abx.months_since_last:g}",),
+                **kb.citation("antibiotics-recent"),
             )
         )
     return tuple(out)

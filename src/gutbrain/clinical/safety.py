@@ -75,6 +75,20 @@ _SCREEN_DISCUSS = (
 )
 _NO_MICROBIOME = "Please do not look for explanations in microbiome results."
 
+
+def _severe(instrument: str, symptoms: str) -> _Text:
+    return _Text(
+        title=f"Your {symptoms}-symptom score is high: please book a prompt appointment",
+        message=f"Your {instrument} total is in the severe range. {_SCREEN_SOON}",
+    )
+
+
+def _moderate(instrument: str, title: str) -> _Text:
+    return _Text(
+        title=title, message=f"Your {instrument} total is {{threshold}} or more. {_SCREEN_DISCUSS}"
+    )
+
+
 #: Wording by the rules table's ``wording`` key.
 _WORDING: dict[str, _Text] = {
     "crisis": _Text(
@@ -110,22 +124,10 @@ _WORDING: dict[str, _Text] = {
         "intestine from several causes and needs a prompt review by your doctor, who can repeat "
         "it in a clinical laboratory.",
     ),
-    "phq9-severe": _Text(
-        title="Your depression-symptom score is high: please book a prompt appointment",
-        message="Your PHQ-9 total is in the severe range. " + _SCREEN_SOON,
-    ),
-    "phq9-moderate": _Text(
-        title="Consider discussing your mood with a doctor",
-        message="Your PHQ-9 total is {threshold} or more. " + _SCREEN_DISCUSS,
-    ),
-    "gad7-severe": _Text(
-        title="Your anxiety-symptom score is high: please book a prompt appointment",
-        message="Your GAD-7 total is in the severe range. " + _SCREEN_SOON,
-    ),
-    "gad7-moderate": _Text(
-        title="Consider discussing anxiety symptoms with a doctor",
-        message="Your GAD-7 total is {threshold} or more. " + _SCREEN_DISCUSS,
-    ),
+    "phq9-severe": _severe("PHQ-9", "depression"),
+    "phq9-moderate": _moderate("PHQ-9", "Consider discussing your mood with a doctor"),
+    "gad7-severe": _severe("GAD-7", "anxiety"),
+    "gad7-moderate": _moderate("GAD-7", "Consider discussing anxiety symptoms with a doctor"),
     "calprotectin-grey": _Text(
         title="Calprotectin in the grey zone",
         message="Your calprotectin is between 50 and 200 µg/g. Mild rises are common, for "

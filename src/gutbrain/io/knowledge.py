@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, TypedDict, cast
 
 from gutbrain.errors import InputFormatError, InputMissingError
 
@@ -256,12 +256,12 @@ class AlertRule:
     wording: str
 
 
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """Sources and grade of a fixed finding or recommendation (``statements.tsv``)."""
+class Citation(TypedDict):
+    """Sources and grade of a fixed finding or recommendation (``statements.tsv``).
 
-    statement_id: str
-    used_by: str
+    Spread it into the statement: ``Finding(finding_id=..., **kb.citation(finding_id))``.
+    """
+
     source_ids: tuple[str, ...]
     grade: Grade
 
@@ -455,12 +455,7 @@ def _statements(folder: Path, sources: Mapping[str, Source]) -> dict[str, Citati
         if r["id"] in out:
             message = f"statement id {r['id']!r} given twice"
             raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
-        out[r["id"]] = Citation(
-            statement_id=r["id"],
-            used_by=r.get("used_by") or "",
-            source_ids=source_ids,
-            grade=cast(Grade, grade),
-        )
+        out[r["id"]] = Citation(source_ids=source_ids, grade=cast(Grade, grade))
     return out
 
 
