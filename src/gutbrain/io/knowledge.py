@@ -115,6 +115,14 @@ class Source:
     study_design: str = ""
 
 
+class _Evidence(TypedDict):
+    """The columns every evidence row has, checked once."""
+
+    source_ids: tuple[str, ...]
+    grade: Grade
+    verification: Verification
+
+
 @dataclass(frozen=True, slots=True)
 class TaxonEvidence:
     """A taxon (or group) × phenotype × direction association from the literature."""
@@ -483,12 +491,9 @@ def _load(folder: Path) -> KnowledgeBase:
             study_design=r.get("study_design", ""),
         )
 
-    def check(name: str, line: int, r: dict[str, str]) -> tuple[Grade, Verification]:
+    def check(name: str, line: int, r: dict[str, str]) -> _Evidence:
         path = folder / name
-        for sid in _ids(r.get("source_id", "")):
-            if sid not in sources:
-                message = f"source {sid!r} is not in sources.tsv"
-                raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+        _known(_ids(r.get("source_id", "")), sources, path=path, line=line)
         if not _ids(r.get("source_id", "")):
             message = "row has no source_id; every knowledge row needs one"
             raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
@@ -498,11 +503,15 @@ def _load(folder: Path) -> KnowledgeBase:
         )
         if "report_use" in r:
             _choice(r["report_use"], _USES, path=path, line=line, column="report_use")
-        return cast(Grade, grade), cast(Verification, ver)
+        return _Evidence(
+            source_ids=_ids(r["source_id"]),
+            grade=cast(Grade, grade),
+            verification=cast(Verification, ver),
+        )
 
     taxa = []
     for line, r in _rows(folder, "taxa.tsv"):
-        grade, ver = check("taxa.tsv", line, r)
+        evidence = check("taxa.tsv", line, r)
         taxa.append(
             TaxonEvidence(
                 knowledge_id=r["id"],
@@ -512,11 +521,9 @@ def _load(folder: Path) -> KnowledgeBase:
                 direction=r["direction"],
                 population=r["population"],
                 n=r["n"],
-                source_ids=_ids(r["source_id"]),
                 study_type=r["study_type"],
-                grade=grade,
                 report_use=cast(ReportUse, r["report_use"]),
-                verification=ver,
+                **evidence,
                 unverified_fields=r["unverified_fields"],
                 match_rank=r["match_rank"],
                 match_names=_ids(r["match_names"]),
@@ -527,7 +534,7 @@ def _load(folder: Path) -> KnowledgeBase:
 
     guilds = []
     for line, r in _rows(folder, "guilds.tsv"):
-        grade, ver = check("guilds.tsv", line, r)
+        evidence = check("guilds.tsv", line, r)
         members = []
         for item in _ids(r["members"]):
             rank, _, name = item.partition(":")
@@ -543,50 +550,42 @@ def _load(folder: Path) -> KnowledgeBase:
                 reason="" if computable else r["computable"].removeprefix("no: "),
                 statement=r["statement"],
                 caveat=r["caveat"],
-                grade=grade,
-                source_ids=_ids(r["source_id"]),
                 report_use=cast(ReportUse, r["report_use"]),
-                verification=ver,
+                **evidence,
             )
         )
 
     diversity = {}
     for line, r in _rows(folder, "diversity.tsv"):
-        grade, ver = check("diversity.tsv", line, r)
+        evidence = check("diversity.tsv", line, r)
         diversity[r["id"]] = DiversityEvidence(
             knowledge_id=r["id"],
             metric=r["metric"],
             topic=r["topic"],
             n=r["n"],
-            source_ids=_ids(r["source_id"]),
-            grade=grade,
             report_use=cast(ReportUse, r["report_use"]),
-            verification=ver,
+            **evidence,
             statement=r["statement"],
         )
 
     markers = {}
     for line, r in _rows(folder, "markers.tsv"):
-        grade, ver = check("markers.tsv", line, r)
+        evidence = check("markers.tsv", line, r)
         markers[r["id"]] = MarkerEvidence(
             knowledge_id=r["id"],
             marker=r["marker"],
             unit=r["unit"],
             value_rule=r["value_rule"],
-            source_ids=_ids(r["source_id"]),
-            grade=grade,
-            verification=ver,
+            **evidence,
         )
 
     instruments = {}
     for line, r in _rows(folder, "instruments.tsv"):
-        grade, ver = check("instruments.tsv", line, r)
+        evidence = check("instruments.tsv", line, r)
         instruments[r["id"]] = InstrumentEvidence(
             knowledge_id=r["id"],
             instrument=r["instrument"],
-            source_ids=_ids(r["source_id"]),
-            grade=grade,
-            verification=ver,
+            **evidence,
         )
 
     modules = {}
@@ -601,15 +600,13 @@ def _load(folder: Path) -> KnowledgeBase:
 
     functions = {}
     for line, r in _rows(folder, "functions.tsv"):
-        grade, ver = check("functions.tsv", line, r)
+        evidence = check("functions.tsv", line, r)
         functions[r["id"]] = FunctionEvidence(
             knowledge_id=r["id"],
             trait=r["trait"],
             gbm_ids=tuple(dict.fromkeys(re.findall(r"MGB\d{3}", r["gbm_ids"]))),
-            source_ids=_ids(r["source_id"]),
-            grade=grade,
             report_use=cast(ReportUse, r["report_use"]),
-            verification=ver,
+            **evidence,
         )
 
     alert_rules = _alert_rules(folder, sources)
