@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -76,7 +76,7 @@ class Manifest(BaseModel):
 
     @field_validator(*_KINDS, mode="before")
     @classmethod
-    def _json_kind(cls, raw: Any, info: Any) -> Any:
+    def _json_kind(cls, raw: Any, info: ValidationInfo) -> Any:
         key = str(info.field_name)
         kind, label = _KINDS[key]
         if not isinstance(raw, kind):
