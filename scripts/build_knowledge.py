@@ -412,6 +412,82 @@ INSTRUMENT_GRADE: dict[str, tuple[str, str]] = {
     "IN014": ("A", "several large cohorts"),
 }
 
+# --------------------------------------------------------------------------------------------
+# Clinical alert rules (guide.md, "When to advise seeing a clinician"), read by
+# gutbrain.clinical.safety; one rule a line, columns split on " | ". The rows of one alert_id
+# share level, sources, grade and wording, and the alert fires once when any of its rows fires.
+# Tests: ``item_above`` (subject ``phq9.item9``: that item above threshold); ``score_at_least`` /
+# ``score_above`` (an instrument's total; the rows of one instrument form a ladder and only the
+# most urgent one that fires counts); ``band_in`` (a marker's band, ``;``-separated);
+# ``symptoms`` (every ``+``-joined flag reported, at threshold age or older; unknown age fires);
+# ``age_below``; ``outside_assay_range`` (markers whose value no assay covers: the alert cites the
+# marker's own rows, so source_id and evidence_grade stay empty). ``unless``: not when an alert
+# of that level fired. ``wording`` keys the title and message in gutbrain.clinical.safety.
+ALERT_RULE_COLUMNS = [
+    "id",
+    "alert_id",
+    "level",
+    "subject",
+    "test",
+    "threshold",
+    "unless",
+    "trigger",
+    "source_id",
+    "evidence_grade",
+    "wording",
+]
+ALERT_RULES = """
+AR001 | crisis-phq9-item9 | crisis | phq9.item9 | item_above | 0 |  | PHQ-9 item 9 above 0 | S045;S043 | B | crisis
+AR002 | urgent-blood-in-stool | urgent | blood_in_stool | symptoms |  |  | blood in stool reported | S041;S042 | B | blood-in-stool
+AR003 | urgent-fit | urgent | fit | band_in | 10_or_more |  | FIT at or above 10 µg Hb/g | S041 | B | fit
+AR004 | urgent-alarm-features | urgent | unexplained_weight_loss+abdominal_pain | symptoms | 40 |  | unexplained weight loss with abdominal pain | S042 | B | alarm-features
+AR005 | urgent-alarm-features | urgent | unexplained_rectal_bleeding | symptoms | 50 |  | unexplained rectal bleeding | S042 | B | alarm-features
+AR006 | urgent-alarm-features | urgent | iron_deficiency_anaemia | symptoms | 60 |  | iron-deficiency anaemia | S042 | B | alarm-features
+AR007 | urgent-alarm-features | urgent | change_in_bowel_habit | symptoms | 60 |  | a change in bowel habit | S042 | B | alarm-features
+AR008 | urgent-alarm-features | urgent | severe_bloody_diarrhoea | symptoms |  |  | severe bloody diarrhoea | S042 | B | alarm-features
+AR009 | prompt-red-flags | prompt | unexplained_weight_loss+change_in_bowel_habit | symptoms |  | urgent | unexplained weight loss with a change in bowel habit | S042 | B | red-flags
+AR010 | prompt-red-flags | prompt | unexplained_weight_loss+new_or_persistent_bowel_change | symptoms |  | urgent | unexplained weight loss with a change in bowel habit | S042 | B | red-flags
+AR011 | prompt-calprotectin | prompt | calprotectin | band_in | above_200 |  | calprotectin above 200 µg/g | S031;S073 | B | calprotectin-high
+AR012 | prompt-phq9 | prompt | phq9 | score_at_least | 20 |  | PHQ-9 total 20 or more | S043 | B | phq9-severe
+AR013 | advise-phq9 | advise | phq9 | score_at_least | 10 |  | PHQ-9 total 10 or more | S043 | B | phq9-moderate
+AR014 | prompt-gad7 | prompt | gad7 | score_at_least | 15 |  | GAD-7 total 15 or more | S044 | B | gad7-severe
+AR015 | advise-gad7 | advise | gad7 | score_at_least | 10 |  | GAD-7 total 10 or more | S044 | B | gad7-moderate
+AR016 | advise-calprotectin | advise | calprotectin | band_in | 50_to_200 |  | calprotectin 50-200 µg/g | S034;S073 | C | calprotectin-grey
+AR017 | advise-implausible-{marker} | advise | calprotectin;elastase | outside_assay_range |  |  | {marker} outside any assay range |  |  | implausible-marker
+AR018 | advise-elastase | advise | elastase | band_in | below_100;100_to_200 |  | elastase below 200 µg/g | S039 | C | elastase-low
+AR019 | advise-bowel-symptoms | advise | ibs_sss | score_above | 300 |  | IBS-SSS above 300 or a new/persistent bowel-habit change | S049;S055 | C | bowel-symptoms
+AR020 | advise-bowel-symptoms | advise | new_or_persistent_bowel_change | symptoms |  |  | IBS-SSS above 300 or a new/persistent bowel-habit change | S049;S055 | C | bowel-symptoms
+AR021 | info-under-18 | info | age | age_below | 18 |  | age under 18 | S032;S068 | C | under-18
+"""  # noqa: E501
+
+# Sources and grade of the fixed findings (gutbrain.workflow.interpret) and of the lifestyle
+# recommendations (gutbrain.clinical.recommendations), by the statement's id.
+STATEMENT_COLUMNS = ["id", "used_by", "source_id", "evidence_grade"]
+STATEMENTS = """
+scope-group-level | finding | S002;S057;S058 | A
+context-potential | finding | S014;S072 | B
+context-gut-vs-brain | finding | S013;S062;S012 | C
+confounder-stool-medication | finding | S024;S023;S010 | A
+context-modules | finding | S001;S072 | B
+confounder-medication | finding | S024;S010;S001 | A
+context-consensus | finding | S082 | B
+plant-variety | recommendation | S026 | C
+fibre | recommendation | S051;S016 | B
+fermented-foods | recommendation | S027 | C
+hydration | recommendation | S052 | B
+antibiotics-recent | recommendation | S029 | C
+"""
+
+
+def _table(text: str, columns: list[str]) -> list[dict[str, str]]:
+    """Rows of a ``" | "``-separated table written in this script."""
+    rows = []
+    for line in filter(None, (x.strip() for x in text.splitlines())):
+        cells = [c.strip() for c in line.split("|")]
+        rows.append(dict(zip(columns, cells, strict=True)))
+    return rows
+
+
 DIRECTION_WORD = {"depleted": "lower", "enriched": "higher"}
 
 # Rows that are not taxon x direction associations but are shown as context, in our words.
@@ -680,6 +756,9 @@ def build(source: Path) -> dict[str, str]:
         ["module_id", "name", "category", "n_steps", "source_id", "verification"],
     )
 
+    files["alert_rules.tsv"] = _tsv(_table(ALERT_RULES, ALERT_RULE_COLUMNS), ALERT_RULE_COLUMNS)
+    files["statements.tsv"] = _tsv(_table(STATEMENTS, STATEMENT_COLUMNS), STATEMENT_COLUMNS)
+
     # consistency: every cited source exists; every grade is A/B/C
     for name, text in files.items():
         for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
@@ -688,7 +767,8 @@ def build(source: Path) -> dict[str, str]:
                     message = f"{name} {row.get('id') or row.get('guild')}: unknown source {sid}"
                     raise SystemExit(message)
             grade = row.get("evidence_grade")
-            if grade is not None and grade not in {"A", "B", "C"}:
+            cites_marker = row.get("test") == "outside_assay_range"  # the marker's own grade
+            if grade is not None and grade not in {"A", "B", "C"} and not cites_marker:
                 raise SystemExit(f"{name}: bad grade {grade!r}")
 
     manifest = {

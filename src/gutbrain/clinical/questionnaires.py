@@ -34,8 +34,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from gutbrain.io.answers import Answers, IbsSss
-from gutbrain.io.knowledge import Grade, KnowledgeBase
+from gutbrain.io.answers import QUESTIONNAIRES, Answers, IbsSss
+from gutbrain.io.knowledge import Citation, KnowledgeBase
 from gutbrain.result import QuestionnaireResult
 
 __all__ = [
@@ -95,9 +95,36 @@ def _half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def _ids(kb: KnowledgeBase, knowledge_id: str) -> tuple[tuple[str, ...], Grade]:
+def _cited(kb: KnowledgeBase, knowledge_id: str) -> Citation:
+    """The sources and grade of an instrument's row, to spread into its result."""
     row = kb.instruments[knowledge_id]
-    return row.source_ids, row.grade
+    return Citation(source_ids=row.source_ids, grade=row.grade)
+
+
+#: Descriptive items reported as measured: knowledge id, name, unit.
+_MEASURED: dict[str, tuple[str, str, str]] = {
+    "plant_types": ("IN009", "Plant types per week", "types/week"),
+    "fibre": ("IN011", "Dietary fibre", "g/day"),
+    "fermented_foods": ("IN010", "Fermented foods", "servings/day"),
+    "antibiotics": ("IN012", "Antibiotics", "courses/12 months"),
+    "hydration": ("IN013", "Hydration", "L/day"),
+}
+
+
+def _measured(
+    kb: KnowledgeBase, instrument: str, score: float | None, *, band: str | None, statement: str
+) -> QuestionnaireResult:
+    knowledge_id, name, unit = _MEASURED[instrument]
+    return QuestionnaireResult(
+        instrument=instrument,
+        name=name,
+        scorable=True,
+        score=score,
+        band=band,
+        unit=unit,
+        statement=statement,
+        **_cited(kb, knowledge_id),
+    )
 
 
 def _sum_with_rule(
@@ -117,25 +144,28 @@ def _sum_with_rule(
     return total, False, missing, ""
 
 
+#: The 0-3-per-item severity scales: name, adult bands and the items never imputed.
+_SEVERITY_SCALES: dict[str, tuple[str, tuple[tuple[int, str], ...], tuple[int, ...]]] = {
+    "phq9": ("PHQ-9 (depressive symptoms, last 2 weeks)", PHQ9_BANDS, (9,)),
+    "gad7": ("GAD-7 (anxiety symptoms, last 2 weeks)", GAD7_BANDS, ()),
+}
+
+
 def _score_severity_scale(
-    items: Sequence[int | None],
-    kb: KnowledgeBase,
-    *,
-    knowledge_id: str,
-    instrument: str,
-    name: str,
-    n_items: int,
-    bands: tuple[tuple[int, str], ...],
-    adult: bool,
-    never_missing: tuple[int, ...] = (),
+    items: Sequence[int | None], kb: KnowledgeBase, instrument: str, *, adult: bool
 ) -> QuestionnaireResult:
-    """Score a 0-3-per-item severity scale (PHQ-9, GAD-7): sum, one item prorated, bands."""
-    sids, grade = _ids(kb, knowledge_id)
+    """Score a 0-3-per-item severity scale (PHQ-9, GAD-7): sum, one item prorated, bands.
+
+    The item count, item range and knowledge row come from the instrument's shape in
+    :data:`gutbrain.io.answers.QUESTIONNAIRES`, the one the answers were validated with.
+    """
+    shape = QUESTIONNAIRES[instrument]
+    name, bands, never_missing = _SEVERITY_SCALES[instrument]
     total, prorated, missing, reason = _sum_with_rule(
         items, max_missing=1, never_missing=never_missing
     )
     band = band_of(total, bands) if total is not None and adult else None
-    maximum = 3 * n_items
+    maximum = shape.top * shape.n_items
     label = name.split(" (")[0]
     statement = ""
     if total is not None:
@@ -152,12 +182,11 @@ def _score_severity_scale(
         score_range=(0, maximum),
         band=band,
         prorated=prorated,
-        items_answered=n_items - len(missing),
+        items_answered=shape.n_items - len(missing),
         items_missing=missing,
         reason=reason,
         statement=statement,
-        source_ids=sids,
-        grade=grade,
+        **_cited(kb, shape.knowledge_id),
     )
 
 
@@ -165,38 +194,19 @@ def score_phq9(
     items: Sequence[int | None], kb: KnowledgeBase, *, adult: bool = True
 ) -> QuestionnaireResult:
     """Score the PHQ-9 (module docstring); ``adult=False`` withholds the adult bands."""
-    return _score_severity_scale(
-        items,
-        kb,
-        knowledge_id="IN001",
-        instrument="phq9",
-        name="PHQ-9 (depressive symptoms, last 2 weeks)",
-        n_items=9,
-        bands=PHQ9_BANDS,
-        adult=adult,
-        never_missing=(9,),
-    )
+    return _score_severity_scale(items, kb, "phq9", adult=adult)
 
 
 def score_gad7(
     items: Sequence[int | None], kb: KnowledgeBase, *, adult: bool = True
 ) -> QuestionnaireResult:
     """Score the GAD-7 (module docstring)."""
-    return _score_severity_scale(
-        items,
-        kb,
-        knowledge_id="IN003",
-        instrument="gad7",
-        name="GAD-7 (anxiety symptoms, last 2 weeks)",
-        n_items=7,
-        bands=GAD7_BANDS,
-        adult=adult,
-    )
+    return _score_severity_scale(items, kb, "gad7", adult=adult)
 
 
 def score_pss10(items: Sequence[int | None], kb: KnowledgeBase) -> QuestionnaireResult:
     """Score the PSS-10 with items 4, 5, 7, 8 reversed (module docstring); no bands."""
-    sids, grade = _ids(kb, "IN004")
+    cited = _cited(kb, "IN004")
     recoded = [
         None if v is None else (4 - v if i in PSS10_REVERSE_ITEMS else v)
         for i, v in enumerate(items, start=1)
@@ -220,14 +230,13 @@ def score_pss10(items: Sequence[int | None], kb: KnowledgeBase) -> Questionnaire
         items_missing=missing,
         reason=reason,
         statement=statement,
-        source_ids=sids,
-        grade=grade,
+        **cited,
     )
 
 
 def score_bristol(types: Sequence[int], kb: KnowledgeBase) -> QuestionnaireResult:
     """Report the most frequent Bristol type (ties: the lower) and its form class."""
-    sids, grade = _ids(kb, "IN005")
+    cited = _cited(kb, "IN005")
     counts = Counter(types)
     usual = min(counts, key=lambda t: (-counts[t], t))
     band = "hard" if usual <= 2 else ("typical" if usual <= 4 else "loose")
@@ -245,14 +254,13 @@ def score_bristol(types: Sequence[int], kb: KnowledgeBase) -> QuestionnaireResul
         band=band,
         items_answered=len(types),
         statement=statement,
-        source_ids=sids,
-        grade=grade,
+        **cited,
     )
 
 
 def score_ibs_sss(answers: IbsSss, kb: KnowledgeBase) -> QuestionnaireResult:
     """Score the IBS-SSS: sum of five 0-100 items, pain-days × 10 (module docstring)."""
-    sids, grade = _ids(kb, "IN006")
+    cited = _cited(kb, "IN006")
     values = [
         answers.pain_severity,
         None if answers.pain_days is None else answers.pain_days * 10.0,
@@ -270,8 +278,7 @@ def score_ibs_sss(answers: IbsSss, kb: KnowledgeBase) -> QuestionnaireResult:
             items_answered=5 - len(missing),
             items_missing=missing,
             reason=f"{len(missing)} item(s) missing; all five are needed",
-            source_ids=sids,
-            grade=grade,
+            **cited,
         )
     total = float(sum(v for v in values if v is not None))
     band = band_of(total, IBS_SSS_BANDS)
@@ -288,8 +295,7 @@ def score_ibs_sss(answers: IbsSss, kb: KnowledgeBase) -> QuestionnaireResult:
         band=band,
         items_answered=5,
         statement=statement,
-        source_ids=sids,
-        grade=grade,
+        **cited,
     )
 
 
@@ -298,7 +304,7 @@ def _descriptive(answers: Answers, kb: KnowledgeBase) -> list[QuestionnaireResul
     if answers.sleep is not None and (
         answers.sleep.hours is not None or answers.sleep.quality is not None
     ):
-        sids, grade = _ids(kb, "IN008")
+        cited = _cited(kb, "IN008")
         labels = ("very good", "fairly good", "fairly bad", "very bad")
         parts = []
         if answers.sleep.hours is not None:
@@ -312,65 +318,28 @@ def _descriptive(answers: Answers, kb: KnowledgeBase) -> list[QuestionnaireResul
                 scorable=False,
                 reason="descriptive items; no validated summary score",
                 statement="Reported " + " and ".join(parts) + "; kept as context only.",
-                source_ids=sids,
-                grade=grade,
+                **cited,
             )
         )
     diet = answers.diet
     if diet is not None and diet.plant_types_per_week is not None:
-        sids, grade = _ids(kb, "IN009")
         n = diet.plant_types_per_week
         band = "30 or more" if n >= 30 else ("11 to 29" if n > 10 else "10 or fewer")
-        out.append(
-            QuestionnaireResult(
-                instrument="plant_types",
-                name="Plant types per week",
-                scorable=True,
-                score=n,
-                band=band,
-                unit="types/week",
-                statement=f"{n} different plant foods in the past week.",
-                source_ids=sids,
-                grade=grade,
-            )
-        )
+        text = f"{n} different plant foods in the past week."
+        out.append(_measured(kb, "plant_types", n, band=band, statement=text))
     if diet is not None and diet.fibre_g_per_day is not None:
-        sids, grade = _ids(kb, "IN011")
         g = diet.fibre_g_per_day
         band = "at or above 30 g/day" if g >= 30 else "below 30 g/day"
-        out.append(
-            QuestionnaireResult(
-                instrument="fibre",
-                name="Dietary fibre",
-                scorable=True,
-                score=g,
-                band=band,
-                unit="g/day",
-                statement=f"About {g:g} g of fibre a day (UK adult target: 30 g/day).",
-                source_ids=sids,
-                grade=grade,
-            )
-        )
+        text = f"About {g:g} g of fibre a day (UK adult target: 30 g/day)."
+        out.append(_measured(kb, "fibre", g, band=band, statement=text))
     if diet is not None and diet.fermented_servings_per_day is not None:
-        sids, grade = _ids(kb, "IN010")
         s = diet.fermented_servings_per_day
-        out.append(
-            QuestionnaireResult(
-                instrument="fermented_foods",
-                name="Fermented foods",
-                scorable=True,
-                score=s,
-                unit="servings/day",
-                statement=f"About {s:g} servings of fermented foods a day.",
-                source_ids=sids,
-                grade=grade,
-            )
-        )
+        text = f"About {s:g} servings of fermented foods a day."
+        out.append(_measured(kb, "fermented_foods", s, band=None, statement=text))
     if answers.antibiotics is not None and (
         answers.antibiotics.courses_last_12_months is not None
         or answers.antibiotics.months_since_last is not None
     ):
-        sids, grade = _ids(kb, "IN012")
         a = answers.antibiotics
         parts = []
         if a.courses_last_12_months is not None:
@@ -378,38 +347,20 @@ def _descriptive(answers: Answers, kb: KnowledgeBase) -> list[QuestionnaireResul
         if a.months_since_last is not None:
             parts.append(f"the last one {a.months_since_last:g} month(s) ago")
         recent = a.months_since_last is not None and a.months_since_last < 2
+        text = "; ".join(parts).capitalize() + "."
+        since = "within 2 months" if recent else None
         out.append(
-            QuestionnaireResult(
-                instrument="antibiotics",
-                name="Antibiotics",
-                scorable=True,
-                score=a.courses_last_12_months,
-                band="within 2 months" if recent else None,
-                unit="courses/12 months",
-                statement="; ".join(parts).capitalize() + ".",
-                source_ids=sids,
-                grade=grade,
-            )
+            _measured(kb, "antibiotics", a.courses_last_12_months, band=since, statement=text)
         )
     if answers.hydration_l_per_day is not None:
-        sids, grade = _ids(kb, "IN013")
         litres = answers.hydration_l_per_day
         target = 2.5 if answers.sex == "male" else 2.0
         band = f"below {target:g} L/day" if litres < target else f"at or above {target:g} L/day"
-        out.append(
-            QuestionnaireResult(
-                instrument="hydration",
-                name="Hydration",
-                scorable=True,
-                score=litres,
-                band=band,
-                unit="L/day",
-                statement=f"About {litres:g} L of fluid a day (EFSA adequate total water intake: "
-                "2.0 L/day for women, 2.5 L/day for men, including water from food).",
-                source_ids=sids,
-                grade=grade,
-            )
+        text = (
+            f"About {litres:g} L of fluid a day (EFSA adequate total water intake: "
+            "2.0 L/day for women, 2.5 L/day for men, including water from food)."
         )
+        out.append(_measured(kb, "hydration", litres, band=band, statement=text))
     return out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 
 from gutbrain.io.answers import Answers
+from gutbrain.io.knowledge import load_knowledge
 from gutbrain.result import Recommendation
 
 __all__ = ["recommend"]
@@ -32,10 +33,14 @@ logger = logging.getLogger(__name__)
 
 
 def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
-    """Return the recommendations triggered by the person's own answers (none without answers)."""
+    """Return the recommendations triggered by the person's own answers (none without answers).
+
+    Sources and grades come from the packaged knowledge table ``statements.tsv``.
+    """
     out: list[Recommendation] = []
     if answers is None:
         return ()
+    kb = load_knowledge()
     diet = answers.diet if answers is not None else None
     plants = diet.plant_types_per_week if diet is not None else None
     fibre = diet.fibre_g_per_day if diet is not None else None
@@ -56,8 +61,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "not about mood; eating a wide variety of plants is general healthy-eating "
                 "advice.",
                 based_on=tuple(basis),
-                source_ids=("S026",),
-                grade="C",
+                **kb.citation("plant-variety"),
             )
         )
 
@@ -74,8 +78,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "fibre target is general health advice; it is not a treatment for any "
                 "condition and has not been shown to change mood.",
                 based_on=tuple(basis),
-                source_ids=("S051", "S016"),
-                grade="B",
+                **kb.citation("fibre"),
             )
         )
 
@@ -92,8 +95,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "microbiota diversity over several weeks and lowered some inflammatory "
                 "markers. Effects on mood were not tested.",
                 based_on=tuple(basis),
-                source_ids=("S027",),
-                grade="C",
+                **kb.citation("fermented-foods"),
             )
         )
 
@@ -108,8 +110,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                     f"is {target:g} L a day (drinks plus the water in food). This is general "
                     "health advice and not a gut-brain finding.",
                     based_on=(f"hydration: {answers.hydration_l_per_day:g} L/day",),
-                    source_ids=("S052",),
-                    grade="B",
+                    **kb.citation("hydration"),
                 )
             )
 
@@ -124,8 +125,7 @@ def recommend(*, answers: Answers | None) -> tuple[Recommendation, ...]:
                 "in healthy adults, but some species took months; consider this profile a "
                 "snapshot during recovery and, if you wish, test again later.",
                 based_on=(f"months since last antibiotic course: {abx.months_since_last:g}",),
-                source_ids=("S029",),
-                grade="C",
+                **kb.citation("antibiotics-recent"),
             )
         )
     return tuple(out)

@@ -25,11 +25,20 @@ import json
 import logging
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -41,13 +50,16 @@ __all__ = [
     "MARKER_UNITS",
     "MAX_FILE_BYTES",
     "PSS_LABELS",
+    "QUESTIONNAIRES",
     "Answers",
     "Antibiotics",
     "Diet",
     "IbsSss",
+    "MarkerEntry",
     "MarkerValue",
     "Markers",
     "Medications",
+    "Questionnaire",
     "Sleep",
     "Symptoms",
     "normalise_unit",
@@ -135,7 +147,26 @@ def normalise_unit(marker: str, unit: str | None) -> tuple[str, float]:
     return allowed[spelled]
 
 
-_ITEM_BLOCKS = {"phq9": 9, "gad7": 7, "pss10": 10}
+@dataclass(frozen=True, slots=True)
+class Questionnaire:
+    """The shape of an item-based instrument: items scored ``0..top``, and its text labels.
+
+    ``knowledge_id`` is the instrument's row in the knowledge table ``instruments.tsv``, whose
+    item count and score range (``0..n_items * top``) a test checks against this shape.
+    """
+
+    knowledge_id: str
+    n_items: int
+    top: int
+    labels: Mapping[str, int]
+
+
+#: Item-based instruments by their key in an answers file.
+QUESTIONNAIRES: dict[str, Questionnaire] = {
+    "phq9": Questionnaire(knowledge_id="IN001", n_items=9, top=3, labels=FREQUENCY_LABELS),
+    "gad7": Questionnaire(knowledge_id="IN003", n_items=7, top=3, labels=FREQUENCY_LABELS),
+    "pss10": Questionnaire(knowledge_id="IN004", n_items=10, top=4, labels=PSS_LABELS),
+}
 _ITEM_KEY = re.compile(r"(?:item_?)?(\d+)")
 
 #: Other spellings of the marker names, folded before validation.
@@ -160,7 +191,7 @@ def _item_index(key: Any) -> int | None:
     return None if match is None else int(match.group(1))
 
 
-def _items(raw: Any, *, n_items: int, top: int, labels: dict[str, int]) -> list[int | None]:
+def _items(raw: Any, *, n_items: int, top: int, labels: Mapping[str, int]) -> list[int | None]:
     if isinstance(raw, dict):
         values: list[Any] = [None] * n_items
         named: dict[int, Any] = {}
@@ -324,24 +355,14 @@ class Answers(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
-    @field_validator("phq9", mode="before")
+    @field_validator(*QUESTIONNAIRES, mode="before")
     @classmethod
-    def _phq9(cls, raw: Any) -> Any:
-        return (
-            None if raw is None else tuple(_items(raw, n_items=9, top=3, labels=FREQUENCY_LABELS))
-        )
-
-    @field_validator("gad7", mode="before")
-    @classmethod
-    def _gad7(cls, raw: Any) -> Any:
-        return (
-            None if raw is None else tuple(_items(raw, n_items=7, top=3, labels=FREQUENCY_LABELS))
-        )
-
-    @field_validator("pss10", mode="before")
-    @classmethod
-    def _pss10(cls, raw: Any) -> Any:
-        return None if raw is None else tuple(_items(raw, n_items=10, top=4, labels=PSS_LABELS))
+    def _questionnaire(cls, raw: Any, info: ValidationInfo) -> Any:
+        """One validator for every item-based instrument, shaped by :data:`QUESTIONNAIRES`."""
+        if raw is None:
+            return None
+        shape = QUESTIONNAIRES[str(info.field_name)]
+        return tuple(_items(raw, n_items=shape.n_items, top=shape.top, labels=shape.labels))
 
     @field_validator("bristol", mode="before")
     @classmethod
@@ -376,6 +397,177 @@ _NUMBER = re.compile(r"^\s*([<>]=?|[≤≥])?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
 _OPERATORS = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
 
 
+class _Reading(BaseModel):
+    """A parsed value: the number as written (before any unit factor) and its operator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: float
+    operator: Literal["=", "<", "<=", ">", ">="]
+    given: str
+
+
+class _Unit(BaseModel):
+    """A unit as written, with its canonical spelling and the factor to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    canonical: str
+    factor: float
+    given: str
+
+
+def _entry_error(
+    kind: str, info: ValidationInfo, template: str, **fields: Any
+) -> PydanticCustomError:
+    """``marker {i} ({m}): why`` in the shape every marker-entry error has always had."""
+    context = info.context or {}
+    name = info.data.get("marker", "?")
+    return PydanticCustomError(
+        kind, "marker {i} ({m}): " + template, {"i": context.get("index", "?"), "m": name, **fields}
+    )
+
+
+class MarkerEntry(BaseModel):
+    """One entry of a markers file as written, with one validator per concern.
+
+    Validate with :meth:`read`, which passes the entry's position and the file's decimal
+    separator and reports the first problem in the file's terms (``marker 2 (calprotectin): …``).
+    Checks, in this order: the marker name (aliases folded, ``GB-M-SHAPE``); the value (a number
+    or a censored value like ``<20``, a decimal comma only when declared, finite and >= 0,
+    ``GB-M-VALUE``); the unit (allow-list per marker, ``GB-M-UNIT``); pH within 0-14; no
+    unknown fields (``GB-M-SHAPE``).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    marker: str
+    value: _Reading = Field(default=None, validate_default=True)
+    unit: _Unit = Field(default=None, validate_default=True)
+    lab_range: str | None = None
+
+    @classmethod
+    def read(cls, entry: dict[str, Any], *, index: int, separator: Any) -> MarkerEntry:
+        """Validate ``entry`` (the ``index``-th of its file).
+
+        Raises
+        ------
+        pydantic_core.PydanticCustomError
+            The entry's first problem only, typed ``gb_m_*`` (made a GB-M-* error, naming the
+            file, by :func:`read_markers`); for use inside a validator such as
+            :class:`Markers`.
+        """
+        try:
+            return cls.model_validate(entry, context={"index": index, "separator": separator})
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            raise PydanticCustomError(first["type"], "{msg}", {"msg": first["msg"]}) from None
+
+    @field_validator("marker", mode="before")
+    @classmethod
+    def _known_marker(cls, raw: Any, info: ValidationInfo) -> str:
+        name = _marker_name(raw)
+        if name not in MARKER_UNITS:
+            context = info.context or {}
+            raise PydanticCustomError(
+                "gb_m_shape",
+                "marker {i}: unknown marker '{m}'; expected one of {ok}",
+                {"i": context.get("index", "?"), "m": raw, "ok": ", ".join(MARKER_UNITS)},
+            )
+        return name
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, raw: Any, info: ValidationInfo) -> _Reading:
+        if isinstance(raw, bool) or raw is None:
+            raise _entry_error("gb_m_value", info, "value missing or not a number")
+        operator = "="
+        if isinstance(raw, int | float):
+            number = float(raw)
+        else:
+            match = _NUMBER.match(str(raw))
+            if match is None:
+                raise _entry_error(
+                    "gb_m_value",
+                    info,
+                    "'{v}' is not a number or a censored value like <20 or >1800",
+                    v=raw,
+                )
+            number = _decimal(match.group(2), raw, info)
+            operator = _OPERATORS.get(match.group(1) or "", "=")
+        if math.isnan(number) or math.isinf(number) or number < 0:
+            raise _entry_error("gb_m_value", info, "'{v}' must be a finite number >= 0", v=raw)
+        return _Reading(number=number, operator=operator, given=str(raw))  # type: ignore[arg-type]
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _allowed_unit(cls, raw: Any, info: ValidationInfo) -> _Unit:
+        try:
+            canonical, factor = normalise_unit(info.data["marker"], raw)
+        except (KeyError, ValueError) as exc:
+            raise _entry_error("gb_m_unit", info, "{why}", why=str(exc)) from None
+        return _Unit(canonical=canonical, factor=factor, given=str(raw))
+
+    @field_validator("lab_range", mode="before")
+    @classmethod
+    def _text(cls, raw: Any) -> str | None:
+        return None if raw is None else str(raw)
+
+    @model_validator(mode="after")
+    def _plausible(self, info: ValidationInfo) -> MarkerEntry:
+        context = info.context or {}
+        if self.marker == "ph" and self.value.number > 14:
+            raise PydanticCustomError(
+                "gb_m_value",
+                "marker {i} (pH): {v} is impossible; pH lies in 0-14",
+                {"i": context.get("index", "?"), "v": self.value.number},
+            )
+        if self.model_extra:
+            raise PydanticCustomError(
+                "gb_m_shape",
+                "marker {i} ({m}): unknown field(s) {f}",
+                {
+                    "i": context.get("index", "?"),
+                    "m": self.marker,
+                    "f": ", ".join(sorted(map(str, self.model_extra))),
+                },
+            )
+        return self
+
+    def measurement(self) -> dict[str, Any]:
+        """The :class:`MarkerValue` fields: the value in the canonical unit, as given beside."""
+        return {
+            "marker": self.marker,
+            "value": self.value.number * self.unit.factor,
+            "operator": self.value.operator,
+            "unit": self.unit.canonical,
+            "factor": self.unit.factor,
+            "value_as_given": self.value.given,
+            "unit_as_given": self.unit.given,
+            "lab_range": self.lab_range,
+        }
+
+
+def _decimal(text: str, raw: Any, info: ValidationInfo) -> float:
+    """``text`` as a number, with a decimal comma only when the file declares one."""
+    separator = (info.context or {}).get("separator", ".")
+    if "," in text:
+        if separator != ",":
+            raise _entry_error(
+                "gb_m_value",
+                info,
+                "'{v}' has a comma; declare decimal_separator: ',' if it is a decimal comma "
+                "(thousands separators are not accepted)",
+                v=raw,
+            )
+        text = text.replace(",", ".")
+    elif "." in text and separator == ",":
+        raise _entry_error(
+            "gb_m_value", info, "'{v}' has a point but the file declares a decimal comma", v=raw
+        )
+    return float(text)
+
+
 class Markers(_Strict):
     """A stool-marker file: measurements, collection and receipt dates, decimal separator."""
 
@@ -390,6 +582,7 @@ class Markers(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _parse(cls, raw: Any) -> Any:
+        """Validate each entry as a :class:`MarkerEntry`; a marker may be given once."""
         if not isinstance(raw, dict):
             return raw
         data = dict(raw)
@@ -404,97 +597,14 @@ class Markers(_Strict):
                     {"i": i},
                 )
             name = _marker_name(entry["marker"])
-            if name not in MARKER_UNITS:
-                raise PydanticCustomError(
-                    "gb_m_shape",
-                    "marker {i}: unknown marker '{m}'; expected one of {ok}",
-                    {"i": i, "m": entry["marker"], "ok": ", ".join(MARKER_UNITS)},
-                )
-            if name in seen:
+            if name in seen:  # only known names get here: an unknown one failed below
                 raise PydanticCustomError(
                     "gb_m_shape",
                     "marker {i}: {m} given twice; give one value per marker",
                     {"i": i, "m": name},
                 )
             seen.add(name)
-            value_raw = entry.get("value")
-            given = str(value_raw)
-            operator = "="
-            if isinstance(value_raw, bool) or value_raw is None:
-                raise PydanticCustomError(
-                    "gb_m_value",
-                    "marker {i} ({m}): value missing or not a number",
-                    {"i": i, "m": name},
-                )
-            if isinstance(value_raw, int | float):
-                number = float(value_raw)
-            else:
-                match = _NUMBER.match(str(value_raw))
-                if match is None:
-                    raise PydanticCustomError(
-                        "gb_m_value",
-                        "marker {i} ({m}): '{v}' is not a number or a censored "
-                        "value like <20 or >1800",
-                        {"i": i, "m": name, "v": value_raw},
-                    )
-                text = match.group(2)
-                if "," in text:
-                    if separator != ",":
-                        raise PydanticCustomError(
-                            "gb_m_value",
-                            "marker {i} ({m}): '{v}' has a comma; declare "
-                            "decimal_separator: ',' if it is a decimal comma (thousands "
-                            "separators are not accepted)",
-                            {"i": i, "m": name, "v": value_raw},
-                        )
-                    text = text.replace(",", ".")
-                elif "." in text and separator == ",":
-                    raise PydanticCustomError(
-                        "gb_m_value",
-                        "marker {i} ({m}): '{v}' has a point but the file declares a decimal comma",
-                        {"i": i, "m": name, "v": value_raw},
-                    )
-                number = float(text)
-                operator = _OPERATORS.get(match.group(1) or "", "=")
-            if math.isnan(number) or math.isinf(number) or number < 0:
-                raise PydanticCustomError(
-                    "gb_m_value",
-                    "marker {i} ({m}): '{v}' must be a finite number >= 0",
-                    {"i": i, "m": name, "v": value_raw},
-                )
-            try:
-                unit, factor = normalise_unit(name, entry.get("unit"))
-            except ValueError as exc:
-                raise PydanticCustomError(
-                    "gb_m_unit", "marker {i} ({m}): {why}", {"i": i, "m": name, "why": str(exc)}
-                ) from None
-            if name == "ph" and number > 14:
-                raise PydanticCustomError(
-                    "gb_m_value",
-                    "marker {i} (pH): {v} is impossible; pH lies in 0-14",
-                    {"i": i, "v": number},
-                )
-            extra = set(entry) - {"marker", "value", "unit", "lab_range"}
-            if extra:
-                raise PydanticCustomError(
-                    "gb_m_shape",
-                    "marker {i} ({m}): unknown field(s) {f}",
-                    {"i": i, "m": name, "f": ", ".join(sorted(map(str, extra)))},
-                )
-            parsed.append(
-                {
-                    "marker": name,
-                    "value": number * factor,
-                    "operator": operator,
-                    "unit": unit,
-                    "factor": factor,
-                    "value_as_given": given,
-                    "unit_as_given": str(entry.get("unit")),
-                    "lab_range": None
-                    if entry.get("lab_range") is None
-                    else str(entry["lab_range"]),
-                }
-            )
+            parsed.append(MarkerEntry.read(entry, index=i, separator=separator).measurement())
         data["markers"] = parsed
         return data
 
@@ -586,7 +696,7 @@ class _Lines:
     def check_aliases(self, data: dict[str, Any], what: str) -> None:
         """Refuse two spellings of one item (``item9`` and ``item_9``) or of one marker."""
         if what == "answers":
-            for block in _ITEM_BLOCKS:
+            for block in QUESTIONNAIRES:
                 items = data.get(block)
                 if not isinstance(items, dict):
                     continue

@@ -40,6 +40,7 @@ from gutbrain.errors import GutbrainWarning, ReferenceDatabaseError
 from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.io.jsonfile import write_json
 from gutbrain.model import RANKS, Lineage
+from gutbrain.reference.manifest import SEQUENCES_NAME, TAXONOMY_NAME, validate_manifest
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
@@ -73,8 +74,6 @@ ProgressCallback = Callable[[float, float | None], None]
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-SEQUENCES_NAME = "sequences.fasta.gz"
-TAXONOMY_NAME = "taxonomy.tsv"
 INDEX_FOLDER = "index"
 DEFAULT_BUNDLE_NAME = "refseq16s-gut"
 #: Earlier names of the bundled default; they still resolve to it.
@@ -232,36 +231,7 @@ def _read_manifest(folder: Path) -> tuple[dict[str, Any], str]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         message = f"{manifest_path}: not valid JSON ({exc}); rebuild the bundle"
         raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST") from exc
-    if not isinstance(manifest, dict):
-        message = f"{manifest_path}: expected a JSON object, found {type(manifest).__name__}"
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
-    for key in ("name", "version", "files"):
-        if key not in manifest:
-            message = f"{manifest_path}: required key {key!r} is missing; rebuild the bundle"
-            raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
-    files = manifest["files"]
-    if not isinstance(files, dict) or SEQUENCES_NAME not in files or TAXONOMY_NAME not in files:
-        message = (
-            f"{manifest_path}: 'files' must list {SEQUENCES_NAME} and {TAXONOMY_NAME}; "
-            "rebuild the bundle"
-        )
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
-    outside = [name for name in files if Path(name).name != name or name in (".", "..")]
-    if outside:
-        message = (
-            f"{manifest_path}: 'files' names {outside[0]!r}, which is not a file of the bundle "
-            "folder; expected plain file names"
-        )
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
-    for key, kind, label in (("counts", dict, "object"), ("sources", list, "array")):
-        if key in manifest and not isinstance(manifest[key], kind):
-            found = type(manifest[key]).__name__
-            message = f"{manifest_path}: {key!r} must be a JSON {label}, found {found}; rebuild"
-            raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
-    if "warnings" in manifest and not isinstance(manifest["warnings"], list):
-        found = type(manifest["warnings"]).__name__
-        message = f"{manifest_path}: 'warnings' must be a JSON array, found {found}; rebuild"
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST")
+    validate_manifest(manifest, path=manifest_path)
     return manifest, sha256(raw).hexdigest()
 
 

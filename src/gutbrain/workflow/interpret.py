@@ -329,8 +329,7 @@ def _findings(
             "diversity). They describe this sample, not your health, and cannot diagnose "
             "depression, anxiety or IBS.",
             knowledge_ids=("DV009", "DV010", "DV011"),
-            source_ids=("S002", "S057", "S058"),
-            grade="A",
+            **kb.citation("scope-group-level"),
         ),
         Finding(
             finding_id="context-potential",
@@ -339,8 +338,7 @@ def _findings(
             "genetic potential, not measured short-chain fatty acids, GABA or other "
             "substances. 16S data see these functions only approximately.",
             knowledge_ids=("FN001",),
-            source_ids=("S014", "S072"),
-            grade="B",
+            **kb.citation("context-potential"),
         ),
         Finding(
             finding_id="context-gut-vs-brain",
@@ -350,8 +348,7 @@ def _findings(
             "human evidence that GABA made by gut bacteria reaches the brain; the spore-former "
             "and serotonin findings come from mice.",
             knowledge_ids=("FN008", "FN010"),
-            source_ids=("S013", "S062", "S012"),
-            grade="C",
+            **kb.citation("context-gut-vs-brain"),
         ),
         Finding(
             finding_id="confounder-stool-medication",
@@ -361,8 +358,7 @@ def _findings(
             "proton-pump inhibitors, metformin, laxatives, recent antibiotics) explains the "
             "most variation overall. Keep both in mind before reading any taxon below.",
             knowledge_ids=("FN016", "FN017", "DV004"),
-            source_ids=("S024", "S023", "S010"),
-            grade="A",
+            **kb.citation("confounder-stool-medication"),
         ),
     ]
     if has_modules:
@@ -373,8 +369,7 @@ def _findings(
                 text="Gut-brain module coverage is computed from predicted or measured gene "
                 "families; it is genetic potential, not measured metabolites.",
                 knowledge_ids=("FN009", "FN011"),
-                source_ids=("S001", "S072"),
-                grade="B",
+                **kb.citation("context-modules"),
             )
         )
     for d in diversity:
@@ -466,8 +461,7 @@ def _findings(
                     "are associated with differences in stool microbiome composition, so taxa "
                     "and scores in this report may partly reflect them.",
                     knowledge_ids=("FN017",),
-                    source_ids=("S024", "S010", "S001"),
-                    grade="A",
+                    **kb.citation("confounder-medication"),
                 )
             )
     if answers is not None and answers.antibiotics is not None:
@@ -662,8 +656,7 @@ def interpret_profile(
             text="This report follows the 2025 international consensus on microbiome testing: "
             "it shows the whole profile with alpha and beta diversity, compares it only with "
             "named reference cohorts, and gives no treatment advice from the microbiome alone.",
-            source_ids=("S082",),
-            grade="B",
+            **kb.citation("context-consensus"),
         )
     )
     alerts = _vet(alerts, kb)
