@@ -29,14 +29,18 @@ REF_A = "ACGTACGTTAGCCATGGTCAATCGGATCCTAG"
 REF_B = "ACGTTCGTTATCCATGCTCAATAGGATCGTAG"
 
 
-def _one_read_result(candidates: list[int], *, reverse: bool = False) -> ScreenResult:
+def _one_read_result(
+    candidates: list[int], *, reverse: bool = False, runner: int = 0
+) -> ScreenResult:
     """A screen result for one undecided, plausible read with ``candidates`` (most shared
-    first)."""
+    first), 10 k-mers shared with its best unit and ``runner`` with the best one outside its
+    group."""
     one = np.array([-1], dtype=np.int64)
     zero = np.zeros(1, dtype=np.int64)
     empty = np.zeros(0, dtype=np.int64)
     return ScreenResult(
-        unit=one, best_unit=zero, best=zero, second=zero, sampled=zero, found=zero,
+        unit=one, best_unit=zero, best=np.array([10]), second=np.array([runner]), sampled=zero,
+        found=zero,
         specific=zero, tied_read=empty, tied_unit=empty, plausible=np.array([True]),
         reverse=np.array([reverse]), candidate_read=np.zeros(len(candidates), dtype=np.int64),
         candidate_unit=np.array(candidates, dtype=np.int64),
@@ -103,6 +107,11 @@ def test_far_reads_many_candidates_and_ties_stay_with_alignment() -> None:
     assert decide_by_edit_distance(_one_read_result([0, 2, 1]), [REF_A], refs, settings=loose)[
         0
     ].unit.tolist() == [-1]
+    # a runner-up sharing >= 80 % of the best unit's k-mers: left to alignment unscored
+    near = _one_read_result([0, 1], runner=8)
+    assert decide_by_edit_distance(near, [REF_A], refs, settings=loose)[0].unit.tolist() == [-1]
+    close = _one_read_result([0, 1], runner=7)
+    assert decide_by_edit_distance(close, [REF_A], refs, settings=loose)[0].unit.tolist() == [0]
     few = replace(loose, max_candidates=1)
     assert decide_by_edit_distance(_one_read_result([0, 1]), [REF_A], refs, settings=few)[
         0

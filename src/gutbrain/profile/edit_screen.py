@@ -13,7 +13,9 @@ by the distance that still matters. A read is *decided* for the unit ``b`` of sm
 
 - the read's k-mers were *plausible* (every k-mer test but the margins passed: enough k-mers
   found, and the species-level k-mers point to one unit, so chimeras stay with minimap2),
-- it has at most ``max_candidates`` candidates,
+- it has at most ``max_candidates`` candidates, and the best unit outside the best unit's
+  group shares fewer than ``max_runner_share`` times the best unit's k-mers (closer runners-up
+  were rarely far enough behind in edits to place the read: calibration, docs/profile.md),
 - ``d_b <= max_divergence × length`` (the read lies within the reference: partial reads,
   concatemers and reads far from every reference fail), and
 - every other candidate ``u`` has ``d_u - d_b >= max(min_margin, margin_fraction × length)``,
@@ -64,6 +66,7 @@ class EditSettings:
 
     candidate_fraction: float = 0.5
     max_candidates: int = 6
+    max_runner_share: float = 0.8
     max_divergence: float = 0.15
     min_margin: int = 4
     margin_fraction: float = 0.005
@@ -73,6 +76,7 @@ class EditSettings:
         if not (
             0.0 < self.candidate_fraction <= 1.0
             and self.max_candidates >= 1
+            and self.max_runner_share > 0.0
             and 0.0 <= self.max_divergence < 1.0
             and self.min_margin >= 1
             and self.margin_fraction >= 0.0
@@ -80,8 +84,8 @@ class EditSettings:
         ):
             message = (
                 f"edit-distance screen settings {self!r}: expected 0 < candidate_fraction <= 1, "
-                "max_candidates >= 1, 0 <= max_divergence < 1, min_margin >= 1, "
-                "margin_fraction >= 0, group_apart >= 0"
+                "max_candidates >= 1, max_runner_share > 0, 0 <= max_divergence < 1, "
+                "min_margin >= 1, margin_fraction >= 0, group_apart >= 0"
             )
             raise ValidationError(message, code="GB-PROFILE-OPTIONS")
 
@@ -166,7 +170,10 @@ def decide_by_edit_distance(
     starts = np.searchsorted(result.candidate_read, np.arange(n + 1))
     unit = result.unit.copy()
     groups = unit_group if unit_group is not None else np.zeros(0, dtype=np.int64)
-    todo = np.nonzero(~result.decided & result.plausible)[0]
+    # a runner-up (outside the best unit's group) this close in k-mers is rarely far enough
+    # behind in edits: leave such reads to minimap2 unscored
+    near_tie = result.second >= settings.max_runner_share * result.best
+    todo = np.nonzero(~result.decided & result.plausible & ~near_tie)[0]
     for i in todo.tolist():
         candidates = result.candidate_unit[starts[i] : starts[i + 1]].tolist()
         if not candidates or len(candidates) > settings.max_candidates:
