@@ -54,6 +54,26 @@ def test_sampling_keeps_a_kmer_in_a_read_exactly_when_it_keeps_it_in_the_referen
     assert set(part.tolist()) == window & set(all_kmers.tolist())
 
 
+@given(
+    sequences=st.lists(st.text(alphabet="ACGTNacgt", max_size=40), max_size=6),
+    k=st.integers(1, 12),
+    scale=st.sampled_from([1, 3]),
+)
+def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, scale: int) -> None:
+    scale = scale if k >= 8 else 1
+    keep = {p for p in range(4**8) if ((p * 0x9E3779B97F4A7C15) % 2**64 >> 32) % scale == 0}
+    expected = []
+    for i, sequence in enumerate(sequences):
+        upper = sequence.upper()
+        for start in range(len(upper) - k + 1):
+            word = upper[start : start + k]
+            prefix = (word + "A" * 8)[:8]  # a k-mer shorter than 8 is padded with A
+            if "N" not in word and _pack(prefix) in keep:
+                expected.append((i, _pack(word)))
+    read, kmer = sampled_kmers(sequences, k=k, scale=scale)
+    assert list(zip(read.tolist(), [int(x) for x in kmer], strict=True)) == expected
+
+
 def test_hand_counted_evidence_and_decision() -> None:
     index = build_kmer_index([REF_A, REF_B], [0, 1], settings=EVERYTHING)
     # read AAAACCCCGG: 7 4-mers AAAA AAAC AACC ACCC CCCC CCCG CCGG; all in A, the first 5 in B
