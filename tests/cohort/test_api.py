@@ -35,6 +35,15 @@ PUBLIC = {
         "scheduler_config",
         "tasks_estimate",
     ],
+    "tasks": [
+        "SAFETY_LEVELS",
+        "SafetyNotice",
+        "SampleError",
+        "SampleFailure",
+        "SampleFunction",
+        "SampleOutcome",
+        "SampleTask",
+    ],
     "sample": ["process_sample", "profile_rows", "result_score_rows", "safety_notices"],
     "stats": [
         "Agreement",

@@ -39,9 +39,17 @@ import pyarrow as pa
 from gutbrain import __version__
 from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
+from gutbrain.cohort.tasks import (
+    SAFETY_LEVELS,
+    SafetyNotice,
+    SampleError,
+    SampleFailure,
+    SampleFunction,
+    SampleOutcome,
+    SampleTask,
+)
 from gutbrain.errors import GutbrainError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
-from gutbrain.result import TERMINAL_ALERT_LEVELS
 
 __all__ = [
     "DEFAULT_ALLOWED_FAILURES",
@@ -67,69 +75,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_ALLOWED_FAILURES = 2
 
 ProgressCallback = Callable[[float, float | None], None]
-
-#: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
-SAFETY_LEVELS = TERMINAL_ALERT_LEVELS
-
-
-@dataclass(frozen=True, slots=True)
-class SafetyNotice:
-    """A sample's safety alert as the coordinator reports it: no answer or marker values.
-
-    ``title`` is the alert's fixed headline (e.g. "Blood in stool: contact a doctor urgently");
-    the full message stays in the sample's result, where the person's report shows it.
-    """
-
-    level: str
-    alert_id: str
-    title: str
-
-
-class SampleError(Exception):
-    """Raised by a sample function whose sample failed *after* its safety alerts were known.
-
-    The cause (``__cause__``) is the real error; ``notices`` travel with the failure so a sample
-    that cannot be profiled still has its alerts reported.
-    """
-
-    def __init__(self, notices: Sequence[SafetyNotice]) -> None:
-        super().__init__("sample failed")
-        self.notices = tuple(notices)
-
-
-@dataclass(frozen=True, slots=True)
-class SampleTask:
-    """What a worker needs to process one sample (plain, picklable values)."""
-
-    spec: SampleSpec
-    task_key: str
-    reference: str | None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SampleOutcome:
-    """A finished sample as returned by a worker: profile rows and score rows (plain dicts)."""
-
-    sample_id: str
-    profile_rows: tuple[Mapping[str, Any], ...]
-    score_rows: tuple[Mapping[str, Any], ...]
-    seconds: float = 0.0
-    result_json: str | None = None
-    notices: tuple[SafetyNotice, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SampleFailure:
-    """A sample whose processing raised; ``code`` is the GutbrainError code or the type name."""
-
-    sample_id: str
-    code: str
-    message: str
-    notices: tuple[SafetyNotice, ...] = ()
-
-
-SampleFunction = Callable[[SampleTask], SampleOutcome]
 
 
 @dataclass(frozen=True, slots=True)

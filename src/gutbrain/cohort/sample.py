@@ -18,7 +18,7 @@ from typing import Any
 from gutbrain.clinical.markers import assess_markers
 from gutbrain.clinical.questionnaires import score_answers
 from gutbrain.clinical.safety import safety_alerts
-from gutbrain.cohort.runner import (
+from gutbrain.cohort.tasks import (
     SAFETY_LEVELS,
     SafetyNotice,
     SampleError,

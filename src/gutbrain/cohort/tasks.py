@@ -1,0 +1,93 @@
+"""What travels between the cohort runner and a worker: a sample's task and its outcome.
+
+The runner (:mod:`gutbrain.cohort.runner`) builds a :class:`SampleTask` per sample and submits
+it to Dask; the per-sample function (:func:`gutbrain.cohort.sample.process_sample`, or a
+stand-in) returns a :class:`SampleOutcome`, or raises; :func:`~gutbrain.cohort.runner.
+run_sample_safely` turns the exception into a :class:`SampleFailure`. These records live here, on
+their own, so the runner and the sample function both import them and neither imports the other
+at module level (the import-linter contract "cohort: runner -> sample -> tasks" keeps it so).
+Every value is plain and picklable: tasks cross process boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gutbrain.cohort.sheet import SampleSpec
+from gutbrain.result import TERMINAL_ALERT_LEVELS
+
+__all__ = [
+    "SAFETY_LEVELS",
+    "SafetyNotice",
+    "SampleError",
+    "SampleFailure",
+    "SampleFunction",
+    "SampleOutcome",
+    "SampleTask",
+]
+
+#: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
+SAFETY_LEVELS = TERMINAL_ALERT_LEVELS
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyNotice:
+    """A sample's safety alert as the coordinator reports it: no answer or marker values.
+
+    ``title`` is the alert's fixed headline (e.g. "Blood in stool: contact a doctor urgently");
+    the full message stays in the sample's result, where the person's report shows it.
+    """
+
+    level: str
+    alert_id: str
+    title: str
+
+
+class SampleError(Exception):
+    """Raised by a sample function whose sample failed *after* its safety alerts were known.
+
+    The cause (``__cause__``) is the real error; ``notices`` travel with the failure so a sample
+    that cannot be profiled still has its alerts reported.
+    """
+
+    def __init__(self, notices: Sequence[SafetyNotice]) -> None:
+        super().__init__("sample failed")
+        self.notices = tuple(notices)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTask:
+    """What a worker needs to process one sample (plain, picklable values)."""
+
+    spec: SampleSpec
+    task_key: str
+    reference: str | None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleOutcome:
+    """A finished sample as returned by a worker: profile rows and score rows (plain dicts)."""
+
+    sample_id: str
+    profile_rows: tuple[Mapping[str, Any], ...]
+    score_rows: tuple[Mapping[str, Any], ...]
+    seconds: float = 0.0
+    result_json: str | None = None
+    notices: tuple[SafetyNotice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SampleFailure:
+    """A sample whose processing raised; ``code`` is the GutbrainError code or the type name."""
+
+    sample_id: str
+    code: str
+    message: str
+    notices: tuple[SafetyNotice, ...] = ()
+
+
+#: The per-sample function a cohort runs on its workers.
+SampleFunction = Callable[[SampleTask], SampleOutcome]
