@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Literal, NewType
 
 __all__ = [
@@ -18,11 +19,27 @@ __all__ = [
     "Provenance",
     "Rank",
     "ReadQC",
+    "ReadType",
     "SampleId",
     "TaxId",
     "TaxonRow",
     "taxon_labels",
 ]
+
+
+class ReadType(StrEnum):
+    """The kind of reads a sample holds; it picks the preset settings of read QC and profiling.
+
+    ``ont``: Oxford Nanopore full-length 16S; ``hifi``: PacBio HiFi full-length 16S; ``short``:
+    Illumina 16S amplicons (e.g. V4, paired reads merged first). Every command's ``--preset`` and
+    a sample sheet's ``preset`` column take these values; being a ``str``, a member equals and
+    hashes like its value (``ReadType.hifi == "hifi"``).
+    """
+
+    ont = "ont"
+    hifi = "hifi"
+    short = "short"
+
 
 SampleId = NewType("SampleId", str)
 TaxId = NewType("TaxId", str)

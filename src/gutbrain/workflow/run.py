@@ -34,7 +34,7 @@ from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
-from gutbrain.model import Profile, Rank
+from gutbrain.model import Profile, Rank, ReadType
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
 from gutbrain.report import render_report
 from gutbrain.result import Result, write_result
@@ -205,7 +205,7 @@ def run_sample(
     answers: str | Path | Answers | None = None,
     markers: str | Path | Markers | None = None,
     db: str | Path | None = None,
-    preset: str = "ont",
+    preset: ReadType | str = ReadType.ont,
     threads: int = 1,
     sample_id: str | None = None,
     example: bool = False,
@@ -227,7 +227,8 @@ def run_sample(
     db
         Reference bundle: ``None`` for the bundled default, a name or a folder.
     preset
-        Read-type preset of the profiler: ``ont``, ``hifi`` or ``short``.
+        Read type (:class:`~gutbrain.model.ReadType`, or its value ``ont``, ``hifi`` or
+        ``short``): the profiler's preset.
     threads
         Worker processes for alignment.
     sample_id
@@ -281,7 +282,7 @@ def run_sample(
     clock.stop(None)
 
     run_info: dict[str, Any] = {
-        "preset": preset,
+        "preset": str(preset),
         "threads": threads,
         "assignment": dict(profiled.assignment),
         "em": {k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
