@@ -42,6 +42,7 @@ PUBLIC = {
         "SampleFailure",
         "SampleFunction",
         "SampleOutcome",
+        "SampleParameters",
         "SampleTask",
     ],
     "sample": ["process_sample", "profile_rows", "result_score_rows", "safety_notices"],

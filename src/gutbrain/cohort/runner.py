@@ -46,6 +46,7 @@ from gutbrain.cohort.tasks import (
     SampleFailure,
     SampleFunction,
     SampleOutcome,
+    SampleParameters,
     SampleTask,
 )
 from gutbrain.errors import GutbrainError, OutputError, ValidationError
@@ -96,22 +97,22 @@ def compute_task_key(
     spec: SampleSpec,
     *,
     reference_sha256: str | None,
-    parameters: Mapping[str, Any],
+    parameters: SampleParameters,
     code_version: str = __version__,
 ) -> str:
     """Return the sample's task key (hex SHA-256); see the module docstring.
 
     File *contents* count, not their paths or times: moving an unchanged file keeps the key.
-    Covariates are not part of the key (they do not change the per-sample result).
+    Covariates are not part of the key (they do not change the per-sample result). The
+    parameters enter through :meth:`SampleParameters.key_entries` (the rank, and the read type
+    a reads sample is profiled with unless it is the ``ont`` default).
     """
     payload = {
         "inputs": {role: sha256_file(path) for role, path in sorted(spec.input_files().items())},
         "sample_id": str(spec.sample_id),
         "reference": reference_sha256,
-        "parameters": parameters,
         "code_version": code_version,
-        # a sheet's per-sample preset (absent when unset, so older keys stay valid)
-        **({"preset": spec.preset} if spec.preset else {}),
+        **parameters.key_entries(spec),
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -228,7 +229,7 @@ def run_cohort(
     workers: int = 2,
     reference: str | None = None,
     reference_sha256: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: SampleParameters | None = None,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
     killed_retries: int = 1,
     memory_limit: str | None = None,
@@ -253,7 +254,8 @@ def run_cohort(
     reference, reference_sha256
         The reference bundle path given to workers and its checksum for the task key.
     parameters
-        Canonical parameters of the per-sample path (part of the task key).
+        Settings of the per-sample path: read type and alpha-diversity rank (part of the task
+        key); ``None``: the defaults (``ont``, ``genus``).
     allowed_failures
         ``distributed.scheduler.allowed-failures`` for the local cluster: worker deaths a task may
         cause before it is declared failed. An existing scheduler keeps its own setting.
@@ -290,7 +292,7 @@ def run_cohort(
         from gutbrain.cohort.sample import process_sample
 
         sample_function = process_sample
-    params = dict(parameters or {})
+    params = parameters if parameters is not None else SampleParameters()
     started = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     check_free_space(store.root, tasks_estimate(sheet))

@@ -209,7 +209,8 @@ def _process(
     qc: ReadQC | None = None
     if spec.reads:
         bundle = load_bundle(task.reference)
-        preset = spec.preset or str(task.parameters.get("preset", "ont"))
+        preset = task.parameters.read_type(spec)
+        assert preset is not None  # a reads sample always has a read type
         outcome = profile_sample(
             list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
         )
@@ -226,7 +227,7 @@ def _process(
         scores.append({"kind": "qc", "name": "total_reads", "value": float(profile.total_reads)})
     for rank, value in profile.unassigned.items():
         scores.append({"kind": "unassigned", "name": str(rank), "value": float(value)})
-    wanted = str(task.parameters.get("rank", "genus"))
+    wanted = task.parameters.rank
     present = profile.ranks()
     if present:
         use_rank = next((r for r in present if r == wanted), present[-1])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gutbrain.cohort.sheet import SampleSpec
+from gutbrain.model import Rank, ReadType
 from gutbrain.result import TERMINAL_ALERT_LEVELS
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SampleFailure",
     "SampleFunction",
     "SampleOutcome",
+    "SampleParameters",
     "SampleTask",
 ]
 
@@ -58,13 +60,48 @@ class SampleError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SampleParameters:
+    """The settings of a cohort's per-sample path (``cohort run`` options); part of the task key.
+
+    ``preset`` is the read type reads samples are profiled with unless the sheet gives the sample
+    its own (:meth:`read_type`); ``rank`` is the rank of the alpha-diversity scores (the
+    narrowest rank present when the profile lacks it).
+    """
+
+    preset: ReadType = ReadType.ont
+    rank: Rank = "genus"
+
+    def read_type(self, spec: SampleSpec) -> ReadType | None:
+        """The read type ``spec`` is profiled with: the sheet's, else the run's; ``None`` for a
+        profile/table sample (nothing is profiled)."""
+        if not spec.reads:
+            return None
+        return spec.preset or self.preset
+
+    def key_entries(self, spec: SampleSpec) -> dict[str, dict[str, str] | str]:
+        """What these parameters add to ``spec``'s task key (see :mod:`gutbrain.cohort.runner`).
+
+        ``{"parameters": {"rank": …}}``, plus ``"preset"`` when the sheet sets one, or when a
+        reads sample takes a run preset other than ``ont``. So the keys of stores written before
+        ``cohort run --preset`` existed (always ONT) stay valid, a table sample's key does not
+        depend on the preset, and a re-run with another read type redoes the reads samples.
+        """
+        entries: dict[str, dict[str, str] | str] = {"parameters": {"rank": self.rank}}
+        if spec.preset:
+            entries["preset"] = str(spec.preset)
+        elif spec.reads and self.preset != ReadType.ont:
+            entries["preset"] = str(self.preset)
+        return entries
+
+
+@dataclass(frozen=True, slots=True)
 class SampleTask:
     """What a worker needs to process one sample (plain, picklable values)."""
 
     spec: SampleSpec
     task_key: str
     reference: str | None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: SampleParameters = field(default_factory=SampleParameters)
 
 
 @dataclass(frozen=True, slots=True)
