@@ -14,6 +14,7 @@ READ_TYPE_OPTIONS = (
     (("profile",), "--preset"),
     (("run",), "--preset"),
     (("db", "index"), "--for"),
+    (("cohort", "run"), "--preset"),
 )
 
 
