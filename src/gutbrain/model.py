@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal, NewType
+from typing import Literal, NewType
 
 __all__ = [
     "RANKS",
@@ -184,12 +184,12 @@ class Provenance:
     gutbrain_version: str
     source: str  # "gutbrain profile", "import:emu", "import:biom", ...
     inputs: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, object] = field(default_factory=dict)
     reference: Mapping[str, str] = field(default_factory=dict)  # name, version, sha256
     tools: Mapping[str, str] = field(default_factory=dict)  # e.g. {"minimap2 (mappy)": "2.28"}
     citations: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy (mappings become dicts, citations a list)."""
         return {
             "gutbrain_version": self.gutbrain_version,

@@ -44,6 +44,7 @@ PUBLIC = {
         "SampleOutcome",
         "SampleParameters",
         "SampleTask",
+        "StoreRow",
     ],
     "sample": ["process_sample", "profile_rows", "result_score_rows", "safety_notices"],
     "stats": [

@@ -48,6 +48,7 @@ from gutbrain.cohort.tasks import (
     SampleOutcome,
     SampleParameters,
     SampleTask,
+    StoreRow,
 )
 from gutbrain.errors import GutbrainError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
@@ -136,9 +137,9 @@ def run_sample_safely(function: SampleFunction, task: SampleTask) -> SampleOutco
     return dataclasses.replace(outcome, seconds=time.perf_counter() - start)
 
 
-def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, Any]:
+def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, object]:
     """Keyword arguments for the default ``LocalCluster``: processes, one thread each."""
-    options: dict[str, Any] = {
+    options: dict[str, object] = {
         "n_workers": workers,
         "processes": True,
         "threads_per_worker": 1,
@@ -155,7 +156,7 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
     return options
 
 
-def scheduler_config(allowed_failures: int) -> dict[str, Any]:
+def scheduler_config(allowed_failures: int) -> dict[str, object]:
     """Dask settings for a cohort's local scheduler.
 
     ``allowed-failures`` bounds the worker deaths a task may cause; ``worker-saturation = 1.0``
@@ -501,5 +502,5 @@ def _commit(
     )
 
 
-def _with_sample(rows: Sequence[Mapping[str, Any]], sample_id: str) -> list[dict[str, Any]]:
+def _with_sample(rows: Sequence[StoreRow], sample_id: str) -> list[StoreRow]:
     return [{**row, "sample_id": sample_id} for row in rows]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gutbrain.cohort.sheet import SampleSpec
 from gutbrain.model import Rank, ReadType
@@ -28,7 +27,12 @@ __all__ = [
     "SampleOutcome",
     "SampleParameters",
     "SampleTask",
+    "StoreRow",
 ]
+
+#: One row of a store table (:data:`gutbrain.cohort.store.PROFILE_SCHEMA` or ``SCORE_SCHEMA``):
+#: column -> text, number or missing.
+StoreRow = Mapping[str, str | float | None]
 
 #: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
 SAFETY_LEVELS = TERMINAL_ALERT_LEVELS
@@ -109,8 +113,8 @@ class SampleOutcome:
     """A finished sample as returned by a worker: profile rows and score rows (plain dicts)."""
 
     sample_id: str
-    profile_rows: tuple[Mapping[str, Any], ...]
-    score_rows: tuple[Mapping[str, Any], ...]
+    profile_rows: tuple[StoreRow, ...]
+    score_rows: tuple[StoreRow, ...]
     seconds: float = 0.0
     result_json: str | None = None
     notices: tuple[SafetyNotice, ...] = ()
