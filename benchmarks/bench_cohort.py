@@ -31,10 +31,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from gutbrain.cohort.tasks import SampleParameters
+from gutbrain.model import ReadType
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -61,7 +63,7 @@ def run_once(
     sheet_path: Path,
     store_path: Path,
     workers: int,
-    parameters: dict[str, Any],
+    parameters: SampleParameters,
     reference: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, float]:
     import dask
@@ -196,7 +198,7 @@ def bench_tables(args: argparse.Namespace) -> None:
         flush=True,
     )
     for w in args.workers:
-        run_once(sheet, folder / f"store{w}", w, {"rank": "genus"})
+        run_once(sheet, folder / f"store{w}", w, SampleParameters(rank="genus"))
     analyse(folder / f"store{args.workers[-1]}", "PHQ9", ["age"], "lm")
 
 
@@ -240,7 +242,7 @@ def bench_reads(args: argparse.Namespace) -> None:
             sheet,
             folder / f"store{w}",
             w,
-            {"rank": "genus", "preset": "ont"},
+            SampleParameters(preset=ReadType.ont, rank="genus"),
             reference=(str(bundle.path), bundle.sha256),
         )
         print(f"    = {figures['samples_per_min'] * args.reads / 60:.0f} reads/s", flush=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gutbrain.errors import InputFormatError, InputMissingError
+from gutbrain.model import ReadType
 from gutbrain.result import (
     SCHEMA_VERSION,
     Alert,
@@ -15,6 +16,7 @@ from gutbrain.result import (
     ProfileSummary,
     Result,
     ResultProvenance,
+    RunInfo,
     read_result,
     write_result,
 )
@@ -106,3 +108,65 @@ def test_result_is_frozen() -> None:
     result = minimal_result()
     with pytest.raises(ValueError, match="frozen"):
         result.sample_id = "other"  # type: ignore[misc]
+
+
+#: ``provenance.run_info`` as the commands wrote it before it was typed (a plain JSON object),
+#: one per command: ``run`` from reads, ``run --table``, ``interpret``.
+_OLD_RUN_INFOS: tuple[dict[str, object], ...] = (
+    {
+        "preset": "hifi",
+        "threads": 2,
+        "assignment": {"reads_in": 300, "reads_assigned_species": 250},
+        "em": {"iterations": 37, "log_likelihood": -1234.5, "converged": True, "rule": "1/n"},
+        "example_data": False,
+        "input_sha256": {"answers": "ab" * 32},
+        "stage_seconds": {"inputs": 0.01, "profile": 41.2},
+    },
+    {
+        "example_data": True,
+        "table_format": "auto",
+        "table_rank": "genus",
+        "input_sha256": {},
+        "stage_seconds": {"import": 0.2},
+    },
+    {"command": "gutbrain interpret", "profile": "p.tsv", "inputs": {"p.tsv": "cd" * 32}},
+)
+
+
+@pytest.mark.parametrize("run_info", _OLD_RUN_INFOS)
+def test_run_info_written_before_it_was_typed_reads_and_writes_back_the_same(
+    tmp_path: Path, run_info: dict[str, object]
+) -> None:
+    raw = json.loads(minimal_result().model_dump_json())
+    raw["provenance"]["run_info"] = run_info
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    result = read_result(path)
+    # the same keys and values come back out: nothing added (no nulls), nothing lost
+    assert json.loads(result.model_dump_json())["provenance"]["run_info"] == run_info
+    assert result.provenance.run_info.updated().model_dump() == run_info
+
+
+def test_run_info_is_typed() -> None:
+    info = RunInfo(preset=ReadType.hifi, stage_seconds={"profile": 2})
+    assert info.preset is ReadType.hifi
+    assert info.stage_seconds == {"profile": 2.0}
+    assert info.updated(threads=3).model_dump() == {
+        "preset": "hifi",
+        "threads": 3,
+        "stage_seconds": {"profile": 2.0},
+    }
+    assert RunInfo().model_dump() == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("stage_seconds", {"profile": "slow"}), ("preset", "sanger"), ("firmicutes", 1)],
+)
+def test_bad_or_unknown_run_info_is_refused(tmp_path: Path, key: str, value: object) -> None:
+    raw = json.loads(minimal_result().model_dump_json())
+    raw["provenance"]["run_info"] = {key: value}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(InputFormatError, match="run_info"):
+        read_result(path)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NewType
+from enum import StrEnum
+from typing import Literal, NewType
 
 __all__ = [
     "RANKS",
@@ -18,11 +19,27 @@ __all__ = [
     "Provenance",
     "Rank",
     "ReadQC",
+    "ReadType",
     "SampleId",
     "TaxId",
     "TaxonRow",
     "taxon_labels",
 ]
+
+
+class ReadType(StrEnum):
+    """The kind of reads a sample holds; it picks the preset settings of read QC and profiling.
+
+    ``ont``: Oxford Nanopore full-length 16S; ``hifi``: PacBio HiFi full-length 16S; ``short``:
+    Illumina 16S amplicons (e.g. V4, paired reads merged first). Every command's ``--preset`` and
+    a sample sheet's ``preset`` column take these values; being a ``str``, a member equals and
+    hashes like its value (``ReadType.hifi == "hifi"``).
+    """
+
+    ont = "ont"
+    hifi = "hifi"
+    short = "short"
+
 
 SampleId = NewType("SampleId", str)
 TaxId = NewType("TaxId", str)
@@ -167,12 +184,12 @@ class Provenance:
     gutbrain_version: str
     source: str  # "gutbrain profile", "import:emu", "import:biom", ...
     inputs: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, object] = field(default_factory=dict)
     reference: Mapping[str, str] = field(default_factory=dict)  # name, version, sha256
     tools: Mapping[str, str] = field(default_factory=dict)  # e.g. {"minimap2 (mappy)": "2.28"}
     citations: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy (mappings become dicts, citations a list)."""
         return {
             "gutbrain_version": self.gutbrain_version,

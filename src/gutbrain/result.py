@@ -24,10 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic import ValidationError as PydanticValidationError
 
 from gutbrain.errors import InputFormatError, InputMissingError, OutputError
+from gutbrain.model import ReadType
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,6 +51,7 @@ __all__ = [
     "Reference",
     "Result",
     "ResultProvenance",
+    "RunInfo",
     "TaxonAbundance",
     "TaxonOfInterest",
     "read_result",
@@ -351,6 +353,42 @@ class Finding(_Frozen):
     verification: Verification = "verified"
 
 
+class RunInfo(_Frozen):
+    """How the result was produced: the run's facts for the methods section (logs disappear).
+
+    Every field is optional and only what a run recorded is written (``None`` fields are left out
+    of the JSON, so a result carries the keys its command set and nothing more). ``gutbrain run``
+    from reads records ``preset`` … ``input_sha256``; from a table ``table_format`` and
+    ``table_rank``; ``gutbrain interpret`` records ``command``, ``profile`` and ``inputs``. Every
+    run that times its stages records ``stage_seconds`` (stage -> wall-clock seconds).
+    """
+
+    command: str | None = None
+    profile: str | None = None
+    inputs: dict[str, str] | None = None
+    preset: ReadType | None = None
+    threads: int | None = None
+    #: Reads by outcome of the profile (``reads_in``, ``reads_assigned_species``, …).
+    assignment: dict[str, int] | None = None
+    #: The EM run's plain figures (iterations, log-likelihood, …).
+    em: dict[str, bool | int | float | str] | None = None
+    example_data: bool | None = None
+    #: Answers and markers files by role -> SHA-256.
+    input_sha256: dict[str, str] | None = None
+    table_format: str | None = None
+    table_rank: str | None = None
+    stage_seconds: dict[str, float] | None = None
+
+    @model_serializer(mode="wrap")
+    def _recorded_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+    def updated(self, **changes: object) -> RunInfo:
+        """A validated copy with ``changes`` applied (``model_copy`` would not validate)."""
+        return RunInfo.model_validate({**self.model_dump(), **changes})
+
+
 class ResultProvenance(_Frozen):
     """Where the result came from: versions, inputs, parameters, reference and knowledge base."""
 
@@ -364,7 +402,7 @@ class ResultProvenance(_Frozen):
     tools: dict[str, str] = Field(default_factory=dict)
     knowledge_version: str = ""
     reference_cohorts_version: str = ""
-    run_info: dict[str, Any] = Field(default_factory=dict)
+    run_info: RunInfo = Field(default_factory=RunInfo)
 
 
 class Result(_Frozen):

@@ -17,7 +17,8 @@ import pytest
 from gutbrain.cohort.runner import cluster_options, run_cohort, scheduler_config
 from gutbrain.cohort.sheet import SampleSheet, read_sample_sheet
 from gutbrain.cohort.store import open_store
-from tests.cohort._standin import sample_opening_store, standin_sample
+from gutbrain.cohort.tasks import SampleParameters
+from tests.cohort._standin import sample_opening_store, standin_sample, with_covariate
 
 pytestmark = [pytest.mark.dask_distributed, pytest.mark.timeout(180)]
 
@@ -91,7 +92,7 @@ def test_run_then_resume_skips_unchanged_and_redoes_changed(
             store,
             sample_function=standin_sample,
             scheduler=cluster.scheduler_address,
-            parameters={"rank": "species"},
+            parameters=SampleParameters(rank="species"),
         )
     assert (fourth.done, fourth.skipped) == (6, 0)
 
@@ -101,7 +102,7 @@ def test_worker_killed_mid_cohort_completes_every_sample_once(
 ) -> None:
     from distributed import Client
 
-    sheet = make_cohort(12)
+    sheet = with_covariate(make_cohort(12), "delay", 0.25)
     with Client(cluster.scheduler_address) as client:
         pids = sorted(client.run(os.getpid).values())
     killed: list[int] = []
@@ -118,7 +119,6 @@ def test_worker_killed_mid_cohort_completes_every_sample_once(
             store,
             sample_function=standin_sample,
             scheduler=cluster.scheduler_address,
-            parameters={"delay": 0.25},
             progress=kill_one,
         )
     assert killed
@@ -160,15 +160,14 @@ def test_poison_sample_fails_with_reason_and_others_complete(
 def test_workers_never_open_store(
     cluster: Any, make_cohort: Callable[..., SampleSheet], tmp_path: Path
 ) -> None:
-    sheet = make_cohort(2)
     root = tmp_path / "store"
+    sheet = with_covariate(make_cohort(2), "store", str(root))
     with open_store(root, writable=True) as store:
         summary = run_cohort(
             sheet,
             store,
             sample_function=sample_opening_store,
             scheduler=cluster.scheduler_address,
-            parameters={"store": str(root)},
         )
         records = store.records()
     # a worker that tries to write the store is refused: the coordinator owns it

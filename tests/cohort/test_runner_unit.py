@@ -16,6 +16,7 @@ from gutbrain.cohort.runner import (
     run_sample_safely,
 )
 from gutbrain.cohort.sheet import SampleSpec
+from gutbrain.cohort.tasks import SampleParameters
 from gutbrain.errors import InputFormatError, OutputError
 from gutbrain.model import SampleId
 
@@ -30,22 +31,35 @@ def test_task_key_depends_on_content_parameters_reference_and_version(tmp_path: 
     b = tmp_path / "moved" / "b.tsv"
     b.parent.mkdir()
     shutil.copy(a, b)
-    key = compute_task_key(_spec(a), reference_sha256=None, parameters={"rank": "genus"})
+    key = compute_task_key(
+        _spec(a), reference_sha256=None, parameters=SampleParameters(rank="genus")
+    )
     assert len(key) == 64
     # same bytes elsewhere, parameters in another order: same key
-    assert key == compute_task_key(_spec(b), reference_sha256=None, parameters={"rank": "genus"})
+    assert key == compute_task_key(
+        _spec(b), reference_sha256=None, parameters=SampleParameters(rank="genus")
+    )
     # covariates do not change the per-sample result, so not the key
     moved = SampleSpec(sample_id=SampleId("S1"), profile=str(b), covariates={"age": 9.0})
-    assert key == compute_task_key(moved, reference_sha256=None, parameters={"rank": "genus"})
-    assert key != compute_task_key(_spec(a), reference_sha256=None, parameters={"rank": "family"})
-    assert key != compute_task_key(
-        _spec(a), reference_sha256="f" * 64, parameters={"rank": "genus"}
+    assert key == compute_task_key(
+        moved, reference_sha256=None, parameters=SampleParameters(rank="genus")
     )
     assert key != compute_task_key(
-        _spec(a), reference_sha256=None, parameters={"rank": "genus"}, code_version="9.9"
+        _spec(a), reference_sha256=None, parameters=SampleParameters(rank="family")
+    )
+    assert key != compute_task_key(
+        _spec(a), reference_sha256="f" * 64, parameters=SampleParameters(rank="genus")
+    )
+    assert key != compute_task_key(
+        _spec(a),
+        reference_sha256=None,
+        parameters=SampleParameters(rank="genus"),
+        code_version="9.9",
     )
     b.write_text("x\t2\n")
-    assert key != compute_task_key(_spec(b), reference_sha256=None, parameters={"rank": "genus"})
+    assert key != compute_task_key(
+        _spec(b), reference_sha256=None, parameters=SampleParameters(rank="genus")
+    )
 
 
 def _raises_input_error(task: SampleTask) -> object:

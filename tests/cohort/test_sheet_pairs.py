@@ -11,8 +11,9 @@ import pytest
 from gutbrain import __version__
 from gutbrain.cohort.runner import compute_task_key
 from gutbrain.cohort.sheet import SampleSpec, read_sample_sheet
+from gutbrain.cohort.tasks import SampleParameters
 from gutbrain.errors import InputFormatError
-from gutbrain.model import SampleId
+from gutbrain.model import ReadType, SampleId
 
 
 def _files(tmp_path: Path) -> None:
@@ -60,19 +61,30 @@ def test_task_key_counts_a_sheet_preset_and_keeps_old_keys(tmp_path: Path) -> No
     short = SampleSpec(sample_id=SampleId("S"), reads=(str(reads),), preset="short")
     hifi = SampleSpec(sample_id=SampleId("S"), reads=(str(reads),), preset="hifi")
     keys = {
-        compute_task_key(spec, reference_sha256=None, parameters={"preset": "ont"})
+        compute_task_key(spec, reference_sha256=None, parameters=SampleParameters())
         for spec in (plain, short, hifi)
     }
     assert len(keys) == 3
     # no preset column: the payload (module docstring of cohort.runner) has no "preset" entry,
-    # so stores written before the column existed keep their keys
+    # so stores written before the column existed keep their keys; "parameters" is what
+    # `cohort run` passed then ({"rank": "genus"})
     payload = {
         "inputs": {"reads.1": hashlib.sha256(reads.read_bytes()).hexdigest()},
         "sample_id": "S",
         "reference": None,
-        "parameters": {"preset": "ont"},
+        "parameters": {"rank": "genus"},
         "code_version": __version__,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    before = compute_task_key(plain, reference_sha256=None, parameters={"preset": "ont"})
+    before = compute_task_key(plain, reference_sha256=None, parameters=SampleParameters())
     assert before == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # a sheet preset keeps its old key entry ("preset": "short") whatever the run's preset
+    payload_short = {**payload, "preset": "short"}
+    canonical = json.dumps(payload_short, sort_keys=True, separators=(",", ":"), default=str)
+    for run_preset in ReadType:
+        assert (
+            compute_task_key(
+                short, reference_sha256=None, parameters=SampleParameters(preset=run_preset)
+            )
+            == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        )

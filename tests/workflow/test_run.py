@@ -62,7 +62,7 @@ def test_run_sample_writes_every_output_and_a_matching_twin(tmp_path: Path) -> N
     # the embedded twin is result.json without the internal verification notes
     assert _twin(html) == public_json(json.loads(outputs.result_json.read_text(encoding="utf-8")))
     assert "Not verified in the source" not in html
-    timings = on_disk.provenance.run_info["stage_seconds"]
+    timings = on_disk.provenance.run_info.stage_seconds
     assert list(timings) == ["inputs", "reference", "profile", "interpret", "report"]
     assert all(v >= 0 for v in timings.values())
     assert list(dict.fromkeys(stages)) == [
@@ -77,7 +77,7 @@ def test_run_sample_writes_every_output_and_a_matching_twin(tmp_path: Path) -> N
     assert on_disk.read_qc is not None
     assert on_disk.read_qc.reads_in == 300
     assert on_disk.sample_id == "subset"
-    digests = on_disk.provenance.run_info["input_sha256"]
+    digests = on_disk.provenance.run_info.input_sha256
     assert digests == {
         "answers": hashlib.sha256(example.answers.read_bytes()).hexdigest(),
         "markers": hashlib.sha256(example.markers.read_bytes()).hexdigest(),
@@ -136,7 +136,7 @@ def test_run_table_picks_the_named_sample_and_has_no_read_qc(tmp_path: Path) -> 
     html = outputs.report.read_text(encoding="utf-8")
     assert "imported abundance table" in html
     assert "No questionnaire answers were given" in html
-    assert list(result.provenance.run_info["stage_seconds"]) == [
+    assert list(result.provenance.run_info.stage_seconds) == [
         "inputs",
         "import",
         "interpret",

@@ -16,6 +16,7 @@ from rich.table import Table
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.errors import GutbrainError, InputFormatError, ValidationError
+from gutbrain.model import Rank, ReadType
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -129,7 +130,13 @@ def run_command(
         str | None,
         typer.Option("--db", help="Reference bundle for read samples; default: the bundled one."),
     ] = None,
-    rank: Annotated[str, typer.Option("--rank", help="Rank for alpha diversity.")] = "genus",
+    preset: Annotated[
+        ReadType,
+        typer.Option(
+            "--preset", help="Read type of the reads samples (a sheet's preset cell wins)."
+        ),
+    ] = ReadType.ont,
+    rank: Annotated[Rank, typer.Option("--rank", help="Rank for alpha diversity.")] = "genus",
     memory_limit: Annotated[
         str | None, typer.Option("--memory-limit", help="Per-worker memory limit, e.g. 4GiB.")
     ] = None,
@@ -143,6 +150,7 @@ def run_command(
     from gutbrain.cohort.runner import run_cohort
     from gutbrain.cohort.sheet import read_sample_sheet
     from gutbrain.cohort.store import open_store
+    from gutbrain.cohort.tasks import SampleParameters
 
     sheet = sheet.expanduser().resolve()
     out = out.expanduser().resolve()
@@ -158,7 +166,7 @@ def run_command(
             ),
         )
         reference, reference_sha = str(bundle.path), bundle.sha256
-    parameters = {"rank": rank}
+    parameters = SampleParameters(preset=preset, rank=rank)
     store = open_store(out, writable=True)
     try:
         with _sigterm_as_interrupt(), progress_bar("Samples") as progress:

@@ -13,6 +13,7 @@ from rich.text import Text
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
 from gutbrain.io.jsonfile import dumps_json
+from gutbrain.model import ReadType
 from gutbrain.profile.index import ensure_index
 from gutbrain.reference.bundle import (
     ReferenceBundle,
@@ -343,23 +344,26 @@ def list_command() -> None:
 @db_app.command("index")
 def index_command(
     db: Annotated[str | None, typer.Argument(help=_DB_HELP)] = None,
-    preset: Annotated[str, typer.Option("--preset", help="minimap2 preset.")] = "map-ont",
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help=f"minimap2 preset (not a read type): {', '.join(MINIMAP2_PRESETS)}.",
+        ),
+    ] = "map-ont",
     for_reads: Annotated[
-        str | None,
+        ReadType | None,
         typer.Option(
             "--for",
             help="Build every index `gutbrain profile --preset` uses for this read type "
-            "(ont, hifi or short) instead of one minimap2 preset.",
+            "instead of one minimap2 preset.",
         ),
     ] = None,
 ) -> None:
     """Build (or find) the cached minimap2 index of a bundle for a preset or a read type."""
     if for_reads is not None:
-        from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes
+        from gutbrain.profile.pipeline import ensure_profile_indexes
 
-        if for_reads not in PROFILE_PRESETS:
-            message = f"--for {for_reads!r} is not one of {', '.join(PROFILE_PRESETS)}"
-            raise typer.BadParameter(message)
         bundle = load_bundle(db)
         paths = ensure_profile_indexes(bundle, preset=for_reads)
     else:

@@ -116,7 +116,7 @@ def _interpret_command(
     from gutbrain.axis.modules import read_ko_table, read_module_definitions
     from gutbrain.io.answers import read_answers, read_markers
     from gutbrain.io.tables import read_table
-    from gutbrain.result import write_result
+    from gutbrain.result import RunInfo, write_result
     from gutbrain.workflow.interpret import alerts_from_inputs, interpret_profile
 
     if rank != "auto" and rank not in RANKS:
@@ -150,12 +150,11 @@ def _interpret_command(
     chosen_list = profiles if all_samples else [_pick(profiles, sample, profile)]
     if all_samples:
         out.mkdir(parents=True, exist_ok=True)
-    run_info: dict[str, object] = {"command": "gutbrain interpret", "profile": profile.name}
     inputs = {profile.name: sha256_file(profile)}
     for extra in (answers, markers, ko_table, modules):
         if extra is not None:
             inputs[extra.name] = sha256_file(extra)
-    run_info["inputs"] = inputs
+    run_info = RunInfo(command="gutbrain interpret", profile=profile.name, inputs=inputs)
     for chosen in chosen_list:
         result = interpret_profile(
             chosen,

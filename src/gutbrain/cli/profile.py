@@ -10,6 +10,7 @@ import typer
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
+from gutbrain.model import ReadType
 
 __all__ = ["register"]
 
@@ -18,7 +19,7 @@ _DB = typer.Option(
     "--db", help="Reference bundle: a folder, a name from 'gutbrain db list', or omit for default."
 )
 _OUT = typer.Option("--out", "-o", help="Output folder (must not exist unless --force).")
-_PRESET = typer.Option("--preset", help="Read type: ont, hifi or short (Illumina 16S amplicons).")
+_PRESET = typer.Option("--preset", help="Read type (short: Illumina 16S amplicons).")
 _THREADS = typer.Option("--threads", "-t", help="Worker processes for alignment.")
 _MIN_AB = typer.Option(
     "--min-abundance", help="Drop taxa below this fraction (0-1) and re-run the EM."
@@ -42,7 +43,7 @@ def profile_command(
     reads: Annotated[list[Path], _READS],
     out: Annotated[Path, _OUT],
     db: Annotated[str | None, _DB] = None,
-    preset: Annotated[str, _PRESET] = "ont",
+    preset: Annotated[ReadType, _PRESET] = ReadType.ont,
     threads: Annotated[int, _THREADS] = 1,
     min_abundance: Annotated[float | None, _MIN_AB] = None,
     read_assignments: Annotated[bool, _ASSIGN] = False,
@@ -75,9 +76,7 @@ def profile_command(
             confidence_intervals=not no_intervals,
             progress=progress,
             settings=(
-                dataclasses.replace(PROFILE_PRESETS[preset], screen=None)
-                if align_all and preset in PROFILE_PRESETS
-                else None
+                dataclasses.replace(PROFILE_PRESETS[preset], screen=None) if align_all else None
             ),
         )
     write_profile_outputs(result, out, read_assignments=read_assignments, replace=force)

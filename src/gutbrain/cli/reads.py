@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +31,7 @@ from gutbrain.io.readqc import (
     qc_reads,
 )
 from gutbrain.io.reads import Read
-from gutbrain.model import ReadQC
+from gutbrain.model import ReadQC, ReadType
 
 __all__ = ["register"]
 
@@ -46,19 +45,11 @@ reads_app = typer.Typer(
 _PROGRESS_MIN_BYTES = 8 * 2**20
 
 
-class Preset(StrEnum):
-    """Read types with tuned QC defaults."""
-
-    ont = "ont"
-    hifi = "hifi"
-    short = "short"
-
-
-_DEFAULT_PRESET = Preset(DEFAULT_PRESET)
+_DEFAULT_PRESET = ReadType(DEFAULT_PRESET)
 
 
 def _settings(
-    preset: Preset,
+    preset: ReadType,
     *,
     min_length: int | None,
     max_length: int | None,
@@ -158,7 +149,7 @@ def _write_reads(reads: list[Read], path: Path) -> None:
 
 
 def _json(
-    paths: list[Path], settings: QCSettings, qc: ReadQC, preset: Preset, subsample: Any
+    paths: list[Path], settings: QCSettings, qc: ReadQC, preset: ReadType, subsample: Any
 ) -> str:
     document: dict[str, Any] = {
         "gutbrain_version": __version__,  # also marks the file as gutbrain's (--force)
@@ -179,7 +170,7 @@ def qc_command(
         typer.Argument(help="FASTQ/FASTA files of ONE sample (plain or gzip), read in order."),
     ],
     preset: Annotated[
-        Preset, typer.Option("--preset", help="Read type: default thresholds for it.")
+        ReadType, typer.Option("--preset", help="Read type: default thresholds for it.")
     ] = _DEFAULT_PRESET,
     min_length: Annotated[
         int | None, typer.Option("--min-length", min=0, help="Shortest kept read (bp).")

@@ -15,7 +15,7 @@ from gutbrain.cli._progress import ProgressCallback, progress_bar
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import check_output_path
 from gutbrain.io.tables import FORMATS
-from gutbrain.model import RANKS
+from gutbrain.model import RANKS, ReadType
 
 if TYPE_CHECKING:
     from gutbrain.model import Rank
@@ -87,7 +87,7 @@ def run(
     db: Annotated[
         str | None, typer.Option("--db", help="Reference bundle name or folder (default: bundled).")
     ] = None,
-    preset: Annotated[str, typer.Option("--preset", help="Read type: ont, hifi or short.")] = "ont",
+    preset: Annotated[ReadType, typer.Option("--preset", help="Read type.")] = ReadType.ont,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Alignment processes.")] = 1,
     sample_id: Annotated[
         str | None, typer.Option("--sample-id", help="Sample name (or the table sample to use).")
@@ -224,7 +224,7 @@ def demo(
             out_dir=out,
             answers=example.answers,
             markers=example.markers,
-            preset="ont",
+            preset=ReadType.ont,
             threads=threads,
             sample_id="example",
             example=True,

@@ -39,9 +39,19 @@ import pyarrow as pa
 from gutbrain import __version__
 from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
+from gutbrain.cohort.tasks import (
+    SAFETY_LEVELS,
+    SafetyNotice,
+    SampleError,
+    SampleFailure,
+    SampleFunction,
+    SampleOutcome,
+    SampleParameters,
+    SampleTask,
+    StoreRow,
+)
 from gutbrain.errors import GutbrainError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
-from gutbrain.result import TERMINAL_ALERT_LEVELS
 
 __all__ = [
     "DEFAULT_ALLOWED_FAILURES",
@@ -68,69 +78,6 @@ DEFAULT_ALLOWED_FAILURES = 2
 
 ProgressCallback = Callable[[float, float | None], None]
 
-#: Alert levels a cohort run reports on the terminal (the others stay in the sample's result).
-SAFETY_LEVELS = TERMINAL_ALERT_LEVELS
-
-
-@dataclass(frozen=True, slots=True)
-class SafetyNotice:
-    """A sample's safety alert as the coordinator reports it: no answer or marker values.
-
-    ``title`` is the alert's fixed headline (e.g. "Blood in stool: contact a doctor urgently");
-    the full message stays in the sample's result, where the person's report shows it.
-    """
-
-    level: str
-    alert_id: str
-    title: str
-
-
-class SampleError(Exception):
-    """Raised by a sample function whose sample failed *after* its safety alerts were known.
-
-    The cause (``__cause__``) is the real error; ``notices`` travel with the failure so a sample
-    that cannot be profiled still has its alerts reported.
-    """
-
-    def __init__(self, notices: Sequence[SafetyNotice]) -> None:
-        super().__init__("sample failed")
-        self.notices = tuple(notices)
-
-
-@dataclass(frozen=True, slots=True)
-class SampleTask:
-    """What a worker needs to process one sample (plain, picklable values)."""
-
-    spec: SampleSpec
-    task_key: str
-    reference: str | None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SampleOutcome:
-    """A finished sample as returned by a worker: profile rows and score rows (plain dicts)."""
-
-    sample_id: str
-    profile_rows: tuple[Mapping[str, Any], ...]
-    score_rows: tuple[Mapping[str, Any], ...]
-    seconds: float = 0.0
-    result_json: str | None = None
-    notices: tuple[SafetyNotice, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SampleFailure:
-    """A sample whose processing raised; ``code`` is the GutbrainError code or the type name."""
-
-    sample_id: str
-    code: str
-    message: str
-    notices: tuple[SafetyNotice, ...] = ()
-
-
-SampleFunction = Callable[[SampleTask], SampleOutcome]
-
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -151,22 +98,22 @@ def compute_task_key(
     spec: SampleSpec,
     *,
     reference_sha256: str | None,
-    parameters: Mapping[str, Any],
+    parameters: SampleParameters,
     code_version: str = __version__,
 ) -> str:
     """Return the sample's task key (hex SHA-256); see the module docstring.
 
     File *contents* count, not their paths or times: moving an unchanged file keeps the key.
-    Covariates are not part of the key (they do not change the per-sample result).
+    Covariates are not part of the key (they do not change the per-sample result). The
+    parameters enter through :meth:`SampleParameters.key_entries` (the rank, and the read type
+    a reads sample is profiled with unless it is the ``ont`` default).
     """
     payload = {
         "inputs": {role: sha256_file(path) for role, path in sorted(spec.input_files().items())},
         "sample_id": str(spec.sample_id),
         "reference": reference_sha256,
-        "parameters": parameters,
         "code_version": code_version,
-        # a sheet's per-sample preset (absent when unset, so older keys stay valid)
-        **({"preset": spec.preset} if spec.preset else {}),
+        **parameters.key_entries(spec),
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -190,9 +137,9 @@ def run_sample_safely(function: SampleFunction, task: SampleTask) -> SampleOutco
     return dataclasses.replace(outcome, seconds=time.perf_counter() - start)
 
 
-def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, Any]:
+def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[str, object]:
     """Keyword arguments for the default ``LocalCluster``: processes, one thread each."""
-    options: dict[str, Any] = {
+    options: dict[str, object] = {
         "n_workers": workers,
         "processes": True,
         "threads_per_worker": 1,
@@ -209,7 +156,7 @@ def cluster_options(workers: int, *, memory_limit: str | None = None) -> dict[st
     return options
 
 
-def scheduler_config(allowed_failures: int) -> dict[str, Any]:
+def scheduler_config(allowed_failures: int) -> dict[str, object]:
     """Dask settings for a cohort's local scheduler.
 
     ``allowed-failures`` bounds the worker deaths a task may cause; ``worker-saturation = 1.0``
@@ -283,7 +230,7 @@ def run_cohort(
     workers: int = 2,
     reference: str | None = None,
     reference_sha256: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: SampleParameters | None = None,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
     killed_retries: int = 1,
     memory_limit: str | None = None,
@@ -308,7 +255,8 @@ def run_cohort(
     reference, reference_sha256
         The reference bundle path given to workers and its checksum for the task key.
     parameters
-        Canonical parameters of the per-sample path (part of the task key).
+        Settings of the per-sample path: read type and alpha-diversity rank (part of the task
+        key); ``None``: the defaults (``ont``, ``genus``).
     allowed_failures
         ``distributed.scheduler.allowed-failures`` for the local cluster: worker deaths a task may
         cause before it is declared failed. An existing scheduler keeps its own setting.
@@ -345,7 +293,7 @@ def run_cohort(
         from gutbrain.cohort.sample import process_sample
 
         sample_function = process_sample
-    params = dict(parameters or {})
+    params = parameters if parameters is not None else SampleParameters()
     started = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     check_free_space(store.root, tasks_estimate(sheet))
@@ -554,5 +502,5 @@ def _commit(
     )
 
 
-def _with_sample(rows: Sequence[Mapping[str, Any]], sample_id: str) -> list[dict[str, Any]]:
+def _with_sample(rows: Sequence[StoreRow], sample_id: str) -> list[StoreRow]:
     return [{**row, "sample_id": sample_id} for row in rows]

@@ -13,12 +13,11 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from gutbrain.clinical.markers import assess_markers
 from gutbrain.clinical.questionnaires import score_answers
 from gutbrain.clinical.safety import safety_alerts
-from gutbrain.cohort.runner import (
+from gutbrain.cohort.tasks import (
     SAFETY_LEVELS,
     SafetyNotice,
     SampleError,
@@ -41,9 +40,9 @@ __all__ = ["process_sample", "profile_rows", "result_score_rows", "safety_notice
 logger = logging.getLogger(__name__)
 
 
-def profile_rows(profile: Profile) -> list[dict[str, Any]]:
+def profile_rows(profile: Profile) -> list[dict[str, str | float | None]]:
     """Flatten a :class:`Profile` into rows of :data:`gutbrain.cohort.store.PROFILE_SCHEMA`."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, str | float | None]] = []
     for row in profile.rows:
         lineage = row.lineage.as_dict()
         rows.append(
@@ -81,7 +80,7 @@ def _numeric_leaves(values: Mapping[str, float | None]) -> Iterator[tuple[str, f
             yield name, float(value)
 
 
-def result_score_rows(result: Result) -> list[dict[str, Any]]:
+def result_score_rows(result: Result) -> list[dict[str, str | float | None]]:
     """Score rows from an interpretation :class:`gutbrain.result.Result`.
 
     Computable guild scores become ``kind="guild"`` rows (named by guild ID, value = summed
@@ -89,7 +88,7 @@ def result_score_rows(result: Result) -> list[dict[str, Any]]:
     instrument, e.g. ``PHQ9``; detail = band); stool markers with a value ``kind="marker"``;
     every safety alert ``kind="alert"`` (named by alert ID, detail = level, no value).
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, str | float | None]] = []
     for guild in result.guilds:
         if guild.computable and guild.value is not None:
             rows.append(
@@ -205,11 +204,12 @@ def _process(
     start = time.perf_counter()
     spec = task.spec
     sample_id = str(spec.sample_id)
-    scores: list[dict[str, Any]] = []
+    scores: list[dict[str, str | float | None]] = []
     qc: ReadQC | None = None
     if spec.reads:
         bundle = load_bundle(task.reference)
-        preset = spec.preset or str(task.parameters.get("preset", "ont"))
+        preset = task.parameters.read_type(spec)
+        assert preset is not None  # a reads sample always has a read type
         outcome = profile_sample(
             list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
         )
@@ -226,7 +226,7 @@ def _process(
         scores.append({"kind": "qc", "name": "total_reads", "value": float(profile.total_reads)})
     for rank, value in profile.unassigned.items():
         scores.append({"kind": "unassigned", "name": str(rank), "value": float(value)})
-    wanted = str(task.parameters.get("rank", "genus"))
+    wanted = task.parameters.rank
     present = profile.ranks()
     if present:
         use_rank = next((r for r in present if r == wanted), present[-1])

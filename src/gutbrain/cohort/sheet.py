@@ -12,7 +12,8 @@ A sheet is a CSV or TSV file (the delimiter is taken from the extension, ``.csv`
     The reverse reads of a paired Illumina sample (one FASTQ); ``reads`` then names the forward
     reads (one FASTQ). The pair is merged before profiling (:mod:`gutbrain.profile.pairs`).
 ``preset`` (optional)
-    The sample's read type: ``ont``, ``hifi`` or ``short``; empty: the run's ``--preset``.
+    The sample's read type (:class:`~gutbrain.model.ReadType`): ``ont``, ``hifi`` or ``short``;
+    empty: the run's ``--preset`` (``cohort run --preset``, default ``ont``). Only reads use it.
 ``profile``
     An abundance table (TSV/BIOM/Emu/…) holding this sample.
 ``answers``, ``markers`` (optional)
@@ -37,8 +38,7 @@ from pathlib import Path
 
 from gutbrain.errors import EmptyInputError, InputFormatError
 from gutbrain.io.files import check_input_file
-from gutbrain.io.readqc import QC_PRESETS
-from gutbrain.model import SampleId
+from gutbrain.model import ReadType, SampleId
 
 __all__ = ["RESERVED_COLUMNS", "SampleSheet", "SampleSpec", "read_sample_sheet"]
 
@@ -64,7 +64,7 @@ class SampleSpec:
     markers: str | None = None
     covariates: Mapping[str, Covariate] = field(default_factory=dict)
     line: int = 0
-    preset: str | None = None
+    preset: ReadType | None = None
 
     def input_files(self) -> dict[str, str]:
         """Return ``{role: path}`` for every input file (``reads.1``, ``profile``, …)."""
@@ -190,9 +190,10 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
             row_problems.append(
                 f"'reads_r2' needs exactly one forward-read file in 'reads' (found {len(reads)})"
             )
-        preset = cells.get("preset", "") or None
-        if preset is not None and preset not in QC_PRESETS:
-            row_problems.append(f"preset {preset!r} is not one of {', '.join(QC_PRESETS)}")
+        preset_cell = cells.get("preset", "")
+        preset = ReadType(preset_cell) if preset_cell in set(ReadType) else None
+        if preset_cell and preset is None:
+            row_problems.append(f"preset {preset_cell!r} is not one of {', '.join(ReadType)}")
 
         def resolve(value: str, role: str, row_problems: list[str] = row_problems) -> str | None:
             if not value:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -52,6 +52,9 @@ from gutbrain.io.files import (
 )
 from gutbrain.io.jsonfile import dumps_json, write_json
 from gutbrain.model import RANKS
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -503,7 +506,7 @@ class CohortStore:
         done: int,
         skipped: int,
         failed: int,
-        details: Mapping[str, Any],
+        details: Mapping[str, object],
         status: str = "finished",
     ) -> None:
         """Record the end of a run (``finished``, or ``interrupted`` after Ctrl-C)."""
@@ -624,8 +627,8 @@ class CohortStore:
             raise InputFormatError(message, path=self.root, code="GB-STORE")
         return frame.set_index("sample_id")
 
-    def write_json(self, name: str, payload: Mapping[str, Any]) -> Path:
-        """Write a JSON document under the store atomically."""
+    def write_json(self, name: str, payload: Mapping[str, object]) -> Path:
+        """Write a JSON document (a JSON-ready mapping) under the store atomically."""
         self._require_writable()
         return write_json(self.root / name, payload)
 
@@ -690,7 +693,7 @@ class CohortStore:
             frame.loc[unfinished, "status"] = "running" if alive else "interrupted"
         return frame
 
-    def connect_duckdb(self) -> Any:
+    def connect_duckdb(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with views over the store, sandboxed.
 
         Views: ``profiles``, ``scores`` (done samples only), ``metadata``, ``samples`` and
@@ -806,11 +809,11 @@ def open_store(path: str | Path, *, writable: bool = False) -> CohortStore:
     return store
 
 
-def profile_rows_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+def profile_rows_table(rows: Sequence[Mapping[str, str | float | None]]) -> pa.Table:
     """Build a :data:`PROFILE_SCHEMA` table from row dictionaries (missing keys are null)."""
     return pa.Table.from_pylist([dict(r) for r in rows], schema=PROFILE_SCHEMA)
 
 
-def score_rows_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+def score_rows_table(rows: Sequence[Mapping[str, str | float | None]]) -> pa.Table:
     """Build a :data:`SCORE_SCHEMA` table from row dictionaries (missing keys are null)."""
     return pa.Table.from_pylist([dict(r) for r in rows], schema=SCORE_SCHEMA)

@@ -44,7 +44,7 @@ from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.readqc import QC_PRESETS, QCSettings, ReadFilter, check_reads_kept
 from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.io.tables import write_profile_biom, write_profile_tsv
-from gutbrain.model import Lineage, Profile, Provenance, ReadQC, SampleId, TaxonRow
+from gutbrain.model import Lineage, Profile, Provenance, ReadQC, ReadType, SampleId, TaxonRow
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
     HIFI_SCORING,
@@ -184,13 +184,13 @@ class ProfileSettings:
 
 
 #: Read technology -> settings (read QC thresholds come from :data:`gutbrain.io.readqc.QC_PRESETS`).
-PROFILE_PRESETS: dict[str, ProfileSettings] = {
+PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
     # ONT: a fast first pass (lr:hq, its own k=19, w=19), then the sensitive k=15, w=10 index for
     # the ~1 % of reads it leaves unexplained (measured: same accuracy as k=15 for all reads,
     # 1.3x faster). min_chain_score=100 (minimap2's default 40) drops weak chains early: 10-20 %
     # less mapping CPU; the few reads it leaves unmapped go to the second pass, which is cheap
     # since it aligns to a subset index (docs/profile.md).
-    "ont": ProfileSettings(
+    ReadType.ont: ProfileSettings(
         AlignmentSettings(
             "lr:hq",
             best_n=10,
@@ -217,7 +217,7 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
     # lost 12 % of reads at 90 % identity and precision at 94 %); then map-hifi's own w=19 for
     # the reads the first pass leaves unexplained. min_chain_score=100 as for ONT (5-11 % less
     # CPU, the same L1 on the HiFi sets and on HiFi reads degraded to ~94 % identity).
-    "hifi": ProfileSettings(
+    ReadType.hifi: ProfileSettings(
         AlignmentSettings(
             "map-hifi",
             k=19,
@@ -235,7 +235,9 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         # moved 0.006 of gut_hifi_20k's species L1 (held-out Bacteroides strains): wider ones
         screen=ScreenSettings(min_margin=12, margin_fraction=0.4),
     ),
-    "short": ProfileSettings(ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6),
+    ReadType.short: ProfileSettings(
+        ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6
+    ),
 }
 
 
@@ -269,7 +271,7 @@ class ProfileResult:
 
 
 # --------------------------------------------------------------------------------------------
-def _check_options(preset: str, min_abundance: float | None, threads: int) -> None:
+def _check_options(preset: ReadType | str, min_abundance: float | None, threads: int) -> None:
     problems = []
     if preset not in PROFILE_PRESETS:
         problems.append(f"preset {preset!r} is not one of {', '.join(PROFILE_PRESETS)}")
@@ -708,7 +710,7 @@ def profile_sample(
     read_paths: Sequence[str | Path],
     *,
     bundle: ReferenceBundle,
-    preset: str = "ont",
+    preset: ReadType | str = ReadType.ont,
     threads: int = 1,
     min_abundance: float | None = None,
     sample_id: str | None = None,
@@ -753,6 +755,7 @@ def profile_sample(
         ``GB-PROFILE-OPTIONS`` for an unknown preset or out-of-range option.
     """
     _check_options(preset, min_abundance, threads)
+    preset = ReadType(preset)  # the one conversion of a str at the Python API boundary
     settings = settings if settings is not None else PROFILE_PRESETS[preset]
     qc_settings = settings.read_qc if settings.read_qc is not None else QC_PRESETS[preset]
     paths = [check_input_file(p) for p in read_paths]
@@ -1080,7 +1083,7 @@ def screen_unit_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> npt.NDArray
     return _unit_groups(taxa, _bundle_groups(bundle, taxa))
 
 
-def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path]:
+def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: ReadType | str) -> list[Path]:
     """Build (or find) every cached minimap2 index that profiling ``preset`` reads will use.
 
     Indexes are otherwise built on first use; this lets a user or a cohort prepare them once.
@@ -1093,7 +1096,7 @@ def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path
     if preset not in PROFILE_PRESETS:
         message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
         raise ValidationError(message)
-    settings = PROFILE_PRESETS[preset]
+    settings = PROFILE_PRESETS[ReadType(preset)]
     return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in index_passes(settings)]
 
 

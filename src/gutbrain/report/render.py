@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import jinja2
 
 from gutbrain import __version__
 from gutbrain.io.files import atomic_write_text
-from gutbrain.report._charts import (
+from gutbrain.report.charts import (
     SCATTER_HEIGHT,
     SCATTER_WIDTH,
     Scatter,
@@ -352,24 +352,16 @@ def _unshown_taxon_findings(result: Result) -> list[Finding]:
 
 
 def _timings(result: Result) -> list[tuple[str, float]]:
-    raw = result.provenance.run_info.get("stage_seconds")
-    if not isinstance(raw, Mapping):
-        return []
-    return [(str(k), float(v)) for k, v in raw.items() if isinstance(v, int | float)]
+    return list((result.provenance.run_info.stage_seconds or {}).items())
 
 
 def _assignment(result: Result) -> list[tuple[str, int]]:
-    raw = result.provenance.run_info.get("assignment")
-    if not isinstance(raw, Mapping):
-        return []
-    return [(str(k), int(v)) for k, v in raw.items() if isinstance(v, int) and k != "reads_in"]
+    counts = result.provenance.run_info.assignment or {}
+    return [(name, n) for name, n in counts.items() if name != "reads_in"]
 
 
 def _input_digests(result: Result) -> list[tuple[str, str]]:
-    raw = result.provenance.run_info.get("input_sha256")
-    if not isinstance(raw, Mapping):
-        return []
-    return [(str(k), str(v)) for k, v in raw.items()]
+    return list((result.provenance.run_info.input_sha256 or {}).items())
 
 
 def _created(result: Result) -> str:
@@ -384,7 +376,13 @@ def _created(result: Result) -> str:
 INTERNAL_KEYS = frozenset({"verification", "verification_note"})
 
 
-def public_json(value: Any) -> Any:
+#: A JSON-like tree (what ``json.loads`` or ``model_dump(mode="json")`` returns).
+_JSONValue: TypeAlias = (
+    dict[str, "_JSONValue"] | list["_JSONValue"] | str | int | float | bool | None
+)
+
+
+def public_json(value: _JSONValue) -> _JSONValue:
     """``value`` (a JSON-like tree) without :data:`INTERNAL_KEYS` at any depth."""
     if isinstance(value, dict):
         return {k: public_json(v) for k, v in value.items() if k not in INTERNAL_KEYS}
@@ -447,7 +445,7 @@ def _context(result: Result) -> dict[str, Any]:
         "species": result.profile.top_taxa.get(species_rank, ()) if species_rank else (),
         "findings": _findings_by_category(result.findings),
         "references": references,
-        "example": bool(run_info.get("example_data")),
+        "example": bool(run_info.example_data),
         "from_reads": result.read_qc is not None,
         "timings": _timings(result),
         "created": _created(result),

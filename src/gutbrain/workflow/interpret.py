@@ -62,6 +62,7 @@ from gutbrain.result import (
     Reference,
     Result,
     ResultProvenance,
+    RunInfo,
     TaxonAbundance,
     TaxonOfInterest,
 )
@@ -504,7 +505,7 @@ def interpret_profile(
     answers: Answers | None = None,
     markers: Markers | None = None,
     qc: ReadQC | None = None,
-    run_info: Mapping[str, Any] | None = None,
+    run_info: RunInfo | None = None,
     knowledge: KnowledgeBase | None = None,
     reference: ReferenceTable | None = None,
     ko_abundances: Mapping[str, float] | None = None,
@@ -707,7 +708,7 @@ def interpret_profile(
         tools=dict(prov.tools),
         knowledge_version=kb.version,
         reference_cohorts_version=table.version,
-        run_info=dict(run_info or {}),
+        run_info=run_info if run_info is not None else RunInfo(),
     )
     result = Result(
         sample_id=str(profile.sample_id),

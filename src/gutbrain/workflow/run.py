@@ -27,17 +27,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
-from gutbrain.model import Profile, Rank
+from gutbrain.model import Profile, Rank, ReadType
 from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
 from gutbrain.report import render_report
-from gutbrain.result import Result, write_result
+from gutbrain.result import Result, RunInfo, write_result
 from gutbrain.workflow.interpret import interpret_profile
 from gutbrain.workflow.reference import open_reference
 
@@ -171,13 +170,12 @@ def _read_inputs(
     return parsed_answers, parsed_markers, files
 
 
-def _with_run_info(result: Result, extra: Mapping[str, Any]) -> Result:
-    run_info = {**result.provenance.run_info, **extra}
+def _with_run_info(result: Result, run_info: RunInfo) -> Result:
     provenance = result.provenance.model_copy(update={"run_info": run_info})
     return result.model_copy(update={"provenance": provenance})
 
 
-def _render_timed(result: Result, clock: _Clock, run_info: Mapping[str, Any]) -> tuple[Result, str]:
+def _render_timed(result: Result, clock: _Clock, run_info: RunInfo) -> tuple[Result, str]:
     """Render once to time the report stage, then render the result that carries that time.
 
     The page and result.json must hold the same numbers, timings included, so the time of the
@@ -186,7 +184,7 @@ def _render_timed(result: Result, clock: _Clock, run_info: Mapping[str, Any]) ->
     clock.start("report")
     render_report(result)
     clock.stop()
-    final = _with_run_info(result, {**run_info, "stage_seconds": dict(clock.seconds)})
+    final = _with_run_info(result, run_info.updated(stage_seconds=dict(clock.seconds)))
     return final, render_report(final)
 
 
@@ -205,7 +203,7 @@ def run_sample(
     answers: str | Path | Answers | None = None,
     markers: str | Path | Markers | None = None,
     db: str | Path | None = None,
-    preset: str = "ont",
+    preset: ReadType | str = ReadType.ont,
     threads: int = 1,
     sample_id: str | None = None,
     example: bool = False,
@@ -227,7 +225,8 @@ def run_sample(
     db
         Reference bundle: ``None`` for the bundled default, a name or a folder.
     preset
-        Read-type preset of the profiler: ``ont``, ``hifi`` or ``short``.
+        Read type (:class:`~gutbrain.model.ReadType`, or its value ``ont``, ``hifi`` or
+        ``short``): the profiler's preset.
     threads
         Worker processes for alignment.
     sample_id
@@ -280,21 +279,21 @@ def run_sample(
     )
     clock.stop(None)
 
-    run_info: dict[str, Any] = {
-        "preset": preset,
-        "threads": threads,
-        "assignment": dict(profiled.assignment),
-        "em": {k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
-        "example_data": example,
-        "input_sha256": input_digests,
-    }
+    run_info = RunInfo(
+        preset=ReadType(preset),  # profile_sample accepted it
+        threads=threads,
+        assignment=dict(profiled.assignment),
+        em={k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
+        example_data=example,
+        input_sha256=input_digests,
+    )
     clock.start("interpret")
     result = interpret_profile(
         profiled.profile,
         answers=parsed_answers,
         markers=parsed_markers,
         qc=profiled.qc,
-        run_info={**run_info, "stage_seconds": dict(clock.seconds)},
+        run_info=run_info.updated(stage_seconds=dict(clock.seconds)),
         crisis_contacts=tuple(crisis_contacts),
     )
     clock.stop()
@@ -381,19 +380,19 @@ def run_table(
     )
     clock.stop()
 
-    run_info: dict[str, Any] = {
-        "example_data": example,
-        "table_format": table_format,
-        "table_rank": rank or "auto",
-        "input_sha256": input_digests,
-    }
+    run_info = RunInfo(
+        example_data=example,
+        table_format=table_format,
+        table_rank=rank or "auto",
+        input_sha256=input_digests,
+    )
     clock.start("interpret")
     result = interpret_profile(
         profile,
         answers=parsed_answers,
         markers=parsed_markers,
         qc=None,
-        run_info={**run_info, "stage_seconds": dict(clock.seconds)},
+        run_info=run_info.updated(stage_seconds=dict(clock.seconds)),
         crisis_contacts=tuple(crisis_contacts),
     )
     clock.stop()
