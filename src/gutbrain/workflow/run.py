@@ -33,9 +33,10 @@ from typing import Any
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
+from gutbrain.io.profile_files import write_profile_files
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile, Rank
-from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+from gutbrain.profile.pipeline import profile_sample
 from gutbrain.report import render_report
 from gutbrain.result import Result, write_result
 from gutbrain.workflow.interpret import interpret_profile
@@ -284,7 +285,7 @@ def run_sample(
         "preset": preset,
         "threads": threads,
         "assignment": dict(profiled.assignment),
-        "em": {k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
+        "em": profiled.em.scalars(),
         "example_data": example,
         "input_sha256": input_digests,
     }
@@ -303,7 +304,7 @@ def run_sample(
     clock.start("write")
     files: dict[str, Path] = {}
     with atomic_directory(target, replace=replace) as staging:
-        profile_dir = write_profile_outputs(profiled, staging / "profile")
+        profile_dir = write_profile_files(profiled, staging / "profile")
         for name in ("profile.tsv", "profile.biom", "qc.json", "provenance.json"):
             source = Path(profile_dir) / name
             if source.exists():
