@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
-from gutbrain.io.profile_files import write_profile_files
+from gutbrain.io.profile_files import add_profile_files
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile, Rank
 from gutbrain.profile.pipeline import profile_sample
@@ -304,12 +303,7 @@ def run_sample(
     clock.start("write")
     files: dict[str, Path] = {}
     with atomic_directory(target, replace=replace) as staging:
-        profile_dir = write_profile_files(profiled, staging / "profile")
-        for name in ("profile.tsv", "profile.biom", "qc.json", "provenance.json"):
-            source = Path(profile_dir) / name
-            if source.exists():
-                shutil.move(str(source), staging / name)
-        shutil.rmtree(profile_dir, ignore_errors=True)
+        add_profile_files(profiled, staging)
         write_result(result, staging / "result.json")
         atomic_write_text(staging / "report.html", html)
         files = {p.name: target / p.name for p in sorted(staging.iterdir())}
