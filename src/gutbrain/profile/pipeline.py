@@ -124,9 +124,11 @@ def profile_sample(
         collected, aligners, bundle=bundle, settings=settings, min_abundance=min_abundance
     )
     intervals = bootstrap_intervals(fit, settings=settings) if confidence_intervals else None
-    run = {"preset": preset, "threads": threads, "min_abundance": min_abundance}
     parameters = {
-        **run,
+        "preset": preset,
+        "threads": threads,
+        "min_abundance": min_abundance,
+        # as released: settings.as_dict()'s "read_qc" ("preset" unless overridden) replaces this
         "read_qc": qc_settings.describe(),
         **settings.as_dict(),
         **collected.pair_parameters(),
