@@ -265,10 +265,10 @@ def run_gutbrain(
     settings = PROFILE_PRESETS[kind] if contest else replace(PROFILE_PRESETS[kind], contest=None)
     start = time.perf_counter()
     result = profile_sample([reads], bundle=bundle, preset=kind, threads=threads, settings=settings)
-    if result.em.get("species_groups_adhoc") or result.em.get("species_contests_at_genus"):
+    if result.em.species_groups_adhoc or result.em.species_contests_at_genus:
         print(
-            f"{kind}: ad-hoc groups {result.em['species_groups_adhoc']}, "
-            f"contests at genus {result.em['species_contests_at_genus']}, "
+            f"{kind}: ad-hoc groups {list(result.em.species_groups_adhoc)}, "
+            f"contests at genus {list(result.em.species_contests_at_genus)}, "
             f"{result.assignment['reads_assigned_adhoc_group']} reads in ad-hoc groups"
         )
     seconds = time.perf_counter() - start

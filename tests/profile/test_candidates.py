@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
-from gutbrain.profile import pipeline
+from gutbrain.profile import aligners, fit
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
     HitTable,
@@ -147,13 +147,15 @@ def test_second_pass_on_the_subset_matches_the_whole_reference(
         confidence_intervals=False,
     )
     built: list[Any] = []
-    real = pipeline.ensure_index
+    real = aligners.ensure_index
 
     def recording(bundle: ReferenceBundle, **kwargs: Any) -> Path:
         built.append(kwargs)
         return real(bundle, **kwargs)
 
-    monkeypatch.setattr(pipeline, "ensure_index", recording)
+    # the stages that open indexes: the first pass's aligners and the second pass's fit
+    monkeypatch.setattr(aligners, "ensure_index", recording)
+    monkeypatch.setattr(fit, "ensure_index", recording)
     subset = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
     # only the first-pass index was asked for: the second pass indexed 3 of 6 references
     first = ont.alignment

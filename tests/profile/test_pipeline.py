@@ -11,14 +11,11 @@ import pytest
 
 from gutbrain.errors import InputFormatError, OutputError, ValidationError
 from gutbrain.io.files import sha256_file
+from gutbrain.io.profile_files import write_profile_files
 from gutbrain.io.tables import read_profile_tsv
 from gutbrain.profile.align import HitTable
-from gutbrain.profile.pipeline import (
-    PROFILE_PRESETS,
-    _classify_unique,
-    profile_sample,
-    write_profile_outputs,
-)
+from gutbrain.profile.fit import _classify_unique
+from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from tests.profile.profile_helpers import reference_sequences
@@ -61,7 +58,7 @@ def test_known_mixture_is_recovered(
         assert row.abundance_low is not None
         assert row.abundance_high is not None
         assert row.abundance_low <= row.abundance <= row.abundance_high
-    assert result.em["converged"] is True
+    assert result.em.converged is True
     assert profile.provenance.reference["name"] == "tiny"
     assert "minimap2 (mappy)" in profile.provenance.tools
     # inputs are named by file name only: folders may name a person
@@ -77,7 +74,7 @@ def test_no_read_aligns_gives_a_defined_unassigned_result(
     assert result.profile.rows == ()
     assert result.profile.unassigned == {"species": 1.0, "genus": 1.0}
     assert result.assignment["unassigned_no_alignment"] == 6
-    out = write_profile_outputs(result, tmp_path / "out", read_assignments=True)
+    out = write_profile_files(result, tmp_path / "out", read_assignments=True)
     rows = (out / "profile.tsv").read_text().splitlines()
     assert [line.split("\t")[2] for line in rows[1:]] == ["unassigned", "unassigned"]
 
@@ -88,8 +85,8 @@ def test_outputs_written_atomically_and_deterministically(
     reads = make_reads("mix.fq.gz", {FRAGILIS: 6, VULGATUS: 6, BIFIDO: 4}, seed=3)
     a = profile_sample([reads], bundle=tiny_bundle, sample_id="s1")
     b = profile_sample([reads], bundle=tiny_bundle, sample_id="s1")
-    out_a = write_profile_outputs(a, tmp_path / "a", read_assignments=True)
-    out_b = write_profile_outputs(b, tmp_path / "b", read_assignments=True)
+    out_a = write_profile_files(a, tmp_path / "a", read_assignments=True)
+    out_b = write_profile_files(b, tmp_path / "b", read_assignments=True)
     names = ["profile.tsv", "qc.json", "provenance.json", "read_assignments.tsv"]
     for name in names:
         assert (out_a / name).read_bytes() == (out_b / name).read_bytes()
@@ -103,7 +100,7 @@ def test_outputs_written_atomically_and_deterministically(
     assert lines[0] == "read\tstatus\trank\ttaxon"
     assert len(lines) == 17
     with pytest.raises(OutputError):
-        write_profile_outputs(a, tmp_path / "a")
+        write_profile_files(a, tmp_path / "a")
 
 
 def test_identical_reads_are_collapsed_but_counted(
@@ -113,7 +110,7 @@ def test_identical_reads_are_collapsed_but_counted(
     path = tmp_path / "dup.fa"
     path.write_text("".join(f">d{i}\n{seq}\n" for i in range(5)))
     result = profile_sample([path], bundle=tiny_bundle, preset="hifi")
-    assert result.em["distinct_reads"] == 1
+    assert result.em.distinct_reads == 1
     assert _species(result) == {"Klebsiella pneumoniae": pytest.approx(5.0)}
 
 
@@ -171,7 +168,7 @@ def test_two_processes_give_the_same_profile(
     one = profile_sample([reads], bundle=tiny_bundle, confidence_intervals=False)
     two = profile_sample([reads], bundle=tiny_bundle, threads=2, confidence_intervals=False)
     assert one.profile.rows == two.profile.rows
-    assert np.isclose(one.em["log_likelihood"], two.em["log_likelihood"])
+    assert np.isclose(one.em.log_likelihood, two.em.log_likelihood)
 
 
 @pytest.mark.slow

@@ -8,7 +8,9 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +87,36 @@ def test_run_sample_writes_every_output_and_a_matching_twin(tmp_path: Path) -> N
     assert on_disk.markers  # markers were interpreted
     assert on_disk.questionnaires  # and answers
     assert "example data" not in html
+
+
+def test_run_writes_the_profile_files_straight_into_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one temporary folder (the run's own, renamed whole), no profile subfolder moved out of it
+    made: list[Path] = []
+    real = tempfile.mkdtemp
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        path = real(*args, **kwargs)
+        made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    out = tmp_path / "out"
+    outputs = run_sample([_subset_reads(tmp_path, 30)], out_dir=out, sample_id="subset")
+    ours = [p for p in made if p.is_relative_to(tmp_path)]
+    assert len(ours) == 1
+    assert ours[0].parent == tmp_path
+    assert ours[0].name.startswith(".out.partial-")
+    assert sorted(outputs.files) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    qc = json.loads((out / "qc.json").read_text(encoding="utf-8"))
+    assert qc["read_qc"]["reads_in"] == 30
+    # run_info holds the EM's single numbers, the same as qc.json's
+    em = outputs.result.provenance.run_info["em"]
+    assert em == {k: v for k, v in qc["em"].items() if k in em}
+    assert {"iterations", "log_likelihood", "taxa_kept", "distinct_reads"} <= set(em)
+    assert "error_model" not in em
 
 
 def test_existing_out_dir_is_refused_and_kept(tmp_path: Path) -> None:

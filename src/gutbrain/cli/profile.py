@@ -54,7 +54,8 @@ def profile_command(
 ) -> None:
     """Profile a sample's 16S reads: species and genus abundances with confidence intervals."""
     from gutbrain.io.files import check_output_path
-    from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample, write_profile_outputs
+    from gutbrain.io.profile_files import write_profile_files
+    from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
     from gutbrain.workflow.reference import open_reference
 
     # before any work: --out exists (without --force), was not written by gutbrain, or is an input
@@ -79,7 +80,7 @@ def profile_command(
                 dataclasses.replace(PROFILE_PRESETS[preset], screen=None) if align_all else None
             ),
         )
-    write_profile_outputs(result, out, read_assignments=read_assignments, replace=force)
+    write_profile_files(result, out, read_assignments=read_assignments, replace=force)
     counts = result.assignment
     profile = result.profile
     top = profile.at_rank("species")[:5]

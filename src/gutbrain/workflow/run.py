@@ -21,7 +21,6 @@ methods section) and returned in :class:`RunOutputs`.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +31,10 @@ from gutbrain.errors import InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.jsonfile import dumps_json
+from gutbrain.io.profile_files import add_profile_files
 from gutbrain.io.tables import read_table, write_profile_biom, write_profile_tsv
 from gutbrain.model import Profile, Rank, ReadType
-from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+from gutbrain.profile.pipeline import profile_sample
 from gutbrain.report import render_report
 from gutbrain.result import Result, RunInfo, write_result
 from gutbrain.workflow.interpret import interpret_profile
@@ -283,7 +283,7 @@ def run_sample(
         preset=ReadType(preset),  # profile_sample accepted it
         threads=threads,
         assignment=dict(profiled.assignment),
-        em={k: v for k, v in profiled.em.items() if isinstance(v, int | float | str | bool)},
+        em=dict[str, bool | int | float | str](profiled.em.scalars()),
         example_data=example,
         input_sha256=input_digests,
     )
@@ -302,12 +302,7 @@ def run_sample(
     clock.start("write")
     files: dict[str, Path] = {}
     with atomic_directory(target, replace=replace) as staging:
-        profile_dir = write_profile_outputs(profiled, staging / "profile")
-        for name in ("profile.tsv", "profile.biom", "qc.json", "provenance.json"):
-            source = Path(profile_dir) / name
-            if source.exists():
-                shutil.move(str(source), staging / name)
-        shutil.rmtree(profile_dir, ignore_errors=True)
+        add_profile_files(profiled, staging)
         write_result(result, staging / "result.json")
         atomic_write_text(staging / "report.html", html)
         files = {p.name: target / p.name for p in sorted(staging.iterdir())}

@@ -1,0 +1,112 @@
+"""The first stage of :func:`gutbrain.profile.pipeline.profile_sample`: open the reference.
+
+:func:`open_aligners` loads the minimap2 index of the first alignment pass (and its rescue
+settings), indexes the reference's taxa, finds the species groups present in the index and,
+with a k-mer pre-screen, opens its index: everything the later stages read but never change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gutbrain.model import Lineage
+from gutbrain.profile.align import open_aligner
+from gutbrain.profile.contest import species_taxids
+from gutbrain.profile.index import ensure_index
+from gutbrain.profile.kmer_screen import KmerIndex, ensure_kmer_index
+from gutbrain.profile.settings import ProfileSettings
+from gutbrain.profile.taxonomy import TaxonIndex
+from gutbrain.reference.bundle import ReferenceBundle
+from gutbrain.reference.groups import SpeciesGroups, load_species_groups
+
+__all__ = ["Aligners", "GroupList", "open_aligners", "screen_unit_groups"]
+
+logger = logging.getLogger(__name__)
+
+#: ``(group name, group lineage, member species)`` per species group of the reference.
+GroupList = Sequence[tuple[str, Lineage, tuple[str, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Aligners:
+    """The opened reference of one profile run.
+
+    ``aligner`` is the first pass's ``mappy.Aligner`` and ``rescue`` the one of its rescue
+    settings (``None`` without; typed ``Any``: mappy stays behind :mod:`gutbrain.profile.align`).
+    ``taxa`` indexes the aligner's references; ``groups`` are the reference's species groups
+    with at least two members in it; ``contest`` (species -> NCBI tax id, for naming ad-hoc
+    groups) is ``None`` for a reference without species groups; ``screen`` is the k-mer index
+    with each unit's species group (``-1``: none), ``None`` without a pre-screen.
+    """
+
+    aligner: Any
+    rescue: Any
+    taxa: TaxonIndex
+    groups: GroupList
+    contest: Mapping[str, str] | None
+    screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None
+
+
+def open_aligners(bundle: ReferenceBundle, settings: ProfileSettings) -> Aligners:
+    """Open the first-pass aligners of ``settings`` on ``bundle`` (building a missing index).
+
+    Raises
+    ------
+    ReferenceDatabaseError
+        The reference, its species groups or its minimap2 index are unusable.
+    """
+    align = settings.alignment
+    index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
+    aligner = open_aligner(index_path, settings=align)
+    rescue_settings = align.rescue_settings()
+    rescue = (
+        open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
+    )
+    taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
+    species_groups = load_species_groups(bundle)
+    groups = _present_groups(species_groups, taxa)
+    # ad-hoc groups need a reference with species groups (a --no-groups bundle opts out)
+    contest = species_taxids(bundle) if species_groups is not None else None
+    screen = (
+        (
+            ensure_kmer_index(
+                bundle, list(aligner.seq_names), taxa.ref_unit, settings=settings.screen
+            ),
+            _unit_groups(taxa, groups),
+        )
+        if settings.screen is not None
+        else None
+    )
+    return Aligners(aligner, rescue, taxa, groups, contest, screen)
+
+
+def _present_groups(groups: SpeciesGroups | None, taxa: TaxonIndex) -> GroupList:
+    """The species groups as ``(name, lineage, members)``, members present in ``taxa``."""
+    if groups is None:
+        return ()
+    lineages = [unit for unit in taxa.units if unit.species is not None]
+    present = {unit.species for unit in lineages}
+    out = []
+    for group in groups.groups:
+        members = tuple(m for m in group.members if m in present)
+        if len(members) >= 2:
+            out.append((group.name, group.lineage(lineages), members))
+    return tuple(out)
+
+
+def _unit_groups(taxa: TaxonIndex, groups: GroupList) -> npt.NDArray[np.int64]:
+    """Species group index of each unit (``-1``: none), for the k-mer screen."""
+    group_of = {m: g for g, (_, _, members) in enumerate(groups) for m in members}
+    return np.array([group_of.get(unit.species or "", -1) for unit in taxa.units], dtype=np.int64)
+
+
+def screen_unit_groups(bundle: ReferenceBundle, taxa: TaxonIndex) -> npt.NDArray[np.int64]:
+    """Per taxon unit of ``taxa``: its species group in ``bundle`` (``-1``: none), as the
+    k-mer screen (:mod:`gutbrain.profile.kmer_screen`) takes it."""
+    return _unit_groups(taxa, _present_groups(load_species_groups(bundle), taxa))

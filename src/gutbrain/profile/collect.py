@@ -1,0 +1,300 @@
+"""The collect stage of :func:`gutbrain.profile.pipeline.profile_sample`: stream, filter,
+collapse and align the reads.
+
+Reads are streamed and validated (:func:`gutbrain.io.reads.iter_sample_reads`; two mate files
+are merged first, :mod:`gutbrain.profile.pairs`), filtered by the read QC preset, and collapsed
+into distinct sequences (each is aligned once and counted with its multiplicity; HiFi data has
+many duplicates). The k-mer pre-screen (:mod:`gutbrain.profile.kmer_screen`) places the
+distinct reads whose species is clear without aligning them; minimap2 aligns the rest in
+worker processes (:mod:`gutbrain.profile.align`). Nothing is returned until the reads are
+exhausted, so a truncated input raises before anything is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gutbrain.io.readqc import QCSettings, ReadFilter, check_reads_kept
+from gutbrain.io.reads import ReadStats, iter_sample_reads
+from gutbrain.model import ReadQC
+from gutbrain.profile.align import HitTable, align_batches
+from gutbrain.profile.aligners import Aligners
+from gutbrain.profile.edit_screen import UnitReferences, decide_by_edit_distance
+from gutbrain.profile.kmer_screen import KmerIndex
+from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
+from gutbrain.profile.settings import ProfileSettings
+
+__all__ = ["Collected", "collect_reads"]
+
+logger = logging.getLogger(__name__)
+
+_BATCH = 256
+_SCREEN_BATCH = 1024  # distinct reads per k-mer screen call (~25 MB of numpy arrays)
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A sample's reads after QC, collapsing, screening and alignment.
+
+    Per input read: ``names``, ``qc_reason`` (``None`` when kept) and ``unique_of_read`` (its
+    distinct read, ``-1`` when dropped by QC). ``hits`` are the alignments of the ``n_unique``
+    distinct reads (stand-ins for screened ones, ``screened`` per distinct read); ``sequences``
+    holds them zlib-compressed for a second pass (empty without one). ``pairs`` counts the mate
+    merging of two mate files (``None`` otherwise).
+    """
+
+    names: list[str]
+    qc_reason: list[str | None]
+    unique_of_read: npt.NDArray[np.int64]
+    n_unique: int
+    hits: HitTable
+    qc: ReadQC
+    sequences: list[bytes]  # zlib-compressed distinct sequences (only with a second pass)
+    screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
+    pairs: MergeStats | None = None
+
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        """Per distinct read, how many kept input reads it stands for."""
+        kept = self.unique_of_read[self.unique_of_read >= 0]
+        return np.bincount(kept, minlength=self.n_unique).astype(np.float64)
+
+    def pair_parameters(self) -> dict[str, Any]:
+        """``{"read_pairs": merge rules}`` for provenance when mates were merged, else ``{}``."""
+        if self.pairs is None:
+            return {}
+        rules = MergeSettings()
+        return {
+            "read_pairs": {
+                "merge": "overlap, posterior base qualities (gutbrain.profile.pairs)",
+                "min_overlap": rules.min_overlap,
+                "max_differences": rules.max_differences,
+                "min_difference_quality": rules.min_difference_quality,
+                "max_expected_errors": rules.max_expected_errors,
+                "unmerged": "profiled by the forward read",
+            }
+        }
+
+
+def collect_reads(
+    paths: Sequence[Path],
+    aligners: Aligners,
+    *,
+    settings: ProfileSettings,
+    qc_settings: QCSettings,
+    processes: int,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> Collected:
+    """Stream the reads of ``paths`` (one sample) through QC, the screen and the aligner.
+
+    Raises
+    ------
+    InputFormatError, InputMissingError, EmptyInputError
+        Unreadable or malformed reads; ``GB-QC-NOREADS`` when no read passes QC.
+    """
+    stats = ReadStats()
+    qc_filter = ReadFilter(qc_settings, stats=stats)
+    # two FASTQ files whose reads are mates: merged pairs (gutbrain.profile.pairs)
+    pairs = MergeStats() if is_read_pair(paths) else None
+    collected = _collect(
+        paths,
+        aligner=aligners.aligner,
+        rescue=aligners.rescue,
+        settings=settings,
+        qc_filter=qc_filter,
+        stats=stats,
+        processes=processes,
+        progress=progress,
+        pairs=pairs,
+        screen=aligners.screen,
+        edit=(
+            UnitReferences(aligners.taxa.ref_unit, _reference_fetcher(aligners.aligner))
+            if aligners.screen is not None and settings.edit_screen is not None
+            else None
+        ),
+    )
+    check_reads_kept(collected.qc, settings=qc_settings, source=paths[0])
+    return collected
+
+
+def _collect(
+    read_paths: Sequence[str | Path],
+    *,
+    aligner: Any,
+    rescue: Any,
+    settings: ProfileSettings,
+    qc_filter: ReadFilter,
+    stats: ReadStats,
+    processes: int,
+    progress: Callable[[float, float | None], None] | None,
+    pairs: MergeStats | None = None,
+    screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
+    edit: UnitReferences | None = None,
+) -> Collected:
+    total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
+    names: list[str] = []
+    qc_reason: list[str | None] = []
+    unique_of_read: list[int] = []
+    seen: dict[bytes, int] = {}
+    batch_ids: list[npt.NDArray[np.int64]] = []
+    decided: list[HitTable] = []
+    sequences: list[bytes] = []
+    keep_sequences = settings.second_pass is not None
+
+    def aligned(batch: list[str], start: int) -> list[str]:
+        """The reads of ``batch`` (distinct reads ``start``...) the screen leaves to mappy."""
+        ids = np.arange(start, start + len(batch), dtype=np.int64)
+        if screen is not None:
+            index, unit_group = screen
+            edit_settings = settings.edit_screen if edit is not None else None
+            result = index.screen(
+                batch,
+                unit_group=unit_group,
+                group_identity_margin=settings.group_identity_margin,
+                candidate_fraction=(
+                    edit_settings.candidate_fraction if edit_settings is not None else None
+                ),
+            )
+            if edit is not None and edit_settings is not None:
+                # issue 11: near-tie reads placed by edit distances to their k-mer candidates
+                result, _ = decide_by_edit_distance(
+                    result,
+                    batch,
+                    edit,
+                    settings=edit_settings,
+                    unit_group=unit_group,
+                    group_identity_margin=settings.group_identity_margin,
+                )
+            chosen = result.decided
+            if chosen.any():
+                lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
+                which = np.concatenate([np.nonzero(chosen)[0], result.tied_read])
+                units = np.concatenate([result.unit[chosen], result.tied_unit])
+                decided.append(
+                    _screened_hits(
+                        ids[which],
+                        index.unit_reference[units],
+                        lengths[which],
+                        primary=np.arange(which.size) < int(chosen.sum()),
+                    )
+                )
+                batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
+                ids = ids[~chosen]
+        batch_ids.append(ids)
+        return batch
+
+    def batches() -> Iterator[list[str]]:
+        batch: list[str] = []
+        start = 0
+        size = _SCREEN_BATCH if screen is not None else _BATCH
+        reads = (
+            merge_read_pairs(read_paths[0], read_paths[1], stats=stats, merge_stats=pairs)
+            if pairs is not None
+            else iter_sample_reads(list(read_paths), stats=stats)
+        )
+        for read in reads:
+            names.append(read.name)
+            reason = qc_filter.classify(read)
+            qc_reason.append(reason)
+            if reason is not None:
+                unique_of_read.append(-1)
+                continue
+            key = hashlib.blake2b(read.sequence.encode("ascii"), digest_size=16).digest()
+            index = seen.get(key)
+            if index is None:
+                index = len(seen)
+                seen[key] = index
+                batch.append(read.sequence)
+                if keep_sequences:
+                    sequences.append(zlib.compress(read.sequence.encode("ascii"), 1))
+            unique_of_read.append(index)
+            if len(batch) >= size:
+                yield from _sub_batches(aligned(batch, start))
+                start += len(batch)
+                batch = []
+        if batch:
+            yield from _sub_batches(aligned(batch, start))
+
+    def on_batch(_: int) -> None:
+        if progress is not None:
+            progress(float(stats.bytes_read), total_bytes)
+
+    tables = list(
+        align_batches(aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue)
+    )
+    offsets: list[npt.NDArray[np.int64]] = []
+    for group in batch_ids:  # as _sub_batches splits each screen batch for alignment
+        offsets.extend(group[i : i + _BATCH] for i in range(0, group.size, _BATCH))
+    hits = HitTable.concat(
+        [replace(t, read=o[t.read]) for t, o in zip(tables, offsets, strict=True)] + decided
+    )
+    screened = np.zeros(len(seen), dtype=bool)
+    for table in decided:
+        screened[table.read] = True
+    if progress is not None:
+        progress(float(total_bytes or 0.0), total_bytes)
+    return Collected(
+        names=names,
+        qc_reason=qc_reason,
+        unique_of_read=np.asarray(unique_of_read, dtype=np.int64),
+        n_unique=len(seen),
+        hits=hits,
+        qc=qc_filter.summary(),
+        sequences=sequences,
+        screened=screened,
+        pairs=pairs,
+    )
+
+
+def _reference_fetcher(aligner: Any) -> Callable[[int], str]:
+    """Reference ``i``'s sequence from the minimap2 index (edit-distance stage)."""
+    names = list(aligner.seq_names)
+
+    def fetch(i: int) -> str:
+        return str(aligner.seq(names[i]) or "")
+
+    return fetch
+
+
+def _sub_batches(batch: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(batch), _BATCH):
+        yield batch[i : i + _BATCH]
+
+
+def _screened_hits(
+    reads: npt.NDArray[np.int64],
+    references: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    *,
+    primary: npt.NDArray[np.bool_],
+) -> HitTable:
+    """Stand-in hits of screened reads: a unit's first reference, whole read, no errors; one
+    primary per read (its unit), secondary ones for the group members it ties with.
+
+    Screened reads are left out of the error model and their candidates get log L = 0
+    (:func:`_estimate`); the stand-ins carry the units through classification, EM and the
+    species-group rule (tied members match with equal identity: contested).
+    """
+    zero = np.zeros(reads.size, dtype=np.int64)
+    return HitTable(
+        read=reads,
+        ref=references.astype(np.int64),
+        query_start=zero,
+        query_end=lengths,
+        query_length=lengths,
+        ref_start=zero,
+        ref_end=lengths,
+        matches=lengths,
+        block_length=lengths,
+        edit_distance=zero,
+        primary=primary,
+    )

@@ -1,0 +1,393 @@
+"""The fit stage of :func:`gutbrain.profile.pipeline.profile_sample`: reads -> abundances.
+
+Per distinct read, :func:`fit_abundances`
+
+1. classifies the reads that cannot be assigned: no alignment, best identity below
+   ``min_identity``, best alignment covering less than ``min_query_coverage`` of the read
+   (partial, e.g. concatemers), likely chimera (primary and supplementary alignments on disjoint
+   parts of the read hitting different genera);
+2. scores the alignments (:mod:`gutbrain.profile.likelihood`) and runs the EM with pruning
+   (:mod:`gutbrain.profile.em`);
+3. merges the species groups the reads do not separate (:mod:`gutbrain.profile.taxonomy`) and
+   joins contested congeners into ad-hoc groups (:mod:`gutbrain.profile.contest`), then applies
+   the genus fallback;
+4. with a second pass, re-aligns the reads left unexplained with more sensitive settings
+   (against an index of the candidate references, :mod:`gutbrain.profile.candidates`) and
+   estimates again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gutbrain.profile.align import (
+    AlignmentSettings,
+    HitTable,
+    align_sequences,
+    open_aligner,
+    open_subset_aligner,
+)
+from gutbrain.profile.aligners import Aligners, GroupList
+from gutbrain.profile.candidates import second_pass_references
+from gutbrain.profile.collect import Collected
+from gutbrain.profile.contest import (
+    contest_log_likelihood,
+    contest_threshold,
+    join_contested_species,
+)
+from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
+from gutbrain.profile.index import ensure_index
+from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.settings import ProfileSettings
+from gutbrain.profile.taxonomy import (
+    GroupMerge,
+    ReadResolution,
+    TaxonIndex,
+    merge_contested_groups,
+    resolve_reads,
+)
+from gutbrain.reference.bundle import ReferenceBundle
+
+__all__ = [
+    "ABOVE_GENUS",
+    "ASSIGNED_SPECIES",
+    "CHIMERA",
+    "GENUS_FALLBACK",
+    "LOW_IDENTITY",
+    "NO_ALIGNMENT",
+    "PARTIAL",
+    "PRUNED",
+    "Fit",
+    "fit_abundances",
+]
+
+logger = logging.getLogger(__name__)
+
+# per-read status codes (read_assignments.tsv, assignment counters)
+ASSIGNED_SPECIES = "assigned_species"
+GENUS_FALLBACK = "genus_fallback"
+ABOVE_GENUS = "unassigned_ambiguous_genus"
+NO_ALIGNMENT = "unassigned_no_alignment"
+LOW_IDENTITY = "unassigned_low_identity"
+PARTIAL = "unassigned_partial_alignment"
+CHIMERA = "unassigned_chimera"
+PRUNED = "unassigned_below_min_abundance"
+
+#: The outcomes a second pass re-aligns.
+_REALIGN = (NO_ALIGNMENT, LOW_IDENTITY, PARTIAL, PRUNED)
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """One estimate of a sample's abundances, per distinct read and per taxon unit.
+
+    ``status`` is each distinct read's outcome (one of the status codes above); ``rows`` are the
+    distinct reads in the EM (rows of ``matrix``), ``hits`` their alignments and ``model`` the
+    error model that scored them. ``merge`` says which units of ``taxa`` were reported as one
+    (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks the distinct
+    reads the k-mer screen placed (and no second pass re-aligned).
+    """
+
+    status: npt.NDArray[np.object_]
+    model: ErrorModel
+    rows: npt.NDArray[np.int64]
+    matrix: LikelihoodMatrix
+    estimate: AbundanceEstimate
+    resolution: ReadResolution
+    hits: HitTable
+    merge: GroupMerge | None
+    taxa: TaxonIndex
+    screened: npt.NDArray[np.bool_]
+
+    @property
+    def species_taxa(self) -> TaxonIndex:
+        """The units species rows are reported on: ``taxa`` with merged groups appended."""
+        return self.merge.index if self.merge is not None else self.taxa
+
+    @property
+    def species_abundance(self) -> npt.NDArray[np.float64]:
+        """Abundance per unit of :attr:`species_taxa`."""
+        abundance = self.estimate.abundance
+        return self.merge.merge_values(abundance) if self.merge is not None else abundance
+
+    @property
+    def members(self) -> Mapping[int, tuple[str, ...]]:
+        """Member species per merged unit of :attr:`species_taxa`."""
+        return self.merge.members if self.merge is not None else {}
+
+    @property
+    def adhoc(self) -> tuple[int, ...]:
+        """Units of :attr:`species_taxa` made from this sample's contested congeners."""
+        return self.merge.adhoc if self.merge is not None else ()
+
+
+def fit_abundances(
+    collected: Collected,
+    aligners: Aligners,
+    *,
+    bundle: ReferenceBundle,
+    settings: ProfileSettings,
+    min_abundance: float | None,
+) -> Fit:
+    """Estimate abundances from the collected reads; with a second pass, re-align the
+    unexplained reads and estimate again.
+
+    Raises
+    ------
+    ReferenceDatabaseError
+        The second pass's index is unusable.
+    """
+    weights = collected.weights
+    first = _estimate(
+        collected.hits,
+        weights,
+        aligners.taxa,
+        settings,
+        min_abundance,
+        aligners.groups,
+        aligners.contest,
+        collected.screened,
+    )
+    second = settings.second_pass
+    if second is None:
+        return first
+    redo = np.isin(first.status, list(_REALIGN))
+    if not redo.any():
+        return first
+    hits = _realign(collected, first, redo, bundle, settings, second, aligners.aligner)
+    result = _estimate(
+        hits,
+        weights,
+        aligners.taxa,
+        settings,
+        min_abundance,
+        aligners.groups,
+        aligners.contest,
+        first.screened & ~redo,  # pruned screened reads are now aligned
+    )
+    logger.debug(
+        "second pass: %d distinct reads re-aligned, %d now assigned",
+        int(redo.sum()),
+        int(np.isin(result.status[redo], [ASSIGNED_SPECIES, GENUS_FALLBACK]).sum()),
+    )
+    return result
+
+
+def _classify_unique(
+    hits: HitTable, n_unique: int, index: TaxonIndex, settings: ProfileSettings
+) -> npt.NDArray[np.object_]:
+    """Per distinct read: ``None`` when eligible for the EM, else an unassigned status."""
+    status = np.full(n_unique, None, dtype=object)
+    has_hit = np.zeros(n_unique, dtype=bool)
+    has_hit[hits.read] = True
+    status[~has_hit] = NO_ALIGNMENT
+    best_identity = np.zeros(n_unique)
+    np.maximum.at(best_identity, hits.read, hits.identity)
+    best_coverage = np.zeros(n_unique)
+    np.maximum.at(best_coverage, hits.read, hits.query_coverage)
+    status[has_hit & (best_identity < settings.min_identity)] = LOW_IDENTITY
+    partial = has_hit & (best_identity >= settings.min_identity)
+    partial &= best_coverage < settings.min_query_coverage
+    status[partial] = PARTIAL
+    # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
+    primary = hits.take(hits.primary)
+    n_primary = np.bincount(primary.read, minlength=n_unique)
+    genus_of_ref = index.unit_genus[index.ref_unit]
+    for read in np.nonzero(n_primary >= 2)[0]:
+        if status[read] is not None:
+            continue
+        rows = np.nonzero(primary.read == read)[0]
+        spans = sorted(
+            (int(primary.query_start[i]), int(primary.query_end[i]), int(primary.ref[i]))
+            for i in rows
+        )
+        for (s1, e1, r1), (s2, e2, r2) in itertools.pairwise(spans):
+            overlap = max(0, min(e1, e2) - max(s1, s2))
+            shorter = max(1, min(e1 - s1, e2 - s2))
+            if overlap / shorter < 0.5 and genus_of_ref[r1] != genus_of_ref[r2]:
+                status[read] = CHIMERA
+                break
+    return status
+
+
+def _estimate(
+    hits: HitTable,
+    weights: npt.NDArray[np.float64],
+    taxa: TaxonIndex,
+    settings: ProfileSettings,
+    min_abundance: float | None,
+    groups: GroupList,
+    contest: Mapping[str, str] | None,
+    screened: npt.NDArray[np.bool_],
+) -> Fit:
+    """Classify distinct reads, score alignments, run the EM, merge contested species groups
+    (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
+    the rank fallback.
+
+    ``screened`` distinct reads (k-mer screen) carry one stand-in hit each: they are left out
+    of the error model and their single candidate gets log L = 0.
+    """
+    n_unique = int(weights.size)
+    status = _classify_unique(hits, n_unique, taxa, settings)
+    eligible = np.array([s is None for s in status], dtype=bool)
+    hits = hits.take(eligible[hits.read])
+    stand_in = screened[hits.read]
+    model = estimate_error_model(hits.take(~stand_in), weights=weights)
+    log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
+    log_l[stand_in] = 0.0
+    rows = np.nonzero(eligible)[0]
+    row_of_unique = np.full(n_unique, -1, dtype=np.int64)
+    row_of_unique[rows] = np.arange(rows.size)
+    matrix = LikelihoodMatrix.from_triplets(
+        row_of_unique[hits.read],
+        taxa.ref_unit[hits.ref],
+        log_l,
+        n_reads=int(rows.size),
+        n_taxa=taxa.n_units,
+        weights=weights[rows],
+    )
+    estimate = estimate_abundances(
+        matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
+    )
+    resolution = resolve_reads(
+        estimate.posterior,
+        matrix.weights,
+        taxa,
+        species_confidence=settings.species_confidence,
+    )
+    merge: GroupMerge | None = None
+    if groups:
+        merge = merge_contested_groups(
+            taxa,
+            groups,
+            read_rows=row_of_unique[hits.read],
+            read_units=taxa.ref_unit[hits.ref],
+            identity=hits.identity,
+            weights=matrix.weights,
+            best_unit=resolution.best_unit,
+            min_identity_margin=settings.group_identity_margin,
+        )
+        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    if contest is not None and settings.contest is not None:
+        # sister species this sample's reads do not separate (gutbrain.profile.contest)
+        aligned = LikelihoodMatrix.from_triplets(
+            row_of_unique[hits.read],
+            taxa.ref_unit[hits.ref],
+            contest_log_likelihood(hits, model, n_reads=n_unique),
+            n_reads=int(rows.size),
+            n_taxa=taxa.n_units,
+        )
+        merge = join_contested_species(
+            merge if merge is not None else GroupMerge.identity(taxa),
+            aligned.log_likelihood,
+            matrix.weights,
+            resolution.best_unit,
+            threshold=contest_threshold(model, settings.contest.max_errors),
+            taxids=contest,
+            settings=settings.contest,
+        )
+        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    if merge is not None and not merge.merged:
+        merge = None
+    unexplained = ~estimate.explained
+    status[rows[unexplained]] = PRUNED
+    explained_rows = estimate.explained
+    for mask, label in (
+        (explained_rows & resolution.species_resolved, ASSIGNED_SPECIES),
+        (
+            explained_rows & ~resolution.species_resolved & resolution.genus_resolved,
+            GENUS_FALLBACK,
+        ),
+        (explained_rows & ~resolution.species_resolved & ~resolution.genus_resolved, ABOVE_GENUS),
+    ):
+        status[rows[mask]] = label
+
+    return Fit(status, model, rows, matrix, estimate, resolution, hits, merge, taxa, screened)
+
+
+def _resolve_merged(
+    merge: GroupMerge,
+    estimate: AbundanceEstimate,
+    matrix: LikelihoodMatrix,
+    resolution: ReadResolution,
+    settings: ProfileSettings,
+) -> ReadResolution:
+    """The species side of ``resolution`` recomputed on the merged posteriors."""
+    if not merge.merged:
+        return resolution
+    by_group = resolve_reads(
+        merge.merge_posterior(estimate.posterior),
+        matrix.weights,
+        merge.index,
+        species_confidence=settings.species_confidence,
+    )
+    return replace(
+        resolution,
+        species_reads=by_group.species_reads,
+        species_resolved=by_group.species_resolved,
+        best_unit=by_group.best_unit,
+    )
+
+
+#: Above this fraction of the reference, the second pass uses the whole-reference index.
+_SUBSET_MAX_FRACTION = 0.5
+
+
+def _realign(
+    collected: Collected,
+    first: Fit,
+    redo: npt.NDArray[np.bool_],
+    bundle: ReferenceBundle,
+    settings: ProfileSettings,
+    second: AlignmentSettings,
+    first_aligner: Any,
+) -> HitTable:
+    """Replace the hits of the ``redo`` distinct reads by those of the ``second`` aligner.
+
+    With ``settings.second_pass_subset`` the sensitive index holds only the references the
+    first estimate points to (:mod:`gutbrain.profile.candidates`), built in memory from the
+    first-pass index; otherwise, or when that selection is empty or covers more than half the
+    reference, the cached whole-reference index.
+    """
+    hits = collected.hits
+    names = list(first_aligner.seq_names)
+    chosen = second_pass_references(first.taxa, first.estimate.abundance, hits, redo)
+    subset = settings.second_pass_subset and 0 < chosen.size <= _SUBSET_MAX_FRACTION * len(names)
+    rescue_settings = second.rescue_settings()
+    if subset:
+        subset_names = [names[i] for i in chosen.tolist()]
+
+        def open_second(options: AlignmentSettings) -> Any:
+            return open_subset_aligner(first_aligner, subset_names, settings=options)
+    else:
+        index_path = ensure_index(bundle, preset=second.preset, k=second.k, w=second.w)
+
+        def open_second(options: AlignmentSettings) -> Any:
+            return open_aligner(index_path, settings=options)
+
+    aligner = open_second(second)
+    which = np.nonzero(redo)[0]
+    sequences = [zlib.decompress(collected.sequences[i]).decode("ascii") for i in which]
+    first_index = {name: i for i, name in enumerate(names)}
+    new = align_sequences(aligner, sequences, first_index)
+    missing = np.setdiff1d(np.arange(len(sequences)), new.read)
+    if rescue_settings is not None and missing.size:
+        # the rescue aligner is opened only when some reads still have no hit
+        rescue = open_second(rescue_settings)
+        extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
+        new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
+    new = replace(new, read=which[new.read])
+    logger.debug(
+        "second pass: %d distinct reads against %s",
+        which.size,
+        f"{len(chosen)} of {len(names)} references" if subset else "the whole reference",
+    )
+    return HitTable.concat([hits.take(~redo[hits.read]), new])
