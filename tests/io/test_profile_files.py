@@ -152,14 +152,14 @@ def test_a_failure_mid_write_leaves_no_folder(
 def test_a_writer_raising_mid_folder_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = profile_files.atomic_write_text
+    real = profile_files.write_json
 
-    def broken(path: str | Path, text: str) -> Path:
+    def broken(path: str | Path, data: object) -> Path:
         if Path(path).name == "provenance.json":
             raise OutputError(f"{path}: cannot write (simulated)")
-        return real(path, text)
+        return real(path, data)
 
-    monkeypatch.setattr(profile_files, "atomic_write_text", broken)
+    monkeypatch.setattr(profile_files, "write_json", broken)
     with pytest.raises(OutputError, match="simulated"):
         write_profile_files(_result(), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from gutbrain.profile.pipeline import profile_sample, write_profile_outputs
+from gutbrain.io.profile_files import write_profile_files
+from gutbrain.profile.pipeline import profile_sample
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.workflow.run import run_table
 
@@ -35,7 +36,7 @@ def test_profile_and_run_table_write_the_same_provenance_json(
     result = dataclasses.replace(
         result, profile=dataclasses.replace(result.profile, provenance=provenance)
     )
-    profiled = write_profile_outputs(result, tmp_path / "profiled")
+    profiled = write_profile_files(result, tmp_path / "profiled")
     run = run_table(profiled / "profile.biom", out_dir=tmp_path / "run")
 
     from_profile = (profiled / "provenance.json").read_bytes()
