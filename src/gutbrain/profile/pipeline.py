@@ -207,7 +207,7 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
         screen=ScreenSettings(),
         # issue 11: near-tie reads placed by edit distances to their k-mer candidates: another
-        # 11-26 % of the reads unaligned, 99.1-99.6 % agreement with the alignment-best species
+        # 9-26 % of the reads unaligned, 99.1-99.6 % agreement with the alignment-best species
         # (benchmarks/calibrate_edit_screen.py); not for HiFi, where it moved gut_hifi_20k's
         # species L1 from 0.230 to 0.256 (fewer ad-hoc groups; docs/profile.md)
         edit_screen=EditSettings(),
