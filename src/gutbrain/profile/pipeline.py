@@ -67,7 +67,6 @@ from gutbrain.profile.contest import (
     join_contested_species,
     species_taxids,
 )
-from gutbrain.profile.edit_screen import EditSettings, UnitReferences, decide_by_edit_distance
 from gutbrain.profile.em import (
     AbundanceEstimate,
     LikelihoodMatrix,
@@ -152,7 +151,6 @@ class ProfileSettings:
     second_pass: AlignmentSettings | None = None
     second_pass_subset: bool = True
     screen: ScreenSettings | None = None
-    edit_screen: EditSettings | None = None
     species_confidence: float = 0.5
     group_identity_margin: float = 0.005
     contest: ContestSettings | None = field(default_factory=ContestSettings)
@@ -170,7 +168,6 @@ class ProfileSettings:
             "second_pass": self.second_pass.as_dict() if self.second_pass is not None else None,
             "second_pass_subset": self.second_pass_subset,
             "kmer_screen": self.screen.as_dict() if self.screen is not None else None,
-            "edit_screen": self.edit_screen.as_dict() if self.edit_screen is not None else None,
             "min_identity": self.min_identity,
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
@@ -206,11 +203,6 @@ PROFILE_PRESETS: dict[str, ProfileSettings] = {
         # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
         # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
         screen=ScreenSettings(),
-        # issue 11: near-tie reads placed by edit distances to their k-mer candidates: another
-        # 9-26 % of the reads unaligned, 99.1-99.6 % agreement with the alignment-best species
-        # (benchmarks/calibrate_edit_screen.py); not for HiFi, where it moved gut_hifi_20k's
-        # species L1 from 0.230 to 0.256 (fewer ad-hoc groups; docs/profile.md)
-        edit_screen=EditSettings(),
     ),
     # HiFi: the same two passes. First map-hifi on a sparser minimizer index (k=19, w=31): on the
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
@@ -307,7 +299,6 @@ def _collect(
     progress: Callable[[float, float | None], None] | None,
     pairs: MergeStats | None = None,
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
-    edit: UnitReferences | None = None,
 ) -> _Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     names: list[str] = []
@@ -324,25 +315,11 @@ def _collect(
         ids = np.arange(start, start + len(batch), dtype=np.int64)
         if screen is not None:
             index, unit_group = screen
-            edit_settings = settings.edit_screen if edit is not None else None
             result = index.screen(
                 batch,
                 unit_group=unit_group,
                 group_identity_margin=settings.group_identity_margin,
-                candidate_fraction=(
-                    edit_settings.candidate_fraction if edit_settings is not None else None
-                ),
             )
-            if edit is not None and edit_settings is not None:
-                # issue 11: near-tie reads placed by edit distances to their k-mer candidates
-                result, _ = decide_by_edit_distance(
-                    result,
-                    batch,
-                    edit,
-                    settings=edit_settings,
-                    unit_group=unit_group,
-                    group_identity_margin=settings.group_identity_margin,
-                )
             chosen = result.decided
             if chosen.any():
                 lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
@@ -421,16 +398,6 @@ def _collect(
         sequences=sequences,
         screened=screened,
     )
-
-
-def _reference_fetcher(aligner: Any) -> Callable[[int], str]:
-    """Reference ``i``'s sequence from the minimap2 index (edit-distance stage)."""
-    names = list(aligner.seq_names)
-
-    def fetch(i: int) -> str:
-        return str(aligner.seq(names[i]) or "")
-
-    return fetch
 
 
 def _sub_batches(batch: list[str]) -> Iterator[list[str]]:
@@ -798,11 +765,6 @@ def profile_sample(
         progress=progress,
         pairs=pairs,
         screen=screen,
-        edit=(
-            UnitReferences(taxa.ref_unit, _reference_fetcher(aligner))
-            if screen is not None and settings.edit_screen is not None
-            else None
-        ),
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0] if paths else None)
     n_unique = collected.n_unique
