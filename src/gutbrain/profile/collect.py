@@ -28,7 +28,6 @@ from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.model import ReadQC
 from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
-from gutbrain.profile.edit_screen import UnitReferences, decide_by_edit_distance
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
 from gutbrain.profile.settings import ProfileSettings
@@ -116,11 +115,6 @@ def collect_reads(
         progress=progress,
         pairs=pairs,
         screen=aligners.screen,
-        edit=(
-            UnitReferences(aligners.taxa.ref_unit, _reference_fetcher(aligners.aligner))
-            if aligners.screen is not None and settings.edit_screen is not None
-            else None
-        ),
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0])
     return collected
@@ -138,7 +132,6 @@ def _collect(
     progress: Callable[[float, float | None], None] | None,
     pairs: MergeStats | None = None,
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
-    edit: UnitReferences | None = None,
 ) -> Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     names: list[str] = []
@@ -155,25 +148,11 @@ def _collect(
         ids = np.arange(start, start + len(batch), dtype=np.int64)
         if screen is not None:
             index, unit_group = screen
-            edit_settings = settings.edit_screen if edit is not None else None
             result = index.screen(
                 batch,
                 unit_group=unit_group,
                 group_identity_margin=settings.group_identity_margin,
-                candidate_fraction=(
-                    edit_settings.candidate_fraction if edit_settings is not None else None
-                ),
             )
-            if edit is not None and edit_settings is not None:
-                # issue 11: near-tie reads placed by edit distances to their k-mer candidates
-                result, _ = decide_by_edit_distance(
-                    result,
-                    batch,
-                    edit,
-                    settings=edit_settings,
-                    unit_group=unit_group,
-                    group_identity_margin=settings.group_identity_margin,
-                )
             chosen = result.decided
             if chosen.any():
                 lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
@@ -253,16 +232,6 @@ def _collect(
         screened=screened,
         pairs=pairs,
     )
-
-
-def _reference_fetcher(aligner: Any) -> Callable[[int], str]:
-    """Reference ``i``'s sequence from the minimap2 index (edit-distance stage)."""
-    names = list(aligner.seq_names)
-
-    def fetch(i: int) -> str:
-        return str(aligner.seq(names[i]) or "")
-
-    return fetch
 
 
 def _sub_batches(batch: list[str]) -> Iterator[list[str]]:

@@ -212,13 +212,6 @@ class ScreenResult:
 
     ``(tied_read[i], tied_unit[i])`` are the other members of a decided read's species group
     that the read does not separate from its unit (the read is decided for the group).
-
-    With ``screen(..., candidate_fraction=x)`` the result also says, per read, whether its
-    k-mers were *plausible* (enough k-mers, enough found, pure: every test but the margins and
-    the group rule), whether its reverse complement was the strand picked (``reverse``), and
-    lists its *candidates* ``(candidate_read[i], candidate_unit[i])``: the units sharing at
-    least ``x`` times the best count, by read, most shared first
-    (:mod:`gutbrain.profile.edit_screen` scores them).
     """
 
     unit: IntArray
@@ -230,10 +223,6 @@ class ScreenResult:
     specific: IntArray
     tied_read: IntArray
     tied_unit: IntArray
-    plausible: npt.NDArray[np.bool_] | None = None
-    reverse: npt.NDArray[np.bool_] | None = None
-    candidate_read: IntArray | None = None
-    candidate_unit: IntArray | None = None
 
     @property
     def decided(self) -> npt.NDArray[np.bool_]:
@@ -269,7 +258,6 @@ class KmerIndex:
         *,
         unit_group: npt.NDArray[np.int64] | None = None,
         group_identity_margin: float = 0.005,
-        candidate_fraction: float | None = None,
     ) -> ScreenResult:
         """Decide the reads of ``sequences`` that k-mer evidence places (module docstring).
 
@@ -327,7 +315,6 @@ class KmerIndex:
         ok = (sampled >= s.min_kmers) & (best_unit >= 0)
         ok &= found >= s.min_found * sampled
         ok &= best >= s.min_purity * specific
-        plausible = ok.copy()
         ok &= best - second >= need
         # members of the best unit's group: tied, separated, or in between (align the read)
         lengths = np.fromiter((len(x) for x in both), dtype=np.float64, count=n_reads)
@@ -352,17 +339,6 @@ class KmerIndex:
         chosen = np.zeros(n_reads, dtype=bool)
         chosen[pick] = True
         tied &= ok[key_read] & chosen[key_read]
-        extra: dict[str, Any] = {}
-        if candidate_fraction is not None:
-            near = chosen[key_read] & (shared >= candidate_fraction * best[key_read])
-            near_read = key_read[near] % max(half, 1)
-            by_read = np.argsort(near_read, kind="stable")  # keeps most-shared first
-            extra = {
-                "plausible": plausible[pick],
-                "reverse": flip,
-                "candidate_read": near_read[by_read],
-                "candidate_unit": key_unit[near][by_read],
-            }
         return ScreenResult(
             unit[pick],
             best_unit[pick],
@@ -373,7 +349,6 @@ class KmerIndex:
             specific[pick],
             key_read[tied] % max(half, 1),
             key_unit[tied],
-            **extra,
         )
 
     def _lookup(self, hashed: U64Array) -> tuple[npt.NDArray[np.bool_], IntArray]:

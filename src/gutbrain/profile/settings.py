@@ -16,7 +16,6 @@ from gutbrain.profile.align import (
     AlignmentSettings,
 )
 from gutbrain.profile.contest import ContestSettings
-from gutbrain.profile.edit_screen import EditSettings
 from gutbrain.profile.kmer_screen import ScreenSettings
 
 __all__ = ["PROFILE_PRESETS", "ProfileSettings"]
@@ -55,7 +54,6 @@ class ProfileSettings:
     second_pass: AlignmentSettings | None = None
     second_pass_subset: bool = True
     screen: ScreenSettings | None = None
-    edit_screen: EditSettings | None = None
     species_confidence: float = 0.5
     group_identity_margin: float = 0.005
     contest: ContestSettings | None = field(default_factory=ContestSettings)
@@ -78,7 +76,6 @@ class ProfileSettings:
             "second_pass": self.second_pass.as_dict() if self.second_pass is not None else None,
             "second_pass_subset": self.second_pass_subset,
             "kmer_screen": self.screen.as_dict() if self.screen is not None else None,
-            "edit_screen": self.edit_screen.as_dict() if self.edit_screen is not None else None,
             "min_identity": self.min_identity,
             "min_query_coverage": self.min_query_coverage,
             "species_confidence": self.species_confidence,
@@ -114,11 +111,6 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
         # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
         # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
         screen=ScreenSettings(),
-        # issue 11: near-tie reads placed by edit distances to their k-mer candidates: another
-        # 11-26 % of the reads unaligned, 99.1-99.6 % agreement with the alignment-best species
-        # (benchmarks/calibrate_edit_screen.py); not for HiFi, where it moved gut_hifi_20k's
-        # species L1 from 0.230 to 0.256 (fewer ad-hoc groups; docs/profile.md)
-        edit_screen=EditSettings(),
     ),
     # HiFi: the same two passes. First map-hifi on a sparser minimizer index (k=19, w=31): on the
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
