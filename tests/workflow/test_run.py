@@ -114,7 +114,8 @@ def test_run_writes_the_profile_files_straight_into_its_folder(
     assert qc["read_qc"]["reads_in"] == 30
     # run_info holds the EM's single numbers, the same as qc.json's
     run_info = outputs.result.provenance.run_info
-    assert run_info is not None and run_info.em is not None
+    assert run_info is not None
+    assert run_info.em is not None
     em = run_info.em
     assert em == {k: v for k, v in qc["em"].items() if k in em}
     assert {"iterations", "log_likelihood", "taxa_kept", "distinct_reads"} <= set(em)
