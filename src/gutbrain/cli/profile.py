@@ -79,6 +79,7 @@ def profile_command(
                 if align_all and preset in PROFILE_PRESETS
                 else None
             ),
+            read_assignments=read_assignments,
         )
     write_profile_outputs(result, out, read_assignments=read_assignments, replace=force)
     counts = result.assignment

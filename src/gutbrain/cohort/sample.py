@@ -211,7 +211,11 @@ def _process(
         bundle = load_bundle(task.reference)
         preset = spec.preset or str(task.parameters.get("preset", "ont"))
         outcome = profile_sample(
-            list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
+            list(spec.reads),
+            bundle=bundle,
+            preset=preset,
+            sample_id=sample_id,
+            read_assignments=False,
         )
         profile = outcome.profile
         qc = outcome.qc

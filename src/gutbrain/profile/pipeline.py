@@ -25,7 +25,6 @@ import itertools
 import json
 import logging
 import math
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,6 +76,7 @@ from gutbrain.profile.index import ensure_index
 from gutbrain.profile.kmer_screen import KmerIndex, ScreenSettings, ensure_kmer_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
+from gutbrain.profile.readstate import ReadLog, SequenceSpool
 from gutbrain.profile.taxonomy import (
     GroupMerge,
     ReadResolution,
@@ -251,7 +251,8 @@ class ProfileResult:
 
     ``profile`` has species rows and genus rows; per rank, rows plus ``unassigned`` sum to 1
     (fractions of all input reads). ``assignment`` counts reads by outcome, ``em`` describes the
-    EM run. ``read_assignments`` holds one ``(read, status, rank, taxon)`` tuple per input read.
+    EM run. ``read_assignments`` holds one ``(read, status, rank, taxon)`` tuple per input read
+    (empty when :func:`profile_sample` was told not to keep read names).
     """
 
     profile: Profile
@@ -277,13 +278,11 @@ def _check_options(preset: str, min_abundance: float | None, threads: int) -> No
 
 @dataclass(slots=True)
 class _Collected:
-    names: list[str]
-    qc_reason: list[str | None]
-    unique_of_read: npt.NDArray[np.int64]
+    log: ReadLog  # distinct-read weights; read names only for read_assignments (issue 11)
     n_unique: int
     hits: HitTable
     qc: ReadQC
-    sequences: list[bytes]  # zlib-compressed distinct sequences (only with a second pass)
+    sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
 
 
@@ -299,16 +298,15 @@ def _collect(
     progress: Callable[[float, float | None], None] | None,
     pairs: MergeStats | None = None,
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
+    keep_names: bool = True,
 ) -> _Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
-    names: list[str] = []
-    qc_reason: list[str | None] = []
-    unique_of_read: list[int] = []
+    # issue 11: no per-read Python objects past their batch (names only for read_assignments)
+    log = ReadLog(keep_names=keep_names)
     seen: dict[bytes, int] = {}
     batch_ids: list[npt.NDArray[np.int64]] = []
     decided: list[HitTable] = []
-    sequences: list[bytes] = []
-    keep_sequences = settings.second_pass is not None
+    sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
         """The reads of ``batch`` (distinct reads ``start``...) the screen leaves to mappy."""
@@ -348,11 +346,9 @@ def _collect(
             else iter_sample_reads(list(read_paths), stats=stats)
         )
         for read in reads:
-            names.append(read.name)
             reason = qc_filter.classify(read)
-            qc_reason.append(reason)
             if reason is not None:
-                unique_of_read.append(-1)
+                log.dropped(read.name, reason)
                 continue
             key = hashlib.blake2b(read.sequence.encode("ascii"), digest_size=16).digest()
             index = seen.get(key)
@@ -360,9 +356,9 @@ def _collect(
                 index = len(seen)
                 seen[key] = index
                 batch.append(read.sequence)
-                if keep_sequences:
-                    sequences.append(zlib.compress(read.sequence.encode("ascii"), 1))
-            unique_of_read.append(index)
+                if sequences is not None:
+                    sequences.append(read.sequence)
+            log.kept(read.name, index)
             if len(batch) >= size:
                 yield from _sub_batches(aligned(batch, start))
                 start += len(batch)
@@ -389,9 +385,7 @@ def _collect(
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return _Collected(
-        names=names,
-        qc_reason=qc_reason,
-        unique_of_read=np.asarray(unique_of_read, dtype=np.int64),
+        log=log,
         n_unique=len(seen),
         hits=hits,
         qc=qc_filter.summary(),
@@ -649,7 +643,8 @@ def _realign(
 
     aligner = open_second(second)
     which = np.nonzero(redo)[0]
-    sequences = [zlib.decompress(collected.sequences[i]).decode("ascii") for i in which]
+    assert collected.sequences is not None  # kept whenever there is a second pass
+    sequences = collected.sequences.get(which.tolist())
     first_index = {name: i for i, name in enumerate(names)}
     new = align_sequences(aligner, sequences, first_index)
     missing = np.setdiff1d(np.arange(len(sequences)), new.read)
@@ -683,6 +678,7 @@ def profile_sample(
     confidence_intervals: bool = True,
     progress: Callable[[float, float | None], None] | None = None,
     settings: ProfileSettings | None = None,
+    read_assignments: bool = True,
 ) -> ProfileResult:
     """Profile one sample's reads against a reference bundle.
 
@@ -706,6 +702,9 @@ def profile_sample(
         ``progress(bytes_read, total_bytes)`` while reads stream through alignment.
     settings
         Override the preset's :class:`ProfileSettings` (tests, benchmarks).
+    read_assignments
+        Keep every read's name for :attr:`ProfileResult.read_assignments`; without it the
+        result's ``read_assignments`` is empty and memory does not grow with the reads.
 
     Returns
     -------
@@ -765,11 +764,11 @@ def profile_sample(
         progress=progress,
         pairs=pairs,
         screen=screen,
+        keep_names=read_assignments,
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0] if paths else None)
     n_unique = collected.n_unique
-    kept = collected.unique_of_read[collected.unique_of_read >= 0]
-    weights = np.bincount(kept, minlength=n_unique).astype(np.float64)
+    weights = collected.log.weights()
     hits = collected.hits
 
     screened = collected.screened
@@ -789,6 +788,8 @@ def profile_sample(
                 int(redo.sum()),
                 int(np.isin(result.status[redo], [_ASSIGNED_SPECIES, _GENUS_FALLBACK]).sum()),
             )
+    if collected.sequences is not None:
+        collected.sequences.close()  # the second pass was its only reader
     status, model, rows, matrix, estimate, resolution, hits = (
         result.status,
         result.model,
@@ -859,18 +860,19 @@ def profile_sample(
         provenance=provenance,
         total_reads=total_reads,
     )
-    assignment, per_read = _read_outcomes(collected, status, resolution, rows, species_taxa)
+    assignment, per_read, species_reads = _read_outcomes(
+        collected, status, resolution, rows, species_taxa
+    )
     assignment["reads_assigned_group"] = sum(
-        1 for _, label, rank, taxon in per_read if rank == "species" and taxon in group_names
+        n for taxon, n in species_reads.items() if taxon in group_names
     )
     adhoc = merge.adhoc if merge is not None else ()
     adhoc_names = {species_taxa.units[k].species for k in adhoc} - {None}
     assignment["reads_assigned_adhoc_group"] = sum(
-        1 for _, label, rank, taxon in per_read if rank == "species" and taxon in adhoc_names
+        n for taxon, n in species_reads.items() if taxon in adhoc_names
     )
-    kept_unique = collected.unique_of_read[collected.unique_of_read >= 0]
-    assignment["reads_screened"] = int(screened[kept_unique].sum())
-    assignment["reads_aligned"] = int(kept_unique.size) - assignment["reads_screened"]
+    assignment["reads_screened"] = int(weights[screened].sum())
+    assignment["reads_aligned"] = int(weights.sum()) - assignment["reads_screened"]
     if pairs is not None:
         assignment.update(pairs.as_dict())
     em_info = {
@@ -970,7 +972,13 @@ def _read_outcomes(
     resolution: Any,
     rows: npt.NDArray[np.int64],
     taxa: TaxonIndex,
-) -> tuple[dict[str, int], tuple[tuple[str, str, str, str], ...]]:
+) -> tuple[dict[str, int], tuple[tuple[str, str, str, str], ...], dict[str, int]]:
+    """Outcome counts (each input read once), the per-read table when read names were kept,
+    and input reads per species-rank taxon name.
+
+    Counts are taken over distinct reads weighted by their multiplicity, so nothing per input
+    read is needed unless ``read_assignments.tsv`` was asked for (issue 11).
+    """
     row_of_unique = np.full(collected.n_unique, -1, dtype=np.int64)
     row_of_unique[rows] = np.arange(rows.size)
     counts: dict[str, int] = {
@@ -984,31 +992,37 @@ def _read_outcomes(
         _CHIMERA: 0,
         _PRUNED: 0,
     }
-    for dropped in collected.qc.dropped:
-        counts[f"unassigned_{dropped}"] = 0
-    per_read: list[tuple[str, str, str, str]] = []
-    for name, reason, unique in zip(
-        collected.names, collected.qc_reason, collected.unique_of_read.tolist(), strict=True
-    ):
-        rank, taxon = "", ""
-        if reason is not None:
-            label = f"unassigned_{reason}"
-        else:
-            label = str(status[unique])
-            row = row_of_unique[unique]
-            if label == _ASSIGNED_SPECIES:
-                rank = "species"
-                taxon = taxa.units[resolution.best_unit[row]].species or ""
-            elif label == _GENUS_FALLBACK:
-                rank = "genus"
-                taxon = taxa.genera[resolution.best_genus[row]].genus or ""
+    for dropped, n in collected.qc.dropped.items():
+        counts[f"unassigned_{dropped}"] = int(n)
+    multiplicity = collected.log.weights().astype(np.int64)
+    labels = [str(label) for label in status.tolist()]
+    taxon_of: list[str] = [""] * len(labels)
+    rank_of: list[str] = [""] * len(labels)
+    species_reads: dict[str, int] = {}
+    for unique, label in enumerate(labels):
+        row = row_of_unique[unique]
+        if label == _ASSIGNED_SPECIES:
+            rank_of[unique] = "species"
+            taxon_of[unique] = taxa.units[resolution.best_unit[row]].species or ""
+            name = taxon_of[unique]
+            species_reads[name] = species_reads.get(name, 0) + int(multiplicity[unique])
+        elif label == _GENUS_FALLBACK:
+            rank_of[unique] = "genus"
+            taxon_of[unique] = taxa.genera[resolution.best_genus[row]].genus or ""
         key = {
             _ASSIGNED_SPECIES: "reads_assigned_species",
             _GENUS_FALLBACK: "reads_genus_fallback",
         }.get(label, label)
-        counts[key] = counts.get(key, 0) + 1
-        per_read.append((name, label, rank, taxon))
-    return counts, tuple(per_read)
+        counts[key] = counts.get(key, 0) + int(multiplicity[unique])
+    per_read: list[tuple[str, str, str, str]] = []
+    log = collected.log
+    if log.keep_names:
+        for name, code in zip(log.names, log.codes().tolist(), strict=True):
+            if code < 0:
+                per_read.append((name, f"unassigned_{log.reasons[-1 - code]}", "", ""))
+            else:
+                per_read.append((name, labels[code], rank_of[code], taxon_of[code]))
+    return counts, tuple(per_read), species_reads
 
 
 # --------------------------------------------------------------------------------------------
@@ -1106,8 +1120,14 @@ def write_profile_outputs(
     ------
     OutputError
         ``GB-EXISTS`` when ``out_dir`` exists and ``replace`` is false; or it cannot be written.
+    ValidationError
+        ``GB-PROFILE-OPTIONS`` when ``read_assignments`` is asked of a result profiled without
+        read names.
     """
     qc = result.qc
+    if read_assignments and qc.reads_in and not result.read_assignments:
+        message = "read_assignments.tsv needs profile_sample(..., read_assignments=True)"
+        raise ValidationError(message, code="GB-PROFILE-OPTIONS")
     qc_doc = {
         "sample": str(result.profile.sample_id),
         "read_qc": {
