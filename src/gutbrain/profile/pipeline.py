@@ -20,6 +20,7 @@ truncated input raises before anything is committed.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import json
@@ -304,7 +305,8 @@ def _collect(
     # issue 11: no per-read Python objects past their batch (names only for read_assignments)
     log = ReadLog(keep_names=keep_names)
     seen: dict[bytes, int] = {}
-    batch_ids: list[npt.NDArray[np.int64]] = []
+    # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
+    pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     decided: list[HitTable] = []
     sequences = SequenceSpool() if settings.second_pass is not None else None
 
@@ -333,7 +335,7 @@ def _collect(
                 )
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
                 ids = ids[~chosen]
-        batch_ids.append(ids)
+        pending.extend(ids[i : i + _BATCH] for i in range(0, ids.size, _BATCH))
         return batch
 
     def batches() -> Iterator[list[str]]:
@@ -370,15 +372,18 @@ def _collect(
         if progress is not None:
             progress(float(stats.bytes_read), total_bytes)
 
-    tables = list(
-        align_batches(aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue)
-    )
-    offsets: list[npt.NDArray[np.int64]] = []
-    for group in batch_ids:  # as _sub_batches splits each screen batch for alignment
-        offsets.extend(group[i : i + _BATCH] for i in range(0, group.size, _BATCH))
-    hits = HitTable.concat(
-        [replace(t, read=o[t.read]) for t, o in zip(tables, offsets, strict=True)] + decided
-    )
+    # each table renumbered to distinct reads as it arrives (one copy of the hits, not three)
+    tables = [
+        replace(t, read=pending.popleft()[t.read])
+        for t in align_batches(
+            aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue
+        )
+    ]
+    if pending:
+        message = f"{len(pending)} alignment batches did not come back"
+        raise RuntimeError(message)
+    hits = HitTable.concat(tables + decided)
+    del tables
     screened = np.zeros(len(seen), dtype=bool)
     for table in decided:
         screened[table.read] = True
@@ -780,6 +785,9 @@ def profile_sample(
         if redo.any():
             hits = _realign(collected, first, redo, bundle, settings, second, aligner, taxa)
             screened = screened & ~redo  # pruned screened reads are now aligned
+            # issue 11: the first pass's hits and estimate are not needed any more
+            collected.hits = hits
+            del first, result
             result = _estimate(
                 hits, weights, taxa, settings, min_abundance, groups, contest, screened
             )
