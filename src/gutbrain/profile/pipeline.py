@@ -510,7 +510,8 @@ def _estimate(
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = np.array([s is None for s in status], dtype=bool)
-    hits = hits.take(eligible[hits.read])
+    if not eligible[hits.read].all():  # issue 11: no copy of the hits when every read is kept
+        hits = hits.take(eligible[hits.read])
     stand_in = screened[hits.read] if screened is not None else np.zeros(len(hits), dtype=bool)
     model = estimate_error_model(hits.take(~stand_in), weights=weights)
     log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
