@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from gutbrain.profile.em import (
     LikelihoodMatrix,
     bootstrap_abundances,
+    collapse_rows,
     estimate_abundances,
     run_em,
 )
@@ -229,3 +230,53 @@ def test_intervals_are_wide_for_tied_taxa_and_tight_for_separated(
     binomial = 4 * 1.96 * math.sqrt(tied_share * (1 - tied_share) / (n_tied + n_other))
     assert separated_width <= binomial
     assert pair_width <= binomial
+
+
+# --- equivalence classes (issue 11) -----------------------------------------------------------
+@st.composite
+def problems_with_repeats(
+    draw: st.DrawFn,
+) -> tuple[list[list[float]], list[float], list[int]]:
+    """A sparse problem and a list of row indices: each listed row is repeated as a new row."""
+    likelihood, weights = draw(sparse_problems())
+    repeats = draw(st.lists(st.integers(0, len(likelihood) - 1), max_size=20))
+    return likelihood, weights, repeats
+
+
+@settings(max_examples=80, deadline=None)
+@given(problems_with_repeats(), st.sampled_from([None, 0.05, 0.3]))
+def test_collapsing_identical_rows_gives_the_same_estimate(
+    problem: tuple[list[list[float]], list[float], list[int]], min_abundance: float | None
+) -> None:
+    likelihood, weights, repeats = problem
+    rows = likelihood + [likelihood[i] for i in repeats]
+    w = weights + [weights[i] for i in repeats]
+    matrix = _matrix(rows, weights=w)
+    classes, of_row = collapse_rows(matrix)
+    # identical rows share a class, different rows never do
+    for a, b in itertools.combinations(range(len(rows)), 2):
+        assert (of_row[a] == of_row[b]) == (rows[a] == rows[b])
+    assert classes.weights.sum() == pytest.approx(sum(w))
+    assert classes.n_reads <= len(likelihood)
+    kwargs = {"min_abundance": min_abundance, "tol": 1e-10, "max_iter": 5000}
+    merged = estimate_abundances(matrix, collapse=True, **kwargs)  # type: ignore[arg-type]
+    plain = estimate_abundances(matrix, collapse=False, **kwargs)  # type: ignore[arg-type]
+    assert merged.abundance == pytest.approx(plain.abundance, abs=1e-6)
+    assert merged.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-9, abs=1e-6)
+    assert (merged.explained == plain.explained).all()
+    assert merged.taxa_kept == plain.taxa_kept
+    assert merged.posterior.shape == plain.posterior.shape
+    assert np.allclose(merged.posterior.toarray(), plain.posterior.toarray(), atol=1e-6)
+    # and the EM on the collapsed rows alone never lowers its log-likelihood
+    trace = np.array(run_em(classes, tol=0.0, max_iter=50).log_likelihoods)
+    assert np.all(np.diff(trace) >= -1e-9 * np.maximum(1.0, np.abs(trace[:-1])))
+
+
+def test_collapse_keeps_rows_that_differ_only_in_value() -> None:
+    matrix = _matrix([[0.5, 0.5], [0.5, 0.5000001], [0.5, 0.5], [0, 0.2]], weights=[1, 2, 3, 4])
+    classes, of_row = collapse_rows(matrix)
+    assert of_row.tolist() == [0, 1, 0, 2]
+    assert classes.weights.tolist() == [4.0, 2.0, 4.0]
+    assert classes.log_likelihood.toarray() == pytest.approx(
+        matrix.log_likelihood[[0, 1, 3]].toarray()
+    )

@@ -79,6 +79,7 @@ def profile_command(
             settings=(
                 dataclasses.replace(PROFILE_PRESETS[preset], screen=None) if align_all else None
             ),
+            read_assignments=read_assignments,
         )
     write_profile_files(result, out, read_assignments=read_assignments, replace=force)
     counts = result.assignment

@@ -211,7 +211,11 @@ def _process(
         preset = task.parameters.read_type(spec)
         assert preset is not None  # a reads sample always has a read type
         outcome = profile_sample(
-            list(spec.reads), bundle=bundle, preset=preset, sample_id=sample_id
+            list(spec.reads),
+            bundle=bundle,
+            preset=preset,
+            sample_id=sample_id,
+            read_assignments=False,
         )
         profile = outcome.profile
         qc = outcome.qc

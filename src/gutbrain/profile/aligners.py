@@ -15,17 +15,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
 from gutbrain.profile.align import open_aligner
 from gutbrain.profile.contest import species_taxids
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.kmer_screen import KmerIndex, ensure_kmer_index
+from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.groups import SpeciesGroups, load_species_groups
 
-__all__ = ["Aligners", "GroupList", "open_aligners", "screen_unit_groups"]
+__all__ = ["Aligners", "GroupList", "kmer_index_first", "open_aligners", "screen_unit_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,27 +65,51 @@ def open_aligners(bundle: ReferenceBundle, settings: ProfileSettings) -> Aligner
     """
     align = settings.alignment
     index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
+    # issue 11: stage peaks must not stack. A bundle lists its references in sequence (= index)
+    # order, so the k-mer index (built when not cached) comes before the minimap2 index is
+    # loaded, and freed heap goes back to the system between stages (gutbrain.profile.memory).
+    release_freed_memory()  # what building the minimap2 index (when not cached) left
+    names = list(bundle.taxonomy)
+    taxa = TaxonIndex.from_references(names, bundle.taxonomy)
+    kmer = kmer_index_first(bundle, names, taxa, settings)
+    release_freed_memory()
     aligner = open_aligner(index_path, settings=align)
     rescue_settings = align.rescue_settings()
     rescue = (
         open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
     )
-    taxa = TaxonIndex.from_references(list(aligner.seq_names), bundle.taxonomy)
+    if list(aligner.seq_names) != names:  # a bundle edited by hand: the index's order rules
+        names, kmer = list(aligner.seq_names), None
+        taxa = TaxonIndex.from_references(names, bundle.taxonomy)
     species_groups = load_species_groups(bundle)
     groups = _present_groups(species_groups, taxa)
     # ad-hoc groups need a reference with species groups (a --no-groups bundle opts out)
     contest = species_taxids(bundle) if species_groups is not None else None
     screen = (
         (
-            ensure_kmer_index(
-                bundle, list(aligner.seq_names), taxa.ref_unit, settings=settings.screen
-            ),
+            kmer
+            if kmer is not None
+            else ensure_kmer_index(bundle, names, taxa.ref_unit, settings=settings.screen),
             _unit_groups(taxa, groups),
         )
         if settings.screen is not None
         else None
     )
     return Aligners(aligner, rescue, taxa, groups, contest, screen)
+
+
+def kmer_index_first(
+    bundle: ReferenceBundle, names: list[str], taxa: TaxonIndex, settings: ProfileSettings
+) -> KmerIndex | None:
+    """The k-mer screen's index for references ``names`` (the bundle's order), or ``None`` when
+    there is no screen or the bundle's sequences are not in that order (the caller then builds
+    it with the minimap2 index's order, which reports any real problem)."""
+    if settings.screen is None:
+        return None
+    try:
+        return ensure_kmer_index(bundle, names, taxa.ref_unit, settings=settings.screen)
+    except ReferenceDatabaseError:
+        return None
 
 
 def _present_groups(groups: SpeciesGroups | None, taxa: TaxonIndex) -> GroupList:

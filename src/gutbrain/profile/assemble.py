@@ -244,7 +244,12 @@ def _rows(fit: Fit, intervals: Intervals | None, total_reads: int) -> list[Taxon
 def _read_outcomes(
     collected: Collected, fit: Fit
 ) -> tuple[dict[str, int], tuple[tuple[str, str, str, str], ...]]:
-    """Read counts by outcome and one ``(read, status, rank, taxon)`` per input read."""
+    """Read counts by outcome (each input read once) and, when read names were kept, one
+    ``(read, status, rank, taxon)`` per input read.
+
+    Counts are taken over distinct reads weighted by their multiplicity, so nothing per input
+    read is needed unless ``read_assignments.tsv`` was asked for (issue 11).
+    """
     taxa = fit.species_taxa
     resolution = fit.resolution
     row_of_unique = np.full(collected.n_unique, -1, dtype=np.int64)
@@ -260,41 +265,47 @@ def _read_outcomes(
         CHIMERA: 0,
         PRUNED: 0,
     }
-    for dropped in collected.qc.dropped:
-        counts[f"unassigned_{dropped}"] = 0
-    per_read: list[tuple[str, str, str, str]] = []
-    for name, reason, unique in zip(
-        collected.names, collected.qc_reason, collected.unique_of_read.tolist(), strict=True
-    ):
-        rank, taxon = "", ""
-        if reason is not None:
-            label = f"unassigned_{reason}"
-        else:
-            label = str(fit.status[unique])
-            row = row_of_unique[unique]
-            if label == ASSIGNED_SPECIES:
-                rank = "species"
-                taxon = taxa.units[resolution.best_unit[row]].species or ""
-            elif label == GENUS_FALLBACK:
-                rank = "genus"
-                taxon = taxa.genera[resolution.best_genus[row]].genus or ""
+    for dropped, n in collected.qc.dropped.items():
+        counts[f"unassigned_{dropped}"] = int(n)
+    weights = collected.weights
+    multiplicity = weights.astype(np.int64)
+    labels = [str(label) for label in fit.status.tolist()]
+    taxon_of = [""] * len(labels)
+    rank_of = [""] * len(labels)
+    species_reads: dict[str, int] = {}
+    for unique, label in enumerate(labels):
+        row = row_of_unique[unique]
+        if label == ASSIGNED_SPECIES:
+            rank_of[unique] = "species"
+            taxon_of[unique] = taxa.units[resolution.best_unit[row]].species or ""
+            name = taxon_of[unique]
+            species_reads[name] = species_reads.get(name, 0) + int(multiplicity[unique])
+        elif label == GENUS_FALLBACK:
+            rank_of[unique] = "genus"
+            taxon_of[unique] = taxa.genera[resolution.best_genus[row]].genus or ""
         key = {
             ASSIGNED_SPECIES: "reads_assigned_species",
             GENUS_FALLBACK: "reads_genus_fallback",
         }.get(label, label)
-        counts[key] = counts.get(key, 0) + 1
-        per_read.append((name, label, rank, taxon))
+        counts[key] = counts.get(key, 0) + int(multiplicity[unique])
+    per_read: list[tuple[str, str, str, str]] = []
+    log = collected.log
+    if log.keep_names:
+        for name, code in zip(log.names, log.codes().tolist(), strict=True):
+            if code < 0:
+                per_read.append((name, f"unassigned_{log.reasons[-1 - code]}", "", ""))
+            else:
+                per_read.append((name, labels[code], rank_of[code], taxon_of[code]))
     group_names = set(_species_names(fit, fit.members))
     counts["reads_assigned_group"] = sum(
-        1 for _, _, rank, taxon in per_read if rank == "species" and taxon in group_names
+        n for taxon, n in species_reads.items() if taxon in group_names
     )
     adhoc_names = set(_species_names(fit, fit.adhoc))
     counts["reads_assigned_adhoc_group"] = sum(
-        1 for _, _, rank, taxon in per_read if rank == "species" and taxon in adhoc_names
+        n for taxon, n in species_reads.items() if taxon in adhoc_names
     )
-    kept_unique = collected.unique_of_read[collected.unique_of_read >= 0]
-    counts["reads_screened"] = int(fit.screened[kept_unique].sum())
-    counts["reads_aligned"] = int(kept_unique.size) - counts["reads_screened"]
+    counts["reads_screened"] = int(weights[fit.screened].sum())
+    counts["reads_aligned"] = int(weights.sum()) - counts["reads_screened"]
     if collected.pairs is not None:
         counts.update(collected.pairs.as_dict())
     return counts, tuple(per_read)

@@ -12,9 +12,9 @@ exhausted, so a truncated input raises before anything is committed.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +30,7 @@ from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
+from gutbrain.profile.readstate import ReadLog, SequenceSpool
 from gutbrain.profile.settings import ProfileSettings
 
 __all__ = ["Collected", "collect_reads"]
@@ -37,35 +38,33 @@ __all__ = ["Collected", "collect_reads"]
 logger = logging.getLogger(__name__)
 
 _BATCH = 256
-_SCREEN_BATCH = 1024  # distinct reads per k-mer screen call (~25 MB of numpy arrays)
+_SCREEN_BATCH = 512  # distinct reads per k-mer screen call (1,024: 12 MiB more peak, same CPU)
 
 
 @dataclass(frozen=True, slots=True)
 class Collected:
     """A sample's reads after QC, collapsing, screening and alignment.
 
-    Per input read: ``names``, ``qc_reason`` (``None`` when kept) and ``unique_of_read`` (its
-    distinct read, ``-1`` when dropped by QC). ``hits`` are the alignments of the ``n_unique``
-    distinct reads (stand-ins for screened ones, ``screened`` per distinct read); ``sequences``
-    holds them zlib-compressed for a second pass (empty without one). ``pairs`` counts the mate
-    merging of two mate files (``None`` otherwise).
+    ``log`` holds each distinct read's multiplicity and, only when read names were asked for,
+    each input read's name and outcome (:class:`~gutbrain.profile.readstate.ReadLog`: nothing
+    per input read otherwise). ``hits`` are the alignments of the ``n_unique`` distinct reads
+    (stand-ins for screened ones, ``screened`` per distinct read); ``sequences`` keeps them on
+    disk for a second pass (``None`` without one). ``pairs`` counts the mate merging of two
+    mate files (``None`` otherwise).
     """
 
-    names: list[str]
-    qc_reason: list[str | None]
-    unique_of_read: npt.NDArray[np.int64]
+    log: ReadLog
     n_unique: int
     hits: HitTable
     qc: ReadQC
-    sequences: list[bytes]  # zlib-compressed distinct sequences (only with a second pass)
+    sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
     pairs: MergeStats | None = None
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:
         """Per distinct read, how many kept input reads it stands for."""
-        kept = self.unique_of_read[self.unique_of_read >= 0]
-        return np.bincount(kept, minlength=self.n_unique).astype(np.float64)
+        return self.log.weights()
 
     def pair_parameters(self) -> dict[str, Any]:
         """``{"read_pairs": merge rules}`` for provenance when mates were merged, else ``{}``."""
@@ -92,6 +91,7 @@ def collect_reads(
     qc_settings: QCSettings,
     processes: int,
     progress: Callable[[float, float | None], None] | None = None,
+    keep_names: bool = True,
 ) -> Collected:
     """Stream the reads of ``paths`` (one sample) through QC, the screen and the aligner.
 
@@ -115,6 +115,7 @@ def collect_reads(
         progress=progress,
         pairs=pairs,
         screen=aligners.screen,
+        keep_names=keep_names,
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0])
     return collected
@@ -132,16 +133,16 @@ def _collect(
     progress: Callable[[float, float | None], None] | None,
     pairs: MergeStats | None = None,
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
+    keep_names: bool = True,
 ) -> Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
-    names: list[str] = []
-    qc_reason: list[str | None] = []
-    unique_of_read: list[int] = []
+    # issue 11: no per-read Python objects past their batch (names only for read_assignments)
+    log = ReadLog(keep_names=keep_names)
     seen: dict[bytes, int] = {}
-    batch_ids: list[npt.NDArray[np.int64]] = []
+    # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
+    pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     decided: list[HitTable] = []
-    sequences: list[bytes] = []
-    keep_sequences = settings.second_pass is not None
+    sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
         """The reads of ``batch`` (distinct reads ``start``...) the screen leaves to mappy."""
@@ -168,7 +169,7 @@ def _collect(
                 )
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
                 ids = ids[~chosen]
-        batch_ids.append(ids)
+        pending.extend(ids[i : i + _BATCH] for i in range(0, ids.size, _BATCH))
         return batch
 
     def batches() -> Iterator[list[str]]:
@@ -181,11 +182,9 @@ def _collect(
             else iter_sample_reads(list(read_paths), stats=stats)
         )
         for read in reads:
-            names.append(read.name)
             reason = qc_filter.classify(read)
-            qc_reason.append(reason)
             if reason is not None:
-                unique_of_read.append(-1)
+                log.dropped(read.name, reason)
                 continue
             key = hashlib.blake2b(read.sequence.encode("ascii"), digest_size=16).digest()
             index = seen.get(key)
@@ -193,9 +192,9 @@ def _collect(
                 index = len(seen)
                 seen[key] = index
                 batch.append(read.sequence)
-                if keep_sequences:
-                    sequences.append(zlib.compress(read.sequence.encode("ascii"), 1))
-            unique_of_read.append(index)
+                if sequences is not None:
+                    sequences.append(read.sequence)
+            log.kept(read.name, index)
             if len(batch) >= size:
                 yield from _sub_batches(aligned(batch, start))
                 start += len(batch)
@@ -207,24 +206,25 @@ def _collect(
         if progress is not None:
             progress(float(stats.bytes_read), total_bytes)
 
-    tables = list(
-        align_batches(aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue)
-    )
-    offsets: list[npt.NDArray[np.int64]] = []
-    for group in batch_ids:  # as _sub_batches splits each screen batch for alignment
-        offsets.extend(group[i : i + _BATCH] for i in range(0, group.size, _BATCH))
-    hits = HitTable.concat(
-        [replace(t, read=o[t.read]) for t, o in zip(tables, offsets, strict=True)] + decided
-    )
+    # each table renumbered to distinct reads as it arrives (one copy of the hits, not three)
+    tables = [
+        replace(t, read=pending.popleft()[t.read])
+        for t in align_batches(
+            aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue
+        )
+    ]
+    if pending:
+        message = f"{len(pending)} alignment batches did not come back"
+        raise RuntimeError(message)
+    hits = HitTable.concat(tables + decided)
+    del tables
     screened = np.zeros(len(seen), dtype=bool)
     for table in decided:
         screened[table.read] = True
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return Collected(
-        names=names,
-        qc_reason=qc_reason,
-        unique_of_read=np.asarray(unique_of_read, dtype=np.int64),
+        log=log,
         n_unique=len(seen),
         hits=hits,
         qc=qc_filter.summary(),

@@ -41,6 +41,7 @@ __all__ = [
     "EMResult",
     "LikelihoodMatrix",
     "bootstrap_abundances",
+    "collapse_rows",
     "drop_empty_rows",
     "estimate_abundances",
     "posteriors",
@@ -265,6 +266,55 @@ def drop_empty_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, npt.NDA
     return LikelihoodMatrix(matrix.log_likelihood[nonempty], matrix.weights[nonempty]), nonempty
 
 
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0xBF58476D1CE4E5B9))
+
+
+def collapse_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, IntArray]:
+    """Merge rows with identical candidates and identical log-likelihoods into weighted rows.
+
+    Rows ``r`` and ``r'`` with the same stored columns and bit-identical values have the same
+    posterior for every abundance vector, so one row of weight ``w_r + w_r'`` contributes the
+    same to the M-step and to ℓ (equivalence classes; reads decided by the k-mer
+    screen, one candidate with log L = 0, collapse to one row per taxon). Returns the collapsed
+    matrix (rows in order of first occurrence) and, per original row, its class.
+
+    Rows are grouped by a 64-bit hash of their entries and then compared entry by entry, so a
+    hash collision never merges different rows.
+    """
+    csr = matrix.log_likelihood
+    n = csr.shape[0]
+    counts = np.diff(csr.indptr).astype(np.int64)
+    if n == 0:
+        return matrix, np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        x = csr.indices.astype(np.uint64) * _MIX[0]
+        x ^= np.ascontiguousarray(csr.data, dtype=np.float64).view(np.uint64) * _MIX[1]
+        x ^= x >> np.uint64(29)
+        x *= _MIX[2]
+        x ^= x >> np.uint64(32)
+        cumulative = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(x, dtype=np.uint64)))
+        row_hash = cumulative[csr.indptr[1:]] - cumulative[csr.indptr[:-1]]
+    keys = np.stack((row_hash, counts.astype(np.uint64)), axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]  # per row: the first row with its key
+    # exact check: every entry equals the representative's entry at the same position
+    row_of_entry = np.repeat(np.arange(n, dtype=np.int64), counts)
+    position = np.arange(csr.indices.size, dtype=np.int64) - csr.indptr[row_of_entry]
+    mirror = csr.indptr[rep[row_of_entry]] + position
+    differs = (csr.indices != csr.indices[mirror]) | (
+        csr.data.view(np.uint64) != csr.data[mirror].view(np.uint64)
+    )
+    collided = np.zeros(n, dtype=bool)
+    collided[row_of_entry[differs]] = True
+    rep = np.where(collided, np.arange(n, dtype=np.int64), rep)  # collisions stay alone
+    leaders, cls = np.unique(rep, return_inverse=True)
+    cls = cls.reshape(-1).astype(np.int64)
+    weights = np.bincount(cls, weights=matrix.weights, minlength=leaders.size).astype(np.float64)
+    collapsed = LikelihoodMatrix(csr[leaders], weights)
+    return collapsed, cls
+
+
 @dataclass(frozen=True, slots=True)
 class AbundanceEstimate:
     """EM with Emu's pruning: the final abundances and what it took."""
@@ -285,6 +335,7 @@ def estimate_abundances(
     min_abundance: float | None = None,
     max_iter: int = 1000,
     tol: float = 0.01,
+    collapse: bool = True,
 ) -> AbundanceEstimate:
     """Run EM, drop taxa below a minimum abundance, and re-run on the survivors (as Emu).
 
@@ -292,12 +343,22 @@ def estimate_abundances(
     (Curry et al. 2022, ``emu`` 3.x). ``min_abundance``, when larger, is applied afterwards
     with another EM run. Reads whose candidates were all dropped are reported as not
     explained (``explained`` false); their weight leaves the abundance denominator.
+    With ``collapse`` the EM runs on equivalence classes of identical rows
+    (:func:`collapse_rows`; the same estimate, less memory and time) and the posteriors are
+    given back per original row.
 
     Returns
     -------
     AbundanceEstimate
         Final abundances (zero for dropped taxa), posteriors and run statistics.
     """
+    if collapse and matrix.n_reads:
+        classes, of_row = collapse_rows(matrix)
+        if classes.n_reads < matrix.n_reads:
+            est = estimate_abundances(
+                classes, min_abundance=min_abundance, max_iter=max_iter, tol=tol, collapse=False
+            )
+            return _replace_rows(est, of_row)
     n = float(matrix.weights.sum())
     if matrix.n_reads == 0 or n == 0:
         empty = sp.csr_matrix(matrix.log_likelihood.shape)
@@ -338,6 +399,30 @@ def estimate_abundances(
         converged=converged,
         taxa_kept=int((freq > 0).sum()),
         prune_threshold=max(thresholds),
+    )
+
+
+def _replace_rows(estimate: AbundanceEstimate, of_row: IntArray) -> AbundanceEstimate:
+    """``estimate`` of collapsed classes given back per original row (row ``i`` = class
+    ``of_row[i]``)."""
+    posterior = estimate.posterior
+    counts = np.diff(posterior.indptr)[of_row]
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    starts = posterior.indptr[of_row]
+    entry = np.repeat(starts - indptr[:-1], counts) + np.arange(int(indptr[-1]), dtype=np.int64)
+    expanded = sp.csr_matrix(
+        (posterior.data[entry], posterior.indices[entry], indptr),
+        shape=(of_row.size, posterior.shape[1]),
+    )
+    return AbundanceEstimate(
+        abundance=estimate.abundance,
+        posterior=expanded,
+        explained=estimate.explained[of_row],
+        iterations=estimate.iterations,
+        log_likelihood=estimate.log_likelihood,
+        converged=estimate.converged,
+        taxa_kept=estimate.taxa_kept,
+        prune_threshold=estimate.prune_threshold,
     )
 
 

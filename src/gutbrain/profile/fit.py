@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -46,6 +45,7 @@ from gutbrain.profile.contest import (
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import (
     GroupMerge,
@@ -161,8 +161,13 @@ def fit_abundances(
         return first
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
+        _close_spool(collected)
         return first
     hits = _realign(collected, first, redo, bundle, settings, second, aligners.aligner)
+    _close_spool(collected)  # the second pass was its only reader
+    screened = first.screened & ~redo  # pruned screened reads are now aligned
+    del first  # issue 11: the first estimate is not needed any more
+    release_freed_memory()
     result = _estimate(
         hits,
         weights,
@@ -171,7 +176,7 @@ def fit_abundances(
         min_abundance,
         aligners.groups,
         aligners.contest,
-        first.screened & ~redo,  # pruned screened reads are now aligned
+        screened,
     )
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
@@ -179,6 +184,11 @@ def fit_abundances(
         int(np.isin(result.status[redo], [ASSIGNED_SPECIES, GENUS_FALLBACK]).sum()),
     )
     return result
+
+
+def _close_spool(collected: Collected) -> None:
+    if collected.sequences is not None:
+        collected.sequences.close()
 
 
 def _classify_unique(
@@ -238,7 +248,8 @@ def _estimate(
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = np.array([s is None for s in status], dtype=bool)
-    hits = hits.take(eligible[hits.read])
+    if not eligible[hits.read].all():  # issue 11: no copy of the hits when every read is kept
+        hits = hits.take(eligible[hits.read])
     stand_in = screened[hits.read]
     model = estimate_error_model(hits.take(~stand_in), weights=weights)
     log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
@@ -375,7 +386,8 @@ def _realign(
 
     aligner = open_second(second)
     which = np.nonzero(redo)[0]
-    sequences = [zlib.decompress(collected.sequences[i]).decode("ascii") for i in which]
+    assert collected.sequences is not None  # kept whenever there is a second pass
+    sequences = collected.sequences.get(which.tolist())
     first_index = {name: i for i, name in enumerate(names)}
     new = align_sequences(aligner, sequences, first_index)
     missing = np.setdiff1d(np.arange(len(sequences)), new.read)

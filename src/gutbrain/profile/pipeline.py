@@ -42,6 +42,7 @@ from gutbrain.profile.assemble import assemble_result, bootstrap_intervals, prof
 from gutbrain.profile.collect import collect_reads
 from gutbrain.profile.fit import fit_abundances
 from gutbrain.profile.index import ensure_index
+from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import PROFILE_PRESETS, ProfileSettings
 from gutbrain.reference.bundle import ReferenceBundle
 
@@ -70,6 +71,7 @@ def profile_sample(
     confidence_intervals: bool = True,
     progress: Callable[[float, float | None], None] | None = None,
     settings: ProfileSettings | None = None,
+    read_assignments: bool = True,
 ) -> ProfileResult:
     """Profile one sample's reads against a reference bundle.
 
@@ -93,6 +95,9 @@ def profile_sample(
         ``progress(bytes_read, total_bytes)`` while reads stream through alignment.
     settings
         Override the preset's :class:`ProfileSettings` (tests, benchmarks).
+    read_assignments
+        Keep every read's name for :attr:`ProfileResult.read_assignments`; without it the
+        result's ``read_assignments`` is empty and memory does not grow with the reads.
 
     Returns
     -------
@@ -120,7 +125,9 @@ def profile_sample(
         qc_settings=qc_settings,
         processes=default_processes(threads),
         progress=progress,
+        keep_names=read_assignments,
     )
+    release_freed_memory()  # the screen's and the alignment batches' buffers
     fit = fit_abundances(
         collected, aligners, bundle=bundle, settings=settings, min_abundance=min_abundance
     )

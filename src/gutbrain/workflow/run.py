@@ -276,6 +276,7 @@ def run_sample(
         threads=threads,
         sample_id=sample_id,
         progress=clock.callback(),
+        read_assignments=False,
     )
     clock.stop(None)
 

@@ -1,0 +1,98 @@
+"""Compact per-read state (issue 11): the sequence spool, the read log, and a profile made
+without read names counting every read as one made with them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gutbrain.errors import ValidationError
+from gutbrain.io.profile_files import write_profile_files
+from gutbrain.profile.pipeline import profile_sample
+from gutbrain.profile.readstate import ReadLog, SequenceSpool
+from gutbrain.reference.bundle import ReferenceBundle
+
+FRAGILIS, KLEBSIELLA, BIFIDO = "7000004128190436", "S000003122", "S000436350"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ACGTN", min_size=0, max_size=300), min_size=1, max_size=30),
+    st.data(),
+)
+def test_spool_returns_what_was_appended(sequences: list[str], data: st.DataObject) -> None:
+    spool = SequenceSpool()
+    try:
+        half = len(sequences) // 2
+        for s in sequences[:half]:
+            spool.append(s)
+        early = data.draw(st.lists(st.integers(0, max(half - 1, 0)), max_size=5)) if half else []
+        assert spool.get(early) == [sequences[i] for i in early]
+        for s in sequences[half:]:  # appends after a read go to the end, not over old data
+            spool.append(s)
+        wanted = data.draw(st.lists(st.integers(0, len(sequences) - 1), max_size=10))
+        assert spool.get(wanted) == [sequences[i] for i in wanted]
+        assert len(spool) == len(sequences)
+    finally:
+        spool.close()
+        spool.close()  # idempotent
+
+
+@pytest.mark.parametrize("keep_names", [True, False])
+def test_read_log_counts_multiplicities(keep_names: bool) -> None:
+    log = ReadLog(keep_names=keep_names)
+    log.kept("a", 0)
+    log.dropped("b", "too_short")
+    log.kept("c", 1)
+    log.kept("d", 0)
+    log.dropped("e", "low_quality")
+    log.dropped("f", "too_short")
+    assert log.n_distinct == 2
+    assert log.weights().tolist() == [2.0, 1.0]
+    if keep_names:
+        assert log.names == ["a", "b", "c", "d", "e", "f"]
+        codes = log.codes().tolist()
+        assert codes == [0, -1, 1, 0, -2, -1]
+        reasons = [log.reasons[-1 - c] for c in codes if c < 0]
+        assert reasons == ["too_short", "low_quality", "too_short"]
+    else:
+        assert log.names == []
+        assert log.codes().size == 0
+
+
+def test_profile_without_read_names_counts_the_same(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path], tmp_path: Path
+) -> None:
+    reads = make_reads(
+        "mix.fq.gz", {FRAGILIS: 12, KLEBSIELLA: 8, BIFIDO: 5}, seed=11, random_reads=3
+    )
+    named = profile_sample([reads], bundle=tiny_bundle, sample_id="s")
+    bare = profile_sample([reads], bundle=tiny_bundle, sample_id="s", read_assignments=False)
+    assert bare.read_assignments == ()
+    assert len(named.read_assignments) == named.assignment["reads_in"] == 28
+    assert dict(bare.assignment) == dict(named.assignment)
+    # every read counted once, and the counts agree with the per-read table
+    labels = [label for _, label, _, _ in named.read_assignments]
+    assert labels.count("assigned_species") == bare.assignment["reads_assigned_species"]
+    assert labels.count("unassigned_no_alignment") == bare.assignment["unassigned_no_alignment"]
+    assert bare.profile.rows == named.profile.rows
+    out = write_profile_files(bare, tmp_path / "bare")
+    qc = json.loads((out / "qc.json").read_text())
+    assert qc["assignment"]["reads_in"] == 28
+    assert not (out / "read_assignments.tsv").exists()
+    # asking for the per-read table of a result made without names is refused, nothing written
+    with pytest.raises(ValidationError) as info:
+        write_profile_files(bare, tmp_path / "refused", read_assignments=True)
+    assert info.value.code == "GB-PROFILE-OPTIONS"
+    assert not (tmp_path / "refused").exists()
+    assert np.isclose(
+        sum(r.abundance for r in bare.profile.at_rank("species"))
+        + bare.profile.unassigned["species"],
+        1.0,
+    )
