@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gutbrain.report._charts import OTHER_COLOUR, stacked_bar
+from gutbrain.report.charts import OTHER_COLOUR, stacked_bar
 
 
 def test_known_layout_by_hand() -> None:

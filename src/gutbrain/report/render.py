@@ -26,7 +26,7 @@ import jinja2
 
 from gutbrain import __version__
 from gutbrain.io.files import atomic_write_text
-from gutbrain.report._charts import (
+from gutbrain.report.charts import (
     SCATTER_HEIGHT,
     SCATTER_WIDTH,
     Scatter,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from gutbrain.report._charts import PALETTE
+from gutbrain.report.charts import PALETTE
 
 __all__ = ["LineChart", "Point", "Row", "Series", "Tick", "line_chart", "nice_ticks"]
 
