@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from gutbrain.report import SECTION_IDS, render_report, write_report
-from gutbrain.report.render import _PRINT_SCRIPT, _environment, _pct, _pct_range, public_json
+from gutbrain.report.render import public_json
 from tests.report.report_factory import EVIL, make_result
 
 
@@ -124,9 +125,10 @@ def test_json_twin_in_page_is_not_executable_and_round_trips() -> None:
 
 
 def test_autoescape_is_on_for_j2_templates() -> None:
-    env = _environment()
-    assert env.autoescape is True
-    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+    # autoescape=True, not select_autoescape(), which skips templates ending in .j2
+    html = render_report(make_result(sample_id="<b>x</b>"))
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
 
 
 def test_page_loads_nothing_from_anywhere() -> None:
@@ -145,9 +147,12 @@ def test_page_loads_nothing_from_anywhere() -> None:
 
 def test_csp_allows_exactly_the_print_script() -> None:
     html = render_report(make_result())
-    digest = base64.b64encode(hashlib.sha256(_PRINT_SCRIPT.encode()).digest()).decode()
+    executable = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    assert len(executable) == 1  # the JSON twin has a type and is never run
+    (script,) = executable
+    assert "beforeprint" in script  # the print helper: folded details are printed too
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in html
-    assert f"<script>{_PRINT_SCRIPT}</script>" in html
 
 
 def test_top_taxa_table_shows_the_result_numbers() -> None:
@@ -217,12 +222,41 @@ def test_write_report_is_atomic_and_leaves_no_partial(tmp_path: Path) -> None:
     [(0.1234, 1, "12.3 %"), (0.0, 1, "0.0 %"), (0.0004, 1, "<0.1 %"), (1.0, 0, "100 %")],
 )
 def test_percent_format(value: float, digits: int, expected: str) -> None:
-    assert _pct(value, digits) == expected
+    # a guild's value is shown with 1 digit, its coverage with 0 (the template's pct filter)
+    guilds = make_result().guilds
+    first = guilds[0]
+    shown = first.model_copy(update={"value": value} if digits else {"coverage": value})
+    html = render_report(make_result().model_copy(update={"guilds": (shown, *guilds[1:])}))
+    guild = html[html.index(f'data-guild-value="{shown.value}">') :]
+    if digits:
+        got = re.search(r"^data-guild-value=\"[^\"]*\">([^<]*)<", guild)
+    else:
+        got = re.search(r"\(([^()]*) of reads named at", guild)
+    assert got is not None
+    assert unescape(got.group(1)) == expected
 
 
 def test_percent_range_format() -> None:
-    assert _pct_range(0.05, 0.0625) == "5.0–6.2 %"
-    assert _pct_range(None, 0.1) == "–"
+    # the top-taxa table's interval column; a taxon without an interval shows a dash there
+    result = make_result()
+    species = result.profile.top_taxa["species"]
+    with_ci = species[0].model_copy(update={"abundance_low": 0.05, "abundance_high": 0.0625})
+    without = species[1].model_copy(update={"abundance_low": None, "abundance_high": 0.1})
+    top = (with_ci, without, *species[2:])
+    profile = result.profile.model_copy(
+        update={"top_taxa": {**result.profile.top_taxa, "species": top}}
+    )
+    html = render_report(result.model_copy(update={"profile": profile}))
+
+    def interval_cell(name: str) -> str:
+        row = html[html.index(f"<em>{name}</em></td>") :]
+        row = row[: row.index("</tr>")]
+        got = re.search(r'<td class="num hide-narrow">([^<]*)</td>', row)
+        assert got is not None
+        return got.group(1)
+
+    assert interval_cell(with_ci.name) == "5.0–6.2 %"
+    assert interval_cell(without.name) == "–"
 
 
 _KEEP = {
