@@ -1051,9 +1051,7 @@ def iter_sample_reads(
     if not checked:
         message = "no read files given; expected at least one FASTQ/FASTA path"
         raise EmptyInputError(message, code="GB-FQ-EMPTY")
-    if max_line_length < 1:
-        message = f"max_line_length must be positive, got {max_line_length}"
-        raise ValueError(message)
+    _check_cap(max_line_length)
     sample = _Sample(
         checked,
         allow_duplicate_ids=allow_duplicate_ids,
@@ -1101,13 +1099,9 @@ def iter_fasta(
 
     Raises
     ------
-    InputMissingError
-        The path is missing, not a regular file or unreadable.
-    EmptyInputError
-        ``GB-FQ-EMPTY``: the file holds no records.
     InputFormatError
-        The file is not FASTA (first header not ``>``, binary data, FASTQ), a header is not
-        UTF-8, a line is too long, or the gzip stream is damaged.
+        What :func:`iter_reads` raises (missing file, ``GB-FQ-EMPTY``, damaged gzip …), and
+        ``GB-FQ-HDR`` when the first header does not start with ``>`` or a header is not UTF-8.
 
     Examples
     --------
@@ -1118,10 +1112,14 @@ def iter_fasta(
     [FastaRecord(header='r1 Blautia obeum', sequence='acguAC', line=1)]
     """
     checked = check_input_file(path)
+    _check_cap(max_line_length)
+    return _fasta_records(checked, max_line_length)
+
+
+def _check_cap(max_line_length: int) -> None:
     if max_line_length < 1:
         message = f"max_line_length must be positive, got {max_line_length}"
         raise ValueError(message)
-    return _fasta_records(checked, max_line_length)
 
 
 def _fasta_records(path: Path, max_line_length: int) -> Iterator[FastaRecord]:
