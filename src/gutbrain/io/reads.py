@@ -815,7 +815,7 @@ class _Parser:
                 else:
                     name_bytes, name = self._parse_name(line, lineno, offset)
                 header_line, header_offset = lineno, offset
-                parts, length, lower = [], 0, False
+                parts, length, lower = [], 0, reference  # a reference keeps its case
             elif not line:
                 if not reference:
                     self._trailing_blanks(lines, lineno, offset)
