@@ -83,9 +83,11 @@ __all__ = [
     "ACCEPTED_FORMATS",
     "DEFAULT_MAX_LINE_LENGTH",
     "MAX_ID_LENGTH",
+    "FastaRecord",
     "Read",
     "ReadStats",
     "check_reads",
+    "iter_fasta",
     "iter_reads",
     "iter_sample_reads",
     "sniff_compression",
@@ -103,6 +105,9 @@ ACCEPTED_FORMATS = "FASTQ or FASTA, plain text or gzip/bgzip (.fastq, .fq, .fast
 _READ_SIZE = 1 << 18  # compressed bytes per read() call
 _MAX_OUT = 1 << 20  # decompressed bytes per zlib step (bounds gzip bombs)
 _IUPAC = b"ACGTRYKMSWBDHVNacgtrykmswbdhvn"
+#: Every byte but white space: what a reference sequence line may hold (its caller checks the
+#: alphabet, e.g. RNA ``U`` is allowed there).
+_NOT_SPACE = bytes(b for b in range(256) if b not in b" \t\n\r\x0b\x0c")
 _QUALITY_OK = bytes(range(33, 127))
 _BOM = b"\xef\xbb\xbf"
 _OTHER_CONTAINERS: tuple[tuple[bytes, str], ...] = (
@@ -149,6 +154,19 @@ class ReadStats:
     bytes_read: int = 0  # bytes read from disk (compressed size for gzip), for progress
     bytes_decompressed: int = 0
     formats: tuple[str, ...] = ()  # e.g. ("fastq+gzip",), one entry per file
+
+
+@dataclass(frozen=True, slots=True)
+class FastaRecord:
+    """One record of a reference FASTA file (:func:`iter_fasta`).
+
+    ``header`` is the whole header line after ``>`` (white space around it dropped),
+    ``sequence`` the joined sequence lines as written (case kept), ``line`` the header's line.
+    """
+
+    header: str
+    sequence: str
+    line: int
 
 
 class _StreamError(Exception):
@@ -270,8 +288,11 @@ class _Parser:
         seen: set[int] | None,
         stats: ReadStats,
         on_duplicate: Callable[[_Parser, bytes, int, int], str | None] | None,
+        reference: bool = False,
     ) -> None:
         self.path = path
+        self.reference = reference
+        self.sequence_bytes = _NOT_SPACE if reference else _IUPAC
         self.max_line_length = max_line_length
         self.allow_duplicate_ids = allow_duplicate_ids
         self.seen = seen
@@ -378,7 +399,17 @@ class _Parser:
                         line=None,
                         empty=True,
                     )
+                if self.reference and first.startswith(_BOM):
+                    first = first[len(_BOM) :] or next(chunks, b"\n")
                 kind = self._sniff_content(first, compression)
+                if self.reference and kind == "fastq":
+                    raise self._fail(
+                        "GB-FQ-HDR",
+                        "a FASTQ header '@'",
+                        "a FASTA file whose first header starts with '>'",
+                        line=1,
+                        byte=0,
+                    )
                 batches = self._line_batches(itertools.chain((first,), chunks))
                 lines = itertools.chain.from_iterable(batches)
                 if kind == "fastq":
@@ -759,6 +790,8 @@ class _Parser:
         stats = self.stats
         strip = self._strip_cr
         cap = self.max_line_length
+        reference = self.reference
+        allowed = self.sequence_bytes
         lineno = 0
         offset = 0
         name: str | None = None
@@ -770,20 +803,24 @@ class _Parser:
         lower = False
         for raw in lines:
             lineno += 1
-            line = strip(raw, lineno, offset)
+            line = strip(raw, lineno, offset) if b"\r" in raw else raw
             if line[:1] == b">":
                 if name is not None:
                     yield self._fasta_record(
                         name, name_bytes, parts, lower, header_line, header_offset
                     )
                 self.record += 1
-                name_bytes, name = self._parse_name(line, lineno, offset)
+                if reference:
+                    name_bytes, name = b"", self._full_header(line, lineno, offset)
+                else:
+                    name_bytes, name = self._parse_name(line, lineno, offset)
                 header_line, header_offset = lineno, offset
-                parts, length, lower = [], 0, False
+                parts, length, lower = [], 0, reference  # a reference keeps its case
             elif not line:
-                self._trailing_blanks(lines, lineno, offset)
-                break
-            elif name is None:
+                if not reference:
+                    self._trailing_blanks(lines, lineno, offset)
+                    break
+            elif name is None and not (reference and line.isspace()):
                 raise self._fail(
                     "GB-FQ-HDR",
                     f"{_show_bytes(line[:20])} where a header belongs",
@@ -791,9 +828,11 @@ class _Parser:
                     line=lineno,
                     byte=offset,
                 )
-            else:
-                if line.translate(None, _IUPAC):
-                    if line[:1] in (b"@", b"+"):
+            elif name is not None:
+                if line.translate(None, allowed):
+                    if reference:  # white space around a reference sequence line is dropped
+                        line = line.strip()
+                    elif line[:1] in (b"@", b"+"):
                         raise self._fail(
                             "GB-FQ-MIXED",
                             f"a FASTQ-style line {_show_bytes(line[:20])}",
@@ -803,7 +842,8 @@ class _Parser:
                             name=name,
                             hint="do not concatenate FASTA and FASTQ files",
                         )
-                    self._check_alphabet(line, lineno, offset, name)
+                    else:
+                        self._check_alphabet(line, lineno, offset, name)
                 length += len(line)
                 if length > cap:
                     found = f"a sequence longer than {cap:,} bases"
@@ -840,8 +880,23 @@ class _Parser:
         self.header_offset = header_offset
         self.stats.records += 1
         self.yielded += 1
+        if self.reference:  # case kept; the caller checks the alphabet
+            return Read(name, b"".join(parts).decode("ascii", errors="replace"), None)
         sequence = b"".join(parts).upper().decode("ascii")
         return Read(name, sequence, None)
+
+    def _full_header(self, header: bytes, lineno: int, offset: int) -> str:
+        """A reference FASTA header: all text after ``>``, white space around it dropped."""
+        try:
+            return header[1:].decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise self._fail(
+                "GB-FQ-HDR",
+                f"header {_show_bytes(header)} that is not valid UTF-8",
+                "a UTF-8 header line",
+                line=lineno,
+                byte=offset,
+            ) from None
 
 
 def _first_marker(data: bytes) -> bytes:
@@ -996,9 +1051,7 @@ def iter_sample_reads(
     if not checked:
         message = "no read files given; expected at least one FASTQ/FASTA path"
         raise EmptyInputError(message, code="GB-FQ-EMPTY")
-    if max_line_length < 1:
-        message = f"max_line_length must be positive, got {max_line_length}"
-        raise ValueError(message)
+    _check_cap(max_line_length)
     sample = _Sample(
         checked,
         allow_duplicate_ids=allow_duplicate_ids,
@@ -1028,3 +1081,56 @@ def check_reads(
     ):
         pass
     return stats
+
+
+def iter_fasta(
+    path: str | Path, *, max_line_length: int = DEFAULT_MAX_LINE_LENGTH
+) -> Iterator[FastaRecord]:
+    """Stream the records of a FASTA file of *reference* sequences (plain or gzip).
+
+    The reads parser in a reference mode, so a reference file gets the same compression sniffing,
+    gzip integrity checks (``GB-GZ-…``), line cap (``GB-FQ-LINELEN``), header and binary-data
+    errors naming file, line and byte as a read file. What differs: the whole header is kept
+    (not only the ID), sequences keep their case and are not checked against an alphabet (the
+    caller does: a reference may hold RNA ``U``), IDs may repeat (the caller decides), blank lines
+    anywhere and white space around a line are skipped, and a UTF-8 byte order mark is accepted.
+
+    **Commit nothing until the iterator is exhausted** (as for :func:`iter_reads`).
+
+    Raises
+    ------
+    InputFormatError
+        What :func:`iter_reads` raises (missing file, ``GB-FQ-EMPTY``, damaged gzip …), and
+        ``GB-FQ-HDR`` when the first header does not start with ``>`` or a header is not UTF-8.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "ref.fa").write_text(">r1 Blautia obeum\\nacgu\\n\\nAC \\n")
+    >>> list(iter_fasta(folder / "ref.fa"))
+    [FastaRecord(header='r1 Blautia obeum', sequence='acguAC', line=1)]
+    """
+    checked = check_input_file(path)
+    _check_cap(max_line_length)
+    return _fasta_records(checked, max_line_length)
+
+
+def _check_cap(max_line_length: int) -> None:
+    if max_line_length < 1:
+        message = f"max_line_length must be positive, got {max_line_length}"
+        raise ValueError(message)
+
+
+def _fasta_records(path: Path, max_line_length: int) -> Iterator[FastaRecord]:
+    parser = _Parser(
+        path,
+        max_line_length=max_line_length,
+        allow_duplicate_ids=True,
+        seen=None,
+        stats=ReadStats(),
+        on_duplicate=None,
+        reference=True,
+    )
+    for record in parser.records():
+        yield FastaRecord(record.name, record.sequence, parser.header_line)

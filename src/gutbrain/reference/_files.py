@@ -1,4 +1,8 @@
-"""Opening reference source files as text (plain or gzip) with errors naming the file and line."""
+"""Opening reference source files (plain or gzip) with errors naming the file and line.
+
+FASTA goes through the one FASTA parser (:func:`gutbrain.io.reads.iter_fasta`); its errors come
+back as :class:`~gutbrain.errors.ReferenceDatabaseError` with the reference codes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import (
+    EmptyInputError,
+    InputFormatError,
+    InputMissingError,
+    ReferenceDatabaseError,
+)
+from gutbrain.io.reads import FastaRecord, iter_fasta
 
-__all__ = ["open_text", "text_lines"]
+__all__ = ["fasta_records", "open_text", "text_lines"]
 
 
 def open_text(path: Path, *, what: str, code: str) -> IO[str]:
@@ -44,3 +54,28 @@ def text_lines(path: Path, *, what: str, code: str) -> Iterator[tuple[int, str]]
     except UnicodeDecodeError as exc:
         message = f"{path}:{number + 1}: {what} is not text (binary data); expected UTF-8 text"
         raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
+
+
+def fasta_records(
+    path: Path, *, code: str = "GB-REF-SEQFILE", allow_empty: bool = False
+) -> Iterator[FastaRecord]:
+    """Stream a reference FASTA file (:func:`~gutbrain.io.reads.iter_fasta`), reference errors.
+
+    Raises
+    ------
+    ReferenceDatabaseError
+        ``code`` when the file is missing or unreadable, ``GB-REF-FORMAT`` when it is not FASTA
+        (no ``>`` header first, binary, truncated or damaged gzip), ``GB-REF-EMPTY`` when it holds
+        no record (unless ``allow_empty``).
+    """
+    try:
+        yield from iter_fasta(path)
+    except InputMissingError as exc:
+        raise ReferenceDatabaseError(str(exc), code=code) from None
+    except EmptyInputError:
+        if allow_empty:
+            return
+        message = f"{path}: no FASTA records; expected '>id' header lines followed by sequence"
+        raise ReferenceDatabaseError(message, code="GB-REF-EMPTY") from None
+    except InputFormatError as exc:
+        raise ReferenceDatabaseError(str(exc), code="GB-REF-FORMAT") from None

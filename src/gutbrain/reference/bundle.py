@@ -40,6 +40,7 @@ from gutbrain.errors import GutbrainWarning, ReferenceDatabaseError
 from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.io.jsonfile import write_json
 from gutbrain.model import RANKS, Lineage
+from gutbrain.reference._files import fasta_records
 from gutbrain.reference.manifest import SEQUENCES_NAME, TAXONOMY_NAME, validate_manifest
 
 __all__ = [
@@ -399,21 +400,16 @@ def verify_bundle(path: str | Path | None = None) -> ReferenceBundle:
 
 
 def read_sequences(bundle: ReferenceBundle) -> Iterator[tuple[str, str]]:
-    """Yield ``(id, sequence)`` of every reference, sequences upper case."""
-    header: str | None = None
-    chunks: list[str] = []
-    with gzip.open(bundle.sequences_path, "rt", encoding="ascii") as handle:
-        for line in handle:
-            line = line.rstrip("\r\n")
-            if line.startswith(">"):
-                if header is not None:
-                    yield header, "".join(chunks).upper()
-                header = line[1:].split(None, 1)[0] if len(line) > 1 else ""
-                chunks = []
-            elif line:
-                chunks.append(line)
-    if header is not None:
-        yield header, "".join(chunks).upper()
+    """Yield ``(id, sequence)`` of every reference, sequences upper case.
+
+    Raises
+    ------
+    ReferenceDatabaseError
+        ``GB-REF-FORMAT`` when ``sequences.fasta.gz`` is damaged (truncated gzip, not FASTA).
+    """
+    for record in fasta_records(bundle.sequences_path, code="GB-REF-CHANGED", allow_empty=True):
+        header = record.header
+        yield (header.split(None, 1)[0] if header else ""), record.sequence.upper()
 
 
 def list_bundles() -> list[BundleSummary]:

@@ -47,6 +47,7 @@ from typing import IO, Any
 
 from gutbrain.errors import OutputExistsError, ReferenceDatabaseError
 from gutbrain.model import RANKS, Lineage
+from gutbrain.reference._files import fasta_records
 from gutbrain.reference.bundle import (
     ProgressCallback,
     ReferenceBundle,
@@ -386,14 +387,12 @@ def read_taxdump(
 def _header_names(fasta: Path) -> tuple[set[str], set[str]]:
     species: set[str] = set()
     genera: set[str] = set()
-    with gzip.open(fasta, "rt", encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if line.startswith(">"):
-                head = parse_refseq_header(line[1:])
-                if head.species is not None:
-                    species.add(head.species)
-                if head.genus is not None:
-                    genera.add(head.genus)
+    for record in fasta_records(fasta):
+        head = parse_refseq_header(record.header)
+        if head.species is not None:
+            species.add(head.species)
+        if head.genus is not None:
+            genera.add(head.genus)
     return species, genera
 
 

@@ -47,7 +47,7 @@ from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.io._text import RANK_PREFIXES, split_rank_prefix
 from gutbrain.io.files import sha256_file
 from gutbrain.model import RANKS, Lineage
-from gutbrain.reference._files import text_lines
+from gutbrain.reference._files import fasta_records, text_lines
 from gutbrain.reference.bundle import (
     ProgressCallback,
     ReferenceBundle,
@@ -124,40 +124,17 @@ _ACCESSION = re.compile(r"^(?:[A-Z]{1,2}_?\d{5,}(?:\.\d+)?|[A-Z]{1,6}\d{5,}(?:\.
 def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
     """Yield ``(header without '>', sequence, header line number)`` from a FASTA file (gzip ok).
 
+    The one FASTA parser (:func:`gutbrain.io.reads.iter_fasta`): case kept, white space and
+    blank lines skipped, the alphabet left to the bundle builder.
+
     Raises
     ------
     ReferenceDatabaseError
         ``GB-REF-SEQFILE`` when the file is missing, ``GB-REF-FORMAT`` when it does not start
         with ``>`` or is truncated or binary, ``GB-REF-EMPTY`` when it holds no record.
     """
-    fasta = Path(path)
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    records = 0
-    for number, line in text_lines(fasta, what="sequence file", code="GB-REF-SEQFILE"):
-        if line.startswith(">"):
-            if header is not None:
-                records += 1
-                yield header, "".join(chunks), header_line
-            header = line[1:].strip()
-            header_line = number
-            chunks = []
-        elif header is None:
-            if not line.strip():
-                continue
-            message = (
-                f"{fasta}:{number}: expected a FASTA header starting with '>', found {line[:40]!r}"
-            )
-            raise ReferenceDatabaseError(message, code="GB-REF-FORMAT")
-        else:
-            chunks.append(line.strip())
-    if header is not None:
-        records += 1
-        yield header, "".join(chunks), header_line
-    if records == 0:
-        message = f"{fasta}: no FASTA records; expected '>id' header lines followed by sequence"
-        raise ReferenceDatabaseError(message, code="GB-REF-EMPTY")
+    for record in fasta_records(Path(path)):
+        yield record.header, record.sequence, record.line
 
 
 def _clean_name(name: str | None) -> str | None:

@@ -17,20 +17,12 @@ from typing import Protocol
 
 from gutbrain.errors import InputFormatError
 from gutbrain.io.files import check_input_file
+from gutbrain.io.tables import readers
 from gutbrain.io.tables.biom import write_profile_biom
 from gutbrain.io.tables.cami import read_cami, write_cami
 from gutbrain.io.tables.formats import FORMATS, TableFormat
 from gutbrain.io.tables.matrix import ValueType
 from gutbrain.io.tables.profile import read_profiles_tsv, write_profile_tsv
-from gutbrain.io.tables.readers import (
-    detect_format,
-    read_biom,
-    read_bracken,
-    read_emu,
-    read_kraken,
-    read_metaphlan,
-    read_plain_tsv,
-)
 from gutbrain.model import Profile, Rank
 
 __all__ = [
@@ -70,13 +62,13 @@ class TableWriter(Protocol):
 def _read_biom(
     path: Path, *, taxonomy: str | Path | None, rank: Rank | None, value_type: ValueType
 ) -> list[Profile]:
-    return read_biom(path, taxonomy=taxonomy, rank=rank, value_type=value_type)
+    return readers.read_biom(path, taxonomy=taxonomy, rank=rank, value_type=value_type)
 
 
 def _read_tsv(
     path: Path, *, taxonomy: str | Path | None, rank: Rank | None, value_type: ValueType
 ) -> list[Profile]:
-    return read_plain_tsv(path, taxonomy=taxonomy, rank=rank, value_type=value_type)
+    return readers.read_plain_tsv(path, taxonomy=taxonomy, rank=rank, value_type=value_type)
 
 
 def _read_qiime_taxonomy(
@@ -86,9 +78,9 @@ def _read_qiime_taxonomy(
     if taxonomy is None:
         message = f"format {fmt} needs the taxonomy file (--taxonomy taxonomy.tsv)"
         raise InputFormatError(message, path=path)
-    if detect_format(path) == TableFormat.BIOM:
-        return read_biom(path, taxonomy=taxonomy, value_type=value_type, format_name=fmt)
-    return read_plain_tsv(path, taxonomy=taxonomy, value_type=value_type, format_name=fmt)
+    if readers.detect_format(path) == TableFormat.BIOM:
+        return readers.read_biom(path, taxonomy=taxonomy, value_type=value_type, format_name=fmt)
+    return readers.read_plain_tsv(path, taxonomy=taxonomy, value_type=value_type, format_name=fmt)
 
 
 def _lineage_reader(read: _PathReader) -> TableReader:
@@ -112,10 +104,10 @@ READERS: Mapping[TableFormat, TableReader] = MappingProxyType(
         TableFormat.BIOM: _read_biom,
         TableFormat.TSV: _read_tsv,
         TableFormat.PROFILE: _lineage_reader(read_profiles_tsv),
-        TableFormat.EMU: _lineage_reader(read_emu),
-        TableFormat.KRAKEN: _lineage_reader(read_kraken),
-        TableFormat.BRACKEN: _lineage_reader(read_bracken),
-        TableFormat.METAPHLAN: _lineage_reader(read_metaphlan),
+        TableFormat.EMU: _lineage_reader(readers.read_emu),
+        TableFormat.KRAKEN: _lineage_reader(readers.read_kraken),
+        TableFormat.BRACKEN: _lineage_reader(readers.read_bracken),
+        TableFormat.METAPHLAN: _lineage_reader(readers.read_metaphlan),
         TableFormat.QIIME_TAXONOMY: _read_qiime_taxonomy,
         TableFormat.CAMI: _lineage_reader(read_cami),
     }
@@ -196,7 +188,7 @@ def read_table(
     """
     p = check_input_file(path)
     if format == "auto":
-        fmt = detect_format(p)
+        fmt = readers.detect_format(p)
     elif format in FORMATS:
         fmt = TableFormat(format)
     else:
