@@ -1,0 +1,86 @@
+"""``ErrorCode``: every code documented, every documented code a member, one class per code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import gutbrain
+from gutbrain import errors
+from gutbrain.errors import ErrorCode, GutbrainError
+
+SRC = Path(gutbrain.__file__).parent
+ERRORS_MD = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+
+#: A row of a code table in docs/errors.md: | `GB-…` | exit | meaning | what to do |
+_ROW = re.compile(r"^\| `(GB-[A-Z0-9-]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$")
+
+
+def _documented() -> dict[str, tuple[str, str, str]]:
+    rows: dict[str, tuple[str, str, str]] = {}
+    for line in ERRORS_MD.read_text(encoding="utf-8").splitlines():
+        match = _ROW.match(line)
+        if match is None:
+            continue
+        code, exit_text, meaning, action = (part.strip() for part in match.groups())
+        assert code not in rows, f"{code} documented twice"
+        rows[code] = (exit_text, meaning, action)
+    return rows
+
+
+def _error_classes() -> dict[str, type[GutbrainError]]:
+    """Every GutbrainError subclass by name, including those of cli and web."""
+    pytest.importorskip("fastapi")
+    import gutbrain.cli.cohort
+    import gutbrain.cli.serve
+    import gutbrain.web.uploads  # noqa: F401  (registers UploadError)
+
+    found: dict[str, type[GutbrainError]] = {}
+    todo: list[type[GutbrainError]] = [GutbrainError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("gutbrain."):
+            assert found.setdefault(cls.__name__, cls) is cls, f"two classes {cls.__name__}"
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_code_is_documented_and_every_documented_code_is_a_member() -> None:
+    documented = _documented()
+    members = {member.value for member in ErrorCode}
+    assert sorted(members - documented.keys()) == []  # add a row to docs/errors.md
+    assert sorted(documented.keys() - members) == []  # add the member to ErrorCode
+    for code, (_exit, meaning, action) in documented.items():
+        assert len(meaning) > 10, f"{code}: say what it means"
+        assert len(action) > 10, f"{code}: say what to do"
+
+
+def test_documented_exit_status_is_that_of_the_code_s_class() -> None:
+    classes = _error_classes()
+    documented = _documented()
+    for member in ErrorCode:
+        exit_text = documented[member.value][0]
+        cls = classes[member.error_class]
+        if exit_text.startswith("HTTP "):  # the portal's refusals do not exit
+            assert member.error_class == "UploadError", member
+        else:
+            assert int(exit_text) == cls.exit_code, member
+
+
+def test_member_names_follow_their_codes_and_each_class_default_is_its_own() -> None:
+    for member in ErrorCode:
+        assert member.name == member.value.removeprefix("GB-").replace("-", "_")
+        assert ErrorCode(member.value) is member
+        assert member == member.value  # a StrEnum: compares equal to the stored string
+    for name, cls in _error_classes().items():
+        default = ErrorCode(cls.code)  # a ValueError if a class's default code is no member
+        assert default.error_class in [c.__name__ for c in cls.__mro__], (name, default)
+
+
+def test_error_classes_in_errors_module_are_exported() -> None:
+    for member in ErrorCode:
+        cls = getattr(errors, member.error_class, None)
+        if cls is not None:
+            assert member.error_class in errors.__all__
