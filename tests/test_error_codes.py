@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -84,3 +85,40 @@ def test_error_classes_in_errors_module_are_exported() -> None:
         cls = getattr(errors, member.error_class, None)
         if cls is not None:
             assert member.error_class in errors.__all__
+
+
+def _code_of(node: ast.expr) -> ErrorCode | None:
+    """The code an argument names: ``ErrorCode.X`` or a ``"GB-…"`` literal; else None."""
+    if isinstance(node, ast.Attribute) and ast.unparse(node.value) in {
+        "ErrorCode",
+        "errors.ErrorCode",
+    }:
+        return ErrorCode[node.attr]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return ErrorCode(node.value)
+    return None
+
+
+def test_each_code_is_raised_with_its_own_class_only() -> None:
+    """One error per condition: ``SomeError(..., code=X)`` in src/ uses X's class.
+
+    ``UploadError`` is the portal's refusal: it carries the code of the condition (e.g.
+    ``GB-EMPTY``, ``GB-NOSPACE``) with an HTTP status, so it may carry any code.
+    """
+    classes = _error_classes()
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name not in classes or name == "UploadError":
+                continue
+            for keyword in node.keywords:
+                code = _code_of(keyword.value) if keyword.arg == "code" else None
+                if code is not None and code.error_class != name:
+                    where = f"{path.relative_to(SRC)}:{node.lineno}"
+                    wrong.append(f"{where}: {name} with {code.value} ({code.error_class})")
+    assert wrong == []

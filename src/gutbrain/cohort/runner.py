@@ -39,7 +39,7 @@ import pyarrow as pa
 from gutbrain import __version__
 from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
-from gutbrain.errors import GutbrainError, OutputError, ValidationError
+from gutbrain.errors import GutbrainError, OptionError, OutputError
 from gutbrain.io.files import sha256_file
 from gutbrain.result import TERMINAL_ALERT_LEVELS
 
@@ -340,7 +340,7 @@ def run_cohort(
 
     if workers < 1:
         message = f"workers must be at least 1, got {workers}"
-        raise ValidationError(message)
+        raise OptionError(message)
     if sample_function is None:
         from gutbrain.cohort.sample import process_sample
 

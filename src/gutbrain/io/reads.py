@@ -995,7 +995,7 @@ def iter_sample_reads(
     checked = [check_input_file(p) for p in paths]
     if not checked:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-FQ-EMPTY")
+        raise EmptyInputError(message, code="GB-NO-READ-FILES")
     if max_line_length < 1:
         message = f"max_line_length must be positive, got {max_line_length}"
         raise ValueError(message)
