@@ -122,3 +122,60 @@ def test_each_code_is_raised_with_its_own_class_only() -> None:
                     where = f"{path.relative_to(SRC)}:{node.lineno}"
                     wrong.append(f"{where}: {name} with {code.value} ({code.error_class})")
     assert wrong == []
+
+
+# --- conditions that had two codes or classes now have one (issue 15, item 4)
+
+
+def test_a_text_input_that_is_not_utf8_is_gb_encoding(tmp_path: Path) -> None:
+    from gutbrain.cohort.sheet import read_sample_sheet
+    from gutbrain.gutbrain_axis.modules import read_ko_table
+
+    sheet = tmp_path / "latin1.csv"
+    sheet.write_bytes("sample_id,profile\nS\xe9,x\n".encode("latin-1"))
+    ko = tmp_path / "latin1.tsv"
+    ko.write_bytes("KO\tS\xe9\nK00001\t1\n".encode("latin-1"))
+    for read in (lambda: read_sample_sheet(sheet), lambda: read_ko_table(ko)):
+        with pytest.raises(errors.InputFormatError, match="not UTF-8") as info:
+            read()
+        assert info.value.code == ErrorCode.ENCODING  # as answers and markers files
+
+
+@pytest.mark.parametrize(
+    ("cell", "code"),
+    [("abc", ErrorCode.TAB_NUM), ("-1", ErrorCode.TAB_NEG), ("nan", ErrorCode.TAB_NONFINITE)],
+)
+def test_a_ko_table_cell_has_the_codes_of_any_table_cell(
+    tmp_path: Path, cell: str, code: ErrorCode
+) -> None:
+    from gutbrain.gutbrain_axis.modules import read_ko_table
+
+    ko = tmp_path / "ko.tsv"
+    ko.write_text(f"KO\tS1\nK00001\t{cell}\n", encoding="utf-8")
+    with pytest.raises(errors.InputFormatError, match=r"ko\.tsv:2") as info:
+        read_ko_table(ko)
+    assert info.value.code == code
+
+
+def test_a_repeated_sample_id_is_gb_tab_dupsample_also_when_writing() -> None:
+    from gutbrain.io.tables_profile import format_profile_tsv
+    from gutbrain.model import Profile, Provenance, SampleId
+
+    profile = Profile(SampleId("a"), [], {}, Provenance("0", "t"), 0)
+    with pytest.raises(errors.InputFormatError, match="'a' appears twice") as info:
+        format_profile_tsv([profile, profile])
+    assert info.value.code == ErrorCode.TAB_DUPSAMPLE
+
+
+def test_ecology_options_are_option_errors() -> None:
+    import pandas as pd
+
+    from gutbrain.ecology import beta_diversity, rarefy
+
+    matrix = pd.DataFrame([[1, 2], [3, 4]], index=["a", "b"], columns=["x", "y"])
+    with pytest.raises(errors.OptionError, match="unknown beta metric 'nope'") as info:
+        beta_diversity(matrix, "nope")
+    assert info.value.code == ErrorCode.OPTION
+    with pytest.raises(errors.OptionError, match="depth must be positive") as info:
+        rarefy(matrix, 0, seed=1)
+    assert info.value.code == ErrorCode.OPTION
