@@ -73,7 +73,7 @@ def test_report_on_a_missing_file(tmp_path: Path) -> None:
 def test_run_without_reads_or_table_is_a_usage_error(tmp_path: Path) -> None:
     done = _run("run", "--out", str(tmp_path / "o"))
     assert done.returncode == EX_DATAERR
-    assert "no read files given" in done.stderr
+    assert "error[GB-NO-READ-FILES] no read files given" in done.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import namedtuple
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -13,11 +14,13 @@ from gutbrain.cohort.runner import (
     SampleTask,
     check_free_space,
     compute_task_key,
+    run_cohort,
     run_sample_safely,
 )
-from gutbrain.cohort.sheet import SampleSpec
+from gutbrain.cohort.sheet import SampleSheet, SampleSpec
+from gutbrain.cohort.store import CohortStore
 from gutbrain.cohort.tasks import SampleParameters
-from gutbrain.errors import InputFormatError, OutputError
+from gutbrain.errors import ErrorCode, InputFormatError, OptionError, OutputError
 from gutbrain.model import SampleId
 
 
@@ -87,3 +90,10 @@ def test_free_space_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         check_free_space(tmp_path, 10**6)
     assert info.value.code == "GB-NOSPACE"
     check_free_space(tmp_path, 10**5)  # enough
+
+
+def test_a_worker_count_below_one_is_an_option_error(tmp_path: Path) -> None:
+    sheet = SampleSheet(path=str(tmp_path / "samples.tsv"), samples=(), covariate_names=())
+    with pytest.raises(OptionError, match="workers must be at least 1") as info:
+        run_cohort(sheet, cast("CohortStore", None), workers=0)  # refused before any use
+    assert info.value.code == ErrorCode.OPTION

@@ -16,7 +16,7 @@ from gutbrain.ecology import (
     rarefy,
     rarefy_counts,
 )
-from gutbrain.errors import InputFormatError, LowDepthWarning
+from gutbrain.errors import InputFormatError, LowDepthWarning, OptionError
 from gutbrain.model import Lineage, Profile, Provenance, SampleId, TaxonRow
 
 
@@ -161,5 +161,5 @@ def test_diversity_summary_excludes_and_rarefies() -> None:
     assert set(result.beta) == {"bray_curtis", "jaccard", "aitchison"}
     assert result.used_counts
     assert not result.alpha.isna().any().any()
-    with pytest.raises(InputFormatError, match="seed"):
+    with pytest.raises(OptionError, match="seed"):
         diversity_summary(ps[:1], rank="species", rarefy_depth=5)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gutbrain.errors import InputFormatError, ValidationError
+from gutbrain.errors import ErrorCode, InputFormatError, OptionError
 from gutbrain.io.readqc import (
     DROP_REASONS,
     QC_PRESETS,
@@ -75,11 +75,11 @@ def test_quantile_matches_numpy_linear(lengths: list[int], probability: float) -
 
 
 def test_settings_validated() -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(OptionError) as info:
         QCSettings(min_length=500, max_length=100, min_mean_quality=-1)
     assert info.value.code == "GB-QC-SETTINGS"
     assert "max_length 100 < min_length 500" in str(info.value)
-    with pytest.raises(ValidationError):
+    with pytest.raises(OptionError):
         QCSettings(min_length=1, max_length=2, min_mean_quality=None, max_ambiguous_fraction=2)
 
 
@@ -278,8 +278,9 @@ def test_reservoir_skip_ahead_keeps_positions_uniform() -> None:
 
 
 def test_reservoir_size_must_be_positive() -> None:
-    with pytest.raises(ValidationError, match="subsample size 0"):
+    with pytest.raises(OptionError, match="subsample size 0") as info:
         Reservoir(0, seed=1)
+    assert info.value.code == ErrorCode.QC_SETTINGS
 
 
 def test_qc_reads_subsamples_only_kept_reads() -> None:

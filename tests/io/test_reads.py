@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gutbrain.errors import EmptyInputError, InputFormatError, InputMissingError, InputWarning
+from gutbrain.errors import (
+    EmptyInputError,
+    ErrorCode,
+    InputFormatError,
+    InputMissingError,
+    InputWarning,
+)
 from gutbrain.io import reads as reads_module
 from gutbrain.io.reads import (
     Read,
@@ -284,8 +290,9 @@ def test_missing_path_and_folder_are_input_missing(tmp_path: Path) -> None:
         iter_reads(tmp_path / "nope.fq")
     with pytest.raises(InputMissingError):
         iter_reads(tmp_path)
-    with pytest.raises(EmptyInputError):
+    with pytest.raises(EmptyInputError) as info:
         iter_sample_reads([])
+    assert info.value.code == ErrorCode.NO_READ_FILES  # as profile_sample, run_sample and `run`
 
 
 def test_device_path_is_input_missing() -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gutbrain.errors import InputFormatError, OutputError, ValidationError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, OptionError, OutputError
 from gutbrain.io.files import sha256_file
 from gutbrain.io.profile_files import write_profile_files
 from gutbrain.io.tables import read_profile_tsv
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.fit import _classify_unique
-from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
+from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from tests.profile.profile_helpers import reference_sequences
@@ -151,14 +151,25 @@ def test_disjoint_primary_alignments_on_two_genera_are_chimeras(
     assert status.tolist() == ["unassigned_chimera", None, None]
 
 
-def test_bad_options_are_validation_errors(
+def test_bad_options_are_option_errors(
     tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
 ) -> None:
     reads = make_reads("x.fq.gz", {FRAGILIS: 1}, seed=7)
-    with pytest.raises(ValidationError, match="preset"):
+    with pytest.raises(OptionError, match="preset") as info:
         profile_sample([reads], bundle=tiny_bundle, preset="sanger")
-    with pytest.raises(ValidationError, match="min_abundance"):
+    assert info.value.code == ErrorCode.PROFILE_OPTIONS
+    with pytest.raises(OptionError, match="min_abundance") as info:
         profile_sample([reads], bundle=tiny_bundle, min_abundance=1.5)
+    assert info.value.code == ErrorCode.PROFILE_OPTIONS
+    with pytest.raises(OptionError, match="sanger") as info:
+        ensure_profile_indexes(tiny_bundle, preset="sanger")
+    assert info.value.code == ErrorCode.PROFILE_OPTIONS
+
+
+def test_no_read_files_is_the_one_no_read_files_error(tiny_bundle: ReferenceBundle) -> None:
+    with pytest.raises(EmptyInputError, match="no read files given") as info:
+        profile_sample([], bundle=tiny_bundle)
+    assert info.value.code == ErrorCode.NO_READ_FILES
 
 
 def test_two_processes_give_the_same_profile(

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from gutbrain.errors import InputFormatError, OutputExistsError, ValidationError
+from gutbrain.errors import (
+    EmptyInputError,
+    ErrorCode,
+    InputFormatError,
+    OutputExistsError,
+    ValidationError,
+)
 from gutbrain.report.render import public_json
 from gutbrain.result import read_result
 from gutbrain.workflow import run as run_module
@@ -129,6 +135,13 @@ def test_existing_out_dir_is_refused_and_kept(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError):
         run_sample([_subset_reads(tmp_path, 5)], out_dir=out)
     assert (out / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_no_read_files_is_the_one_no_read_files_error(tmp_path: Path) -> None:
+    with pytest.raises(EmptyInputError, match="no read files given") as info:
+        run_sample([], out_dir=tmp_path / "out")
+    assert info.value.code == ErrorCode.NO_READ_FILES
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_answers_fail_before_profiling_and_write_nothing(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import GutbrainError, InputFormatError, ValidationError
+from gutbrain.errors import GutbrainError, InputFormatError, OptionError
 from gutbrain.model import Rank, ReadType
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def query_command(
 
     if output_format not in {"table", "tsv", "csv"}:
         message = f"--format must be table, tsv or csv, got {output_format!r}"
-        raise ValidationError(message)
+        raise OptionError(message)
     with open_store(store.expanduser().resolve()) as opened:
         opened.verify()
         con = opened.connect_duckdb()
@@ -297,7 +297,7 @@ def associate_command(
 
     if method not in {"lm", "ancombc", "both"}:
         message = f"--method must be lm, ancombc or both, got {method!r}"
-        raise ValidationError(message)
+        raise OptionError(message)
     chosen: Literal["lm", "ancombc", "both"] = method  # type: ignore[assignment]
     names = [c.strip() for c in covariates.split(",") if c.strip()]
     with open_store(store.expanduser().resolve(), writable=True) as opened:

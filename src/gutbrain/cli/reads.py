@@ -13,7 +13,7 @@ from rich.table import Table
 from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import OutputExistsError, ValidationError
+from gutbrain.errors import OptionError, OutputExistsError
 from gutbrain.io.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -70,7 +70,7 @@ def _settings(
                 else max_ambiguous_fraction
             ),
         )
-    except ValidationError as exc:  # contradictory options are a usage error (exit 2)
+    except OptionError as exc:  # contradictory options are a usage error (exit 2)
         message = f"{exc} (preset {preset.value}: {base.describe()})"
         raise typer.BadParameter(message) from None
 

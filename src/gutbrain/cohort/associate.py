@@ -30,7 +30,7 @@ from gutbrain.cohort.stats import (
     prevalence_filter,
 )
 from gutbrain.cohort.store import CohortStore
-from gutbrain.errors import ValidationError
+from gutbrain.errors import OptionError, ValidationError
 
 __all__ = [
     "AssociationResult",
@@ -150,7 +150,7 @@ def associate_tables(
     """
     if method not in ("lm", "ancombc", "both"):
         message = f"method must be lm, ancombc or both, got {method!r}"
-        raise ValidationError(message)
+        raise OptionError(message)
     used = [outcome, *covariates]
     missing = [c for c in used if c not in metadata.columns]
     if missing:

@@ -50,7 +50,7 @@ from gutbrain.cohort.tasks import (
     SampleTask,
     StoreRow,
 )
-from gutbrain.errors import GutbrainError, OutputError, ValidationError
+from gutbrain.errors import GutbrainError, OptionError, OutputError
 from gutbrain.io.files import sha256_file
 
 __all__ = [
@@ -288,7 +288,7 @@ def run_cohort(
 
     if workers < 1:
         message = f"workers must be at least 1, got {workers}"
-        raise ValidationError(message)
+        raise OptionError(message)
     if sample_function is None:
         from gutbrain.cohort.sample import process_sample
 

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gutbrain.errors import ValidationError
+from gutbrain.errors import OptionError, ValidationError
 
 __all__ = [
     "Agreement",
@@ -137,7 +137,7 @@ def prevalence_filter(table: pd.DataFrame, *, min_prevalence: float = 0.1) -> pd
     """
     if not 0.0 <= min_prevalence <= 1.0:
         message = f"min_prevalence must be in [0, 1], got {min_prevalence}"
-        raise ValidationError(message)
+        raise OptionError(message)
     prevalence = (table > 0).mean(axis=0)
     kept = table.loc[:, prevalence >= min_prevalence]
     logger.info(

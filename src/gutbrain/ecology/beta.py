@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial.distance import pdist, squareform
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import InputFormatError, OptionError
 
 __all__ = [
     "BETA_METRICS",
@@ -144,7 +144,9 @@ def beta_diversity(matrix: pd.DataFrame, metric: str, *, tree: Any | None = None
     Raises
     ------
     InputFormatError
-        For an unknown metric, or a UniFrac metric without a tree.
+        ``GB-TREE`` for a UniFrac metric without a tree.
+    OptionError
+        For an unknown metric.
     """
     if metric == "bray_curtis":
         return bray_curtis(matrix)
@@ -158,4 +160,4 @@ def beta_diversity(matrix: pd.DataFrame, metric: str, *, tree: Any | None = None
             raise InputFormatError(message, code="GB-TREE")
         return unifrac(matrix, tree, weighted=metric == "weighted_unifrac")
     message = f"unknown beta metric {metric!r}; expected one of {', '.join(BETA_METRICS)}"
-    raise InputFormatError(message)
+    raise OptionError(message)

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gutbrain.errors import InputFormatError, LowDepthWarning
+from gutbrain.errors import InputFormatError, LowDepthWarning, OptionError
 
 __all__ = ["rarefaction_curve", "rarefy", "rarefy_counts"]
 
@@ -65,7 +65,7 @@ def rarefy(matrix: pd.DataFrame, depth: int, *, seed: int) -> pd.DataFrame:
     """
     if depth <= 0:
         message = f"rarefaction depth must be positive, got {depth}"
-        raise InputFormatError(message)
+        raise OptionError(message)
     rng = np.random.default_rng(seed)
     x = _as_counts(matrix.to_numpy())
     totals = x.sum(axis=1)

@@ -15,7 +15,7 @@ from gutbrain.ecology.beta import beta_diversity
 from gutbrain.ecology.matrix import profiles_to_matrix
 from gutbrain.ecology.ordination import Ordination, pcoa
 from gutbrain.ecology.rarefaction import rarefaction_curve, rarefy
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import InputFormatError, OptionError
 from gutbrain.model import Profile, Rank
 
 __all__ = ["DiversityResult", "diversity_summary"]
@@ -63,7 +63,9 @@ def diversity_summary(
     Raises
     ------
     InputFormatError
-        When rarefaction is asked without counts or seed, or no sample is left.
+        When rarefaction is asked without counts, or no sample is left.
+    OptionError
+        When rarefaction is asked without a seed.
     """
     excluded: dict[str, str] = {}
     kept: list[Profile] = []
@@ -98,7 +100,7 @@ def diversity_summary(
             raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
         if seed is None:
             message = "rarefaction needs a seed (--seed) so that it can be repeated"
-            raise InputFormatError(message)
+            raise OptionError(message)
         before = set(matrix.index)
         matrix = rarefy(matrix, rarefy_depth, seed=seed)
         for sample in sorted(before - set(matrix.index)):

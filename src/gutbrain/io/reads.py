@@ -1050,7 +1050,7 @@ def iter_sample_reads(
     checked = [check_input_file(p) for p in paths]
     if not checked:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-FQ-EMPTY")
+        raise EmptyInputError(message, code="GB-NO-READ-FILES")
     _check_cap(max_line_length)
     sample = _Sample(
         checked,

@@ -57,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gutbrain._typing import IntArray
-from gutbrain.errors import ReferenceDatabaseError, ValidationError
+from gutbrain.errors import OptionError, ReferenceDatabaseError
 from gutbrain.reference.bundle import ReferenceBundle, read_sequences
 from gutbrain.reference.index import find_index, writable_index_folder
 
@@ -115,7 +115,7 @@ class ScreenSettings:
                 f"max_units={self.max_units}: expected 1 <= k <= 31 (k >= 8 unless scale is "
                 "1), scale >= 1, max_units >= 1"
             )
-            raise ValidationError(message, code="GB-PROFILE-OPTIONS")
+            raise OptionError(message, code="GB-PROFILE-OPTIONS")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dictionary for provenance."""

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gutbrain.errors import EmptyInputError, ValidationError
+from gutbrain.errors import EmptyInputError, OptionError
 from gutbrain.io.files import check_input_file
 from gutbrain.io.profile_files import EMSummary, ProfileResult
 from gutbrain.io.readqc import QC_PRESETS
@@ -109,7 +109,7 @@ def profile_sample(
         Unreadable or malformed reads; ``GB-QC-NOREADS`` when no read passes QC.
     ReferenceDatabaseError
         The reference or its minimap2 index is unusable.
-    ValidationError
+    OptionError
         ``GB-PROFILE-OPTIONS`` for an unknown preset or out-of-range option.
     """
     _check_options(preset, min_abundance, threads)
@@ -162,7 +162,7 @@ def _check_options(preset: ReadType | str, min_abundance: float | None, threads:
         problems.append(f"threads {threads} must be at least 1")
     if problems:
         message = f"invalid profile options: {'; '.join(problems)}"
-        raise ValidationError(message, code="GB-PROFILE-OPTIONS")
+        raise OptionError(message, code="GB-PROFILE-OPTIONS")
 
 
 def _read_paths(read_paths: Sequence[str | Path]) -> list[Path]:
@@ -170,7 +170,7 @@ def _read_paths(read_paths: Sequence[str | Path]) -> list[Path]:
     paths = [check_input_file(p) for p in read_paths]
     if not paths:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-FQ-EMPTY")
+        raise EmptyInputError(message, code="GB-NO-READ-FILES")
     return paths
 
 
@@ -181,12 +181,12 @@ def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: ReadType | str) -
 
     Raises
     ------
-    ValidationError
-        When ``preset`` is not one of :data:`PROFILE_PRESETS`.
+    OptionError
+        ``GB-PROFILE-OPTIONS`` when ``preset`` is not one of :data:`PROFILE_PRESETS`.
     """
     if preset not in PROFILE_PRESETS:
         message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
-        raise ValidationError(message)
+        raise OptionError(message, code="GB-PROFILE-OPTIONS")
     settings = PROFILE_PRESETS[ReadType(preset)]
     return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in index_passes(settings)]
 

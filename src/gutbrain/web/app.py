@@ -18,7 +18,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gutbrain.errors import GutbrainError, InputFormatError, OutputError, ValidationError
+from gutbrain.errors import (
+    GutbrainError,
+    InputFormatError,
+    OptionError,
+    OutputError,
+    ValidationError,
+)
 from gutbrain.web import auth, pages
 from gutbrain.web._portal import LoginRequired, Portal, render, viewer_of
 from gutbrain.web.settings import PortalSettings
@@ -158,7 +164,7 @@ def _status_of(exc: GutbrainError) -> int:
     status = getattr(exc, "status", None)
     if isinstance(status, int):
         return status
-    if isinstance(exc, InputFormatError | ValidationError):
+    if isinstance(exc, InputFormatError | ValidationError | OptionError):
         return 422
     if isinstance(exc, OutputError):
         return 507

@@ -358,7 +358,7 @@ async def upload_sample(request: Request, person_id: str) -> Response:
         if exc.errno not in _DISK_FULL:
             raise
         logger.error("upload refused: the data folder's file system is full")
-        full = UploadError(_DISK_FULL_MESSAGE, status=507, code="GB-DISK-FULL")
+        full = UploadError(_DISK_FULL_MESSAGE, status=507, code="GB-NOSPACE")
         return _refused_upload(request, viewer, person, full, form)
     except BaseException:
         if form is not None:

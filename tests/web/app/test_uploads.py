@@ -323,4 +323,5 @@ def test_full_disk_is_507_and_nothing_half_stored(
     monkeypatch.setattr(uploads.os, "replace", os.replace)
     assert response.status_code == 507
     assert "storage is full, so nothing was stored" in response.text
+    assert "GB-NOSPACE" in response.text  # the code of a full disk everywhere
     _no_sample_stored(world)

@@ -186,7 +186,7 @@ def format_profile_tsv(profiles: Sequence[Profile]) -> str:
     for profile in profiles:
         if profile.sample_id in seen:
             message = f"sample {profile.sample_id!r} appears twice; sample IDs must be unique"
-            raise InputFormatError(message)
+            raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
         seen.add(profile.sample_id)
         out.extend("\t".join(cells) for cells in _rows_of(profile))
     return "\n".join(out) + "\n"
