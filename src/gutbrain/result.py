@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from gutbrain.errors import InputFormatError, InputMissingError, OutputError
+from gutbrain.errors import ErrorCode, InputFormatError, InputMissingError, OutputError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -460,11 +460,11 @@ def read_result(path: str | Path) -> Result:
             f"result schema version {version or '(missing)'} is not readable by this gutbrain "
             f"(schema {SCHEMA_VERSION}); re-run gutbrain interpret"
         )
-        raise InputFormatError(message, path=source, code="GB-RESULT-VERSION")
+        raise InputFormatError(message, path=source, code=ErrorCode.RESULT_VERSION)
     try:
         return Result.model_validate(raw)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         message = f"invalid result at {where}: {first['msg']} ({exc.error_count()} error(s))"
-        raise InputFormatError(message, path=source, code="GB-RESULT") from None
+        raise InputFormatError(message, path=source, code=ErrorCode.RESULT) from None

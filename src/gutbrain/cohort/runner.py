@@ -39,7 +39,7 @@ import pyarrow as pa
 from gutbrain import __version__
 from gutbrain.cohort.sheet import SampleSheet, SampleSpec
 from gutbrain.cohort.store import CohortStore, profile_rows_table, score_rows_table
-from gutbrain.errors import GutbrainError, OptionError, OutputError
+from gutbrain.errors import ErrorCode, GutbrainError, OptionError, OutputError
 from gutbrain.io.files import sha256_file
 from gutbrain.result import TERMINAL_ALERT_LEVELS
 
@@ -255,7 +255,7 @@ def check_free_space(folder: Path, needed: int, *, margin: float = 1.5) -> None:
             f"{folder}: {free / 1e6:.0f} MB free, the cohort may need {needed / 1e6:.0f} MB "
             f"(× {margin} margin); free some space or choose another --out"
         )
-        raise OutputError(message, code="GB-NOSPACE")
+        raise OutputError(message, code=ErrorCode.NOSPACE)
 
 
 def _metadata_frame(sheet: SampleSheet) -> pd.DataFrame:
@@ -539,7 +539,7 @@ def _commit(
             sample_id,
             task_key=task.task_key,
             run_id=run_id,
-            code="GB-RESULT",
+            code=ErrorCode.RESULT,
             message=f"the sample's result could not be stored: {exc}",
         )
         return

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
 
-from gutbrain.errors import InputFormatError, InputMissingError
+from gutbrain.errors import ErrorCode, InputFormatError, InputMissingError
 
 __all__ = [
     "DiversityEvidence",
@@ -211,7 +211,7 @@ def _ids(cell: str) -> tuple[str, ...]:
 def _choice(value: str, allowed: tuple[str, ...], *, path: Path, line: int, column: str) -> str:
     if value not in allowed:
         message = f"column {column!r} is {value!r}; expected one of {', '.join(allowed)}"
-        raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
     return value
 
 
@@ -254,10 +254,10 @@ def _load(folder: Path) -> KnowledgeBase:
         for sid in _ids(r.get("source_id", "")):
             if sid not in sources:
                 message = f"source {sid!r} is not in sources.tsv"
-                raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+                raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         if not _ids(r.get("source_id", "")):
             message = "row has no source_id; every knowledge row needs one"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         grade = _choice(r["evidence_grade"], _GRADES, path=path, line=line, column="grade")
         ver = _choice(
             r["verification"], _VERIFICATIONS, path=path, line=line, column="verification"

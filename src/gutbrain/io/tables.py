@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.files import check_input_file
 from gutbrain.io.tables_biom import profiles_to_biom, write_profile_biom
 from gutbrain.io.tables_cami import format_cami, read_cami, write_cami
@@ -131,7 +131,7 @@ def read_table(
             f"{Path(taxonomy).name} would be ignored; give a taxonomy only with BIOM or TSV "
             "feature tables (or set --format)"
         )
-        raise InputFormatError(message, path=p, code="GB-TAB-TAXONOMY")
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_TAXONOMY)
     if fmt == "qiime-taxonomy":
         if taxonomy is None:
             message = "format qiime-taxonomy needs the taxonomy file (--taxonomy taxonomy.tsv)"

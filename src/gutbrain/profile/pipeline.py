@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gutbrain import __version__
-from gutbrain.errors import EmptyInputError, OptionError
+from gutbrain.errors import EmptyInputError, ErrorCode, OptionError
 from gutbrain.io.files import (
     atomic_directory,
     atomic_write_text,
@@ -272,7 +272,7 @@ def _check_options(preset: str, min_abundance: float | None, threads: int) -> No
         problems.append(f"threads {threads} must be at least 1")
     if problems:
         message = f"invalid profile options: {'; '.join(problems)}"
-        raise OptionError(message, code="GB-PROFILE-OPTIONS")
+        raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
 
 @dataclass(slots=True)
@@ -726,7 +726,7 @@ def profile_sample(
     paths = [check_input_file(p) for p in read_paths]
     if not paths:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-NO-READ-FILES")
+        raise EmptyInputError(message, code=ErrorCode.NO_READ_FILES)
     sample = SampleId(sample_id or (paths[0].name.split(".")[0] if paths else "sample"))
     align = settings.alignment
     index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
@@ -1073,7 +1073,7 @@ def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: str) -> list[Path
     """
     if preset not in PROFILE_PRESETS:
         message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
-        raise OptionError(message, code="GB-PROFILE-OPTIONS")
+        raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
     settings = PROFILE_PRESETS[preset]
     return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in index_passes(settings)]
 

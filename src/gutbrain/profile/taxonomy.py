@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 
 __all__ = [
@@ -89,7 +89,7 @@ class TaxonIndex:
                     f"reference {name!r} is in the minimap2 index but not in the bundle's "
                     "taxonomy; rebuild the index (gutbrain db index) or the bundle"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
             key: tuple[object, ...] = (
                 ("species", lineage.genus, lineage.species)
                 if lineage.species is not None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 
 __all__ = ["open_text", "text_lines"]
 
@@ -40,7 +40,7 @@ def text_lines(path: Path, *, what: str, code: str) -> Iterator[tuple[int, str]]
                 yield number, line.rstrip("\r\n")
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         message = f"{path}:{number + 1}: {what} is truncated or not valid gzip ({exc})"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT) from exc
     except UnicodeDecodeError as exc:
         message = f"{path}:{number + 1}: {what} is not text (binary data); expected UTF-8 text"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT) from exc
