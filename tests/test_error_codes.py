@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,26 @@ def test_each_code_is_raised_with_its_own_class_only() -> None:
                     where = f"{path.relative_to(SRC)}:{node.lineno}"
                     wrong.append(f"{where}: {name} with {code.value} ({code.error_class})")
     assert wrong == []
+
+
+#: A string literal that is exactly one code, as the codemod rewrites it.
+_BARE_CODE = re.compile(r"""^[rRuU]?(['"])GB-[A-Z0-9]+(?:-[A-Z0-9]+)*\1$""")
+
+
+def test_no_bare_code_literal_outside_errors_py() -> None:
+    """Codes go through ``ErrorCode`` (so a new code needs a member and a docs row).
+
+    /work/briefs/errorcode_codemod.py rewrites ``"GB-…"`` literals to members.
+    """
+    bare = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "errors.py":
+            continue
+        source = path.read_text(encoding="utf-8")
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.STRING and _BARE_CODE.match(token.string):
+                bare.append(f"{path.relative_to(SRC)}:{token.start[0]}: {token.string}")
+    assert bare == []
 
 
 # --- conditions that had two codes or classes now have one (issue 15, item 4)

@@ -498,11 +498,11 @@ def read_result(path: str | Path) -> Result:
             f"result schema version {version or '(missing)'} is not readable by this gutbrain "
             f"(schema {SCHEMA_VERSION}); re-run gutbrain interpret"
         )
-        raise InputFormatError(message, path=source, code="GB-RESULT-VERSION")
+        raise InputFormatError(message, path=source, code=ErrorCode.RESULT_VERSION)
     try:
         return Result.model_validate(raw)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         message = f"invalid result at {where}: {first['msg']} ({exc.error_count()} error(s))"
-        raise InputFormatError(message, path=source, code="GB-RESULT") from None
+        raise InputFormatError(message, path=source, code=ErrorCode.RESULT) from None

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.files import check_input_file
 from gutbrain.result import ModuleCoverage
 
@@ -71,7 +71,7 @@ def _open_text(path: Path) -> list[str]:
         return data.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         message = "not UTF-8 text; expected a module definition or KO table"
-        raise InputFormatError(message, path=path, code="GB-ENCODING") from None
+        raise InputFormatError(message, path=path, code=ErrorCode.ENCODING) from None
 
 
 def read_module_definitions(path: str | Path) -> tuple[ModuleDefinition, ...]:
@@ -164,10 +164,12 @@ def read_ko_table(path: str | Path, *, sample: str | None = None) -> dict[str, f
             message = (
                 f"KO {ko}: value {row[index + 1] if len(row) > index + 1 else ''!r} is not a number"
             )
-            raise InputFormatError(message, path=source, line=number, code="GB-TAB-NUM") from None
+            raise InputFormatError(
+                message, path=source, line=number, code=ErrorCode.TAB_NUM
+            ) from None
         if value < 0 or value != value:
             message = f"KO {ko}: value {value} must be a number >= 0"
-            code = "GB-TAB-NEG" if value < 0 else "GB-TAB-NONFINITE"
+            code = ErrorCode.TAB_NEG if value < 0 else ErrorCode.TAB_NONFINITE
             raise InputFormatError(message, path=source, line=number, code=code)
         out[ko.split(":")[0]] = out.get(ko.split(":")[0], 0.0) + value
     if not out:

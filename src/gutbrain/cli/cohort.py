@@ -37,14 +37,14 @@ EXIT_SAMPLES_FAILED = 3
 class SamplesFailedError(GutbrainError):
     """``cohort run`` finished, but some samples failed (listed above the message)."""
 
-    code = "GB-SAMPLES-FAILED"
+    code = ErrorCode.SAMPLES_FAILED
     exit_code = EXIT_SAMPLES_FAILED
 
 
 class RunInterruptedError(GutbrainError):
     """``cohort run`` was interrupted (Ctrl-C); committed samples stay, a rerun resumes."""
 
-    code = "GB-INTERRUPTED"
+    code = ErrorCode.INTERRUPTED
     exit_code = 130
 
 
@@ -257,7 +257,7 @@ def query_command(
             frame = con.execute(sql).fetch_df()
         except Exception as exc:  # duckdb.Error has no stable public base across versions
             message = f"SQL failed: {exc}"
-            raise InputFormatError(message, code="GB-SQL") from None
+            raise InputFormatError(message, code=ErrorCode.SQL) from None
         finally:
             con.close()
     if output_format in {"tsv", "csv"}:

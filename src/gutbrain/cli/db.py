@@ -174,7 +174,7 @@ def groups_command(
             f"{bundle.path}: the packaged default reference is read-only; its groups are built "
             "by scripts/build_default_reference.py"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
     if not 0.5 <= min_identity <= 1.0 or max_group_size < 2:
         message = "--min-identity must lie in [0.5, 1] and --max-group-size be at least 2"
         raise typer.BadParameter(message)

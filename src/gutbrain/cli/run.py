@@ -12,7 +12,7 @@ import typer
 from gutbrain.cli._alerts import CRISIS_CONTACT, print_alerts
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import ProgressCallback, progress_bar
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import check_output_path
 from gutbrain.io.tables import FORMATS
 from gutbrain.model import RANKS, ReadType
@@ -131,7 +131,7 @@ def run(
         raise InputFormatError(message)
     if table is None and not reads:
         message = "no read files given; pass FASTQ/FASTA files or --table TABLE"
-        raise EmptyInputError(message, code="GB-NO-READ-FILES")
+        raise EmptyInputError(message, code=ErrorCode.NO_READ_FILES)
     if fmt != "auto" and fmt not in FORMATS:
         message = f"--format {fmt!r} is not auto or one of {', '.join(FORMATS)}"
         raise typer.BadParameter(message)

@@ -15,7 +15,7 @@ import typer
 
 from gutbrain.cli._alerts import CRISIS_CONTACT
 from gutbrain.cli._app import console, err_console
-from gutbrain.errors import GutbrainError
+from gutbrain.errors import ErrorCode, GutbrainError
 
 if TYPE_CHECKING:
     from gutbrain.web.settings import PortalSettings
@@ -33,7 +33,7 @@ WORKER_STOP_SECONDS = 30.0
 class PortalSetupError(GutbrainError):
     """``gutbrain serve`` cannot start: the web extra is missing or an option is invalid."""
 
-    code = "GB-SERVE"
+    code = ErrorCode.SERVE
     exit_code = 78
 
 

@@ -11,7 +11,7 @@ import typer
 from gutbrain import __version__
 from gutbrain.cli._app import console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import atomic_directory, check_output_path, resolve_path, sha256_file
 from gutbrain.io.jsonfile import write_json
 from gutbrain.io.tables import (
@@ -107,7 +107,7 @@ def _import_command(
             "no sample has reads or abundance (all-zero samples are excluded); "
             "expected at least one non-empty sample"
         )
-        raise EmptyInputError(message, path=table, code="GB-TAB-ALLZERO")
+        raise EmptyInputError(message, path=table, code=ErrorCode.TAB_ALLZERO)
     with atomic_directory(out, replace=force) as tmp:
         write_profile_tsv(profiles, tmp / "profile.tsv")
         write_profile_biom(profiles, tmp / "profile.biom")

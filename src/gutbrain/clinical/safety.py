@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.answers import Answers, Symptoms
 from gutbrain.io.knowledge import AlertRule, load_knowledge
 from gutbrain.result import Alert, AlertLevel, MarkerResult, QuestionnaireResult
@@ -162,7 +162,7 @@ _SCORE_TESTS = ("score_at_least", "score_above")
 
 def _broken(rule: AlertRule, why: str) -> InputFormatError:
     message = f"alert_rules.tsv rule {rule.rule_id!r}: {why}; the safety rules cannot run"
-    return InputFormatError(message, code="GB-KNOWLEDGE")
+    return InputFormatError(message, code=ErrorCode.KNOWLEDGE)
 
 
 def _check(rules: Sequence[AlertRule]) -> None:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from gutbrain import __version__
 from gutbrain.cohort.store import CohortStore
-from gutbrain.errors import GutbrainError, InputFormatError, OutputError, ValidationError
+from gutbrain.errors import ErrorCode, GutbrainError, InputFormatError, OutputError, ValidationError
 from gutbrain.io.files import atomic_write_text
 
 __all__ = [
@@ -271,7 +271,7 @@ def _read(store: CohortStore, name: str) -> pd.DataFrame | None:
             f"store file associations/{name} cannot be read ({exc}); rerun `gutbrain cohort "
             "associate` to rewrite it"
         )
-        raise InputFormatError(message, path=store.root, code="GB-STORE") from None
+        raise InputFormatError(message, path=store.root, code=ErrorCode.STORE) from None
     return frame
 
 

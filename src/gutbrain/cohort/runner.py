@@ -202,7 +202,7 @@ def check_free_space(folder: Path, needed: int, *, margin: float = 1.5) -> None:
             f"{folder}: {free / 1e6:.0f} MB free, the cohort may need {needed / 1e6:.0f} MB "
             f"(× {margin} margin); free some space or choose another --out"
         )
-        raise OutputError(message, code="GB-NOSPACE")
+        raise OutputError(message, code=ErrorCode.NOSPACE)
 
 
 def _metadata_frame(sheet: SampleSheet) -> pd.DataFrame:
@@ -487,7 +487,7 @@ def _commit(
             sample_id,
             task_key=task.task_key,
             run_id=run_id,
-            code="GB-RESULT",
+            code=ErrorCode.RESULT,
             message=f"the sample's result could not be stored: {exc}",
         )
         return

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import check_input_file
 from gutbrain.model import ReadType, SampleId
 
@@ -130,7 +130,7 @@ def read_sample_sheet(path: str | Path, *, check_files: bool = True) -> SampleSh
         text = sheet_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 CSV or TSV"
-        raise InputFormatError(message, path=sheet_path, code="GB-ENCODING") from None
+        raise InputFormatError(message, path=sheet_path, code=ErrorCode.ENCODING) from None
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)]
     lines = [(n, line) for n, line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not lines:

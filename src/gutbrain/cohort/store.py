@@ -43,7 +43,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gutbrain.errors import InputFormatError, InputMissingError, OutputError, StoreBusyError
+from gutbrain.errors import (
+    ErrorCode,
+    InputFormatError,
+    InputMissingError,
+    OutputError,
+    StoreBusyError,
+)
 from gutbrain.io.files import (
     atomic_write_bytes,
     process_alive,
@@ -592,14 +598,14 @@ class CohortStore:
                         f"store file {name} of sample {record.sample_id} cannot be read "
                         f"({exc.strerror or exc}); rerun `gutbrain cohort run` to redo the sample"
                     )
-                    raise InputFormatError(message, path=self.root, code="GB-STORE") from None
+                    raise InputFormatError(message, path=self.root, code=ErrorCode.STORE) from None
                 if digest is not None and actual != digest:
                     message = (
                         f"store file {name} of sample {record.sample_id} was changed after it "
                         "was written (SHA-256 differs from the catalogue); rerun `gutbrain "
                         "cohort run` to redo the sample, or restore the file"
                     )
-                    raise InputFormatError(message, path=self.root, code="GB-STORE")
+                    raise InputFormatError(message, path=self.root, code=ErrorCode.STORE)
 
     def write_metadata(self, frame: pd.DataFrame) -> None:
         """Replace ``metadata.parquet`` (one row per sample of the current sheet)."""
@@ -624,7 +630,7 @@ class CohortStore:
                 "store file metadata.parquet has no sample_id column (changed after it was "
                 "written); rerun `gutbrain cohort run` to rewrite it"
             )
-            raise InputFormatError(message, path=self.root, code="GB-STORE")
+            raise InputFormatError(message, path=self.root, code=ErrorCode.STORE)
         return frame.set_index("sample_id")
 
     def write_json(self, name: str, payload: Mapping[str, object]) -> Path:
@@ -766,7 +772,7 @@ def _flock_held(path: Path) -> bool:
 def _output_error(path: Path, exc: OSError) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         message = f"{path}: no space left on the device (or quota exceeded); free some space"
-        return OutputError(message, code="GB-NOSPACE")
+        return OutputError(message, code=ErrorCode.NOSPACE)
     message = f"{path}: cannot write ({exc.strerror or exc}); check space and permissions"
     return OutputError(message)
 
@@ -788,7 +794,7 @@ def _read_parquet(
             f"store file {name} cannot be read as the store wrote it ({exc}); it was changed or "
             "damaged: rerun `gutbrain cohort run` (or `cohort associate`) to rewrite it"
         )
-        raise InputFormatError(message, path=root, code="GB-STORE") from None
+        raise InputFormatError(message, path=root, code=ErrorCode.STORE) from None
     return table
 
 

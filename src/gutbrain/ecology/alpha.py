@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.model import Profile, Rank
 
 __all__ = ["ALPHA_METRICS", "alpha_diversity", "alpha_table", "faith_pd"]
@@ -67,7 +67,7 @@ def alpha_table(
     x = np.atleast_2d(np.asarray(values, dtype=np.float64))
     if x.size and (not np.all(np.isfinite(x)) or np.any(x < 0)):
         message = "diversity needs finite, non-negative values"
-        raise InputFormatError(message, code="GB-TAB-NEG")
+        raise InputFormatError(message, code=ErrorCode.TAB_NEG)
     totals = x.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / totals[:, None]

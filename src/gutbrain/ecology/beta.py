@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial.distance import pdist, squareform
 
-from gutbrain.errors import InputFormatError, OptionError
+from gutbrain.errors import ErrorCode, InputFormatError, OptionError
 
 __all__ = [
     "BETA_METRICS",
@@ -59,12 +59,12 @@ def _proportions(matrix: pd.DataFrame) -> npt.NDArray[np.float64]:
     x = matrix.to_numpy(dtype=np.float64)
     if x.size and (not np.all(np.isfinite(x)) or np.any(x < 0)):
         message = "beta diversity needs finite, non-negative values"
-        raise InputFormatError(message, code="GB-TAB-NEG")
+        raise InputFormatError(message, code=ErrorCode.TAB_NEG)
     totals = x.sum(axis=1)
     if np.any(totals <= 0):
         empty = [str(s) for s in matrix.index[totals <= 0][:5]]
         message = f"all-zero sample(s) {', '.join(empty)}; exclude them before beta diversity"
-        raise InputFormatError(message, code="GB-TAB-EMPTYSAMPLE")
+        raise InputFormatError(message, code=ErrorCode.TAB_EMPTYSAMPLE)
     result: npt.NDArray[np.float64] = x / totals[:, None]
     return result
 
@@ -157,7 +157,7 @@ def beta_diversity(matrix: pd.DataFrame, metric: str, *, tree: Any | None = None
     if metric in ("weighted_unifrac", "unweighted_unifrac"):
         if tree is None:
             message = f"{metric} needs a phylogenetic tree (--tree)"
-            raise InputFormatError(message, code="GB-TREE")
+            raise InputFormatError(message, code=ErrorCode.TREE)
         return unifrac(matrix, tree, weighted=metric == "weighted_unifrac")
     message = f"unknown beta metric {metric!r}; expected one of {', '.join(BETA_METRICS)}"
     raise OptionError(message)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.model import Profile, Rank, taxon_labels
 
 __all__ = ["UNASSIGNED_COLUMN", "profiles_to_matrix"]
@@ -61,7 +61,7 @@ def profiles_to_matrix(
             f"{len(repeated):,} sample ID(s) occur more than once ({shown}{more}); "
             "expected unique sample IDs. Hint: was the same table given twice?"
         )
-        raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
+        raise InputFormatError(message, code=ErrorCode.TAB_DUPSAMPLE)
     labels = taxon_labels((t.lineage for p in profiles for t in p.at_rank(rank)), rank)
     records: list[dict[str, float]] = []
     for profile in profiles:
@@ -74,7 +74,7 @@ def profiles_to_matrix(
                         f"sample {profile.sample_id!r}: taxon {taxon.taxon!r} has no read count; "
                         "count-based measures (Chao1, rarefaction) need counts"
                     )
-                    raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+                    raise InputFormatError(message, code=ErrorCode.TAB_NOTCOUNT)
                 row[label] = row.get(label, 0.0) + taxon.reads
             else:
                 row[label] = row.get(label, 0.0) + taxon.abundance
@@ -83,7 +83,7 @@ def profiles_to_matrix(
             if counts:
                 if profile.total_reads is None:
                     message = f"sample {profile.sample_id!r}: total reads unknown"
-                    raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+                    raise InputFormatError(message, code=ErrorCode.TAB_NOTCOUNT)
                 share *= profile.total_reads
             row[UNASSIGNED_COLUMN] = share
         records.append(row)

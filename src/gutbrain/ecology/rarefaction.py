@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gutbrain.errors import InputFormatError, LowDepthWarning, OptionError
+from gutbrain.errors import ErrorCode, InputFormatError, LowDepthWarning, OptionError
 
 __all__ = ["rarefaction_curve", "rarefy", "rarefy_counts"]
 
@@ -26,7 +26,7 @@ def _as_counts(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
     x = np.asarray(values, dtype=np.float64)
     if x.size and (not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x != np.round(x))):
         message = "rarefaction needs non-negative integer read counts"
-        raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+        raise InputFormatError(message, code=ErrorCode.TAB_NOTCOUNT)
     return x.astype(np.int64)
 
 

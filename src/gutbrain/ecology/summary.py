@@ -15,7 +15,7 @@ from gutbrain.ecology.beta import beta_diversity
 from gutbrain.ecology.matrix import profiles_to_matrix
 from gutbrain.ecology.ordination import Ordination, pcoa
 from gutbrain.ecology.rarefaction import rarefaction_curve, rarefy
-from gutbrain.errors import InputFormatError, OptionError
+from gutbrain.errors import ErrorCode, InputFormatError, OptionError
 from gutbrain.model import Profile, Rank
 
 __all__ = ["DiversityResult", "diversity_summary"]
@@ -87,7 +87,7 @@ def diversity_summary(
     if curve_points is not None:
         if not use_counts or seed is None:
             message = "rarefaction curves need integer read counts and a seed (--seed)"
-            raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+            raise InputFormatError(message, code=ErrorCode.TAB_NOTCOUNT)
         deepest = float(matrix.to_numpy().sum(axis=1).max())
         depths = np.unique(np.round(np.geomspace(1, max(deepest, 1), max(curve_points, 2))))
         curves = rarefaction_curve(matrix, [int(d) for d in depths], seed=seed)
@@ -97,7 +97,7 @@ def diversity_summary(
                 "rarefaction needs integer read counts in every profile (and no copy-number "
                 "correction)"
             )
-            raise InputFormatError(message, code="GB-TAB-NOTCOUNT")
+            raise InputFormatError(message, code=ErrorCode.TAB_NOTCOUNT)
         if seed is None:
             message = "rarefaction needs a seed (--seed) so that it can be repeated"
             raise OptionError(message)

@@ -41,7 +41,7 @@ def read_tree(path: str | Path) -> Any:
         tree = TreeNode.read(io.StringIO(text), format="newick")
     except Exception as exc:  # scikit-bio raises its own NewickFormatError and others
         message = f"not a Newick tree ({type(exc).__name__}: {exc})"
-        raise InputFormatError(message, path=p, code="GB-TREE") from None
+        raise InputFormatError(message, path=p, code=ErrorCode.TREE) from None
     return tree
 
 
@@ -70,7 +70,7 @@ def taxon_tree(
     wanted = set(taxa)
     if len(wanted) < 2:
         message = f"a taxon tree needs at least two taxa at rank {rank}, got {len(wanted)}"
-        raise InputFormatError(message, code="GB-TREE")
+        raise InputFormatError(message, code=ErrorCode.TREE)
     chosen: dict[str, str] = {}
     for tip in tree.tips():
         lineage = tip_lineages.get(str(tip.name))
@@ -86,7 +86,7 @@ def taxon_tree(
             f"{len(missing)} taxa have no tip in the tree at rank {rank}: {shown}; phylogenetic "
             "measures need every taxon in the tree"
         )
-        raise InputFormatError(message, code="GB-TREE")
+        raise InputFormatError(message, code=ErrorCode.TREE)
     pruned = tree.shear(list(chosen.values()))
     back = {tip: name for name, tip in chosen.items()}
     for tip in pruned.tips():
@@ -102,4 +102,4 @@ def check_taxa_in_tree(taxa: Iterable[str], tree: Any) -> None:
     if missing:
         shown = ", ".join(repr(m) for m in missing[:10])
         message = f"{len(missing)} taxa are not tips of the tree: {shown}"
-        raise InputFormatError(message, code="GB-TREE")
+        raise InputFormatError(message, code=ErrorCode.TREE)

@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from gutbrain.errors import InputFormatError, InputMissingError, ValidationError
+from gutbrain.errors import ErrorCode, InputFormatError, InputMissingError, ValidationError
 from gutbrain.io.files import check_input_file
 
 __all__ = [
@@ -632,13 +632,13 @@ class Markers(_Strict):
 
 
 _CODES = {
-    "gb_q_range": "GB-Q-RANGE",
-    "gb_q_shape": "GB-Q-SHAPE",
-    "gb_q_label": "GB-Q-LABEL",
-    "gb_m_unit": "GB-M-UNIT",
-    "gb_m_value": "GB-M-VALUE",
-    "gb_m_shape": "GB-M-SHAPE",
-    "gb_m_date": "GB-M-DATE",
+    "gb_q_range": ErrorCode.Q_RANGE,
+    "gb_q_shape": ErrorCode.Q_SHAPE,
+    "gb_q_label": ErrorCode.Q_LABEL,
+    "gb_m_unit": ErrorCode.M_UNIT,
+    "gb_m_value": ErrorCode.M_VALUE,
+    "gb_m_shape": ErrorCode.M_SHAPE,
+    "gb_m_date": ErrorCode.M_DATE,
 }
 
 
@@ -666,7 +666,7 @@ class _Lines:
             f"{why} '{_where(path)}' at lines {first} and {second}; "
             "give each key once (a repeated key could hide an answer)"
         )
-        raise InputFormatError(message, path=self.source, line=second, code="GB-DUPLICATE-KEY")
+        raise InputFormatError(message, path=self.source, line=second, code=ErrorCode.DUPLICATE_KEY)
 
     def _walk(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
         if depth > _MAX_DEPTH:
@@ -715,7 +715,7 @@ class _Lines:
                             message,
                             path=self.source,
                             line=self.at.get((block, key)),
-                            code="GB-DUPLICATE-KEY",
+                            code=ErrorCode.DUPLICATE_KEY,
                         )
                     first[index] = key
         entries = data.get("markers") if what == "markers" else None
@@ -735,7 +735,7 @@ class _Lines:
                         message,
                         path=self.source,
                         line=self.at.get(("markers", i)),
-                        code="GB-DUPLICATE-KEY",
+                        code=ErrorCode.DUPLICATE_KEY,
                     )
                 named[name] = i
 
@@ -766,7 +766,7 @@ def _decode(source: Path, what: str) -> str:
             f"{size:,} bytes is too large for a {what} file (limit {MAX_FILE_BYTES:,} bytes); "
             "check that this is the right file"
         )
-        raise InputFormatError(message, path=source, code="GB-TOO-LARGE")
+        raise InputFormatError(message, path=source, code=ErrorCode.TOO_LARGE)
     try:
         raw = source.read_bytes()
     except OSError as exc:
@@ -774,13 +774,13 @@ def _decode(source: Path, what: str) -> str:
         raise InputMissingError(message) from None
     if len(raw) > MAX_FILE_BYTES:  # grew, or a file that does not report its size
         message = f"too large for a {what} file (limit {MAX_FILE_BYTES:,} bytes)"
-        raise InputFormatError(message, path=source, code="GB-TOO-LARGE")
+        raise InputFormatError(message, path=source, code=ErrorCode.TOO_LARGE)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the {what} file as UTF-8"
-        raise InputFormatError(message, path=source, line=line, code="GB-ENCODING") from None
+        raise InputFormatError(message, path=source, line=line, code=ErrorCode.ENCODING) from None
 
 
 def _compose(text: str, *, strict: bool) -> tuple[yaml.SafeLoader, yaml.Node | None]:
@@ -821,7 +821,7 @@ def _load_mapping(path: str | Path, what: str) -> dict[str, Any]:
             f"key given twice: '{exc.key}'{at}; give each key once (a repeated key could hide "
             "an answer)"
         )
-        raise InputFormatError(message, path=source, code="GB-DUPLICATE-KEY") from None
+        raise InputFormatError(message, path=source, code=ErrorCode.DUPLICATE_KEY) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = getattr(exc, "lineno", None) or (mark.line + 1 if mark is not None else None)
@@ -841,7 +841,7 @@ def _load_mapping(path: str | Path, what: str) -> dict[str, Any]:
 def _convert(exc: PydanticValidationError, source: Path) -> ValidationError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    code = _CODES.get(first["type"], "GB-VALUE")
+    code = _CODES.get(first["type"], ErrorCode.VALUE)
     message = f"{source}: {where}: {first['msg']}"
     if exc.error_count() > 1:
         message += f" (and {exc.error_count() - 1} more problem(s))"

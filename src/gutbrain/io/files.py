@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from gutbrain.errors import InputMissingError, OutputError, OutputExistsError
+from gutbrain.errors import ErrorCode, InputMissingError, OutputError, OutputExistsError
 
 __all__ = [
     "atomic_directory",
@@ -298,7 +298,7 @@ def check_replaceable(path: str | Path) -> None:
         f"{p}: exists and was not written by gutbrain, so --force will not delete it; "
         "remove it yourself or choose another --out"
     )
-    raise OutputExistsError(message, code="GB-NOT-OURS")
+    raise OutputExistsError(message, code=ErrorCode.NOT_OURS)
 
 
 def check_output_path(
@@ -319,7 +319,7 @@ def check_output_path(
     for source in inputs:
         if source is not None and resolve_path(source) == resolved:
             message = f"{target}: is an input of this command; choose another --out"
-            raise OutputExistsError(message, code="GB-OUT-IS-INPUT")
+            raise OutputExistsError(message, code=ErrorCode.OUT_IS_INPUT)
     if target.exists() or target.is_symlink():
         if not replace:
             message = f"{target}: already exists; choose another --out or pass --force"

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, TypedDict, cast
 
-from gutbrain.errors import InputFormatError, InputMissingError
+from gutbrain.errors import ErrorCode, InputFormatError, InputMissingError
 
 __all__ = [
     "ALERT_TESTS",
@@ -308,7 +308,7 @@ class KnowledgeBase:
                 f"statements.tsv has no row {statement_id!r}; rebuild the knowledge tables "
                 "with scripts/build_knowledge.py"
             )
-            raise InputFormatError(message, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, code=ErrorCode.KNOWLEDGE)
         return found
 
 
@@ -319,7 +319,7 @@ def _ids(cell: str) -> tuple[str, ...]:
 def _choice(value: str, allowed: tuple[str, ...], *, path: Path, line: int, column: str) -> str:
     if value not in allowed:
         message = f"column {column!r} is {value!r}; expected one of {', '.join(allowed)}"
-        raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
     return value
 
 
@@ -337,7 +337,7 @@ def _known(ids: tuple[str, ...], sources: Mapping[str, Source], *, path: Path, l
     for sid in ids:
         if sid not in sources:
             message = f"source {sid!r} is not in sources.tsv"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
 
 
 def _alert_rule(
@@ -347,7 +347,7 @@ def _alert_rule(
 
     def refuse(why: str) -> InputFormatError:
         return InputFormatError(
-            f"rule {r.get('id')!r}: {why}", path=path, line=line, code="GB-KNOWLEDGE"
+            f"rule {r.get('id')!r}: {why}", path=path, line=line, code=ErrorCode.KNOWLEDGE
         )
 
     cells = {c: (r.get(c) or "").strip() for c in _ALERT_COLUMNS}
@@ -416,17 +416,17 @@ def _alert_rules(folder: Path, sources: Mapping[str, Source]) -> tuple[AlertRule
     missing = [c for c in _ALERT_COLUMNS if c not in header]
     if missing:
         message = f"column(s) {', '.join(missing)} missing; expected {', '.join(_ALERT_COLUMNS)}"
-        raise InputFormatError(message, path=path, line=1, code="GB-KNOWLEDGE")
+        raise InputFormatError(message, path=path, line=1, code=ErrorCode.KNOWLEDGE)
     rules: list[AlertRule] = []
     first: dict[str, AlertRule] = {}
     for line, r in rows:
         if None in r or None in r.values():
             message = "row has a different number of cells than the header"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         rule = _alert_rule(dict(r), sources, path, line)
         if any(x.rule_id == rule.rule_id for x in rules):
             message = f"rule id {rule.rule_id!r} given twice"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         same = first.setdefault(rule.alert_id, rule)
         shared = ("level", "unless", "source_ids", "grade", "wording")
         differs = [a for a in shared if getattr(same, a) != getattr(rule, a)]
@@ -435,7 +435,7 @@ def _alert_rules(folder: Path, sources: Mapping[str, Source]) -> tuple[AlertRule
                 f"rule {rule.rule_id!r} and rule {same.rule_id!r} make alert {rule.alert_id!r} "
                 f"but differ in {', '.join(differs)}; the rows of one alert share them"
             )
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         rules.append(rule)
     lost = [a for a in _REQUIRED_ALERTS if a not in first]
     if lost:
@@ -443,7 +443,7 @@ def _alert_rules(folder: Path, sources: Mapping[str, Source]) -> tuple[AlertRule
             f"no rule for alert(s) {', '.join(lost)}; a safety alert may never be dropped "
             "(rebuild the knowledge tables with scripts/build_knowledge.py)"
         )
-        raise InputFormatError(message, path=path, code="GB-KNOWLEDGE")
+        raise InputFormatError(message, path=path, code=ErrorCode.KNOWLEDGE)
     return tuple(rules)
 
 
@@ -455,14 +455,14 @@ def _statements(folder: Path, sources: Mapping[str, Source]) -> dict[str, Citati
         source_ids = _ids(r.get("source_id") or "")
         if not source_ids:
             message = "row has no source_id; every statement needs one"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         _known(source_ids, sources, path=path, line=line)
         grade = _choice(
             r.get("evidence_grade") or "", _GRADES, path=path, line=line, column="evidence_grade"
         )
         if r["id"] in out:
             message = f"statement id {r['id']!r} given twice"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         out[r["id"]] = Citation(source_ids=source_ids, grade=cast(Grade, grade))
     return out
 
@@ -496,7 +496,7 @@ def _load(folder: Path) -> KnowledgeBase:
         _known(_ids(r.get("source_id", "")), sources, path=path, line=line)
         if not _ids(r.get("source_id", "")):
             message = "row has no source_id; every knowledge row needs one"
-            raise InputFormatError(message, path=path, line=line, code="GB-KNOWLEDGE")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.KNOWLEDGE)
         grade = _choice(r["evidence_grade"], _GRADES, path=path, line=line, column="grade")
         ver = _choice(
             r["verification"], _VERIFICATIONS, path=path, line=line, column="verification"

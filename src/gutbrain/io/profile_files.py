@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gutbrain.errors import ValidationError
+from gutbrain.errors import ErrorCode, ValidationError
 from gutbrain.io.files import atomic_directory, atomic_write_text
 from gutbrain.io.jsonfile import write_json
 from gutbrain.io.tables import write_profile_biom, write_profile_tsv
@@ -189,7 +189,7 @@ def add_profile_files(
     """
     if read_assignments and result.qc.reads_in and not result.read_assignments:
         message = "read_assignments.tsv needs profile_sample(..., read_assignments=True)"
-        raise ValidationError(message, code="GB-PROFILE-OPTIONS")
+        raise ValidationError(message, code=ErrorCode.PROFILE_OPTIONS)
     target = Path(folder)
     written = [
         write_profile_tsv(result.profile, target / "profile.tsv"),

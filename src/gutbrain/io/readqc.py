@@ -85,7 +85,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain.errors import InputFormatError, OptionError
+from gutbrain.errors import ErrorCode, InputFormatError, OptionError
 from gutbrain.io.reads import Read, ReadStats, iter_sample_reads
 from gutbrain.model import ReadQC
 
@@ -155,7 +155,7 @@ class QCSettings:
             problems.append(f"max_ambiguous_fraction {self.max_ambiguous_fraction} is outside 0-1")
         if problems:
             message = f"invalid read QC settings: {'; '.join(problems)}"
-            raise OptionError(message, code="GB-QC-SETTINGS")
+            raise OptionError(message, code=ErrorCode.QC_SETTINGS)
 
     def describe(self) -> str:
         """One-line human summary, e.g. ``length 1000-2000 bp, mean Q >= 7, <= 1% ambiguous``."""
@@ -407,7 +407,7 @@ class Reservoir(Generic[_T]):
     def __init__(self, size: int, *, seed: int) -> None:
         if size < 1:
             message = f"invalid subsample size {size}; expected at least 1 read"
-            raise OptionError(message, code="GB-QC-SETTINGS")
+            raise OptionError(message, code=ErrorCode.QC_SETTINGS)
         self.size = size
         self.seed = seed
         self.seen = 0
@@ -482,7 +482,7 @@ def check_reads_kept(qc: ReadQC, *, settings: QCSettings, source: str | Path | N
         "expected at least one. Hint: check the read type (--preset ont|hifi|short) or the "
         "length/quality options"
     )
-    raise InputFormatError(message, path=source, code="GB-QC-NOREADS")
+    raise InputFormatError(message, path=source, code=ErrorCode.QC_NOREADS)
 
 
 def qc_reads(

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from gutbrain.errors import EmptyInputError, InputFormatError, InputWarning
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, InputWarning
 from gutbrain.io.files import check_input_file
 
 __all__ = [
@@ -205,7 +205,7 @@ def _compression_of(head: bytes, path: Path) -> Compression:
                 f"found a {label} file; expected {ACCEPTED_FORMATS}. "
                 "Hint: convert it (e.g. decompress and re-compress with gzip) and retry"
             )
-            raise InputFormatError(message, path=path, code="GB-FMT-UNKNOWN")
+            raise InputFormatError(message, path=path, code=ErrorCode.FMT_UNKNOWN)
     return "none"
 
 
@@ -244,7 +244,7 @@ def _gzip_chunks(raw: Iterator[bytes]) -> Iterator[bytes]:
             if stripped[:2] != b"\x1f\x8b":
                 found = f"non-gzip data {stripped[:8]!r} after gzip member {members}"
                 hint = "the file has trailing garbage; re-create or re-download it"
-                raise _StreamError("GB-GZ-TRAIL", found, hint, produced)
+                raise _StreamError(ErrorCode.GZ_TRAIL, found, hint, produced)
             pending = stripped
         members += 1
         decoder = zlib.decompressobj(31)
@@ -254,7 +254,7 @@ def _gzip_chunks(raw: Iterator[bytes]) -> Iterator[bytes]:
                 if not pending:
                     found = f"compressed stream ended early in gzip member {members}"
                     raise _StreamError(
-                        "GB-GZ-TRUNC",
+                        ErrorCode.GZ_TRUNC,
                         found,
                         "the file is incomplete (interrupted copy or download?); fetch it again",
                         produced,
@@ -264,9 +264,9 @@ def _gzip_chunks(raw: Iterator[bytes]) -> Iterator[bytes]:
             except zlib.error as exc:
                 text = str(exc)
                 if "incorrect data check" in text or "incorrect length check" in text:
-                    code, found = "GB-GZ-CRC", f"gzip checksum mismatch ({text})"
+                    code, found = ErrorCode.GZ_CRC, f"gzip checksum mismatch ({text})"
                 else:
-                    code, found = "GB-GZ-CORRUPT", f"invalid gzip data ({text})"
+                    code, found = ErrorCode.GZ_CORRUPT, f"invalid gzip data ({text})"
                 raise _StreamError(
                     code, found, "the file is damaged; fetch or re-create it", produced
                 ) from None
@@ -363,7 +363,7 @@ class _Parser:
     def _too_long(self, line: int, offset: int, length: int) -> InputFormatError:
         found = f"a line of more than {self.max_line_length:,} bytes (at least {length:,})"
         return self._fail(
-            "GB-FQ-LINELEN",
+            ErrorCode.FQ_LINELEN,
             found,
             f"lines of at most {self.max_line_length:,} bytes",
             line=line,
@@ -379,7 +379,7 @@ class _Parser:
             head = handle.read(_READ_SIZE)
             if not head:
                 raise self._fail(
-                    "GB-FQ-EMPTY",
+                    ErrorCode.FQ_EMPTY,
                     "an empty file (0 bytes)",
                     "FASTQ or FASTA records",
                     line=None,
@@ -393,7 +393,7 @@ class _Parser:
                 first = next(chunks, b"")
                 if not first:
                     raise self._fail(
-                        "GB-FQ-EMPTY",
+                        ErrorCode.FQ_EMPTY,
                         "a gzip file that decompresses to nothing",
                         "FASTQ or FASTA records",
                         line=None,
@@ -404,7 +404,7 @@ class _Parser:
                 kind = self._sniff_content(first, compression)
                 if self.reference and kind == "fastq":
                     raise self._fail(
-                        "GB-FQ-HDR",
+                        ErrorCode.FQ_HDR,
                         "a FASTQ header '@'",
                         "a FASTA file whose first header starts with '>'",
                         line=1,
@@ -432,7 +432,7 @@ class _Parser:
         self.stats.bytes_decompressed += self.bytes_before
         if self.record == 0:
             raise self._fail(
-                "GB-FQ-EMPTY",
+                ErrorCode.FQ_EMPTY,
                 "no records (only blank lines)",
                 "FASTQ or FASTA records",
                 line=None,
@@ -454,7 +454,7 @@ class _Parser:
         inner = " inside gzip" if compression == "gzip" else ""
         if first.startswith(_BOM):
             raise self._fail(
-                "GB-FQ-BOM",
+                ErrorCode.FQ_BOM,
                 "a UTF-8 byte order mark (EF BB BF) before the first header",
                 "'@' (FASTQ) or '>' (FASTA) as the very first byte",
                 line=1,
@@ -463,7 +463,7 @@ class _Parser:
             )
         if compression == "gzip" and first.startswith(b"\x1f\x8b"):
             raise self._fail(
-                "GB-FMT-UNKNOWN",
+                ErrorCode.FMT_UNKNOWN,
                 "a gzip file inside gzip (compressed twice)",
                 ACCEPTED_FORMATS,
                 line=None,
@@ -472,7 +472,7 @@ class _Parser:
         for magic, label in _OTHER_CONTAINERS:
             if first.startswith(magic):
                 raise self._fail(
-                    "GB-FMT-UNKNOWN",
+                    ErrorCode.FMT_UNKNOWN,
                     f"a {label} file{inner}",
                     ACCEPTED_FORMATS,
                     line=None,
@@ -484,7 +484,7 @@ class _Parser:
         if 32 <= byte < 127 or byte in (9,):
             found = f"{chr(byte)!r} as the first character{inner}"
             raise self._fail(
-                "GB-FQ-HDR",
+                ErrorCode.FQ_HDR,
                 found,
                 "'@' (FASTQ) or '>' (FASTA)",
                 line=1,
@@ -492,7 +492,7 @@ class _Parser:
                 hint=f"this does not look like a read file; expected {ACCEPTED_FORMATS}",
             )
         found = f"not FASTA/FASTQ{inner}: first byte 0x{byte:02x} (binary data)"
-        raise self._fail("GB-FMT-UNKNOWN", found, ACCEPTED_FORMATS, line=None)
+        raise self._fail(ErrorCode.FMT_UNKNOWN, found, ACCEPTED_FORMATS, line=None)
 
     # -- shared record pieces -------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ class _Parser:
             self.stats.crlf_lines += 1
         if b"\r" in line:
             raise self._fail(
-                "GB-FQ-CR",
+                ErrorCode.FQ_CR,
                 "a carriage return (\\r) inside a line",
                 "\\n or \\r\\n line endings",
                 line=lineno,
@@ -515,7 +515,7 @@ class _Parser:
         parts = header[1:].split(None, 1)
         if not parts or header[1:2].isspace():
             raise self._fail(
-                "GB-FQ-HDR",
+                ErrorCode.FQ_HDR,
                 f"header {_show_bytes(header)} without a read ID",
                 f"'{chr(header[0])}' immediately followed by an ID",
                 line=lineno,
@@ -526,7 +526,7 @@ class _Parser:
             name = name_bytes.decode("utf-8")
         except UnicodeDecodeError:
             raise self._fail(
-                "GB-FQ-HDR",
+                ErrorCode.FQ_HDR,
                 f"read ID {_show_bytes(name_bytes)} that is not valid UTF-8",
                 "a UTF-8 (ideally ASCII) read ID",
                 line=lineno,
@@ -534,7 +534,7 @@ class _Parser:
             ) from None
         if not name.isprintable():
             raise self._fail(
-                "GB-FQ-HDR",
+                ErrorCode.FQ_HDR,
                 f"control character in read ID {_show_bytes(name_bytes)}",
                 "printable characters only",
                 line=lineno,
@@ -542,7 +542,7 @@ class _Parser:
             )
         if len(name) > MAX_ID_LENGTH:
             raise self._fail(
-                "GB-FQ-IDLEN",
+                ErrorCode.FQ_IDLEN,
                 f"a read ID of {len(name):,} characters",
                 f"at most {MAX_ID_LENGTH:,}",
                 line=lineno,
@@ -556,7 +556,7 @@ class _Parser:
             column = next(i for i, b in enumerate(seq) if b not in _IUPAC) + 1
             char = seq[column - 1 : column]
             raise self._fail(
-                "GB-FQ-ALPHA",
+                ErrorCode.FQ_ALPHA,
                 f"{_show_bytes(char)} at column {column} of the sequence",
                 "IUPAC nucleotide codes ACGTRYKMSWBDHVN (any case)",
                 line=lineno,
@@ -583,7 +583,7 @@ class _Parser:
             return name
         if not self.allow_duplicate_ids:
             raise self._fail(
-                "GB-FQ-DUPID",
+                ErrorCode.FQ_DUPID,
                 f"read ID {_show(name)} seen before at {first}",
                 "unique read IDs",
                 line=lineno,
@@ -641,7 +641,7 @@ class _Parser:
             if plus[:1] != b"+":
                 found = f"{_show_bytes(plus[:20])} where the '+' line belongs"
                 raise self._fail(
-                    "GB-FQ-PLUS",
+                    ErrorCode.FQ_PLUS,
                     found,
                     "a line starting with '+'",
                     line=lineno + 2,
@@ -652,7 +652,7 @@ class _Parser:
             if len(plus) > 1 and plus[1:] != header[1:] and plus[1:] != name_bytes:
                 found = f"'+' line naming {_show_bytes(plus[1:])}"
                 raise self._fail(
-                    "GB-FQ-PLUSID",
+                    ErrorCode.FQ_PLUSID,
                     found,
                     "'+' alone or repeating the header",
                     line=lineno + 2,
@@ -667,7 +667,7 @@ class _Parser:
             if len(qual) != len(seq):
                 found = f"quality length {len(qual):,} != sequence length {len(seq):,}"
                 raise self._fail(
-                    "GB-FQ-QLEN",
+                    ErrorCode.FQ_QLEN,
                     found,
                     "one quality character per base",
                     line=lineno + 3,
@@ -681,7 +681,7 @@ class _Parser:
                     f"quality character {_show_bytes(qual[column - 1 : column])} at column {column}"
                 )
                 raise self._fail(
-                    "GB-FQ-QCHAR",
+                    ErrorCode.FQ_QCHAR,
                     found,
                     "Phred+33 characters '!'..'~' (ASCII 33-126)",
                     line=lineno + 3,
@@ -714,7 +714,7 @@ class _Parser:
                 "and none below '@'"
             )
             raise self._fail(
-                "GB-FQ-PHRED64",
+                ErrorCode.FQ_PHRED64,
                 found,
                 "Phred+33 qualities",
                 line=None,
@@ -729,7 +729,7 @@ class _Parser:
     def _bad_fastq_header(self, header: bytes, lineno: int, offset: int) -> None:
         if header[0] == 62:  # '>'
             raise self._fail(
-                "GB-FQ-MIXED",
+                ErrorCode.FQ_MIXED,
                 "a FASTA header '>' in a FASTQ file",
                 "every record to start with '@'",
                 line=lineno,
@@ -737,7 +737,7 @@ class _Parser:
                 hint="do not concatenate FASTA and FASTQ files",
             )
         raise self._fail(
-            "GB-FQ-HDR",
+            ErrorCode.FQ_HDR,
             f"{_show_bytes(header[:20])} where a header belongs",
             "a header line starting with '@'",
             line=lineno,
@@ -748,7 +748,7 @@ class _Parser:
     def _fastq_sequence_problem(self, seq: bytes, lineno: int, offset: int, name: str) -> None:
         if seq[:1] == b"+":
             raise self._fail(
-                "GB-FQ-PLUS",
+                ErrorCode.FQ_PLUS,
                 "a '+' line where the sequence belongs",
                 "header, sequence, '+' and quality lines",
                 line=lineno,
@@ -759,7 +759,7 @@ class _Parser:
 
     def _eof_inside(self, lineno: int, offset: int, name: str, what: str) -> InputFormatError:
         return self._fail(
-            "GB-FQ-TRUNC",
+            ErrorCode.FQ_TRUNC,
             "end of file inside the record",
             what,
             line=lineno,
@@ -776,7 +776,7 @@ class _Parser:
             if extra.strip(b"\r"):
                 where = "before the first record" if self.record == 0 else "between records"
                 raise self._fail(
-                    "GB-FQ-BLANK",
+                    ErrorCode.FQ_BLANK,
                     f"a blank line {where} (line {blank_line})",
                     "no blank lines except at the end of the file",
                     line=blank_line,
@@ -822,7 +822,7 @@ class _Parser:
                     break
             elif name is None and not (reference and line.isspace()):
                 raise self._fail(
-                    "GB-FQ-HDR",
+                    ErrorCode.FQ_HDR,
                     f"{_show_bytes(line[:20])} where a header belongs",
                     "a header line starting with '>'",
                     line=lineno,
@@ -834,7 +834,7 @@ class _Parser:
                         line = line.strip()
                     elif line[:1] in (b"@", b"+"):
                         raise self._fail(
-                            "GB-FQ-MIXED",
+                            ErrorCode.FQ_MIXED,
                             f"a FASTQ-style line {_show_bytes(line[:20])}",
                             "FASTA sequence lines",
                             line=lineno,
@@ -848,7 +848,7 @@ class _Parser:
                 if length > cap:
                     found = f"a sequence longer than {cap:,} bases"
                     raise self._fail(
-                        "GB-FQ-LINELEN",
+                        ErrorCode.FQ_LINELEN,
                         found,
                         f"at most {cap:,} bases per record",
                         line=lineno,
@@ -891,7 +891,7 @@ class _Parser:
             return header[1:].decode("utf-8").strip()
         except UnicodeDecodeError:
             raise self._fail(
-                "GB-FQ-HDR",
+                ErrorCode.FQ_HDR,
                 f"header {_show_bytes(header)} that is not valid UTF-8",
                 "a UTF-8 header line",
                 line=lineno,
@@ -1050,7 +1050,7 @@ def iter_sample_reads(
     checked = [check_input_file(p) for p in paths]
     if not checked:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-NO-READ-FILES")
+        raise EmptyInputError(message, code=ErrorCode.NO_READ_FILES)
     _check_cap(max_line_length)
     sample = _Sample(
         checked,

@@ -298,7 +298,7 @@ def open_subset_aligner(
     """
     if not names:
         message = "no reference sequences given for a subset index"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     with tempfile.TemporaryDirectory(prefix="gutbrain-subset-") as tmp:
         fasta = Path(tmp) / "subset.fasta"
         with open(fasta, "w", encoding="ascii") as handle:
@@ -309,12 +309,12 @@ def open_subset_aligner(
                         f"reference {name!r} has no sequence in the minimap2 index; "
                         "rebuild the index (gutbrain db index)"
                     )
-                    raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+                    raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
                 handle.write(f">{name}\n{sequence}\n")
         aligner = mappy.Aligner(str(fasta), **settings.aligner_options())
     if not aligner or aligner.n_seq != len(names):
         message = f"minimap2 could not index the {len(names)} references of a subset index"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     return aligner
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.profile.align import (
     AlignmentSettings,
     HitTable,
@@ -175,7 +175,7 @@ def _species_facts(bundle: ReferenceBundle) -> tuple[dict[str, str | None], dict
             f"{len(per_genus)} genera); species groups need a species-level reference "
             "(use 'gutbrain db import --no-groups' for a genus-level one)"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
     return genus_of, taxid_of
 
 

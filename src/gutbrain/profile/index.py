@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.profile.align import mappy_version, write_index
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.index import (
@@ -63,7 +63,7 @@ def _build_index(
     source = bundle.sequences_path
     if not source.is_file() or source.stat().st_size == 0:
         message = f"{source}: reference sequences are missing or empty; rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -75,13 +75,13 @@ def _build_index(
                 f"{source}: minimap2 (mappy {mappy_version()}) built an empty index "
                 f"(preset {preset}); the bundle's sequences are unusable"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
         if n_seq != bundle.n_sequences:
             message = (
                 f"{source}: minimap2 indexed {n_seq} sequences but the taxonomy lists "
                 f"{bundle.n_sequences}; rebuild the bundle"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(OSError):

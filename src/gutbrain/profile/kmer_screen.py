@@ -115,7 +115,7 @@ class ScreenSettings:
                 f"max_units={self.max_units}: expected 1 <= k <= 31 (k >= 8 unless scale is "
                 "1), scale >= 1, max_units >= 1"
             )
-            raise OptionError(message, code="GB-PROFILE-OPTIONS")
+            raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dictionary for provenance."""
@@ -437,7 +437,7 @@ def build_kmer_index(
     unit_bits = max(1, int(n_units - 1).bit_length())
     if 2 * settings.k + unit_bits > 64:
         message = f"{n_units} taxon units do not fit a 64-bit k-mer key with k={settings.k}"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     keys: list[U64Array] = []
     batch: list[str] = []
     offset = 0
@@ -461,7 +461,7 @@ def build_kmer_index(
         flush()
     if offset != ref_unit.size:
         message = f"{offset} reference sequences but {ref_unit.size} taxon assignments"
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     # distinct (k-mer, unit) keys, sorted in place: the transient arrays stay ~2x the keys
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
     keys.clear()
@@ -589,7 +589,7 @@ def _build_from_bundle(
                     f"{bundle.sequences_path}: reference {name!r} is not where the minimap2 "
                     "index has it; rebuild the index (gutbrain db index) or the bundle"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
             yield sequence
 
     logger.info("building the k-mer screen index of %s", bundle.name)

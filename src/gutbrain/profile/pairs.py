@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.reads import Read, ReadStats, iter_reads
 
 __all__ = [
@@ -315,14 +315,14 @@ def merge_read_pairs(
                 f"{record - 1} reads; the two files of a pair must hold the same reads in the "
                 "same order"
             )
-            raise InputFormatError(message, code="GB-PAIR-COUNT")
+            raise InputFormatError(message, code=ErrorCode.PAIR_COUNT)
         if pair_id(forward.name) != pair_id(reverse.name):
             message = (
                 f"{forward_path} and {reverse_path}, record {record}: read {forward.name!r} "
                 f"is paired with {reverse.name!r}; the two files of a pair must hold the same "
                 "reads in the same order (same IDs, or IDs ending /1 and /2)"
             )
-            raise InputFormatError(message, code="GB-PAIR-ID")
+            raise InputFormatError(message, code=ErrorCode.PAIR_ID)
         counts.pairs += 1
         merged, outcome = merge_pair(forward, reverse, settings)
         if merged is not None:

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gutbrain.errors import EmptyInputError, OptionError
+from gutbrain.errors import EmptyInputError, ErrorCode, OptionError
 from gutbrain.io.files import check_input_file
 from gutbrain.io.profile_files import EMSummary, ProfileResult
 from gutbrain.io.readqc import QC_PRESETS
@@ -162,7 +162,7 @@ def _check_options(preset: ReadType | str, min_abundance: float | None, threads:
         problems.append(f"threads {threads} must be at least 1")
     if problems:
         message = f"invalid profile options: {'; '.join(problems)}"
-        raise OptionError(message, code="GB-PROFILE-OPTIONS")
+        raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
 
 def _read_paths(read_paths: Sequence[str | Path]) -> list[Path]:
@@ -170,7 +170,7 @@ def _read_paths(read_paths: Sequence[str | Path]) -> list[Path]:
     paths = [check_input_file(p) for p in read_paths]
     if not paths:
         message = "no read files given; expected at least one FASTQ/FASTA path"
-        raise EmptyInputError(message, code="GB-NO-READ-FILES")
+        raise EmptyInputError(message, code=ErrorCode.NO_READ_FILES)
     return paths
 
 
@@ -186,7 +186,7 @@ def ensure_profile_indexes(bundle: ReferenceBundle, *, preset: ReadType | str) -
     """
     if preset not in PROFILE_PRESETS:
         message = f"read type {preset!r} is not one of {', '.join(PROFILE_PRESETS)}"
-        raise OptionError(message, code="GB-PROFILE-OPTIONS")
+        raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
     settings = PROFILE_PRESETS[ReadType(preset)]
     return [ensure_index(bundle, preset=a.preset, k=a.k, w=a.w) for a in index_passes(settings)]
 

@@ -87,7 +87,7 @@ class TaxonIndex:
                     f"reference {name!r} is in the minimap2 index but not in the bundle's "
                     "taxonomy; rebuild the index (gutbrain db index) or the bundle"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
             key: tuple[object, ...] = (
                 ("species", lineage.genus, lineage.species)
                 if lineage.species is not None

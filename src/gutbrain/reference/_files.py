@@ -14,6 +14,7 @@ from typing import IO
 
 from gutbrain.errors import (
     EmptyInputError,
+    ErrorCode,
     InputFormatError,
     InputMissingError,
     ReferenceDatabaseError,
@@ -50,14 +51,14 @@ def text_lines(path: Path, *, what: str, code: str) -> Iterator[tuple[int, str]]
                 yield number, line.rstrip("\r\n")
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         message = f"{path}:{number + 1}: {what} is truncated or not valid gzip ({exc})"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT) from exc
     except UnicodeDecodeError as exc:
         message = f"{path}:{number + 1}: {what} is not text (binary data); expected UTF-8 text"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT) from exc
 
 
 def fasta_records(
-    path: Path, *, code: str = "GB-REF-SEQFILE", allow_empty: bool = False
+    path: Path, *, code: str = ErrorCode.REF_SEQFILE, allow_empty: bool = False
 ) -> Iterator[FastaRecord]:
     """Stream a reference FASTA file (:func:`~gutbrain.io.reads.iter_fasta`), reference errors.
 
@@ -76,6 +77,6 @@ def fasta_records(
         if allow_empty:
             return
         message = f"{path}: no FASTA records; expected '>id' header lines followed by sequence"
-        raise ReferenceDatabaseError(message, code="GB-REF-EMPTY") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_EMPTY) from None
     except InputFormatError as exc:
-        raise ReferenceDatabaseError(str(exc), code="GB-REF-FORMAT") from None
+        raise ReferenceDatabaseError(str(exc), code=ErrorCode.REF_FORMAT) from None

@@ -36,7 +36,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import IO, Any
 
-from gutbrain.errors import GutbrainWarning, ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, GutbrainWarning, ReferenceDatabaseError
 from gutbrain.io.files import atomic_directory, sha256_file
 from gutbrain.io.jsonfile import write_json
 from gutbrain.model import RANKS, Lineage
@@ -223,15 +223,15 @@ def _read_manifest(folder: Path) -> tuple[dict[str, Any], str]:
             f"{folder}: not a reference bundle ({MANIFEST_NAME} is missing); build one with "
             "'gutbrain db import' or give the folder of an existing bundle"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_MANIFEST) from None
     except OSError as exc:
         message = f"{manifest_path}: cannot be read ({exc.strerror or exc})"
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_MANIFEST) from exc
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         message = f"{manifest_path}: not valid JSON ({exc}); rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_MANIFEST) from exc
     validate_manifest(manifest, path=manifest_path)
     return manifest, sha256(raw).hexdigest()
 
@@ -261,7 +261,7 @@ def resolve_bundle_path(path: str | Path | None = None) -> Path:
         f"{text}: no such reference bundle (neither a folder nor an imported name); "
         f"known names: {', '.join(known) or 'none'}; see 'gutbrain db list'"
     )
-    raise ReferenceDatabaseError(message, code="GB-REF-NOTFOUND")
+    raise ReferenceDatabaseError(message, code=ErrorCode.REF_NOTFOUND)
 
 
 def _parse_taxonomy_table(
@@ -272,7 +272,7 @@ def _parse_taxonomy_table(
     copy_numbers: dict[str, float] = {}
     if not path.is_file():
         message = f"{path}: taxonomy table is missing; rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     with open(path, encoding="utf-8", newline="") as handle:
         header = handle.readline().rstrip("\r\n").split("\t")
         if tuple(header[: len(TAXONOMY_COLUMNS) - 1]) != TAXONOMY_COLUMNS[:-1]:
@@ -280,12 +280,12 @@ def _parse_taxonomy_table(
                 f"{path}:1: unexpected header {header!r}; expected columns "
                 f"{', '.join(TAXONOMY_COLUMNS)}"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         for number, line in enumerate(handle, start=2):
             cells = line.rstrip("\r\n").split("\t")
             if len(cells) < len(TAXONOMY_COLUMNS) - 1:
                 message = f"{path}:{number}: {len(cells)} columns, expected {len(TAXONOMY_COLUMNS)}"
-                raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
             ref_id = cells[0]
             taxonomy[ref_id] = Lineage.from_mapping(
                 dict(zip(_RANK_COLUMNS, cells[1:8], strict=True))
@@ -297,7 +297,7 @@ def _parse_taxonomy_table(
                     copy_numbers[ref_id] = float(cells[9])
                 except ValueError:
                     message = f"{path}:{number}: copy_number {cells[9]!r} is not a number"
-                    raise ReferenceDatabaseError(message, code="GB-REF-TAX") from None
+                    raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX) from None
     return taxonomy, taxids, copy_numbers
 
 
@@ -327,22 +327,22 @@ def load_bundle(path: str | Path | None = None, *, verify: bool = False) -> Refe
     taxonomy_path = folder / TAXONOMY_NAME
     if not taxonomy_path.is_file():
         message = f"{taxonomy_path}: taxonomy table is missing; rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     problems = _check_files(folder, manifest, rehash=verify)
     if problems:
         message = f"{folder}: bundle does not match its manifest: {'; '.join(problems)}"
-        raise ReferenceDatabaseError(message, code="GB-REF-CHANGED")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_CHANGED)
     taxonomy, taxids, copy_numbers = _parse_taxonomy_table(taxonomy_path)
     if not taxonomy:
         message = f"{taxonomy_path}: no reference rows; rebuild the bundle"
-        raise ReferenceDatabaseError(message, code="GB-REF-EMPTY")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_EMPTY)
     expected = manifest.get("counts", {}).get("sequences")
     if isinstance(expected, int) and expected != len(taxonomy):
         message = (
             f"{taxonomy_path}: {len(taxonomy)} rows but the manifest lists {expected} sequences; "
             "rebuild the bundle"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-CHANGED")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_CHANGED)
     logger.debug(
         "loaded reference %s %s (%d sequences)",
         manifest["name"],
@@ -407,7 +407,9 @@ def read_sequences(bundle: ReferenceBundle) -> Iterator[tuple[str, str]]:
     ReferenceDatabaseError
         ``GB-REF-FORMAT`` when ``sequences.fasta.gz`` is damaged (truncated gzip, not FASTA).
     """
-    for record in fasta_records(bundle.sequences_path, code="GB-REF-CHANGED", allow_empty=True):
+    for record in fasta_records(
+        bundle.sequences_path, code=ErrorCode.REF_CHANGED, allow_empty=True
+    ):
         header = record.header
         yield (header.split(None, 1)[0] if header else ""), record.sequence.upper()
 
@@ -496,7 +498,7 @@ def _clean_sequence(ref_id: str, sequence: str, *, origin: str) -> bytes:
     data = sequence.replace(" ", "").encode("ascii", errors="replace").upper()
     if not data:
         message = f"{origin}: reference {ref_id!r} has an empty sequence; remove it or fix it"
-        raise ReferenceDatabaseError(message, code="GB-REF-SEQ")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_SEQ)
     bad = _BAD_SEQUENCE.search(data)
     if bad is not None:
         char = bad.group().decode("ascii", errors="replace")
@@ -505,14 +507,14 @@ def _clean_sequence(ref_id: str, sequence: str, *, origin: str) -> bytes:
             f"{origin}: reference {ref_id!r} has non-nucleotide character {char!r} at position "
             f"{bad.start() + 1}; expected IUPAC codes (ACGTURYSWKMBDHVN, either case){hint}"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-SEQ")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_SEQ)
     return data.replace(b"U", b"T")
 
 
 def _check_name(ref_id: str, *, origin: str) -> None:
     if not ref_id or any(ch.isspace() for ch in ref_id):
         message = f"{origin}: reference ID {ref_id!r} is empty or contains white space"
-        raise ReferenceDatabaseError(message, code="GB-REF-ID")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_ID)
 
 
 def _format_number(value: float | None) -> str:
@@ -532,7 +534,7 @@ def _taxonomy_line(ref_id: str, record: TaxonRecord) -> str:
     for cell in cells:
         if "\t" in cell or "\n" in cell or "\r" in cell:
             message = f"reference {ref_id!r}: taxonomy value {cell!r} contains a tab or newline"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     return "\t".join(cells) + "\n"
 
 
@@ -609,7 +611,7 @@ def build_bundle(
     target = Path(out)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
         message = f"bundle name {name!r}: use letters, digits, '.', '_', '+' or '-'"
-        raise ReferenceDatabaseError(message, code="GB-REF-NAME")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_NAME)
     with atomic_directory(target, replace=replace) as tmp:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is readable like any data
         seen: set[str] = set()
@@ -651,17 +653,17 @@ def build_bundle(
                 f"{len(duplicates)} duplicate reference ID(s), first: {shown}; IDs must be unique "
                 "(minimap2 would silently keep both)"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-DUPID")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_DUPID)
         if n_missing:
             shown = ", ".join(repr(m) for m in missing)
             message = (
                 f"{n_missing} of {n_done} sequence(s) have no taxonomy row, first {len(missing)}: "
                 f"{shown}; add them to the taxonomy or remove the sequences"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-NOTAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_NOTAX)
         if n_done == 0:
             message = "the source holds no sequences; check the sequence file"
-            raise ReferenceDatabaseError(message, code="GB-REF-EMPTY")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_EMPTY)
         notes: list[str] = []
         orphans = [ref_id for ref_id in taxonomy if ref_id not in seen]
         if orphans:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 from gutbrain.reference._files import open_text
 from gutbrain.reference.bundle import TaxonRecord
@@ -75,7 +75,7 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
         not a positive number (naming the line), or no record with a count.
     """
     source = Path(path)
-    handle = open_text(source, what="rrnDB table", code="GB-REF-COPY")
+    handle = open_text(source, what="rrnDB table", code=ErrorCode.REF_COPY)
     species: dict[str, list[float]] = defaultdict(list)
     genus: dict[str, list[float]] = defaultdict(list)
     version = ""
@@ -87,7 +87,7 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
                 f"{source}:1: not an rrnDB table; expected columns {sorted(needed)}, found "
                 f"{reader.fieldnames}"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-COPY")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_COPY)
         for row in reader:
             count_text = (row.get("16S gene count") or "").strip()
             name = row.get("NCBI scientific name") or row.get("Data source organism name") or ""
@@ -103,7 +103,7 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
                     f"{source}:{reader.line_num}: 16S gene count {count_text!r} of "
                     f"{name!r}; expected a positive number of copies"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-COPY")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_COPY)
             if words[0] == "Candidatus" and len(words) > 1:
                 words = [f"Candidatus {words[1]}", *words[2:]]
             genus[words[0]].append(count)
@@ -112,7 +112,7 @@ def read_rrndb_copy_numbers(path: str | Path) -> CopyNumberTable:
             version = version or (row.get("rrnDB version") or "").strip('"')
     if not genus:
         message = f"{source}: no record with a 16S gene count; expected an rrnDB table"
-        raise ReferenceDatabaseError(message, code="GB-REF-COPY")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_COPY)
     return CopyNumberTable(
         species={k: statistics.fmean(v) for k, v in species.items()},
         genus={k: statistics.fmean(v) for k, v in genus.items()},

@@ -45,7 +45,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-from gutbrain.errors import OutputExistsError, ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, OutputExistsError, ReferenceDatabaseError
 from gutbrain.model import RANKS, Lineage
 from gutbrain.reference._files import fasta_records
 from gutbrain.reference.bundle import (
@@ -154,20 +154,20 @@ def download(
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as exc:
         message = f"{url}: the server answered HTTP {exc.code} ({exc.reason}); try again later"
-        raise ReferenceDatabaseError(message, code="GB-REF-FETCH") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, FileNotFoundError) or "No such file" in str(reason):
             message = f"{url}: no such file on the mirror; check --mirror and its layout"
-            raise ReferenceDatabaseError(message, code="GB-REF-FETCH") from None
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH) from None
         message = (
             f"{url}: cannot reach the server ({reason}); is this machine online? Use --mirror "
             "to fetch from a local copy, or 'gutbrain db import' for files you already have"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-OFFLINE") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_OFFLINE) from None
     except (TimeoutError, OSError) as exc:
         message = f"{url}: cannot reach the server ({exc}); is this machine online?"
-        raise ReferenceDatabaseError(message, code="GB-REF-OFFLINE") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_OFFLINE) from None
     with response:
         length_text = response.headers.get("Content-Length")
         expected = int(length_text) if length_text and length_text.isdigit() else None
@@ -183,7 +183,7 @@ def download(
                         chunk = response.read(_CHUNK)
                     except (TimeoutError, OSError) as exc:
                         message = f"{url}: the download broke off after {received} bytes ({exc})"
-                        raise ReferenceDatabaseError(message, code="GB-REF-FETCH") from None
+                        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH) from None
                     if not chunk:
                         break
                     out.write(chunk)
@@ -199,7 +199,7 @@ def download(
                     f"{url}: received {received} bytes, the server announced {expected}; the "
                     "download is incomplete, try again"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-FETCH")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH)
             os.replace(temp_name, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -221,7 +221,7 @@ def _check_gzip(path: Path, *, url: str) -> None:
                 pass
     except (OSError, EOFError, zlib.error) as exc:
         message = f"{url}: the downloaded file is not intact gzip ({exc}); fetch it again"
-        raise ReferenceDatabaseError(message, code="GB-REF-FETCH") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH) from None
 
 
 def _check_md5(got: Downloaded, md5_file: Path, *, url: str) -> None:
@@ -229,13 +229,13 @@ def _check_md5(got: Downloaded, md5_file: Path, *, url: str) -> None:
     match = _MD5.match(text)
     if match is None:
         message = f"{url}.md5: expected '<32 hex digits>  taxdump.tar.gz', found {text[:60]!r}"
-        raise ReferenceDatabaseError(message, code="GB-REF-FETCH")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH)
     if match.group(1).lower() != got.md5:
         message = (
             f"{url}: MD5 {got.md5} does not match the published {match.group(1).lower()}; the "
             "download is corrupt or the files changed while fetching; fetch again"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-FETCH")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FETCH)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def _member(archive: tarfile.TarFile, name: str, *, origin: str) -> IO[bytes]:
             if handle is not None:
                 return handle
     message = f"{origin}: {name} is missing from the taxonomy dump"
-    raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+    raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
 
 
 def read_taxdump(
@@ -297,7 +297,7 @@ def read_taxdump(
                 cells = _dmp_cells(raw.decode("utf-8", errors="replace"))
                 if len(cells) < 3 or not cells[0].isdigit() or not cells[1].isdigit():
                     message = f"{origin}: nodes.dmp:{number}: expected 'tax_id | parent | rank |'"
-                    raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+                    raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
                 taxid = int(cells[0])
                 parent[taxid] = int(cells[1])
                 rank[taxid] = _RANK_ALIASES.get(cells[2], "")
@@ -310,7 +310,7 @@ def read_taxdump(
                 cells = _dmp_cells(raw.decode("utf-8", errors="replace"))
                 if len(cells) < 4 or not cells[0].isdigit():
                     message = f"{origin}: names.dmp:{number}: expected 'tax_id | name | | class |'"
-                    raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+                    raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
                 taxid, name, name_class = int(cells[0]), cells[1], cells[3]
                 # names of genus and above only: a species' name comes from the FASTA header,
                 # and a full dump has ~2 million species names
@@ -323,7 +323,7 @@ def read_taxdump(
                     candidates.setdefault(name, {}).setdefault(name_class, []).append(taxid)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         message = f"{origin}: not a readable taxdump.tar.gz ({exc})"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX) from None
 
     def lineage(taxid: int, *, name: str) -> Lineage:
         found: dict[str, str | None] = {}
@@ -336,10 +336,10 @@ def read_taxdump(
                     f"{origin}: tax id {node}{below}, named by {name!r} in names.dmp, is not in "
                     "nodes.dmp; the taxonomy dump is incomplete: fetch it again"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TREE)
             if node in seen:
                 message = f"{origin}: tax id {taxid} has a cycle in its parents at {node}"
-                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TREE)
             seen.add(node)
             level = rank[node]
             if level and level not in found:
@@ -360,7 +360,7 @@ def read_taxdump(
                     f"{origin}: names.dmp gives {name!r} the tax id {unknown[0]}, which is not "
                     "in nodes.dmp; the taxonomy dump is incomplete: fetch it again"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TREE)
             if len(hits) == 1:
                 return hits[0]
             if len(hits) > 1:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.io._text import RANK_PREFIXES, split_rank_prefix
 from gutbrain.io.files import sha256_file
 from gutbrain.model import RANKS, Lineage
@@ -237,11 +237,11 @@ def _with_domain(lineage: Lineage) -> Lineage:
 def _require_taxonomy(path: str | Path | None) -> Path:
     if path is None:
         message = "this format needs a taxonomy file (--taxonomy); none was given"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     taxonomy = Path(path)
     if not taxonomy.is_file():
         message = f"{taxonomy}: taxonomy file not found (or not a file); check the path"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     return taxonomy
 
 
@@ -254,10 +254,10 @@ def _read_rank_table(
             columns[0] = "id"  # first column without a known name: the id
         else:
             message = f"{path}:1: no id column in header {header!r}; expected 'id' first"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     if not any(c in RANKS for c in columns):
         message = f"{path}:1: header {header!r} names no rank column (species … superkingdom)"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     records: dict[str, TaxonRecord] = {}
     for number, line in rows:
         if not line.strip():
@@ -269,17 +269,17 @@ def _read_rank_table(
         ref_id = values.get("id", "").strip()
         if not ref_id:
             message = f"{path}:{number}: empty id"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         if ref_id in records:
             message = f"{path}:{number}: id {ref_id!r} appears twice in the taxonomy"
-            raise ReferenceDatabaseError(message, code="GB-REF-DUPID")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_DUPID)
         copy_number: float | None = None
         if values.get("copy_number"):
             try:
                 copy_number = float(values["copy_number"])
             except ValueError:
                 message = f"{path}:{number}: copy_number {values['copy_number']!r} is not a number"
-                raise ReferenceDatabaseError(message, code="GB-REF-TAX") from None
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX) from None
         if verbatim:
             lineage = Lineage.from_mapping({r: values.get(r, "").strip() for r in RANKS})
         else:
@@ -295,7 +295,7 @@ def _read_rank_table(
 
 def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, TaxonRecord]:
     """Read a rank-column TSV (with header) or a two-column ``id<TAB>lineage`` TSV."""
-    rows = text_lines(path, what="taxonomy file", code="GB-REF-TAX")
+    rows = text_lines(path, what="taxonomy file", code=ErrorCode.REF_TAX)
     first: tuple[int, str] | None = None
     for number, line in rows:
         if (line.strip() and not line.startswith("#")) or line.lower().startswith("#otu id"):
@@ -303,7 +303,7 @@ def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, 
             break
     if first is None:
         message = f"{path}: taxonomy file holds no rows"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     header = first[1].split("\t")
     if any(_RANK_ALIASES.get(h.strip().lower()) in RANKS for h in header):
         return _read_rank_table(path, rows=rows, header=header, verbatim=ranked_only)
@@ -312,7 +312,7 @@ def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, 
             f"{path}:{first[0]}: expected a header naming rank columns (id, species, genus, …, "
             f"superkingdom), found {first[1][:80]!r}"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     records: dict[str, TaxonRecord] = {}
     pending = [first]
     for number, line in [*pending, *rows]:
@@ -321,20 +321,20 @@ def _read_taxonomy_table(path: Path, *, ranked_only: bool = False) -> dict[str, 
         cells = line.split("\t")
         if len(cells) < 2:
             message = f"{path}:{number}: expected 'id<TAB>lineage', found {line[:80]!r}"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         ref_id = cells[0].strip()
         if ref_id.lower() in ("feature id", "#otu id", "id") and number == first[0]:
             continue  # a QIIME 2 header line
         if ref_id in records:
             message = f"{path}:{number}: id {ref_id!r} appears twice in the taxonomy"
-            raise ReferenceDatabaseError(message, code="GB-REF-DUPID")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_DUPID)
         records[ref_id] = TaxonRecord(lineage=_with_domain(parse_lineage_string(cells[1])))
     return records
 
 
 def _read_emu_taxonomy(path: Path) -> dict[str, Lineage]:
     """Read Emu's ``taxonomy.tsv`` (``tax_id species genus … superkingdom …``) keyed by tax id."""
-    rows = text_lines(path, what="taxonomy file", code="GB-REF-TAX")
+    rows = text_lines(path, what="taxonomy file", code=ErrorCode.REF_TAX)
     header: list[str] | None = None
     lineages: dict[str, Lineage] = {}
     for number, line in rows:
@@ -347,13 +347,13 @@ def _read_emu_taxonomy(path: Path) -> dict[str, Lineage]:
                 message = (
                     f"{path}:{number}: expected Emu header starting 'tax_id', found {line[:80]!r}"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
             continue
         values = dict(zip(header, cells, strict=False))
         taxid = values.get("tax_id", "").strip()
         if not taxid:
             message = f"{path}:{number}: empty tax_id"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         # Emu's names are NCBI species-rank taxa: kept verbatim ("Bacteroides sp. D2" included)
         lineages[taxid] = Lineage.from_mapping({r: values.get(r, "").strip() for r in RANKS})
     return lineages
@@ -368,10 +368,10 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
     names_path = nodes.with_name(nodes.name.replace("nodes", "names"))
     if names_path == nodes or not names_path.is_file():
         message = f"{nodes}: names.dmp expected beside nodes.dmp at {names_path}; not found"
-        raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     parent: dict[str, str] = {}
     rank: dict[str, str] = {}
-    for number, line in text_lines(nodes, what="nodes.dmp", code="GB-REF-TAX"):
+    for number, line in text_lines(nodes, what="nodes.dmp", code=ErrorCode.REF_TAX):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split("|")]
@@ -379,11 +379,11 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
             message = (
                 f"{nodes}:{number}: expected 'tax_id | parent | rank | ...', found {line[:60]!r}"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         parent[cells[0]] = cells[1]
         rank[cells[0]] = cells[2]
     name: dict[str, str] = {}
-    for _, line in text_lines(names_path, what="names.dmp", code="GB-REF-TAX"):
+    for _, line in text_lines(names_path, what="names.dmp", code=ErrorCode.REF_TAX):
         cells = [c.strip() for c in line.split("|")]
         if len(cells) >= 4 and cells[3] == "scientific name":
             name[cells[0]] = cells[1]
@@ -396,7 +396,7 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
             if node in seen:
                 path = " -> ".join([*seen, node])
                 message = f"{nodes}: tax id {taxid} has a cycle in its parents ({path})"
-                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TREE)
             seen.append(node)
             if rank[node] in RANKS and rank[node] not in found:
                 found[rank[node]] = name.get(node)
@@ -405,7 +405,7 @@ def _read_ncbi_dump(nodes: Path) -> dict[str, Lineage]:
                 break  # the root (reduced dumps may leave it out)
             if up not in parent:
                 message = f"{nodes}: tax id {node} (under {taxid}) has unknown parent {up}"
-                raise ReferenceDatabaseError(message, code="GB-REF-TREE")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TREE)
             node = up
         lineages[taxid] = Lineage.from_mapping(found)
     return lineages
@@ -464,7 +464,7 @@ def _hitdb_record(lineage_text: str) -> TaxonRecord:
 
 def _import_hitdb(sequences: Sequence[Path], taxonomy: Path) -> ImportedSource:
     records: dict[str, TaxonRecord] = {}
-    for number, line in text_lines(taxonomy, what="taxonomy file", code="GB-REF-TAX"):
+    for number, line in text_lines(taxonomy, what="taxonomy file", code=ErrorCode.REF_TAX):
         if not line.strip():
             continue
         ref_id, tab, lineage_text = line.partition("\t")
@@ -473,10 +473,10 @@ def _import_hitdb(sequences: Sequence[Path], taxonomy: Path) -> ImportedSource:
                 f"{taxonomy}:{number}: expected 'id<TAB>Phylum;…;Genus;Species', "
                 f"found {line[:80]!r}"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
         if ref_id in records:
             message = f"{taxonomy}:{number}: id {ref_id!r} appears twice in the taxonomy"
-            raise ReferenceDatabaseError(message, code="GB-REF-DUPID")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_DUPID)
         records[ref_id.strip()] = _hitdb_record(lineage_text)
     notes = [
         "HITdb uncultured OTUs (species field 'OTUnnn|NN=<nearest>|D=<identity>') are kept to "
@@ -494,7 +494,7 @@ def _import_emu(
         lineages = _read_emu_taxonomy(taxonomy)
     mapping: dict[str, str] = {}
     if seq2taxid is not None:
-        for number, line in text_lines(seq2taxid, what="seq2taxid map", code="GB-REF-TAX"):
+        for number, line in text_lines(seq2taxid, what="seq2taxid map", code=ErrorCode.REF_TAX):
             if not line.strip():
                 continue
             cells = line.split("\t") if "\t" in line else line.split()
@@ -502,7 +502,7 @@ def _import_emu(
                 message = (
                     f"{seq2taxid}:{number}: expected 'sequence id<TAB>tax id', found {line[:80]!r}"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
             mapping[cells[0].strip()] = cells[1].strip()
     records: dict[str, TaxonRecord] = {}
 
@@ -518,7 +518,7 @@ def _import_emu(
                             f"{path}:{line}: sequence {ref_id!r} has tax id {taxid} which is not "
                             f"in {taxonomy}"
                         )
-                        raise ReferenceDatabaseError(message, code="GB-REF-NOTAX")
+                        raise ReferenceDatabaseError(message, code=ErrorCode.REF_NOTAX)
                     records[ref_id] = TaxonRecord(lineage=_with_domain(lineage), taxid=taxid)
                 yield ref_id, sequence
 
@@ -549,7 +549,7 @@ def _import_header_taxonomy(sequences: Sequence[Path], *, fmt: str) -> ImportedS
                         message = (
                             f"{path}:{line}: expected '>ID Domain;Phylum;…', found {header[:80]!r}"
                         )
-                        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT")
+                        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT)
                     names: dict[str, str | None] = dict(zip(RANKS[:6], parts[:-1], strict=False))
                     names["species"] = parts[-1] if len(parts) >= 7 else ""
                     if len(parts) < 7:
@@ -571,7 +571,7 @@ def _import_header_taxonomy(sequences: Sequence[Path], *, fmt: str) -> ImportedS
                             f"{path}:{line}: expected a dada2 header 'Kingdom;…;Genus;' or "
                             f"'ID Genus species', found {header[:80]!r}"
                         )
-                        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT")
+                        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT)
                     species_rows.append((words[0], words[1], words[2], sequence))
         # species-assignment records last, so that genera seen in a training set lend their lineage
         for ref_id, genus, epithet, sequence in species_rows:
@@ -600,7 +600,7 @@ def read_import(
     """
     if format not in FORMATS:
         message = f"unknown reference format {format!r}; choose one of {', '.join(FORMATS)}"
-        raise ReferenceDatabaseError(message, code="GB-REF-FORMAT")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_FORMAT)
     fasta_paths = (
         [Path(sequences)] if isinstance(sequences, (str, Path)) else [Path(p) for p in sequences]
     )
@@ -612,14 +612,14 @@ def read_import(
         taxonomy_path = _require_taxonomy(taxonomy)
         if seq2taxid is not None and not Path(seq2taxid).is_file():
             message = f"{seq2taxid}: seq2taxid map not found; check the path"
-            raise ReferenceDatabaseError(message, code="GB-REF-TAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
     for path in fasta_paths:
         if not path.is_file():
             message = f"{path}: sequence file not found (or not a file); check the path"
-            raise ReferenceDatabaseError(message, code="GB-REF-SEQFILE")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_SEQFILE)
     if not fasta_paths:
         message = "no sequence file given (--sequences)"
-        raise ReferenceDatabaseError(message, code="GB-REF-SEQFILE")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_SEQFILE)
     if format == "tsv-ranks":
         records = _read_taxonomy_table(taxonomy_path, ranked_only=True)
         return ImportedSource(_plain_sequences(fasta_paths), records, format, [])
@@ -736,7 +736,7 @@ def import_bundle(
 
 
 #: build_bundle errors about one record or ID, whose messages do not name the input file.
-_RECORD_CODES = frozenset({"GB-REF-SEQ", "GB-REF-DUPID", "GB-REF-ID"})
+_RECORD_CODES = frozenset({ErrorCode.REF_SEQ, ErrorCode.REF_DUPID, ErrorCode.REF_ID})
 
 
 def _join_while_streaming(

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.io.files import sha256_file
 from gutbrain.io.jsonfile import write_json
 from gutbrain.model import Lineage
@@ -212,7 +212,7 @@ def _groups_text(groups: SpeciesGroups) -> str:
         for cell in cells:
             if "\t" in cell or "\n" in cell:
                 message = f"species group {group.group_id}: value {cell!r} holds a tab or newline"
-                raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
         lines.append("\t".join(cells))
     return "\n".join(lines) + "\n"
 
@@ -247,7 +247,7 @@ def write_species_groups(bundle: ReferenceBundle, groups: SpeciesGroups) -> Refe
             )
             if problem is not None:
                 message = f"species group {group.group_id} ({group.name}) names {problem}"
-                raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
             seen.add(member)
     folder = bundle.path
     parent = folder.parent
@@ -295,11 +295,11 @@ def load_species_groups(bundle: ReferenceBundle) -> SpeciesGroups | None:
         message = (
             f"{path}: cannot be read ({exc.strerror or exc}); recompute with 'gutbrain db groups'"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-GROUPS") from exc
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS) from exc
     lines = text.splitlines()
     if not lines or tuple(lines[0].split("\t")) != GROUP_COLUMNS:
         message = f"{path}:1: expected the header {' '.join(GROUP_COLUMNS)}"
-        raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
     known = {lineage.species for lineage in bundle.taxonomy.values() if lineage.species}
     seen: dict[str, int] = {}
     groups: list[SpeciesGroup] = []
@@ -307,27 +307,27 @@ def load_species_groups(bundle: ReferenceBundle) -> SpeciesGroups | None:
         cells = line.split("\t")
         if len(cells) != len(GROUP_COLUMNS):
             message = f"{path}:{number}: {len(cells)} columns, expected {len(GROUP_COLUMNS)}"
-            raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
         group_id, name, genus, members_text = cells
         members = tuple(members_text.split(";"))
         for member in members:
             if not member.strip():
                 message = f"{path}:{number}: group {group_id} has an empty member"
-                raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
             if member in seen:
                 message = (
                     f"{path}:{number}: group {group_id} names {member!r}, already a member on "
                     f"line {seen[member]}; a species belongs to one group"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
             if member not in known:
                 message = (
                     f"{path}:{number}: group {group_id} names {member!r}, not in the reference"
                 )
-                raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
             seen[member] = number
         if len(members) < 2:
             message = f"{path}:{number}: group {group_id} has {len(members)} member; expected 2+"
-            raise ReferenceDatabaseError(message, code="GB-REF-GROUPS")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_GROUPS)
         groups.append(SpeciesGroup(group_id, name, genus or None, members))
     return SpeciesGroups(tuple(groups), dict(bundle.manifest.get("groups", {})))

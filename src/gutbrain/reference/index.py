@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.reference.bundle import (
     INDEX_FOLDER,
     ReferenceBundle,
@@ -76,7 +76,7 @@ def check_preset(preset: str) -> None:
             f"minimap2 preset {preset!r} is not one of {', '.join(MINIMAP2_PRESETS)} "
             "(mappy would silently use map-ont's settings instead)"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
 
 
 def index_file_name(
@@ -145,5 +145,5 @@ def writable_index_folder(bundle: ReferenceBundle) -> Path:
             f"cannot write a minimap2 index: neither {' nor '.join(map(str, candidates))} is "
             "writable; set XDG_CACHE_HOME to a writable folder"
         )
-        raise ReferenceDatabaseError(message, code="GB-REF-INDEX")
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     return writable

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, ValidationInfo, field_val
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 
 __all__ = ["SEQUENCES_NAME", "TAXONOMY_NAME", "Manifest", "validate_manifest"]
 
@@ -111,4 +111,4 @@ def validate_manifest(raw: object, *, path: Path) -> Manifest:
         return Manifest.model_validate(raw)
     except PydanticValidationError as exc:
         message = f"{path}: {_message(exc, raw)}"
-        raise ReferenceDatabaseError(message, code="GB-REF-MANIFEST") from None
+        raise ReferenceDatabaseError(message, code=ErrorCode.REF_MANIFEST) from None

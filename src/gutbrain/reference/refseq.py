@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 from gutbrain.reference.bundle import TaxonRecord
 from gutbrain.reference.formats import read_fasta
@@ -182,7 +182,7 @@ def refseq_records(
                 f"{path}:{line}: record {head.accession!r} names no organism; expected "
                 "'>ACCESSION Genus species … 16S ribosomal RNA'"
             )
-            raise ReferenceDatabaseError(message, code="GB-REF-NOTAX")
+            raise ReferenceDatabaseError(message, code=ErrorCode.REF_NOTAX)
         if len(sequence) < min_length:
             out.too_short += 1
             continue

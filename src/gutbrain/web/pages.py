@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from gutbrain.errors import ErrorCode
 from gutbrain.web._portal import Portal, Viewer, check_csrf, portal, read_form, render, require
 from gutbrain.web.auth import account_problem
 from gutbrain.web.charts import LineChart, line_chart
@@ -271,7 +272,7 @@ def _typed_file(state: Portal, form: ReceivedForm, kind: str) -> None:
         return
     if kind in form.files:
         message = f"give the {kind} either as a file or typed in, not both"
-        raise UploadError(message, status=422, code="GB-UPLOAD-FORM")
+        raise UploadError(message, status=422, code=ErrorCode.UPLOAD_FORM)
     data = (text + "\n").encode("utf-8")
     state.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
@@ -343,7 +344,7 @@ async def upload_sample(request: Request, person_id: str) -> Response:
         )
         problem = _form_problem(form, state.clock().date())
         if problem is not None:
-            raise UploadError(problem, status=422, code="GB-UPLOAD-FORM")
+            raise UploadError(problem, status=422, code=ErrorCode.UPLOAD_FORM)
         for kind in ("answers", "markers"):
             _typed_file(state, form, kind)
         await run_in_threadpool(_check_and_validate, form)
@@ -358,7 +359,7 @@ async def upload_sample(request: Request, person_id: str) -> Response:
         if exc.errno not in _DISK_FULL:
             raise
         logger.error("upload refused: the data folder's file system is full")
-        full = UploadError(_DISK_FULL_MESSAGE, status=507, code="GB-NOSPACE")
+        full = UploadError(_DISK_FULL_MESSAGE, status=507, code=ErrorCode.NOSPACE)
         return _refused_upload(request, viewer, person, full, form)
     except BaseException:
         if form is not None:
@@ -430,7 +431,7 @@ def _register_sample(
             person,
             status_code=409,
             message=message,
-            code="GB-DUPLICATE",
+            code=ErrorCode.DUPLICATE,
             form=shown,
         )
     except BaseException:

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gutbrain.errors import DuplicateError, OutputError
+from gutbrain.errors import DuplicateError, ErrorCode, OutputError
 from gutbrain.web.db.engine import WRITE, create_engine, migrate
 from gutbrain.web.db.models import (
     AccountRow,
@@ -1323,9 +1323,9 @@ def _interrupted_reason(attempts: int) -> str:
 
 def _duplicate_email() -> DuplicateError:
     message = "an account with this email exists already"
-    return DuplicateError(message, code="GB-DUPLICATE-EMAIL")
+    return DuplicateError(message, code=ErrorCode.DUPLICATE_EMAIL)
 
 
 def _duplicate_upload(what: str) -> DuplicateError:
     message = f"{what}; nothing was stored"
-    return DuplicateError(message, code="GB-DUPLICATE-UPLOAD")
+    return DuplicateError(message, code=ErrorCode.DUPLICATE_UPLOAD)

@@ -41,7 +41,7 @@ from typing import BinaryIO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from gutbrain.errors import GutbrainError
+from gutbrain.errors import ErrorCode, GutbrainError
 from gutbrain.io.answers import read_answers, read_markers
 from gutbrain.io.reads import check_reads
 from gutbrain.io.tables import read_table
@@ -110,7 +110,7 @@ class UploadError(GutbrainError):
     The message names the form field and the escaped original file name, never a server path.
     """
 
-    code = "GB-UPLOAD"
+    code = ErrorCode.UPLOAD
     exit_code = 65
 
     def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
@@ -211,27 +211,27 @@ class _FormReader:
         _, options = parse_options_header(self._disposition)
         raw_name = options.get(b"name")
         if raw_name is None:
-            raise UploadError("a form part has no name", status=400, code="GB-UPLOAD-FORM")
+            raise UploadError("a form part has no name", status=400, code=ErrorCode.UPLOAD_FORM)
         self._name = raw_name.decode("utf-8", errors="replace")
         if self._csrf is not None and (self._name != "csrf" or b"filename" in options):
             # The token comes first, so a forged upload is refused before a byte is stored.
-            raise UploadError("the form's CSRF token is missing", status=403, code="GB-CSRF")
+            raise UploadError("the form's CSRF token is missing", status=403, code=ErrorCode.CSRF)
         if b"filename" not in options:
             self._fields += 1
             if self._fields > MAX_FIELDS:
                 message = f"too many form fields (at most {MAX_FIELDS})"
-                raise UploadError(message, status=400, code="GB-UPLOAD-FORM")
+                raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM)
             return
         self._files += 1
         if self._files > MAX_FILES:
             message = f"too many files in one upload (at most {MAX_FILES})"
-            raise UploadError(message, status=400, code="GB-UPLOAD-FORM")
+            raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM)
         if self._name not in self._file_caps:
             message = f"unexpected file field {display_name(self._name)!r}"
-            raise UploadError(message, status=400, code="GB-UPLOAD-FORM")
+            raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM)
         if self._name in self.form.files:
             message = f"the {self._name} field holds more than one file; send one"
-            raise UploadError(message, status=400, code="GB-UPLOAD-FORM")
+            raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM)
         original = display_name(options[b"filename"].decode("utf-8", errors="replace"))
         descriptor, name = tempfile.mkstemp(prefix=".upload-", dir=self._tmp_dir)
         self._file = ReceivedFile(self._name, original, Path(name))
@@ -250,7 +250,7 @@ class _FormReader:
                     f"the {self._file.field} file {self._file.original_name!r} is larger than "
                     f"the limit of {cap:,} bytes"
                 )
-                raise UploadError(message, status=413, code="GB-UPLOAD-TOO-LARGE")
+                raise UploadError(message, status=413, code=ErrorCode.UPLOAD_TOO_LARGE)
             self._handle.write(chunk)
             self._digest.update(chunk)
             return
@@ -258,7 +258,7 @@ class _FormReader:
         cap = self._field_caps.get(self._name, MAX_FIELD_BYTES)
         if len(self._value) > cap:
             message = f"the form field {display_name(self._name)!r} is longer than {cap:,} bytes"
-            raise UploadError(message, status=413, code="GB-UPLOAD-TOO-LARGE")
+            raise UploadError(message, status=413, code=ErrorCode.UPLOAD_TOO_LARGE)
 
     def on_part_end(self) -> None:
         if self._file is not None and self._handle is not None:
@@ -275,13 +275,13 @@ class _FormReader:
             text = bytes(self._value).decode("utf-8")
         except UnicodeDecodeError:
             message = f"the form field {display_name(self._name)!r} is not UTF-8 text"
-            raise UploadError(message, status=400, code="GB-UPLOAD-FORM") from None
+            raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM) from None
         if self._name in self.form.fields:
             message = f"the form field {display_name(self._name)!r} is given twice"
-            raise UploadError(message, status=400, code="GB-UPLOAD-FORM")
+            raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM)
         if self._csrf is not None:
             if not self._csrf(text):
-                raise UploadError("the form's CSRF token is wrong", status=403, code="GB-CSRF")
+                raise UploadError("the form's CSRF token is wrong", status=403, code=ErrorCode.CSRF)
             self._csrf = None
         self.form.fields[self._name] = text
 
@@ -328,7 +328,7 @@ async def receive_form(
     kind, options = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in options:
         message = "expected a multipart/form-data upload form"
-        raise UploadError(message, status=415, code="GB-UPLOAD-TYPE")
+        raise UploadError(message, status=415, code=ErrorCode.UPLOAD_TYPE)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     reader = _FormReader(
         tmp_dir=tmp_dir, file_caps=file_caps, field_caps=field_caps or {}, csrf=csrf
@@ -356,7 +356,7 @@ async def receive_form(
             "the upload form is malformed, or a part header is longer than 4 KiB "
             "(a file name that long is refused: rename the file)"
         )
-        raise UploadError(message, status=400, code="GB-UPLOAD-FORM") from None
+        raise UploadError(message, status=400, code=ErrorCode.UPLOAD_FORM) from None
     except BaseException:
         reader.close()
         reader.form.remove_files()
@@ -396,7 +396,7 @@ def _gunzip_head(path: Path, *, cap: int, label: str) -> bytes:
                         f"(at most {MAX_GZIP_RATIO} times its size); refused as a possible "
                         "gzip bomb"
                     )
-                    raise UploadError(message, status=413, code="GB-GZ-BOMB")
+                    raise UploadError(message, status=413, code=ErrorCode.GZ_BOMB)
                 if decompressor.unconsumed_tail:
                     data = decompressor.unconsumed_tail
                 elif decompressor.eof:  # the next gzip member (bgzip, cat a.gz b.gz)
@@ -436,18 +436,18 @@ def check_content(received: ReceivedFile) -> None:
     with received.path.open("rb") as handle:
         head = handle.read(512)
     if not head:
-        raise UploadError(f"the {label} is empty", status=422, code="GB-EMPTY")
+        raise UploadError(f"the {label} is empty", status=422, code=ErrorCode.EMPTY)
     compressed = head.startswith(_GZIP)
     if compressed:
         if received.field in ("answers", "markers"):
             message = f"the {label} is compressed; upload the {_WHAT[received.field]} as is"
-            raise UploadError(message, status=415, code="GB-UPLOAD-TYPE")
+            raise UploadError(message, status=415, code=ErrorCode.UPLOAD_TYPE)
         cap = min(max(received.size, 1) * MAX_GZIP_RATIO, MAX_DECOMPRESSED_BYTES)
         head = _gunzip_head(received.path, cap=cap, label=label)
     refused = _refused(head)
     if refused is not None:
         message = f"the {label} is {refused}; expected {_WHAT[received.field]}"
-        raise UploadError(message, status=415, code="GB-UPLOAD-TYPE")
+        raise UploadError(message, status=415, code=ErrorCode.UPLOAD_TYPE)
     first = head.lstrip()[:1]
     ok = first in (b"@", b">") if received.field in ("reads", "reads_r2") else _is_text(head)
     if not ok:
@@ -455,7 +455,7 @@ def check_content(received: ReceivedFile) -> None:
             f"the {label} does not start like {_WHAT[received.field]} "
             f"(first bytes {head[:8]!r}); check that this is the right file"
         )
-        raise UploadError(message, status=415, code="GB-UPLOAD-TYPE")
+        raise UploadError(message, status=415, code=ErrorCode.UPLOAD_TYPE)
 
 
 def _rename_in_message(exc: GutbrainError, received: ReceivedFile) -> str:
@@ -490,7 +490,7 @@ def validate_files(files: Mapping[str, ReceivedFile]) -> None:
                     f"the {_label(current)} holds {len(profiles)} samples; upload a table "
                     "with exactly one sample"
                 )
-                raise UploadError(message, status=422, code="GB-UPLOAD-SAMPLES")
+                raise UploadError(message, status=422, code=ErrorCode.UPLOAD_SAMPLES)
         if "answers" in files:
             current = files["answers"]
             _add_text_suffix(current)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from gutbrain.errors import EmptyInputError, InputFormatError, OutputExistsError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, OutputExistsError
 from gutbrain.io.answers import Answers, Markers, read_answers, read_markers
 from gutbrain.io.files import atomic_directory, atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.jsonfile import dumps_json
@@ -263,7 +263,7 @@ def run_sample(
     paths = [check_input_file(p) for p in read_paths]
     if not paths:
         message = "no read files given; pass one or more FASTQ/FASTA files"
-        raise EmptyInputError(message, code="GB-NO-READ-FILES")
+        raise EmptyInputError(message, code=ErrorCode.NO_READ_FILES)
     parsed_answers, parsed_markers, input_digests = _read_inputs(answers, markers)
     clock.stop()
 

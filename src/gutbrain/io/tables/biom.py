@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from gutbrain import __version__
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.files import atomic_write_bytes
 from gutbrain.io.jsonfile import dumps_json
 from gutbrain.io.tables.profile import UNASSIGNED, profile_to_dict, unassigned_reads
@@ -82,7 +82,7 @@ def profiles_to_biom(profiles: Sequence[Profile], *, rank: Rank | None = None) -
     samples = [str(p.sample_id) for p in profiles]
     if len(set(samples)) != len(samples):
         message = "sample IDs repeat; BIOM needs unique sample IDs"
-        raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
+        raise InputFormatError(message, code=ErrorCode.TAB_DUPSAMPLE)
     use_rank = rank or _default_rank(profiles)
     rows_at = [p.at_rank(use_rank) for p in profiles]  # sorted once: 100k taxa are common
     use_reads = all(p.total_reads is not None for p in profiles) and all(

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gutbrain import __version__
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
 from gutbrain.io.tables.matrix import complete_lineage
 from gutbrain.io.tables.profile import parse_members, spreadsheet_safe
@@ -132,7 +132,9 @@ def read_cami(path: str | Path) -> list[Profile]:
                 sample, rows, in_data, seen = value.strip(), [], False, {}
                 if sample in samples_seen:
                     message = f"sample {sample!r} repeats (first at line {samples_seen[sample]})"
-                    raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPSAMPLE")
+                    raise InputFormatError(
+                        message, path=p, line=number, code=ErrorCode.TAB_DUPSAMPLE
+                    )
                 samples_seen[sample] = number
             continue
         if sample is None or not in_data:
@@ -141,7 +143,7 @@ def read_cami(path: str | Path) -> list[Profile]:
         cells = line.split("\t")
         if len(cells) < 5:
             message = f"{len(cells)} cells, expected 5 (TAXID RANK TAXPATH TAXPATHSN PERCENTAGE)"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
         rank_text = cells[1].strip()
         if rank_text not in RANKS:
             continue
@@ -149,7 +151,7 @@ def read_cami(path: str | Path) -> list[Profile]:
         percent = parse_number(cells[4], path=p, line=number, column="PERCENTAGE")
         if percent < 0:
             message = f"negative PERCENTAGE {percent:g}"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_NEG)
         names = [n.strip() for n in _unquote(cells[3].strip()).split("|")]
         above = RANKS[: RANKS.index(rank) + 1]
         lineage = complete_lineage(
@@ -161,7 +163,7 @@ def read_cami(path: str | Path) -> list[Profile]:
                 f"sample {sample!r}: {rank} {taxon!r} repeats (first at line "
                 f"{seen[rank, taxon]}); expected one row per taxon"
             )
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_DUPTAXON)
         seen[rank, taxon] = number
         taxid = _unquote(cells[0].strip())
         members = (
@@ -198,7 +200,7 @@ def read_cami(path: str | Path) -> list[Profile]:
                 continue
             if share > 1 + 1e-6:
                 message = f"sample {name!r}, rank {rank}: percentages sum to {share * 100:.6g}"
-                raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+                raise InputFormatError(message, path=p, code=ErrorCode.TAB_SUM)
             unassigned[rank] = max(1.0 - share, 0.0)
         profiles.append(
             Profile(

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gutbrain import __version__
-from gutbrain.errors import EmptyInputError, InputFormatError, LowDepthWarning
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, LowDepthWarning
 from gutbrain.io._text import split_rank_prefix
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxonRow
 
@@ -165,7 +165,7 @@ def _detect_type(
             f"mixed percent and fraction columns: sample {one!r} sums to ~1 but sample "
             f"{hundred!r} sums to ~100; convert all samples to one scale"
         )
-        raise InputFormatError(message, path=matrix.path, code="GB-TAB-MIXED")
+        raise InputFormatError(message, path=matrix.path, code=ErrorCode.TAB_MIXED)
     if np.all(live > 100.0 * (1 + RELATIVE_TOLERANCE)):
         return "quantities"
     bad = int(np.flatnonzero(nonzero)[np.flatnonzero(~near_one & ~near_hundred)[0]])
@@ -174,7 +174,7 @@ def _detect_type(
         f"relative abundances must sum to 1 or 100 (± {RELATIVE_TOLERANCE:g} relative) — "
         "give counts, or complete fractions with an unassigned row"
     )
-    raise InputFormatError(message, path=matrix.path, code="GB-TAB-SUM")
+    raise InputFormatError(message, path=matrix.path, code=ErrorCode.TAB_SUM)
 
 
 def check_ids(ids: Sequence[str], *, what: str, path: Path, code: str) -> None:
@@ -196,10 +196,10 @@ def validate_values(matrix: TaxonMatrix) -> None:
     """Reject NaN, infinities and negative values, naming table, sample and taxon."""
     values = matrix.values
     bad = ~np.isfinite(values)
-    code, what = "GB-TAB-NONFINITE", "is not a finite number (NaN, inf or empty)"
+    code, what = ErrorCode.TAB_NONFINITE, "is not a finite number (NaN, inf or empty)"
     if not bad.any():
         bad = values < 0
-        code, what = "GB-TAB-NEG", "is negative; abundances and counts must be >= 0"
+        code, what = ErrorCode.TAB_NEG, "is negative; abundances and counts must be >= 0"
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
         message = (
@@ -245,8 +245,8 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
             "sample IDs and one row per taxon"
         )
         raise EmptyInputError(message, path=path)
-    check_ids(matrix.samples, what="sample", path=path, code="GB-TAB-DUPSAMPLE")
-    check_ids(matrix.taxa, what="taxon", path=path, code="GB-TAB-DUPTAXON")
+    check_ids(matrix.samples, what="sample", path=path, code=ErrorCode.TAB_DUPSAMPLE)
+    check_ids(matrix.taxa, what="taxon", path=path, code=ErrorCode.TAB_DUPTAXON)
     validate_values(matrix)
     values = matrix.values
     with np.errstate(over="ignore"):
@@ -257,7 +257,7 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
             f"sample {matrix.samples[j]!r}: its values add up beyond the floating-point range "
             f"(about {np.finfo(np.float64).max:.3g}); expected read counts or abundances"
         )
-        raise InputFormatError(message, path=path, code="GB-TAB-NONFINITE")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_NONFINITE)
     nonzero = sums > 0
     kind = _detect_type(matrix, sums, nonzero) if value_type == "auto" else value_type
     if kind == "counts" and not np.all(values == np.round(values)):
@@ -267,7 +267,7 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
             "is not a whole number; counts must be integers (declare fractions or quantities "
             "instead)"
         )
-        raise InputFormatError(message, path=path, code="GB-TAB-NOTCOUNT")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_NOTCOUNT)
     if kind in ("fractions", "percent"):
         target = 1.0 if kind == "fractions" else 100.0
         off = nonzero & (np.abs(sums - target) > target * RELATIVE_TOLERANCE)
@@ -277,7 +277,7 @@ def matrix_to_profiles(matrix: TaxonMatrix, *, value_type: ValueType = "auto") -
                 f"sample {matrix.samples[j]!r} sums to {sums[j]:.6g}, expected {target:g} "
                 f"(± {RELATIVE_TOLERANCE:g} relative) for {kind}"
             )
-            raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+            raise InputFormatError(message, path=path, code=ErrorCode.TAB_SUM)
     empty = [matrix.samples[j] for j in np.flatnonzero(~nonzero)]
     if empty:
         shown = ", ".join(repr(s) for s in empty[:10])

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from gutbrain import __version__
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import atomic_write_text, check_input_file, sha256_file
 from gutbrain.model import RANKS, Lineage, Profile, Provenance, Rank, SampleId, TaxId, TaxonRow
 
@@ -186,7 +186,7 @@ def format_profile_tsv(profiles: Sequence[Profile]) -> str:
     for profile in profiles:
         if profile.sample_id in seen:
             message = f"sample {profile.sample_id!r} appears twice; sample IDs must be unique"
-            raise InputFormatError(message, code="GB-TAB-DUPSAMPLE")
+            raise InputFormatError(message, code=ErrorCode.TAB_DUPSAMPLE)
         seen.add(profile.sample_id)
         out.extend("\t".join(cells) for cells in _rows_of(profile))
     return "\n".join(out) + "\n"
@@ -223,13 +223,13 @@ def _parse_float(cell: str, *, path: Path, line: int, column: str) -> float | No
         value = float(cell)
     except ValueError:
         message = f"column {column!r}: {cell!r} is not a number"
-        raise InputFormatError(message, path=path, line=line, code="GB-TAB-NUM") from None
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_NUM) from None
     if not math.isfinite(value):
         message = f"column {column!r}: {cell!r} is not a finite number"
-        raise InputFormatError(message, path=path, line=line, code="GB-TAB-NONFINITE")
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_NONFINITE)
     if value < 0:
         message = f"column {column!r}: {cell!r} is negative; expected a value >= 0"
-        raise InputFormatError(message, path=path, line=line, code="GB-TAB-NEG")
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_NEG)
     return value
 
 
@@ -259,10 +259,10 @@ def parse_members(
                 f"members {text!r}: member {i + 1} is empty; expected species names separated "
                 "by ';'"
             )
-            raise InputFormatError(message, path=path, line=line, code="GB-TAB-MEMBERS")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_MEMBERS)
         if member in members[:i]:
             message = f"members {text!r}: {member!r} is named twice; name each species once"
-            raise InputFormatError(message, path=path, line=line, code="GB-TAB-MEMBERS")
+            raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_MEMBERS)
     return members
 
 
@@ -306,7 +306,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        raise InputFormatError(message, path=p, code="GB-TAB-ENCODING") from None
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_ENCODING) from None
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -333,7 +333,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         cells = line.split("\t")
         if len(cells) != len(header):
             message = f"{len(cells)} cells, expected {len(header)} (one per header column)"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
 
         def cell(name: str, cells: list[str] = cells) -> str:
             return _unescape(cells[col[name]].strip()) if name in col else ""
@@ -356,7 +356,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
             message = (
                 f"sample {sample!r}: taxon {taxon!r} repeats at rank {rank} with the same lineage"
             )
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_DUPTAXON)
         seen.add(key)
         b = builders.setdefault(sample, _Builder(sample))
         abundance = _parse_float(cell("abundance"), path=p, line=number, column="abundance")
@@ -374,7 +374,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
         members = parse_members(cell("members"), path=p, line=number)
         if members and rank != "species":
             message = f"members given on a {rank} row; only species-rank group rows have members"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-MEMBERS")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_MEMBERS)
         b.rows.append(
             TaxonRow(
                 rank=rank,
@@ -409,7 +409,7 @@ def read_profiles_tsv(path: str | Path) -> list[Profile]:
                     f"sample {b.sample!r}, rank {rank}: abundances plus unassigned sum to "
                     f"{total_fraction:.8g}, expected 1 (± {SUM_TOLERANCE:g})"
                 )
-                raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+                raise InputFormatError(message, path=p, code=ErrorCode.TAB_SUM)
         profiles.append(
             Profile(
                 sample_id=SampleId(b.sample),

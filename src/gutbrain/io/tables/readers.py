@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 
 from gutbrain import __version__
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io._text import RANK_PREFIXES
 from gutbrain.io.files import check_input_file, sha256_file
 from gutbrain.io.tables.formats import FORMATS, TableFormat
@@ -111,7 +111,7 @@ def read_taxonomy(path: str | Path) -> dict[str, Lineage]:
         key = normalise_name(cells[0])
         if key in out:
             message = f"feature ID {key!r} repeats; IDs must be unique"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-DUPTAXON")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_DUPTAXON)
         if taxon_col is not None:
             out[key] = lineage_from_string(cells[taxon_col])
         else:
@@ -136,7 +136,7 @@ def _lineages(
                 f"{len(missing)} taxa have no row in the taxonomy file (first: {missing[0]!r}); "
                 "give the matching taxonomy"
             )
-            raise InputFormatError(message, path=path, code="GB-TAB-TAXONOMY")
+            raise InputFormatError(message, path=path, code=ErrorCode.TAB_TAXONOMY)
         return tuple(taxonomy[normalise_name(t)] for t in taxa)
     refuse_feature_ids(taxa, path=path)
     # no taxonomy: the IDs are names at ``rank`` (detected when not given)
@@ -174,7 +174,7 @@ def refuse_feature_ids(taxa: Sequence[str], *, path: Path) -> None:
             f"names (first: {features[0]!r}); give their taxonomy with --taxonomy FILE "
             "(e.g. QIIME 2 taxonomy.tsv or DADA2 assignTaxonomy output)"
         )
-        raise InputFormatError(message, path=path, code="GB-TAB-NEEDS-TAXONOMY")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_NEEDS_TAXONOMY)
 
 
 def _names_species(taxa: Sequence[str]) -> bool:
@@ -237,7 +237,7 @@ def read_plain_tsv(
             f"the first column is {header[0].strip()!r}: samples seem to be rows; gutbrain reads "
             "taxa as rows and samples as columns — transpose the table"
         )
-        raise InputFormatError(message, path=p, line=1, code="GB-TAB-TRANSPOSED")
+        raise InputFormatError(message, path=p, line=1, code=ErrorCode.TAB_TRANSPOSED)
     tax_col = next(
         (i for i, h in enumerate(lower) if i and h in ("taxonomy", "taxon", "lineage")), None
     )
@@ -281,10 +281,10 @@ def _check_biom_json(doc: Any, path: Path) -> None:
     """gutbrain's own checks of a BIOM 1.0 document, before biom-format sees it."""
     if not isinstance(doc, dict) or "data" not in doc or "shape" not in doc:
         message = "not a BIOM 1.0 JSON document (no 'data' or 'shape'); export BIOM from QIIME"
-        raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_BIOM)
     if _json_depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         message = f"JSON nested deeper than {MAX_JSON_DEPTH} levels; not a BIOM table"
-        raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_BIOM)
     n_rows, n_cols = (int(x) for x in doc["shape"])
     rows = [r.get("id") if isinstance(r, dict) else None for r in doc.get("rows") or []]
     cols = [c.get("id") if isinstance(c, dict) else None for c in doc.get("columns") or []]
@@ -293,14 +293,14 @@ def _check_biom_json(doc: Any, path: Path) -> None:
             f"shape {n_rows} x {n_cols} but {len(rows)} row IDs and {len(cols)} column IDs; "
             "the table is truncated or inconsistent"
         )
-        raise InputFormatError(message, path=path, code="GB-TAB-RAGGED")
-    check_ids([str(c) for c in cols], what="sample", path=path, code="GB-TAB-DUPSAMPLE")
-    check_ids([str(r) for r in rows], what="taxon", path=path, code="GB-TAB-DUPTAXON")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_RAGGED)
+    check_ids([str(c) for c in cols], what="sample", path=path, code=ErrorCode.TAB_DUPSAMPLE)
+    check_ids([str(r) for r in rows], what="taxon", path=path, code=ErrorCode.TAB_DUPTAXON)
     sparse = doc.get("matrix_type") == "sparse"
     for k, entry in enumerate(doc["data"]):
         if not isinstance(entry, list):
             message = f"data entry {k + 1} is not a list"
-            raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-BIOM")
+            raise InputFormatError(message, path=path, record=k + 1, code=ErrorCode.TAB_BIOM)
         if sparse:
             ok = (
                 len(entry) == 3
@@ -314,7 +314,7 @@ def _check_biom_json(doc: Any, path: Path) -> None:
                     f"sparse data entry {k + 1} {entry!r:.80} is not [row, column, value] "
                     f"inside the {n_rows} x {n_cols} shape"
                 )
-                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-RAGGED")
+                raise InputFormatError(message, path=path, record=k + 1, code=ErrorCode.TAB_RAGGED)
             cells = [(entry[0], entry[1], entry[2])]
         else:
             if len(entry) != n_cols:
@@ -322,15 +322,15 @@ def _check_biom_json(doc: Any, path: Path) -> None:
                     f"row {k + 1} ({rows[k] if k < len(rows) else '?'!r}) has {len(entry)} values, "
                     f"expected {n_cols}; rows are never padded"
                 )
-                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-RAGGED")
+                raise InputFormatError(message, path=path, record=k + 1, code=ErrorCode.TAB_RAGGED)
             cells = [(k, j, v) for j, v in enumerate(entry)]
         for i, j, value in cells:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 message = f"sample {cols[j]!r}, taxon {rows[i]!r}: {value!r:.40} is not a number"
-                raise InputFormatError(message, path=path, record=k + 1, code="GB-TAB-NUM")
+                raise InputFormatError(message, path=path, record=k + 1, code=ErrorCode.TAB_NUM)
     if len(doc["data"]) != n_rows and not sparse:
         message = f"{len(doc['data'])} data rows, expected {n_rows}"
-        raise InputFormatError(message, path=path, code="GB-TAB-RAGGED")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_RAGGED)
 
 
 def _biom_lineage(metadata: Any) -> Lineage | None:
@@ -353,7 +353,7 @@ def _check_restored(profile: Profile, path: Path) -> None:
                 f"gutbrain profile block: sample {profile.sample_id!r}, taxon {row.taxon!r}: "
                 f"rank {row.rank!r} / abundance {row.abundance!r} out of range"
             )
-            raise InputFormatError(message, path=path, code="GB-TAB-BIOM")
+            raise InputFormatError(message, path=path, code=ErrorCode.TAB_BIOM)
     for rank, share in profile.unassigned.items():
         total = sum(r.abundance for r in profile.rows if r.rank == rank) + share
         if rank not in RANKS or not math.isfinite(share) or abs(total - 1.0) > 1e-6:
@@ -361,7 +361,7 @@ def _check_restored(profile: Profile, path: Path) -> None:
                 f"gutbrain profile block: sample {profile.sample_id!r}, rank {rank!r}: "
                 f"abundances plus unassigned sum to {total!r}, expected 1"
             )
-            raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+            raise InputFormatError(message, path=path, code=ErrorCode.TAB_SUM)
 
 
 def _read_biom_hdf5(
@@ -379,7 +379,7 @@ def _read_biom_hdf5(
                 profiles = [profile_from_dict(d) for d in docs]
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 message = f"damaged gutbrain profile block ({exc})"
-                raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+                raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM) from None
             for profile in profiles:
                 _check_restored(profile, p)
             return profiles, None
@@ -387,7 +387,7 @@ def _read_biom_hdf5(
             return None, Table.from_hdf5(handle)
         except Exception as exc:  # biom raises bare KeyError/ValueError on bad files
             message = f"not a readable BIOM 2.1 HDF5 file ({type(exc).__name__}: {exc})"
-            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM) from None
 
 
 def read_biom(
@@ -417,7 +417,7 @@ def read_biom(
             # a damaged link), naming HDF5 internals
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             message = f"damaged BIOM 2.1 (HDF5) file ({first}); export it again or check the copy"
-            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM) from None
         if restored is not None:
             return restored
     else:
@@ -427,21 +427,21 @@ def read_biom(
             raise EmptyInputError(message, path=p)
         if not stripped.startswith(b"{"):
             message = "neither BIOM 2.1 (HDF5) nor BIOM 1.0 (JSON); check the file"
-            raise InputFormatError(message, path=p, code="GB-TAB-BIOM")
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM)
         if len(data) > MAX_JSON_BYTES:
             message = f"BIOM JSON larger than {MAX_JSON_BYTES >> 20} MiB; convert it to BIOM 2.1"
-            raise InputFormatError(message, path=p, code="GB-TAB-SIZE")
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_SIZE)
         try:
             doc = json.loads(data.decode("utf-8-sig"), parse_constant=lambda c: float(c))
         except (ValueError, RecursionError) as exc:
             message = f"invalid JSON ({exc}); not a BIOM 1.0 file"
-            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM) from None
         _check_biom_json(doc, p)
         try:
             table = Table.from_json(doc)
         except Exception as exc:
             message = f"biom-format rejected the table ({type(exc).__name__}: {exc})"
-            raise InputFormatError(message, path=p, code="GB-TAB-BIOM") from None
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_BIOM) from None
     taxa = [str(t) for t in table.ids(axis="observation")]
     samples = [str(s) for s in table.ids(axis="sample")]
     values = np.asarray(table.matrix_data.toarray(), dtype=np.float64)
@@ -574,7 +574,7 @@ def read_emu(path: str | Path, *, sample_id: str | None = None) -> list[Profile]
             f"rows, expected 1 (± {RELATIVE_TOLERANCE:g}); Emu writes fractions of the "
             "classified reads"
         )
-        raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_SUM)
     values = np.array([[r] for r in reads] if counts_col is not None else [[a] for a in abundances])
     if counts_col is not None:
         values = np.vstack([values, [[un_reads]]]) if values.size else np.array([[un_reads]])
@@ -681,11 +681,11 @@ def read_kraken(path: str | Path, *, sample_id: str | None = None) -> list[Profi
         cells = line.split("\t")
         if len(cells) not in (6, 8):
             message = f"{len(cells)} tab-separated cells, expected 6 or 8 (Kraken 2 report)"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
         clade = parse_number(cells[1], path=p, line=number, column="clade reads")
         if clade < 0:
             message = f"negative clade read count {clade:g}"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_NEG)
         code = cells[-3].strip()
         taxid = cells[-2].strip()
         name = cells[-1].strip()
@@ -744,7 +744,7 @@ def _counts_profile(
             message = (
                 f"rank {rank}: {assigned:g} reads assigned but the report's total is {total:g}"
             )
-            raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+            raise InputFormatError(message, path=path, code=ErrorCode.TAB_SUM)
         for r in merged.values():
             reads = r.reads or 0.0
             out.append(TaxonRow(rank, r.lineage, reads / total, reads=reads, taxid=r.taxid))
@@ -795,7 +795,7 @@ def read_bracken(path: str | Path, *, sample_id: str | None = None) -> list[Prof
         reads = parse_number(cells[col["new_est_reads"]], path=p, line=number, column="reads")
         if reads < 0:
             message = f"negative new_est_reads {reads:g}"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_NEG)
         total += reads
         name = cells[col["name"]].strip()
         out.append(
@@ -831,7 +831,7 @@ def _check_bracken_fractions(
             f"fraction_total_reads sums to {share:.6g}, expected 1 (± {tolerance:.2g}); "
             "the table was edited or cut"
         )
-        raise InputFormatError(message, path=path, code="GB-TAB-SUM")
+        raise InputFormatError(message, path=path, code=ErrorCode.TAB_SUM)
 
 
 # ----------------------------------------------------------------------------- MetaPhlAn
@@ -868,7 +868,7 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
             continue
         if header is not None and len(cells) != len(header):
             message = f"{len(cells)} cells, expected {len(header)} as in the header"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
         data_lines.append((number, cells))
     if not data_lines:
         message = "no profile rows; expected MetaPhlAn clade_name lines"
@@ -879,7 +879,7 @@ def read_metaphlan(path: str | Path, *, sample_id: str | None = None) -> list[Pr
     lower = [h.lower() for h in header]
     taxid_col = next((i for i, h in enumerate(lower) if h in ("clade_taxid", "ncbi_tax_id")), None)
     samples = [i for i in range(1, len(header)) if i != taxid_col]
-    check_ids([header[i] for i in samples], what="sample", path=p, code="GB-TAB-DUPSAMPLE")
+    check_ids([header[i] for i in samples], what="sample", path=p, code=ErrorCode.TAB_DUPSAMPLE)
     return [
         _metaphlan_profile(p, header[i], data_lines, taxid_col=taxid_col, value_col=i)
         for i in samples
@@ -898,7 +898,7 @@ def _metaphlan_profile(
     for number, cells in data_lines:
         if len(cells) <= value_col:
             message = f"{len(cells)} cells, expected at least {value_col + 1}"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
         clade = cells[0].strip()
         if clade.upper() == "UNCLASSIFIED" or "|t__" in clade:
             continue
@@ -911,7 +911,7 @@ def _metaphlan_profile(
         )
         if percent < 0 or percent > 100 + 1e-6:
             message = f"sample {sample!r}: relative abundance {percent:g} outside 0–100 (percent)"
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-NEG")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_NEG)
         if percent == 0:
             continue
         lineage = lineage_from_string(";".join(parts))
@@ -936,7 +936,7 @@ def _metaphlan_profile(
                 f"sample {sample!r}, rank {rank}: abundances sum to {share * 100:.4g} %, "
                 "more than 100 %"
             )
-            raise InputFormatError(message, path=p, code="GB-TAB-SUM")
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_SUM)
         unassigned[rank] = max(1.0 - share, 0.0)
     return Profile(
         sample_id=SampleId(sample),
@@ -1003,4 +1003,4 @@ def detect_format(path: str | Path) -> TableFormat:
         "cannot tell the table's format (not BIOM, Emu, Kraken 2, Bracken, MetaPhlAn, "
         "gutbrain profile.tsv or a tab-separated taxa x samples table); give --format"
     )
-    raise InputFormatError(message, path=p, code="GB-TAB-FORMAT")
+    raise InputFormatError(message, path=p, code=ErrorCode.TAB_FORMAT)

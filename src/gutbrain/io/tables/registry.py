@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from gutbrain.errors import InputFormatError
+from gutbrain.errors import ErrorCode, InputFormatError
 from gutbrain.io.files import check_input_file
 from gutbrain.io.tables import readers
 from gutbrain.io.tables.biom import write_profile_biom
@@ -201,7 +201,7 @@ def read_table(
             f"{Path(taxonomy).name} would be ignored; give a taxonomy only with BIOM or TSV "
             "feature tables (or set --format)"
         )
-        raise InputFormatError(message, path=p, code="GB-TAB-TAXONOMY")
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_TAXONOMY)
     return READERS[fmt](p, taxonomy=taxonomy, rank=rank, value_type=value_type)
 
 

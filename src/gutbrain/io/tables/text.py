@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain.errors import EmptyInputError, InputFormatError
+from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError
 from gutbrain.io.files import check_input_file
 
 __all__ = ["MAX_TABLE_BYTES", "parse_number", "read_rows", "read_text", "values_matrix"]
@@ -33,12 +33,12 @@ def read_bytes(path: Path) -> bytes:
                 data: bytes = handle.read(MAX_TABLE_BYTES + 1)
         except (OSError, EOFError, zlib.error) as exc:
             message = f"damaged gzip file ({exc}); re-download or re-compress it"
-            raise InputFormatError(message, path=p, code="GB-TAB-GZIP") from None
+            raise InputFormatError(message, path=p, code=ErrorCode.TAB_GZIP) from None
     else:
         data = p.read_bytes()
     if len(data) > MAX_TABLE_BYTES:
         message = f"larger than {MAX_TABLE_BYTES >> 30} GiB uncompressed; split the table"
-        raise InputFormatError(message, path=p, code="GB-TAB-SIZE")
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_SIZE)
     return data
 
 
@@ -54,7 +54,7 @@ def read_text(path: str | Path) -> str:
     data = read_bytes(p)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         message = "UTF-16 text (a spreadsheet export?); save it as UTF-8 tab-separated text"
-        raise InputFormatError(message, path=p, code="GB-TAB-ENCODING")
+        raise InputFormatError(message, path=p, code=ErrorCode.TAB_ENCODING)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,7 +63,7 @@ def read_text(path: str | Path) -> str:
             f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8 (probably Latin-1 "
             "or Windows-1252); save the file as UTF-8"
         )
-        raise InputFormatError(message, path=p, line=line, code="GB-TAB-ENCODING") from None
+        raise InputFormatError(message, path=p, line=line, code=ErrorCode.TAB_ENCODING) from None
 
 
 def read_rows(
@@ -98,7 +98,7 @@ def read_rows(
                 f"{len(cells)} cells, expected {len(header)} as in the header; rows are never "
                 "padded"
             )
-            raise InputFormatError(message, path=p, line=number, code="GB-TAB-RAGGED")
+            raise InputFormatError(message, path=p, line=number, code=ErrorCode.TAB_RAGGED)
         rows.append((number, cells))
     if header is None:
         message = "empty file; expected a header line and one row per taxon"
@@ -130,11 +130,11 @@ def parse_number(
     except ValueError:
         hint = " (a decimal comma? use a point)" if "," in text else ""
         message = f"{where}column {column!r}: {text!r} is not a number{hint}"
-        code = "GB-TAB-NONFINITE" if text == "" else "GB-TAB-NUM"
+        code = ErrorCode.TAB_NONFINITE if text == "" else ErrorCode.TAB_NUM
         raise InputFormatError(message, path=path, line=line, code=code) from None
     if not math.isfinite(value):
         message = f"{where}column {column!r}: {text!r} is not a finite number"
-        raise InputFormatError(message, path=path, line=line, code="GB-TAB-NONFINITE")
+        raise InputFormatError(message, path=path, line=line, code=ErrorCode.TAB_NONFINITE)
     return value
 
 
