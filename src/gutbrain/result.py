@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic import ValidationError as PydanticValidationError
 
-from gutbrain.errors import InputFormatError, InputMissingError, OutputError
+from gutbrain.errors import ErrorCode, InputFormatError, InputMissingError, OutputError
 from gutbrain.model import ReadType
 
 __all__ = [

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
-from gutbrain.errors import GutbrainError, InputFormatError, OptionError
+from gutbrain.errors import ErrorCode, GutbrainError, InputFormatError, OptionError
 from gutbrain.model import Rank, ReadType
 
 if TYPE_CHECKING:

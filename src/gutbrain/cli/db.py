@@ -12,6 +12,7 @@ from rich.text import Text
 
 from gutbrain.cli._app import console, err_console
 from gutbrain.cli._progress import progress_bar
+from gutbrain.errors import ErrorCode
 from gutbrain.io.jsonfile import dumps_json
 from gutbrain.model import ReadType
 from gutbrain.profile.index import ensure_index

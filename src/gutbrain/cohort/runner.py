@@ -50,7 +50,7 @@ from gutbrain.cohort.tasks import (
     SampleTask,
     StoreRow,
 )
-from gutbrain.errors import GutbrainError, OptionError, OutputError
+from gutbrain.errors import ErrorCode, GutbrainError, OptionError, OutputError
 from gutbrain.io.files import sha256_file
 
 __all__ = [

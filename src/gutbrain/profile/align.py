@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gutbrain._typing import IntArray
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 
 __all__ = [
     "ALIGNMENT_PRESETS",

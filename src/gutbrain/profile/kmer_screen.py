@@ -57,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gutbrain._typing import IntArray
-from gutbrain.errors import OptionError, ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, OptionError, ReferenceDatabaseError
 from gutbrain.reference.bundle import ReferenceBundle, read_sequences
 from gutbrain.reference.index import find_index, writable_index_folder
 

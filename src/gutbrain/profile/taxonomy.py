@@ -33,7 +33,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 
 __all__ = [
