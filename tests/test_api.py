@@ -31,6 +31,7 @@ API: dict[str, tuple[tuple[str, object], ...]] = {
         ("confidence_intervals", K),
         ("progress", K),
         ("settings", K),
+        ("read_assignments", K),
     ),
     "read_table": (
         ("path", P),

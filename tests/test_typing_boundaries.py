@@ -21,10 +21,26 @@ _JSON = "a JSON document or JSON-ready tree of any shape"
 _DASK = "a Dask Worker: distributed is untyped"
 _TREE = "scikit-bio TreeNode, an untyped third-party class (skbio has no stubs)"
 _PROVENANCE = "provenance parameters: per-source settings of varying shape, stored as JSON"
+_MAPPY = "a mappy.Aligner: mappy stays behind profile/align.py and has no stubs"
 _SQLA = "SQLAlchemy TypeDecorator hook signature (typed Any by SQLAlchemy itself)"
 
 #: "module:qualified name(parameter)" or "module:qualified name->" (return) -> why it stays Any.
 ALLOWED: dict[str, str] = {
+    "gutbrain.__init__:__getattr__->": "module __getattr__ returns the lazily loaded entry point",
+    "gutbrain.io.answers:MarkerEntry.read(entry)": _JSON + " (one parsed marker entry)",
+    "gutbrain.io.answers:MarkerEntry.measurement->": "MarkerValue keyword arguments of mixed types",
+    "gutbrain.io.jsonfile:dumps_json(data)": _JSON,
+    "gutbrain.io.jsonfile:jsonable(value)": _JSON,
+    "gutbrain.io.jsonfile:jsonable->": _JSON,
+    "gutbrain.io.jsonfile:write_json(data)": _JSON,
+    "gutbrain.io.tables.biom:profiles_to_biom->": "a biom.Table (biom-format has no stubs)",
+    "gutbrain.io.tables.profile:profile_to_dict->": _JSON + " (a profile as JSON)",
+    "gutbrain.io.tables.profile:profile_from_dict(data)": _JSON + " (parsed profile JSON)",
+    "gutbrain.profile.aligners:Aligners.aligner": _MAPPY,
+    "gutbrain.profile.aligners:Aligners.rescue": _MAPPY,
+    "gutbrain.profile.assemble:profile_provenance(parameters)": _PROVENANCE,
+    "gutbrain.profile.collect:Collected.pair_parameters->": _PROVENANCE,
+    "gutbrain.profile.settings:ProfileSettings.as_dict->": _PROVENANCE,
     "gutbrain.cli.__init__:__getattr__->": "module __getattr__ returns whichever attribute",
     "gutbrain.cohort.associate:AssociationResult.permanova": _JSON + " (PERMANOVA summary)",
     "gutbrain.cohort.associate:AssociationResult.settings": _JSON + " (method settings)",
@@ -38,15 +54,10 @@ ALLOWED: dict[str, str] = {
     "gutbrain.ecology.tree:taxon_tree(tree)": _TREE,
     "gutbrain.ecology.tree:taxon_tree->": _TREE,
     "gutbrain.ecology.tree:check_taxa_in_tree(tree)": _TREE,
-    "gutbrain.io.tables_biom:profiles_to_biom->": "a biom.Table (biom-format has no stubs)",
-    "gutbrain.io.tables_profile:profile_to_dict->": _JSON + " (a profile as JSON)",
-    "gutbrain.io.tables_profile:profile_from_dict(data)": _JSON + " (parsed profile JSON)",
     "gutbrain.profile.align:AlignmentSettings.aligner_options->": "mappy.Aligner keyword args",
     "gutbrain.profile.align:AlignmentSettings.as_dict->": _PROVENANCE,
     "gutbrain.profile.align:HitTable.take(index)": "numpy fancy index (slice, mask or array)",
     "gutbrain.profile.kmer_screen:ScreenSettings.as_dict->": _PROVENANCE,
-    "gutbrain.profile.pipeline:ProfileSettings.as_dict->": _PROVENANCE,
-    "gutbrain.profile.pipeline:ProfileResult.em": "EM figures; EMSummary (pipeline change)",
     "gutbrain.reference.bundle:ReferenceBundle.manifest": _JSON + " (manifest.json)",
     "gutbrain.reference.bundle:build_bundle(extra)": _JSON + " (extra manifest fields)",
     "gutbrain.reference.bundle:build_bundle(builder)": _JSON + " (builder description)",

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gutbrain.errors import ValidationError
+from gutbrain.errors import OptionError
 from gutbrain.io.profile_files import write_profile_files
 from gutbrain.profile.pipeline import profile_sample
 from gutbrain.profile.readstate import ReadLog, SequenceSpool
@@ -87,7 +87,7 @@ def test_profile_without_read_names_counts_the_same(
     assert qc["assignment"]["reads_in"] == 28
     assert not (out / "read_assignments.tsv").exists()
     # asking for the per-read table of a result made without names is refused, nothing written
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(OptionError) as info:
         write_profile_files(bare, tmp_path / "refused", read_assignments=True)
     assert info.value.code == "GB-PROFILE-OPTIONS"
     assert not (tmp_path / "refused").exists()

@@ -447,7 +447,7 @@ class MarkerEntry(BaseModel):
     lab_range: str | None = None
 
     @classmethod
-    def read(cls, entry: dict[str, Any], *, index: int, separator: Any) -> MarkerEntry:
+    def read(cls, entry: dict[str, Any], *, index: int, separator: object) -> MarkerEntry:
         """Validate ``entry`` (the ``index``-th of its file).
 
         Raises

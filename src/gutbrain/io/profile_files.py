@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gutbrain.errors import ErrorCode, ValidationError
+from gutbrain.errors import ErrorCode, OptionError
 from gutbrain.io.files import atomic_directory, atomic_write_text
 from gutbrain.io.jsonfile import write_json
 from gutbrain.io.tables import write_profile_biom, write_profile_tsv
@@ -157,7 +157,7 @@ def write_profile_files(
         ``folder`` exists and ``replace`` is false (or it is not a gutbrain output).
     OutputError
         ``folder`` cannot be written.
-    ValidationError
+    OptionError
         ``read_assignments`` asked of a result profiled without read names.
     """
     with atomic_directory(folder, replace=replace) as staging:
@@ -183,13 +183,13 @@ def add_profile_files(
     ------
     OutputError
         A file cannot be written; the files written before it stay.
-    ValidationError
+    OptionError
         ``GB-PROFILE-OPTIONS`` when ``read_assignments`` is asked of a result profiled without
         read names.
     """
     if read_assignments and result.qc.reads_in and not result.read_assignments:
         message = "read_assignments.tsv needs profile_sample(..., read_assignments=True)"
-        raise ValidationError(message, code=ErrorCode.PROFILE_OPTIONS)
+        raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
     target = Path(folder)
     written = [
         write_profile_tsv(result.profile, target / "profile.tsv"),
