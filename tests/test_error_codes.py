@@ -181,7 +181,6 @@ def test_a_ko_table_cell_has_the_codes_of_any_table_cell(
 
 def test_a_repeated_sample_id_is_gb_tab_dupsample_also_when_writing() -> None:
     from gutbrain.io.tables.profile import format_profile_tsv
-
     from gutbrain.model import Profile, Provenance, SampleId
 
     profile = Profile(SampleId("a"), [], {}, Provenance("0", "t"), 0)
