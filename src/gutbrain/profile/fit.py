@@ -146,16 +146,20 @@ def fit_abundances(
         The second pass's index is unusable.
     """
     weights = collected.weights
-    first = _estimate(
-        collected.hits,
-        weights,
-        aligners.taxa,
-        settings,
-        min_abundance,
-        aligners.groups,
-        aligners.contest,
-        collected.screened,
-    )
+
+    def estimate(hits: HitTable, screened: npt.NDArray[np.bool_]) -> Fit:
+        return _estimate(
+            hits,
+            weights,
+            aligners.taxa,
+            settings,
+            min_abundance,
+            aligners.groups,
+            aligners.contest,
+            screened,
+        )
+
+    first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
     if second is None:
         return first
@@ -168,16 +172,7 @@ def fit_abundances(
     screened = first.screened & ~redo  # pruned screened reads are now aligned
     del first  # issue 11: the first estimate is not needed any more
     release_freed_memory()
-    result = _estimate(
-        hits,
-        weights,
-        aligners.taxa,
-        settings,
-        min_abundance,
-        aligners.groups,
-        aligners.contest,
-        screened,
-    )
+    result = estimate(hits, screened)
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
