@@ -11,7 +11,10 @@ from types import MappingProxyType
 import numpy as np
 
 from gutbrain.io.profile_files import write_profile_files
+from gutbrain.io.readqc import QC_PRESETS, QCSettings
+from gutbrain.model import ReadType
 from gutbrain.profile.pipeline import profile_sample
+from gutbrain.profile.settings import PROFILE_PRESETS
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.workflow.run import run_table
 
@@ -45,3 +48,19 @@ def test_profile_and_run_table_write_the_same_provenance_json(
     assert parameters["not_measured"] is None
     assert parameters["count"] == 3
     assert parameters["nested"] == {"tol": None, "steps": [1, 2]}
+
+
+def test_provenance_records_the_read_qc_thresholds_applied(
+    tiny_bundle: ReferenceBundle, make_reads: Callable[..., Path]
+) -> None:
+    reads = make_reads("mix.fq.gz", {FRAGILIS: 4}, seed=5)
+    result = profile_sample([reads], bundle=tiny_bundle, preset="ont", sample_id="s1")
+    assert result.profile.provenance.parameters["read_qc"] == QC_PRESETS["ont"].describe()
+    custom = QCSettings(min_length=100, max_length=5000, min_mean_quality=None)
+    settings = dataclasses.replace(PROFILE_PRESETS[ReadType.ont], read_qc=custom)
+    result = profile_sample(
+        [reads], bundle=tiny_bundle, preset="ont", sample_id="s1", settings=settings
+    )
+    assert result.profile.provenance.parameters["read_qc"] == (
+        "length 100-5000 bp, no quality filter, <= 1.00% ambiguous bases"
+    )

@@ -136,9 +136,9 @@ def profile_sample(
         "preset": preset,
         "threads": threads,
         "min_abundance": min_abundance,
-        # as released: settings.as_dict()'s "read_qc" ("preset" unless overridden) replaces this
-        "read_qc": qc_settings.describe(),
         **settings.as_dict(),
+        # the thresholds applied (settings.as_dict() says "preset" when the preset's were used)
+        "read_qc": qc_settings.describe(),
         **collected.pair_parameters(),
     }
     return assemble_result(
