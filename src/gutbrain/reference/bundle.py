@@ -270,6 +270,7 @@ def _parse_taxonomy_table(
     taxonomy: dict[str, Lineage] = {}
     taxids: dict[str, str] = {}
     copy_numbers: dict[str, float] = {}
+    lineages: dict[tuple[str, ...], Lineage] = {}
     if not path.is_file():
         message = f"{path}: taxonomy table is missing; rebuild the bundle"
         raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
@@ -287,9 +288,13 @@ def _parse_taxonomy_table(
                 message = f"{path}:{number}: {len(cells)} columns, expected {len(TAXONOMY_COLUMNS)}"
                 raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
             ref_id = cells[0]
-            taxonomy[ref_id] = Lineage.from_mapping(
-                dict(zip(_RANK_COLUMNS, cells[1:8], strict=True))
-            )
+            # references share lineages (16S copies, strains): one Lineage per distinct row
+            ranks = tuple(cells[1:8])
+            lineage = lineages.get(ranks)
+            if lineage is None:
+                lineage = Lineage.from_mapping(dict(zip(_RANK_COLUMNS, ranks, strict=True)))
+                lineages[ranks] = lineage
+            taxonomy[ref_id] = lineage
             if cells[8]:
                 taxids[ref_id] = cells[8]
             if cells[9]:
