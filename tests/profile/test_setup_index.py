@@ -125,4 +125,3 @@ def test_present_groups_match_the_scan_of_every_unit(
         )
     )
     assert _present_groups(species_groups, taxa) == _plain_present_groups(species_groups, taxa)
-
