@@ -94,6 +94,8 @@ TAXONOMY_COLUMNS: tuple[str, ...] = (
     "copy_number_source",
 )
 _RANK_COLUMNS: tuple[str, ...] = TAXONOMY_COLUMNS[1:8]
+#: the Lineage field of each rank column
+_RANK_FIELDS: tuple[str, ...] = tuple("class_" if c == "class" else c for c in _RANK_COLUMNS)
 #: IUPAC nucleotide codes (lower case is accepted and upper-cased; ``U`` becomes ``T``).
 _BAD_SEQUENCE = re.compile(rb"[^ACGTURYSWKMBDHVN]")
 _PROGRESS_EVERY = 500
@@ -291,8 +293,10 @@ def _parse_taxonomy_table(
             # references share lineages (16S copies, strains): one Lineage per distinct row
             ranks = tuple(cells[1:8])
             lineage = lineages.get(ranks)
-            if lineage is None:
-                lineage = Lineage.from_mapping(dict(zip(_RANK_COLUMNS, ranks, strict=True)))
+            if lineage is None:  # as Lineage.from_mapping: empty cells are None
+                lineage = Lineage(
+                    **{f: cell or None for f, cell in zip(_RANK_FIELDS, ranks, strict=True)}
+                )
                 lineages[ranks] = lineage
             taxonomy[ref_id] = lineage
             if cells[8]:
