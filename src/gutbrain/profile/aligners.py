@@ -116,13 +116,19 @@ def _present_groups(groups: SpeciesGroups | None, taxa: TaxonIndex) -> GroupList
     """The species groups as ``(name, lineage, members)``, members present in ``taxa``."""
     if groups is None:
         return ()
-    lineages = [unit for unit in taxa.units if unit.species is not None]
-    present = {unit.species for unit in lineages}
+    # species -> its units' lineages, built once: SpeciesGroup.lineage scans what it is given,
+    # so each group gets only its members' units (issue 11: scanning every unit per group
+    # was O(groups x units), ~0.14 s on the 5,173-sequence benchmark reference)
+    by_species: dict[str, list[Lineage]] = {}
+    for unit in taxa.units:
+        if unit.species is not None:
+            by_species.setdefault(unit.species, []).append(unit)
     out = []
     for group in groups.groups:
-        members = tuple(m for m in group.members if m in present)
+        members = tuple(m for m in group.members if m in by_species)
         if len(members) >= 2:
-            out.append((group.name, group.lineage(lineages), members))
+            found = [unit for m in dict.fromkeys(group.members) for unit in by_species.get(m, ())]
+            out.append((group.name, group.lineage(found), members))
     return tuple(out)
 
 

@@ -94,6 +94,8 @@ TAXONOMY_COLUMNS: tuple[str, ...] = (
     "copy_number_source",
 )
 _RANK_COLUMNS: tuple[str, ...] = TAXONOMY_COLUMNS[1:8]
+#: the Lineage field of each rank column
+_RANK_FIELDS: tuple[str, ...] = tuple("class_" if c == "class" else c for c in _RANK_COLUMNS)
 #: IUPAC nucleotide codes (lower case is accepted and upper-cased; ``U`` becomes ``T``).
 _BAD_SEQUENCE = re.compile(rb"[^ACGTURYSWKMBDHVN]")
 _PROGRESS_EVERY = 500
@@ -270,6 +272,7 @@ def _parse_taxonomy_table(
     taxonomy: dict[str, Lineage] = {}
     taxids: dict[str, str] = {}
     copy_numbers: dict[str, float] = {}
+    lineages: dict[tuple[str, ...], Lineage] = {}
     if not path.is_file():
         message = f"{path}: taxonomy table is missing; rebuild the bundle"
         raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
@@ -287,9 +290,15 @@ def _parse_taxonomy_table(
                 message = f"{path}:{number}: {len(cells)} columns, expected {len(TAXONOMY_COLUMNS)}"
                 raise ReferenceDatabaseError(message, code=ErrorCode.REF_TAX)
             ref_id = cells[0]
-            taxonomy[ref_id] = Lineage.from_mapping(
-                dict(zip(_RANK_COLUMNS, cells[1:8], strict=True))
-            )
+            # references share lineages (16S copies, strains): one Lineage per distinct row
+            ranks = tuple(cells[1:8])
+            lineage = lineages.get(ranks)
+            if lineage is None:  # as Lineage.from_mapping: empty cells are None
+                lineage = Lineage(
+                    **{f: cell or None for f, cell in zip(_RANK_FIELDS, ranks, strict=True)}
+                )
+                lineages[ranks] = lineage
+            taxonomy[ref_id] = lineage
             if cells[8]:
                 taxids[ref_id] = cells[8]
             if cells[9]:
