@@ -74,6 +74,46 @@ def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, s
     assert list(zip(read.tolist(), [int(x) for x in kmer], strict=True)) == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    references=st.lists(
+        st.tuples(st.text(alphabet="ACGTNacgt", max_size=40), st.integers(0, 4)), max_size=8
+    ),
+    k=st.integers(1, 10),
+    max_units=st.integers(1, 3),
+)
+def test_built_index_matches_a_plain_definition(
+    references: list[tuple[str, int]], k: int, max_units: int
+) -> None:
+    # issue 11 rewrote the build's sorting (speed only): the index must stay what its docstring
+    # defines: distinct k-mer hashes sorted, each with its sorted units (none above max_units)
+    sequences = [sequence for sequence, _ in references]
+    units = np.array([unit for _, unit in references], dtype=np.int64)
+    index = build_kmer_index(
+        sequences, units, settings=ScreenSettings(k=k, scale=1, max_units=max_units)
+    )
+    holders: dict[int, set[int]] = {}
+    for sequence, unit in references:
+        upper = sequence.upper()
+        for start in range(len(upper) - k + 1):
+            if "N" not in upper[start : start + k]:
+                kmer = _pack(upper[start : start + k])
+                holders.setdefault(kmer * 0x9E3779B97F4A7C15 % 2**64, set()).add(unit)
+    hashes = sorted(holders)
+    assert [int(h) for h in index.hashes] == hashes
+    expected = [sorted(holders[h]) if len(holders[h]) <= max_units else [] for h in hashes]
+    got = [
+        index.units[index.offsets[i] : index.offsets[i + 1]].tolist() for i in range(len(hashes))
+    ]
+    assert got == expected
+    assert index.offsets[0] == 0
+    assert index.offsets[-1] == index.units.size
+    first: dict[int, int] = {}
+    for position, unit in enumerate(units.tolist()):
+        first.setdefault(unit, position)
+    assert index.unit_reference.tolist() == [first[u] for u in sorted(first)]
+
+
 def test_hand_counted_evidence_and_decision() -> None:
     index = build_kmer_index([REF_A, REF_B], [0, 1], settings=EVERYTHING)
     # read AAAACCCCGG: 7 4-mers AAAA AAAC AACC ACCC CCCC CCCG CCGG; all in A, the first 5 in B
