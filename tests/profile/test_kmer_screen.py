@@ -7,10 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gutbrain.profile import kmer_screen
 from gutbrain.profile.kmer_screen import (
+    KmerIndex,
     ScreenSettings,
     build_kmer_index,
     ensure_kmer_index,
@@ -112,6 +115,49 @@ def test_built_index_matches_a_plain_definition(
     for position, unit in enumerate(units.tolist()):
         first.setdefault(unit, position)
     assert index.unit_reference.tolist() == [first[u] for u in sorted(first)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stored=st.sets(st.integers(0, 2**64 - 1), max_size=300),
+    others=st.lists(st.integers(0, 2**64 - 1), max_size=100),
+    data=st.data(),
+)
+def test_lookup_finds_exactly_the_stored_hashes(
+    stored: set[int], others: list[int], data: st.DataObject
+) -> None:
+    # issue 11 rewrote the probes (speed only): hit = membership, where = position in hashes
+    hashes = np.array(sorted(stored), dtype=np.uint64)
+    index = KmerIndex(
+        hashes=hashes,
+        offsets=np.zeros(hashes.size + 1, dtype=np.int64),
+        units=np.zeros(0, dtype=np.int32),
+        unit_reference=np.zeros(0, dtype=np.int64),
+        settings=ScreenSettings(),
+    )
+    picked = data.draw(st.lists(st.sampled_from(sorted(stored)), max_size=50)) if stored else []
+    queries = np.array(others + picked, dtype=np.uint64)
+    hit, where = index._lookup(queries)
+    assert hit.tolist() == [q in stored for q in queries.tolist()]
+    assert where[hit].tolist() == np.searchsorted(hashes, queries[hit]).tolist()
+
+
+def test_lookup_table_cache_is_not_fooled_by_a_reused_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bucket table is cached by the hashes array's id; a freed array's id can be reused by
+    # the next index of the same size (seen: 1 in 200 rebuilds), which then read a stale table
+    monkeypatch.setattr(kmer_screen, "id", lambda _: 1, raising=False)  # every id collides
+    for values in ([1, 2**63, 2**64 - 1], [5, 7, 2**62]):
+        hashes = np.array(values, dtype=np.uint64)
+        index = KmerIndex(
+            hashes=hashes,
+            offsets=np.zeros(hashes.size + 1, dtype=np.int64),
+            units=np.zeros(0, dtype=np.int32),
+            unit_reference=np.zeros(0, dtype=np.int64),
+            settings=ScreenSettings(),
+        )
+        hit, where = index._lookup(hashes)
+        assert hit.all()
+        assert where.tolist() == [0, 1, 2]
 
 
 def test_hand_counted_evidence_and_decision() -> None:

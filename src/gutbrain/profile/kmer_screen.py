@@ -368,18 +368,20 @@ class KmerIndex:
         drop = np.uint64(64 - bits)
         table = _bucket_table(self.hashes, bits, drop)
         bucket = (hashed >> drop).astype(np.int64)
-        low, high = table[bucket], table[bucket + 1]
+        # ndarray.take: the same gathers as fancy indexing, about twice as fast (issue 11)
+        low, high = table.take(bucket), table[1:].take(bucket)
         hit = np.zeros(hashed.size, dtype=bool)
         where = low.copy()
-        probe = np.nonzero(high > low)[0]
+        probe = np.flatnonzero(high > low)
         step = 0
         while probe.size:
-            at = low[probe] + step
-            match = self.hashes[at] == hashed[probe]
-            hit[probe[match]] = True
-            where[probe[match]] = at[match]
+            at = low.take(probe) + step
+            match = self.hashes.take(at) == hashed.take(probe)
+            found = probe[match]
+            hit[found] = True
+            where[found] = at[match]
             step += 1
-            probe = probe[~match & (low[probe] + step < high[probe])]
+            probe = probe[~match & (at + 1 < high.take(probe))]
         return hit, where
 
     def checksum(self) -> str:
@@ -409,19 +411,20 @@ def _sorted_unique(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray
     return ordered[starts], np.diff(np.append(starts, ordered.size))
 
 
-_TABLES: dict[tuple[int, int, int], IntArray] = {}
+_TABLES: dict[tuple[int, int, int], tuple[U64Array, IntArray]] = {}
 
 
 def _bucket_table(hashes: U64Array, bits: int, drop: np.uint64) -> IntArray:
     """``table[b]`` = first position of bucket ``b`` (hashes whose top ``bits`` bits are b);
-    cached per index array."""
+    cached per index array (the entry holds the array: a freed array's ``id`` may be reused)."""
     key = (id(hashes), int(hashes.size), bits)
-    table = _TABLES.get(key)
-    if table is None:
-        top = (hashes >> drop).astype(np.int64)
-        table = np.searchsorted(top, np.arange((1 << bits) + 1, dtype=np.int64))
-        _TABLES.clear()
-        _TABLES[key] = table
+    cached = _TABLES.get(key)
+    if cached is not None and cached[0] is hashes:
+        return cached[1]
+    top = (hashes >> drop).astype(np.int64)
+    table = np.searchsorted(top, np.arange((1 << bits) + 1, dtype=np.int64))
+    _TABLES.clear()
+    _TABLES[key] = (hashes, table)
     return table
 
 
