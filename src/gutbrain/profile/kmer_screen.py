@@ -479,30 +479,31 @@ def build_kmer_index(
     keys.clear()
     key.sort()
     key = key[_heads(key)]
+    # issue 11: few full-size temporaries (each new array of millions of keys costs page
+    # faults as much as arithmetic); units are unpacked only for the k-mers that keep them
     kmer_of = key >> np.uint64(unit_bits)
-    unit_of = (key & np.uint64((1 << unit_bits) - 1)).astype(np.int32)
-    head = np.ones(key.size, dtype=bool)
-    head[1:] = kmer_of[1:] != kmer_of[:-1]
-    starts = np.nonzero(head)[0]
-    n_per = np.diff(np.append(starts, key.size))
+    starts = np.flatnonzero(_heads(kmer_of))
+    n_per = np.diff(starts, append=key.size)
     specific = n_per <= settings.max_units
     n_kept = np.where(specific, n_per, 0)
     # order the k-mers by hash: lookups bucket the hashes by their (uniform) top bits. The
     # hashes are distinct (a bijection of distinct k-mers), so any sort gives the one order.
-    hashes = kmer_of[starts] * _HASH_MULTIPLIER
+    hashes = kmer_of.take(starts) * _HASH_MULTIPLIER
+    del kmer_of
     order = np.argsort(hashes)
     offsets = np.zeros(starts.size + 1, dtype=np.int64)
-    np.cumsum(n_kept[order], out=offsets[1:])
+    np.cumsum(n_kept.take(order), out=offsets[1:])
     # each k-mer's units (in unit order) move, as a block, to the k-mer's slot in hash order
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    shift = offsets[rank] - (np.cumsum(n_kept) - n_kept)
-    kept = unit_of[np.repeat(specific, n_per)]
-    units = np.empty_like(kept)
+    shift = offsets.take(rank) - (np.cumsum(n_kept) - n_kept)
+    kept = key[np.repeat(specific, n_per)]
+    kept &= np.uint64((1 << unit_bits) - 1)
+    units = np.empty(kept.size, dtype=np.int32)
     units[np.repeat(shift, n_kept) + np.arange(kept.size)] = kept
     _, unit_reference = np.unique(ref_unit, return_index=True)
     return KmerIndex(
-        hashes=hashes[order],
+        hashes=hashes.take(order),
         offsets=offsets,
         units=units,
         unit_reference=unit_reference.astype(np.int64),
