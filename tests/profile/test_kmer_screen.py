@@ -64,6 +64,12 @@ def test_sampling_keeps_a_kmer_in_a_read_exactly_when_it_keeps_it_in_the_referen
 )
 def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, scale: int) -> None:
     scale = scale if k >= 8 else 1
+    read, kmer = sampled_kmers(sequences, k=k, scale=scale)
+    got = list(zip(read.tolist(), [int(x) for x in kmer], strict=True))
+    assert got == _plain_sampled_kmers(sequences, k, scale)
+
+
+def _plain_sampled_kmers(sequences: list[str], k: int, scale: int) -> list[tuple[int, int]]:
     keep = {p for p in range(4**8) if ((p * 0x9E3779B97F4A7C15) % 2**64 >> 32) % scale == 0}
     expected = []
     for i, sequence in enumerate(sequences):
@@ -71,10 +77,31 @@ def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, s
         for start in range(len(upper) - k + 1):
             word = upper[start : start + k]
             prefix = (word + "A" * 8)[:8]  # a k-mer shorter than 8 is padded with A
-            if "N" not in word and _pack(prefix) in keep:
+            if set(word) <= set("ACGT") and _pack(prefix) in keep:
                 expected.append((i, _pack(word)))
-    read, kmer = sampled_kmers(sequences, k=k, scale=scale)
-    assert list(zip(read.tolist(), [int(x) for x in kmer], strict=True)) == expected
+    return expected
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ambiguous=st.sampled_from([0.0, 0.001, 0.01, 0.3]),
+    k=st.sampled_from([8, 15, 21, 31]),
+)
+def test_sampled_kmers_of_long_reads_with_rare_or_dense_ambiguity_codes(
+    seed: int, ambiguous: float, k: int
+) -> None:
+    # 16S-like lengths: the rare-N case clears the k-mers around each N, the dense case takes
+    # another path (issue 11); both must list exactly the plain enumeration's k-mers
+    rng = np.random.default_rng(seed)
+    sequences = []
+    for _ in range(4):
+        letters = rng.choice(list("ACGT"), size=int(rng.integers(0, 1600)))
+        letters[rng.random(letters.size) < ambiguous] = "N"
+        sequences.append("".join(letters.tolist()))
+    read, kmer = sampled_kmers(sequences, k=k, scale=8)
+    got = list(zip(read.tolist(), [int(x) for x in kmer], strict=True))
+    assert got == _plain_sampled_kmers(sequences, k, 8)
 
 
 @settings(max_examples=60, deadline=None)

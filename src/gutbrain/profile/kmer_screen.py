@@ -198,10 +198,17 @@ def _sampled_chunk(
     four = (two[:-2] << np.uint8(4)) | two[2:]
     # eight[i]: bases i..i+7 (padding reads as A)
     eight = (four[:-4].astype(np.uint16) << np.uint16(8)) | four[4:]
-    candidates = np.flatnonzero(keep.take(eight[:n]))
-    # a k-mer is valid when the next non-ACGT letter (separators, N) is at or after its end
-    bad = np.append(np.flatnonzero(codes > 3), codes.size)
-    positions = candidates[bad[np.searchsorted(bad, candidates)] >= candidates + k]
+    sampled = keep.take(eight[:n])
+    # a k-mer is valid when no non-ACGT letter (separators, N) lies inside it
+    bad = np.flatnonzero(codes[: n + k - 1] > 3)  # the letters a k-mer starting below n holds
+    if bad.size * k <= n:  # few such letters (16S): unmark the k starts each one hides
+        hidden = (bad[:, np.newaxis] - np.arange(k)).ravel()
+        sampled[hidden[(hidden >= 0) & (hidden < n)]] = False
+        positions = np.flatnonzero(sampled)
+    else:  # many: keep a start when the next such letter is at or after the k-mer's end
+        candidates = np.flatnonzero(sampled)
+        bad = np.append(bad, n + k - 1)
+        positions = candidates[bad[np.searchsorted(bad, candidates)] >= candidates + k]
     kmer = np.zeros(positions.size, dtype=np.uint64)
     for j in range(0, k, _PREFIX):
         take = min(_PREFIX, k - j)
