@@ -41,6 +41,57 @@ def test_read_mean_quality_is_error_probability_mean() -> None:
     assert math.isnan(read_mean_quality(""))
 
 
+def test_ambiguous_and_quality_known_answers() -> None:
+    # hand counts: "ACGTNRY" has 3 non-ACGT letters; lower-case letters are not A/C/G/T (the
+    # parser upper-cases reads, a caller's own Read keeps them); a non-ASCII letter counts once
+    rules = QCSettings(
+        min_length=0, max_length=100, min_mean_quality=None, max_ambiguous_fraction=1
+    )
+    qc = ReadFilter(rules)
+    for read in (Read("a", "ACGTNRY", None), Read("b", "acgT", None), Read("c", "AÇGT", None)):
+        qc.classify(read)
+    assert qc.summary().ambiguous_bases == 3 + 3 + 1
+    # '5' = Q20 (p 0.01) and '+' = Q10 (p 0.1): p = (0.01 * 3 + 0.1) / 4 = 0.0325
+    assert read_mean_quality("55+5") == pytest.approx(-10 * math.log10(0.0325), abs=1e-12)
+    # all '!' (Q0, p 1) -> 0; all '~' (Q93)
+    assert read_mean_quality("!!!") == 0.0
+    assert read_mean_quality("~") == pytest.approx(93.0, abs=1e-12)
+    with pytest.raises(UnicodeEncodeError):
+        read_mean_quality("IÇ")
+
+
+def _old_mean_quality(quality: str) -> float:
+    """The implementation before issue 11 (numpy mean of the error probabilities)."""
+    table = np.array([10.0 ** (-(max(c - 33, 0)) / 10.0) for c in range(256)])
+    codes = np.frombuffer(quality.encode("ascii"), dtype=np.uint8)
+    return -10.0 * math.log10(float(table[codes].mean()))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="ACGTNRYKMacgtn", max_size=300),
+            # up to 2,000: numpy's pairwise sum splits blocks of 8 and 128 (long reads)
+            st.text(alphabet=[chr(c) for c in range(33, 127)], min_size=1, max_size=2000),
+        ),
+        max_size=10,
+    )
+)
+def test_fast_qc_equals_the_old_counts_bit_for_bit(specs: list[tuple[str, str]]) -> None:
+    # the old implementation: four str.count passes and ndarray.mean; results must be identical
+    # (not approximately: profile outputs are compared byte for byte)
+    for sequence, quality in specs:
+        assert read_mean_quality(quality) == _old_mean_quality(quality)
+        old_ambiguous = len(sequence) - sum(sequence.count(base) for base in "ACGT")
+        qc = ReadFilter(
+            QCSettings(
+                min_length=0, max_length=1000, min_mean_quality=None, max_ambiguous_fraction=1
+            )
+        )
+        qc.classify(Read("r", sequence, None))
+        assert qc.summary().ambiguous_bases == old_ambiguous
+
+
 def test_n50_hand_examples() -> None:
     assert length_n50({2: 1, 3: 1, 4: 1, 5: 1}) == 4  # 14 bases; 5 + 4 = 9 >= 7
     assert length_n50({10: 2, 4: 1}) == 10  # 24 bases; 10 + 10 = 20 >= 12

@@ -165,6 +165,22 @@ def test_crlf_equivalent_to_lf_and_counted() -> None:
     assert stats.crlf_lines == 12
 
 
+@pytest.mark.parametrize("which", [0, 1, 2, 3])
+def test_lone_carriage_return_on_any_line_of_a_record_names_that_line(
+    which: int, tmp_path: Path
+) -> None:
+    # issue 11: the \r check runs only on lines holding one; every line of a record keeps it
+    lines = ["@r2", "ACGT", "+r2", "IIII"]
+    lines[which] = lines[which][:2] + "\r" + lines[which][2:]
+    path = tmp_path / "cr.fq"
+    path.write_bytes(("@r1\nACGT\n+\nIIII\n" + "\n".join(lines) + "\n").encode())
+    with pytest.raises(InputFormatError) as info:
+        list(iter_reads(path))
+    assert info.value.code == "GB-FQ-CR"
+    assert info.value.line == 5 + which
+    assert str(path) in str(info.value)
+
+
 def test_lowercase_and_iupac_accepted_upper_cased_and_counted() -> None:
     stats = ReadStats()
     got = list(iter_reads(_fixture("good_lowercase_iupac.fq"), stats=stats))

@@ -7,10 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gutbrain.profile import kmer_screen
 from gutbrain.profile.kmer_screen import (
+    KmerIndex,
     ScreenSettings,
     build_kmer_index,
     ensure_kmer_index,
@@ -61,6 +64,12 @@ def test_sampling_keeps_a_kmer_in_a_read_exactly_when_it_keeps_it_in_the_referen
 )
 def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, scale: int) -> None:
     scale = scale if k >= 8 else 1
+    read, kmer = sampled_kmers(sequences, k=k, scale=scale)
+    got = list(zip(read.tolist(), [int(x) for x in kmer], strict=True))
+    assert got == _plain_sampled_kmers(sequences, k, scale)
+
+
+def _plain_sampled_kmers(sequences: list[str], k: int, scale: int) -> list[tuple[int, int]]:
     keep = {p for p in range(4**8) if ((p * 0x9E3779B97F4A7C15) % 2**64 >> 32) % scale == 0}
     expected = []
     for i, sequence in enumerate(sequences):
@@ -68,10 +77,114 @@ def test_sampled_kmers_match_a_plain_enumeration(sequences: list[str], k: int, s
         for start in range(len(upper) - k + 1):
             word = upper[start : start + k]
             prefix = (word + "A" * 8)[:8]  # a k-mer shorter than 8 is padded with A
-            if "N" not in word and _pack(prefix) in keep:
+            if set(word) <= set("ACGT") and _pack(prefix) in keep:
                 expected.append((i, _pack(word)))
-    read, kmer = sampled_kmers(sequences, k=k, scale=scale)
-    assert list(zip(read.tolist(), [int(x) for x in kmer], strict=True)) == expected
+    return expected
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ambiguous=st.sampled_from([0.0, 0.001, 0.01, 0.3]),
+    k=st.sampled_from([8, 15, 21, 31]),
+)
+def test_sampled_kmers_of_long_reads_with_rare_or_dense_ambiguity_codes(
+    seed: int, ambiguous: float, k: int
+) -> None:
+    # 16S-like lengths: the rare-N case clears the k-mers around each N, the dense case takes
+    # another path (issue 11); both must list exactly the plain enumeration's k-mers
+    rng = np.random.default_rng(seed)
+    sequences = []
+    for _ in range(4):
+        letters = rng.choice(list("ACGT"), size=int(rng.integers(0, 1600)))
+        letters[rng.random(letters.size) < ambiguous] = "N"
+        sequences.append("".join(letters.tolist()))
+    read, kmer = sampled_kmers(sequences, k=k, scale=8)
+    got = list(zip(read.tolist(), [int(x) for x in kmer], strict=True))
+    assert got == _plain_sampled_kmers(sequences, k, 8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    references=st.lists(
+        st.tuples(st.text(alphabet="ACGTNacgt", max_size=40), st.integers(0, 4)), max_size=8
+    ),
+    k=st.integers(1, 10),
+    max_units=st.integers(1, 3),
+)
+def test_built_index_matches_a_plain_definition(
+    references: list[tuple[str, int]], k: int, max_units: int
+) -> None:
+    # issue 11 rewrote the build's sorting (speed only): the index must stay what its docstring
+    # defines: distinct k-mer hashes sorted, each with its sorted units (none above max_units)
+    sequences = [sequence for sequence, _ in references]
+    units = np.array([unit for _, unit in references], dtype=np.int64)
+    index = build_kmer_index(
+        sequences, units, settings=ScreenSettings(k=k, scale=1, max_units=max_units)
+    )
+    holders: dict[int, set[int]] = {}
+    for sequence, unit in references:
+        upper = sequence.upper()
+        for start in range(len(upper) - k + 1):
+            if "N" not in upper[start : start + k]:
+                kmer = _pack(upper[start : start + k])
+                holders.setdefault(kmer * 0x9E3779B97F4A7C15 % 2**64, set()).add(unit)
+    hashes = sorted(holders)
+    assert [int(h) for h in index.hashes] == hashes
+    expected = [sorted(holders[h]) if len(holders[h]) <= max_units else [] for h in hashes]
+    got = [
+        index.units[index.offsets[i] : index.offsets[i + 1]].tolist() for i in range(len(hashes))
+    ]
+    assert got == expected
+    assert index.offsets[0] == 0
+    assert index.offsets[-1] == index.units.size
+    first: dict[int, int] = {}
+    for position, unit in enumerate(units.tolist()):
+        first.setdefault(unit, position)
+    assert index.unit_reference.tolist() == [first[u] for u in sorted(first)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stored=st.sets(st.integers(0, 2**64 - 1), max_size=300),
+    others=st.lists(st.integers(0, 2**64 - 1), max_size=100),
+    data=st.data(),
+)
+def test_lookup_finds_exactly_the_stored_hashes(
+    stored: set[int], others: list[int], data: st.DataObject
+) -> None:
+    # issue 11 rewrote the probes (speed only): hit = membership, where = position in hashes
+    hashes = np.array(sorted(stored), dtype=np.uint64)
+    index = KmerIndex(
+        hashes=hashes,
+        offsets=np.zeros(hashes.size + 1, dtype=np.int64),
+        units=np.zeros(0, dtype=np.int32),
+        unit_reference=np.zeros(0, dtype=np.int64),
+        settings=ScreenSettings(),
+    )
+    picked = data.draw(st.lists(st.sampled_from(sorted(stored)), max_size=50)) if stored else []
+    queries = np.array(others + picked, dtype=np.uint64)
+    hit, where = index._lookup(queries)
+    assert hit.tolist() == [q in stored for q in queries.tolist()]
+    assert where[hit].tolist() == np.searchsorted(hashes, queries[hit]).tolist()
+
+
+def test_lookup_table_cache_is_not_fooled_by_a_reused_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bucket table is cached by the hashes array's id; a freed array's id can be reused by
+    # the next index of the same size (seen: 1 in 200 rebuilds), which then read a stale table
+    monkeypatch.setattr(kmer_screen, "id", lambda _: 1, raising=False)  # every id collides
+    for values in ([1, 2**63, 2**64 - 1], [5, 7, 2**62]):
+        hashes = np.array(values, dtype=np.uint64)
+        index = KmerIndex(
+            hashes=hashes,
+            offsets=np.zeros(hashes.size + 1, dtype=np.int64),
+            units=np.zeros(0, dtype=np.int32),
+            unit_reference=np.zeros(0, dtype=np.int64),
+            settings=ScreenSettings(),
+        )
+        hit, where = index._lookup(hashes)
+        assert hit.all()
+        assert where.tolist() == [0, 1, 2]
 
 
 def test_hand_counted_evidence_and_decision() -> None:

@@ -200,8 +200,25 @@ def read_mean_quality(quality: str) -> float:
     if not quality:
         return math.nan
     codes = np.frombuffer(quality.encode("ascii"), dtype=np.uint8)
-    mean_error = float(_ERROR_PROBABILITY[codes].mean())
-    return -10.0 * math.log10(mean_error)
+    # ``np.add.reduce`` / n is what ``ndarray.mean`` computes (same pairwise sum, same
+    # division), without its Python-level overhead (issue 11: half the cost per read)
+    total = float(np.add.reduce(_ERROR_PROBABILITY.take(codes)))
+    return -10.0 * math.log10(total / codes.size)
+
+
+def _ambiguous_bases(sequence: str) -> int:
+    """Number of characters of ``sequence`` other than upper-case ``A``, ``C``, ``G``, ``T``.
+
+    One C pass over the bytes (``bytes.translate`` deleting ACGT) instead of four
+    ``str.count`` passes (issue 11: 15x faster on 1.5 kb reads). A non-ASCII character counts
+    as one ambiguous base.
+
+    Examples
+    --------
+    >>> _ambiguous_bases("ACGTNRYacgt")   # N, R, Y and the lower-case letters
+    7
+    """
+    return len(sequence.encode("ascii", errors="replace").translate(None, b"ACGT"))
 
 
 def _sorted_items(length_counts: Mapping[int, int]) -> list[tuple[int, int]]:
@@ -314,8 +331,7 @@ class ReadFilter:
         length = len(sequence)
         self.reads_in += 1
         self._input_lengths[length] = self._input_lengths.get(length, 0) + 1
-        acgt = sequence.count("A") + sequence.count("C") + sequence.count("G") + sequence.count("T")
-        ambiguous = length - acgt
+        ambiguous = _ambiguous_bases(sequence)
         self.ambiguous_bases += ambiguous
         reason: str | None = None
         quality = math.nan

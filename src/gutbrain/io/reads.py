@@ -618,7 +618,8 @@ class _Parser:
         for raw_header in lines:
             lineno += 1
             header_offset = offset
-            header = strip(raw_header, lineno, offset)
+            # issue 11: _strip_cr only for lines holding a \r (one C scan, no call per line)
+            header = strip(raw_header, lineno, offset) if b"\r" in raw_header else raw_header
             if not header:
                 self._trailing_blanks(lines, lineno, offset)
                 break
@@ -630,14 +631,14 @@ class _Parser:
             raw_seq = next(lines, None)
             if raw_seq is None:
                 raise self._eof_inside(lineno + 1, offset, name, "a sequence line")
-            seq = strip(raw_seq, lineno + 1, offset)
+            seq = strip(raw_seq, lineno + 1, offset) if b"\r" in raw_seq else raw_seq
             if seq.translate(None, _IUPAC):
                 self._fastq_sequence_problem(seq, lineno + 1, offset, name)
             offset += len(raw_seq) + 1
             raw_plus = next(lines, None)
             if raw_plus is None:
                 raise self._eof_inside(lineno + 2, offset, name, "a '+' line")
-            plus = strip(raw_plus, lineno + 2, offset)
+            plus = strip(raw_plus, lineno + 2, offset) if b"\r" in raw_plus else raw_plus
             if plus[:1] != b"+":
                 found = f"{_show_bytes(plus[:20])} where the '+' line belongs"
                 raise self._fail(
@@ -663,7 +664,7 @@ class _Parser:
             raw_qual = next(lines, None)
             if raw_qual is None:
                 raise self._eof_inside(lineno + 3, offset, name, "a quality line")
-            qual = strip(raw_qual, lineno + 3, offset)
+            qual = strip(raw_qual, lineno + 3, offset) if b"\r" in raw_qual else raw_qual
             if len(qual) != len(seq):
                 found = f"quality length {len(qual):,} != sequence length {len(seq):,}"
                 raise self._fail(
