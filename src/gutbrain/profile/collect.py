@@ -30,7 +30,7 @@ from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
-from gutbrain.profile.readstate import ReadLog, SequenceSpool
+from gutbrain.profile.readstate import ReadLog, Releasable, SequenceSpool
 from gutbrain.profile.settings import ProfileSettings
 
 __all__ = ["Collected", "collect_reads"]
@@ -47,7 +47,8 @@ class Collected:
 
     ``log`` holds each distinct read's multiplicity and, only when read names were asked for,
     each input read's name and outcome (:class:`~gutbrain.profile.readstate.ReadLog`: nothing
-    per input read otherwise). ``hits`` are the alignments of the ``n_unique`` distinct reads
+    per input read otherwise). ``hits`` (held by ``hit_store`` so that the fit stage can let
+    them go, :meth:`release_hits`) are the alignments of the ``n_unique`` distinct reads
     (stand-ins for screened ones, ``screened`` per distinct read); ``sequences`` keeps them on
     disk for a second pass (``None`` without one). ``pairs`` counts the mate merging of two
     mate files (``None`` otherwise).
@@ -55,11 +56,20 @@ class Collected:
 
     log: ReadLog
     n_unique: int
-    hits: HitTable
+    hit_store: Releasable[HitTable]  # issue 11 (mem2): released before the second estimate
     qc: ReadQC
     sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
     pairs: MergeStats | None = None
+
+    @property
+    def hits(self) -> HitTable:
+        """The distinct reads' first-pass hits (``RuntimeError`` after :meth:`release_hits`)."""
+        return self.hit_store.get()
+
+    def release_hits(self) -> None:
+        """Let the first-pass hits go (their last reader is the fit stage; issue 11)."""
+        self.hit_store.release()
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:
@@ -226,7 +236,7 @@ def _collect(
     return Collected(
         log=log,
         n_unique=len(seen),
-        hits=hits,
+        hit_store=Releasable(hits),
         qc=qc_filter.summary(),
         sequences=sequences,
         screened=screened,
