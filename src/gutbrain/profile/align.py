@@ -43,7 +43,6 @@ import mappy
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain._typing import IntArray
 from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 
 __all__ = [
