@@ -147,9 +147,9 @@ def fit_abundances(
     """
     weights = collected.weights
 
-    def estimate(hits: HitTable, screened: npt.NDArray[np.bool_]) -> Fit:
+    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> Fit:
         return _estimate(
-            hits,
+            hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
             weights,
             aligners.taxa,
             settings,
@@ -179,16 +179,23 @@ def fit_abundances(
     release_freed_memory()
     new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
     _close_spool(collected)  # the second pass was its only reader
-    hits = HitTable.concat([kept, new])
+    # the concatenated hits are held by the estimate alone, which keeps only the EM's rows
+    parts = [kept, new]
     del kept, new
-    result = estimate(hits, screened)
-    del hits
+    result = estimate(parts, screened)
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
         int(np.isin(result.status[redo], [ASSIGNED_SPECIES, GENUS_FALLBACK]).sum()),
     )
     return result
+
+
+def _concat_once(parts: list[HitTable]) -> HitTable:
+    """``parts`` concatenated, the list emptied (issue 11, mem2: no other reference is left)."""
+    table = HitTable.concat(parts)
+    parts.clear()
+    return table
 
 
 def _close_spool(collected: Collected) -> None:
@@ -270,6 +277,7 @@ def _estimate(
         n_taxa=taxa.n_units,
         weights=weights[rows],
     )
+    del log_l  # issue 11 (mem2): the matrix holds the likelihoods
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
     )
@@ -310,6 +318,7 @@ def _estimate(
             taxids=contest,
             settings=settings.contest,
         )
+        del aligned  # issue 11 (mem2)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
     if merge is not None and not merge.merged:
         merge = None
