@@ -12,6 +12,7 @@ import logging
 import tempfile
 import tracemalloc
 from pathlib import Path
+from unittest import mock
 
 import mappy
 import pytest
@@ -296,6 +297,33 @@ def test_hash_collision_is_not_reported_as_duplicate() -> None:
     )
     sample.seen.add(hash(b"r2"))  # pretend an earlier, different ID had r2's hash
     assert [r.name for r in sample.reads()] == ["r1", "r2", "r3"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["r1", "r2", "r10", "a", "bb", "ccc", "x_1"]), max_size=12),
+    narrow=st.booleans(),
+)
+def test_duplicate_id_decisions_match_a_set(names: list[str], narrow: bool) -> None:
+    """issue 11 (mem2): the compact ID store rejects exactly the IDs a Python set has seen,
+    also when the hash is forced to collide for different IDs (``narrow``: 3 values)."""
+    first_repeat = next((i for i, n in enumerate(names) if n in names[:i]), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ids.fq"
+        path.write_text("".join(f"@{n}\nACGT\n+\nIIII\n" for n in names))
+        with mock.patch.object(
+            reads_module, "hash", (lambda b: len(b) % 3) if narrow else hash, create=True
+        ):
+            if not names:
+                with pytest.raises(EmptyInputError):
+                    list(iter_reads(path))
+            elif first_repeat is None:
+                assert [r.name for r in iter_reads(path)] == names
+            else:
+                with pytest.raises(InputFormatError) as info:
+                    list(iter_reads(path))
+                assert info.value.code == "GB-FQ-DUPID"
+                assert f"ids.fq:{4 * first_repeat + 1}" in str(info.value)
 
 
 # -- missing input, bounded memory -------------------------------------------------------------

@@ -38,11 +38,11 @@ Rejected by default (``GB-FQ-DUPID``, naming both lines), also across the files 
 :func:`iter_sample_reads`. With ``allow_duplicate_ids=True`` the later copies are *renamed*
 (``r1`` -> ``r1_dup1``; the suffix number counts duplicates in the sample) so that downstream
 read-keyed tables stay unambiguous, and one :class:`~gutbrain.errors.InputWarning` per file
-reports how many were renamed. IDs are remembered as 64-bit hashes (about 60-70 bytes per read,
-i.e. ~70 MB per million reads); on a hash match the files are re-scanned to confirm the duplicate
-and find its first line, so a hash collision never causes a false error. When renaming, only the
-sample's first duplicate is confirmed this way (one re-scan, not one per duplicate); a later
-collision would only rename a read needlessly.
+reports how many were renamed. IDs are remembered as 64-bit hashes (8 bytes per read in sorted
+arrays, :class:`~gutbrain.io.keyindex.KeyIndex`; ~8 MB per million reads); on a hash match the
+files are re-scanned to confirm the duplicate and find its first line, so a hash collision never
+causes a false error. When renaming, only the sample's first duplicate is confirmed this way (one
+re-scan, not one per duplicate); a later collision would only rename a read needlessly.
 
 Memory
 ------
@@ -78,6 +78,7 @@ from typing import BinaryIO, Literal
 
 from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, InputWarning
 from gutbrain.io.files import check_input_file
+from gutbrain.io.keyindex import KeyIndex
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -285,7 +286,7 @@ class _Parser:
         *,
         max_line_length: int,
         allow_duplicate_ids: bool,
-        seen: set[int] | None,
+        seen: KeyIndex | None,  # issue 11 (mem2): compact set of ID hashes
         stats: ReadStats,
         on_duplicate: Callable[[_Parser, bytes, int, int], str | None] | None,
         reference: bool = False,
@@ -930,7 +931,7 @@ class _Sample:
         self.allow_duplicate_ids = allow_duplicate_ids
         self.max_line_length = max_line_length
         self.stats = stats
-        self.seen: set[int] = set()
+        self.seen = KeyIndex(numbered=False)  # issue 11 (mem2): 8 bytes per read ID
         self.done: list[Path] = []
 
     def reads(self) -> Iterator[Read]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gutbrain.io.keyindex import KeyIndex
 from gutbrain.io.readqc import QCSettings, ReadFilter, check_reads_kept
 from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.model import ReadQC
@@ -30,7 +31,7 @@ from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
-from gutbrain.profile.readstate import ReadLog, SequenceSpool
+from gutbrain.profile.readstate import ReadLog, Releasable, SequenceSpool
 from gutbrain.profile.settings import ProfileSettings
 
 __all__ = ["Collected", "collect_reads"]
@@ -47,7 +48,8 @@ class Collected:
 
     ``log`` holds each distinct read's multiplicity and, only when read names were asked for,
     each input read's name and outcome (:class:`~gutbrain.profile.readstate.ReadLog`: nothing
-    per input read otherwise). ``hits`` are the alignments of the ``n_unique`` distinct reads
+    per input read otherwise). ``hits`` (held by ``hit_store`` so that the fit stage can let
+    them go, :meth:`release_hits`) are the alignments of the ``n_unique`` distinct reads
     (stand-ins for screened ones, ``screened`` per distinct read); ``sequences`` keeps them on
     disk for a second pass (``None`` without one). ``pairs`` counts the mate merging of two
     mate files (``None`` otherwise).
@@ -55,11 +57,20 @@ class Collected:
 
     log: ReadLog
     n_unique: int
-    hits: HitTable
+    hit_store: Releasable[HitTable]  # issue 11 (mem2): released before the second estimate
     qc: ReadQC
     sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
     pairs: MergeStats | None = None
+
+    @property
+    def hits(self) -> HitTable:
+        """The distinct reads' first-pass hits (``RuntimeError`` after :meth:`release_hits`)."""
+        return self.hit_store.get()
+
+    def release_hits(self) -> None:
+        """Let the first-pass hits go (their last reader is the fit stage; issue 11)."""
+        self.hit_store.release()
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:
@@ -138,7 +149,8 @@ def _collect(
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     # issue 11: no per-read Python objects past their batch (names only for read_assignments)
     log = ReadLog(keep_names=keep_names)
-    seen: dict[bytes, int] = {}
+    # issue 11 (mem2): 128-bit sequence digests in sorted arrays (24 bytes per distinct read)
+    seen = KeyIndex(words=2)
     # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     decided: list[HitTable] = []
@@ -186,11 +198,10 @@ def _collect(
             if reason is not None:
                 log.dropped(read.name, reason)
                 continue
-            key = hashlib.blake2b(read.sequence.encode("ascii"), digest_size=16).digest()
-            index = seen.get(key)
+            key = _digest(read.sequence)
+            index = seen.number(key)
             if index is None:
-                index = len(seen)
-                seen[key] = index
+                index = seen.add(key)
                 batch.append(read.sequence)
                 if sequences is not None:
                     sequences.append(read.sequence)
@@ -226,12 +237,22 @@ def _collect(
     return Collected(
         log=log,
         n_unique=len(seen),
-        hits=hits,
+        hit_store=Releasable(hits),
         qc=qc_filter.summary(),
         sequences=sequences,
         screened=screened,
         pairs=pairs,
     )
+
+
+def _digest(sequence: str) -> int:
+    """A distinct read's key: the 128-bit BLAKE2b digest of its sequence (issue 11, mem2).
+
+    Reads with equal digests are collapsed without comparing the sequences: for two different
+    sequences the chance is 2**-128, and for a sample of n distinct reads about n**2 / 2**129
+    (1e-21 for a billion reads), far below the rate of hardware memory errors.
+    """
+    return int.from_bytes(hashlib.blake2b(sequence.encode("ascii"), digest_size=16).digest())
 
 
 def _sub_batches(batch: list[str]) -> Iterator[list[str]]:

@@ -147,9 +147,9 @@ def fit_abundances(
     """
     weights = collected.weights
 
-    def estimate(hits: HitTable, screened: npt.NDArray[np.bool_]) -> Fit:
+    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> Fit:
         return _estimate(
-            hits,
+            hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
             weights,
             aligners.taxa,
             settings,
@@ -162,23 +162,40 @@ def fit_abundances(
     first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
     if second is None:
+        collected.release_hits()  # issue 11 (mem2): the fit keeps what it needs
         return first
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
         _close_spool(collected)
+        collected.release_hits()
         return first
-    hits = _realign(collected, first, redo, bundle, settings, second, aligners.aligner)
-    _close_spool(collected)  # the second pass was its only reader
+    # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
+    # pass aligns (only the hits of the reads it does not re-align are kept)
+    chosen = second_pass_references(first.taxa, first.estimate.abundance, collected.hits, redo)
     screened = first.screened & ~redo  # pruned screened reads are now aligned
-    del first  # issue 11: the first estimate is not needed any more
+    del first
+    kept = collected.hits.take(~redo[collected.hits.read])
+    collected.release_hits()
     release_freed_memory()
-    result = estimate(hits, screened)
+    new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
+    _close_spool(collected)  # the second pass was its only reader
+    # the concatenated hits are held by the estimate alone, which keeps only the EM's rows
+    parts = [kept, new]
+    del kept, new
+    result = estimate(parts, screened)
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
         int(np.isin(result.status[redo], [ASSIGNED_SPECIES, GENUS_FALLBACK]).sum()),
     )
     return result
+
+
+def _concat_once(parts: list[HitTable]) -> HitTable:
+    """``parts`` concatenated, the list emptied (issue 11, mem2: no other reference is left)."""
+    table = HitTable.concat(parts)
+    parts.clear()
+    return table
 
 
 def _close_spool(collected: Collected) -> None:
@@ -260,6 +277,7 @@ def _estimate(
         n_taxa=taxa.n_units,
         weights=weights[rows],
     )
+    del log_l  # issue 11 (mem2): the matrix holds the likelihoods
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
     )
@@ -300,6 +318,7 @@ def _estimate(
             taxids=contest,
             settings=settings.contest,
         )
+        del aligned  # issue 11 (mem2)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
     if merge is not None and not merge.merged:
         merge = None
@@ -349,23 +368,22 @@ _SUBSET_MAX_FRACTION = 0.5
 
 def _realign(
     collected: Collected,
-    first: Fit,
+    chosen: npt.NDArray[np.int64],
     redo: npt.NDArray[np.bool_],
     bundle: ReferenceBundle,
     settings: ProfileSettings,
     second: AlignmentSettings,
     first_aligner: Any,
 ) -> HitTable:
-    """Replace the hits of the ``redo`` distinct reads by those of the ``second`` aligner.
+    """The hits of the ``redo`` distinct reads with the ``second`` aligner (read = distinct
+    read index), to replace their first-pass hits.
 
-    With ``settings.second_pass_subset`` the sensitive index holds only the references the
-    first estimate points to (:mod:`gutbrain.profile.candidates`), built in memory from the
-    first-pass index; otherwise, or when that selection is empty or covers more than half the
-    reference, the cached whole-reference index.
+    With ``settings.second_pass_subset`` the sensitive index holds only the ``chosen``
+    references, those the first estimate points to (:mod:`gutbrain.profile.candidates`), built
+    in memory from the first-pass index; otherwise, or when that selection is empty or covers
+    more than half the reference, the cached whole-reference index.
     """
-    hits = collected.hits
     names = list(first_aligner.seq_names)
-    chosen = second_pass_references(first.taxa, first.estimate.abundance, hits, redo)
     subset = settings.second_pass_subset and 0 < chosen.size <= _SUBSET_MAX_FRACTION * len(names)
     rescue_settings = second.rescue_settings()
     if subset:
@@ -391,10 +409,9 @@ def _realign(
         rescue = open_second(rescue_settings)
         extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
         new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
-    new = replace(new, read=which[new.read])
     logger.debug(
         "second pass: %d distinct reads against %s",
         which.size,
         f"{len(chosen)} of {len(names)} references" if subset else "the whole reference",
     )
-    return HitTable.concat([hits.take(~redo[hits.read]), new])
+    return replace(new, read=which[new.read])
