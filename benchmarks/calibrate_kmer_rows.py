@@ -104,7 +104,7 @@ def main() -> None:
         aligned, cost = aligned_unit_log_l(reads, args.bundle, preset, taxa)
         d_all: list[float] = []
         y_all: list[float] = []
-        agree = n_rows = 0
+        agree = n_rows = missing = 0
         calib: list[tuple[float, bool]] = []
         starts = np.nonzero(np.r_[True, rows.read[1:] != rows.read[:-1]])[0]
         ends = np.r_[starts[1:], rows.read.size]
@@ -126,18 +126,22 @@ def main() -> None:
                     d_all.append(float(d[j]))
                     y_all.append(float((y[0] - y[j]) / cost))
             rows_d.append((d, y))
+            # alignment candidates within 2 mismatch-equivalents of the row's best, not in it
+            close = {u for (rr, u), v in aligned.items() if rr == r and (y[0] - v) / cost <= 2.0}
+            missing += len(close - set(units)) > 0
             calib.append((0.0, correct))
         d_arr, y_arr = np.array(d_all), np.array(y_all)
         if args.debug:
             np.set_printoptions(precision=1, suppress=True, linewidth=150)
             print("d quantiles", np.quantile(d_arr, [0.1, 0.25, 0.5, 0.75, 0.9]))
             print("y quantiles", np.quantile(y_arr, [0.1, 0.25, 0.5, 0.75, 0.9]))
-            for lo, hi in ((0, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 99)):
+            for lo, hi in ((4, 5), (5, 6), (6, 8), (8, 10), (10, 12), (12, 16), (16, 99)):
                 t = (d_arr >= lo) & (d_arr < hi)
                 if t.any():
                     print(
                         f"  d in [{lo},{hi}): n={int(t.sum())} y median "
-                        f"{np.median(y_arr[t]):.1f} IQR {np.quantile(y_arr[t], [0.25, 0.75])}"
+                        f"{np.median(y_arr[t]):.1f} IQR {np.quantile(y_arr[t], [0.25, 0.75])} "
+                        f"y <= 2: {int((y_arr[t] <= 2).sum())}"
                     )
         # robust slope: the median of y / d over pairs with d >= 1 (least squares through the
         # origin is printed beside it; the gaps have a long tail of end effects)
@@ -161,11 +165,13 @@ def main() -> None:
         print(
             f"  pairs {d_arr.size:,}; slope (mismatch-equivalents per estimated base): median "
             f"ratio {slope:.3f}, least squares {ls_slope:.3f}; residual SD {resid.std():.2f}; "
-            f"median |residual| {float(np.median(np.abs(resid))):.2f}; corr {np.corrcoef(d_arr, y_arr)[0, 1]:.3f}"
+            f"median |residual| {float(np.median(np.abs(resid))):.2f}; "
+            f"corr {np.corrcoef(d_arr, y_arr)[0, 1]:.3f}"
         )
         print(
             f"  argmax agrees with alignment on {agree:,} of {n_rows:,} rows "
-            f"({agree / max(n_rows, 1):.2%})"
+            f"({agree / max(n_rows, 1):.2%}); {missing} rows miss a unit that alignment puts "
+            "within 2 mismatch-equivalents of the best"
         )
         for low, high in ((0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 0.999), (0.999, 1.01)):
             take = (probs >= low) & (probs < high)

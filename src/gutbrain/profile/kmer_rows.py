@@ -102,8 +102,8 @@ class RowScorer:
             self._cache.move_to_end(unit)
             return kmers
         sequences = [self._reference(int(i)) for i in self._refs_of[unit].tolist()]
-        _, found = sampled_kmers(sequences, k=self._settings.row_k, scale=1)
-        kmers = np.unique(found)
+        _, found = sampled_kmers(sequences, k=self._settings.row_k, scale=self._settings.row_scale)
+        kmers = _distinct(found)
         self._cache[unit] = kmers
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -132,12 +132,13 @@ class RowScorer:
         oriented = [
             reverse_complement(batch[i]) if result.reverse[i] else batch[i] for i in reads.tolist()
         ]
-        local, kmer = sampled_kmers(oriented, k=s.row_k, scale=1)
-        order = np.lexsort((kmer, local))
-        local, kmer = local[order], kmer[order]
-        keep = np.ones(local.size, dtype=bool)
-        keep[1:] = (local[1:] != local[:-1]) | (kmer[1:] != kmer[:-1])
-        local, kmer = local[keep], kmer[keep]
+        # distinct k-mers per read, sorted within each read (one sort of read << 2k | k-mer;
+        # sorted queries make the lookups below ~2x faster)
+        local, kmer = sampled_kmers(oriented, k=s.row_k, scale=s.row_scale)
+        bits = np.uint64(2 * s.row_k)
+        key = _distinct((local.astype(np.uint64) << bits) | kmer)
+        local = (key >> bits).astype(np.int64)
+        kmer = key & np.uint64((1 << (2 * s.row_k)) - 1)
         n_kmers = np.bincount(local, minlength=reads.size)
         starts = np.searchsorted(local, np.arange(reads.size + 1))
         pair_local = np.searchsorted(reads, pair_read)
@@ -160,7 +161,7 @@ class RowScorer:
             owner = np.repeat(np.arange(pairs.size), sizes)
             shared[pairs] = np.bincount(owner[hit], minlength=pairs.size)
         union = np.bincount(local[found], minlength=reads.size).astype(np.float64)
-        per_base = s.row_k * union / np.maximum(n_kmers, 1)
+        per_base = (s.row_k / s.row_scale) * union / np.maximum(n_kmers, 1)
         # best candidate per read: most shared k-mers, ties to the screen's order
         rank = np.lexsort((np.arange(pair_read.size), -shared, pair_local))
         head = _heads(pair_local[rank])
@@ -231,6 +232,13 @@ def kmer_row_hits(
         edit_distance=errors,
         primary=primary,
     )
+
+
+def _distinct(values: U64Array) -> U64Array:
+    """Sorted distinct values (``np.sort``: ``np.unique`` hashes, ~3x slower here)."""
+    ordered = np.sort(values)
+    result: U64Array = ordered[_heads(ordered)]
+    return result
 
 
 def _heads(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:

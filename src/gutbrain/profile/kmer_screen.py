@@ -106,6 +106,7 @@ class ScreenSettings:
     kmer_rows: bool = False
     row_candidates: int = 8
     row_k: int = 15
+    row_scale: int = 4
     row_slope: float = 1.0
     row_min_bases: float = 4.0
     row_z: float = 2.0
@@ -118,17 +119,19 @@ class ScreenSettings:
             or self.max_units < 1
             or (self.k < _PREFIX and self.scale != 1)
             or not self.row_slope > 0
-            or not 1 <= self.row_k <= 31
+            or not 8 <= self.row_k <= 24
+            or self.row_scale < 1
             or self.row_candidates < 1
             or not self.row_min_bases >= 0
             or not self.row_z >= 0
         ):
             message = (
                 f"k-mer screen settings k={self.k}, scale={self.scale}, "
-                f"max_units={self.max_units}, row_k={self.row_k}, row_candidates="
+                f"max_units={self.max_units}, row_k={self.row_k}, row_scale={self.row_scale}, "
+                f"row_candidates="
                 f"{self.row_candidates}, row_slope={self.row_slope}, row_min_bases="
                 f"{self.row_min_bases}, row_z={self.row_z}: expected 1 <= k <= 31 (k >= 8 "
-                "unless scale is 1), scale >= 1, max_units >= 1, 1 <= row_k <= 31, "
+                "unless scale is 1), scale >= 1, max_units >= 1, 8 <= row_k <= 24, row_scale >= 1, "
                 "row_candidates >= 1, row_slope > 0, row_min_bases >= 0, row_z >= 0"
             )
             raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
