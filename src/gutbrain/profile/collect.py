@@ -268,7 +268,8 @@ def _row_scorer(
     names = list(aligner.seq_names)
 
     def reference(i: int) -> str:
-        return str(aligner.seq(names[i]))
+        sequence = aligner.seq(names[i])  # None for an index without sequences: no k-mers
+        return str(sequence) if sequence is not None else ""
 
     return RowScorer(reference, np.asarray(ref_unit, dtype=np.int64), screen[0].settings)
 
