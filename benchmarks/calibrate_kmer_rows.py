@@ -31,6 +31,7 @@ import numpy.typing as npt
 from calibrate_kmer_screen import SETS, distinct_reads
 
 from gutbrain.profile.align import align_sequences, open_aligner
+from gutbrain.profile.contest import ContestSettings, contest_log_likelihood, contest_threshold
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.kmer_rows import RowScorer
 from gutbrain.profile.kmer_screen import build_kmer_index
@@ -42,8 +43,9 @@ from gutbrain.reference.bundle import load_bundle, read_sequences
 
 def aligned_unit_log_l(
     sequences: list[str], bundle_path: str, preset: str, taxa: TaxonIndex
-) -> tuple[dict[tuple[int, int], float], float]:
-    """Best alignment log L per (read, unit), and the error model's -log p_mismatch."""
+) -> tuple[dict[tuple[int, int], float], float, dict[tuple[int, int], float], float]:
+    """Best alignment log L per (read, unit), the error model's -log p_mismatch, the best
+    contest log L (aligned part only) per (read, unit) and the contest threshold."""
     bundle = load_bundle(bundle_path)
     settings = PROFILE_PRESETS[preset].alignment
     aligner = open_aligner(
@@ -55,13 +57,22 @@ def aligned_unit_log_l(
     hits = align_sequences(aligner, sequences)
     model = estimate_error_model(hits)
     log_l = alignment_log_likelihood(hits, model, n_reads=len(sequences))
+    contest = contest_log_likelihood(hits, model, n_reads=len(sequences))
     best: dict[tuple[int, int], float] = {}
-    for r, u, v in zip(
-        hits.read.tolist(), taxa.ref_unit[hits.ref].tolist(), log_l.tolist(), strict=True
+    best_contest: dict[tuple[int, int], float] = {}
+    for r, u, v, c in zip(
+        hits.read.tolist(),
+        taxa.ref_unit[hits.ref].tolist(),
+        log_l.tolist(),
+        contest.tolist(),
+        strict=True,
     ):
         if v > best.get((r, u), -np.inf):
             best[r, u] = v
-    return best, -model.log_mismatch
+        if c > best_contest.get((r, u), -np.inf):
+            best_contest[r, u] = c
+    threshold = contest_threshold(model, ContestSettings().max_errors)
+    return best, -model.log_mismatch, best_contest, threshold
 
 
 def posterior_of_first(values: npt.NDArray[np.float64]) -> float:
@@ -76,6 +87,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("/work/shared"))
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--limit", type=int, default=2000, help="distinct reads per set")
+    parser.add_argument("--min-bases", type=float, default=None, help="row_min_bases")
     parser.add_argument("--debug", action="store_true", help="print the (d, y) distribution")
     args = parser.parse_args()
     bundle = load_bundle(args.bundle)
@@ -89,6 +101,8 @@ def main() -> None:
         settings = PROFILE_PRESETS[preset].screen
         assert settings is not None
         settings = replace(settings, kmer_rows=True, row_slope=1.0)
+        if args.min_bases is not None:
+            settings = replace(settings, row_min_bases=args.min_bases)
         key = (settings.k, settings.scale, settings.max_units)
         if key not in indexes:
             indexes[key] = build_kmer_index(
@@ -101,10 +115,10 @@ def main() -> None:
         result = index.screen(reads, unit_group=unit_group)
         scorer = RowScorer(lambda i: references[i][1], taxa.ref_unit, settings)
         rows = scorer.rows(result, reads, unit_group=unit_group)
-        aligned, cost = aligned_unit_log_l(reads, args.bundle, preset, taxa)
+        aligned, cost, contest, threshold = aligned_unit_log_l(reads, args.bundle, preset, taxa)
         d_all: list[float] = []
         y_all: list[float] = []
-        agree = n_rows = missing = 0
+        agree = n_rows = missing = votes = 0
         calib: list[tuple[float, bool]] = []
         starts = np.nonzero(np.r_[True, rows.read[1:] != rows.read[:-1]])[0]
         ends = np.r_[starts[1:], rows.read.size]
@@ -121,6 +135,22 @@ def main() -> None:
             correct = bool(y[0] >= y.max())
             agree += correct
             seen = np.isfinite(y)
+            # a contest vote under alignment: a congener within the contest threshold
+            c0 = contest.get((r, kbest), -np.inf)
+            voters = [
+                u
+                for u in units[1:]
+                if c0 - contest.get((r, u), -np.inf) <= threshold + 1e-9
+                and taxa.unit_genus[u] == taxa.unit_genus[kbest]
+            ]
+            votes += bool(voters)
+            if voters and args.debug:
+                print(
+                    "  contest vote:",
+                    taxa.units[kbest].species,
+                    "vs",
+                    [(taxa.units[u].species, round(float(d[units.index(u)]), 1)) for u in voters],
+                )
             for j in range(1, len(units)):
                 if seen[j]:
                     d_all.append(float(d[j]))
@@ -171,7 +201,9 @@ def main() -> None:
         print(
             f"  argmax agrees with alignment on {agree:,} of {n_rows:,} rows "
             f"({agree / max(n_rows, 1):.2%}); {missing} rows miss a unit that alignment puts "
-            "within 2 mismatch-equivalents of the best"
+            "within 2 mismatch-equivalents of the best; "
+            f"{votes} rows hold a congener that alignment does not separate from the best "
+            f"(contest log-L gap <= {threshold:.2f})"
         )
         for low, high in ((0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 0.999), (0.999, 1.01)):
             take = (probs >= low) & (probs < high)

@@ -121,6 +121,19 @@ def test_a_read_close_to_two_units_is_left_to_alignment() -> None:
     assert not rows.row.any()
 
 
+def test_a_read_its_best_unit_does_not_explain_is_left_to_alignment() -> None:
+    # A with B's base at 60: 8 of the read's 233 k-mers are in B only, so the best (A, 225
+    # shared) misses m = 8 / 8 = 1 base of what the candidates explain, and B (217 shared) is
+    # (225 - 217) / 8 = 1 base behind
+    read = _substitute(REF_A, [60])
+    scorer = _scorer(replace(FINE, row_max_missing=1.0), [REF_A, REF_B], [0, 1])
+    rows = scorer.rows(_candidates(1, [[0, 1]]), [read])
+    assert rows.row.all()
+    assert rows.errors.tolist() == pytest.approx([0.0, 1.0])
+    strict = _scorer(replace(FINE, row_max_missing=0.9), [REF_A, REF_B], [0, 1])
+    assert not strict.rows(_candidates(1, [[0, 1]]), [read]).row.any()
+
+
 def test_row_hits_carry_the_errors_as_mismatches() -> None:
     scorer = _scorer(replace(FINE, row_slope=2.0), [REF_A, REF_B], [0, 1])
     rows = scorer.rows(_candidates(2, [[0, 1], [1, 0]]), [REF_A, REF_B])

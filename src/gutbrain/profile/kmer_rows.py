@@ -3,21 +3,25 @@
 The k-mer screen (:mod:`gutbrain.profile.kmer_screen`) decides a read outright only when one
 unit leads every unit outside its species group by a clear margin. A read with enough evidence
 (enough k-mers, most found, pure) that fails only that margin — a near-tie between species of
-different groups — gets a *k-mer row* instead of an alignment: its candidate units are those
-within ``row_max_errors`` estimated errors of its best, each costing ``slope × behind / e``
-mismatch-equivalent errors (:func:`gutbrain.profile.kmer_screen.kmer_row_errors`; ``slope``
-calibrated per read type against alignment likelihoods, ``benchmarks/calibrate_kmer_rows.py``).
-A read with a member of its best unit's species group between tied and separated still goes to
-alignment (the group rule needs alignment identities; docs/profile.md, ``group_tie``).
+different groups — is a *row candidate*: the screen lists the units sharing at least half its
+best unit's sampled k-mers (at most ``row_candidates``). Its sampled 21-mers are too few to
+score them (the k-mers that separate close species sit in conserved stretches, which the index
+keeps without units), so :class:`RowScorer` counts again with every ``row_k``-mer of the read
+in ``1/row_scale`` of the hash space against the same k-mers of each candidate's references,
+and estimates per candidate the bases it differs from the read beyond the best
+(:func:`gutbrain.profile.kmer_screen.kmer_row_errors`). The read gets a *k-mer row* only when
+every other candidate is clearly behind (:class:`RowScorer`); otherwise it is aligned, as is a
+read with a member of its best unit's species group between tied and separated (the group rule
+needs alignment identities; docs/profile.md, ``group_tie``).
 
-A row is carried through the fit as *stand-in hits* (:func:`kmer_row_hits`): one per candidate,
-the whole read against the unit's first reference with ``round(errors)`` mismatches. So every
-later step gets one consistent picture of the row: the EM's log-likelihood is
-``round(errors) × log p_mismatch`` of the sample's error model (the rows stay out of the
-model's estimate, like screened reads); the species-group rule sees identity
-``1 − round(errors) / length`` (a member is contested when its estimated errors are within the
-group identity margin of the best, not faked equal); the congener contest sees the same
-log-likelihood ratios as the EM.
+A row is carried through the fit as *stand-in hits* (:func:`kmer_row_hits`): one per
+candidate, the whole read against the unit's first reference with ``round(slope × d)``
+mismatches (``slope`` calibrated per read type against alignment likelihoods,
+``benchmarks/calibrate_kmer_rows.py``). So every later step gets one consistent picture of the
+row: the EM's log-likelihood is ``round(slope × d) × log p_mismatch`` of the sample's error
+model (the rows stay out of the model's estimate, like screened reads); the species-group rule
+sees identity ``1 − round(slope × d) / length`` (estimated, not faked equal); the congener
+contest sees the same log-likelihood ratios as the EM.
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ class RowScorer:
         gap = np.full(reads.size, np.inf)
         np.minimum.at(gap, pair_local[other], errors[other])
         missing = (union - best) / np.maximum(per_base, 1e-9)
-        ok = (per_base > 0) & (gap >= s.row_min_bases)
+        ok = (per_base > 0) & (gap >= s.row_min_bases) & (missing <= s.row_max_missing)
         ok &= gap >= s.row_z * np.sqrt(np.where(np.isfinite(gap), gap, 0.0) + 2.0 * missing)
         if unit_group is not None and unit_group.size:
             group = unit_group[pair_unit]

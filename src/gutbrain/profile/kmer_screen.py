@@ -31,7 +31,10 @@ k-mers shared with one unit. The read is *decided* for the best unit when
 - the best unit is not one the caller asks to leave to alignment (members of a species group,
   whose merging rule needs alignment identities).
 
-Every other read goes to minimap2 as before. A read that is an exact substring of one unit's
+With ``kmer_rows`` (issue 11), a read that meets every condition but the margin against the
+units outside its best unit's group is a candidate for a *k-mer row* in the EM
+(:mod:`gutbrain.profile.kmer_rows` scores it and decides); every other read goes to minimap2
+as before. A read that is an exact substring of one unit's
 reference and of no other unit's is never decided for another unit: that unit holds every one of
 the read's specific k-mers, so no other unit can have more (property test).
 
@@ -110,6 +113,7 @@ class ScreenSettings:
     row_slope: float = 1.0
     row_min_bases: float = 4.0
     row_z: float = 2.0
+    row_max_missing: float = 1.0
 
     def __post_init__(self) -> None:
         # k-mers are sampled by their first 8 bases, so below k=8 only scale 1 is consistent
@@ -124,15 +128,17 @@ class ScreenSettings:
             or self.row_candidates < 1
             or not self.row_min_bases >= 0
             or not self.row_z >= 0
+            or not self.row_max_missing >= 0
         ):
             message = (
                 f"k-mer screen settings k={self.k}, scale={self.scale}, "
                 f"max_units={self.max_units}, row_k={self.row_k}, row_scale={self.row_scale}, "
-                f"row_candidates="
-                f"{self.row_candidates}, row_slope={self.row_slope}, row_min_bases="
-                f"{self.row_min_bases}, row_z={self.row_z}: expected 1 <= k <= 31 (k >= 8 "
-                "unless scale is 1), scale >= 1, max_units >= 1, 8 <= row_k <= 24, row_scale >= 1, "
-                "row_candidates >= 1, row_slope > 0, row_min_bases >= 0, row_z >= 0"
+                f"row_candidates={self.row_candidates}, row_slope={self.row_slope}, "
+                f"row_min_bases={self.row_min_bases}, row_z={self.row_z}, "
+                f"row_max_missing={self.row_max_missing}: expected 1 <= k <= 31 (k >= 8 "
+                "unless scale is 1), scale >= 1, max_units >= 1, 8 <= row_k <= 24, "
+                "row_scale >= 1, row_candidates >= 1, row_slope > 0, row_min_bases >= 0, "
+                "row_z >= 0, row_max_missing >= 0"
             )
             raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
