@@ -73,13 +73,18 @@ class RowScorer:
     (the k-mers over a base, times the share that survives the read's errors) and a candidate
     with ``c`` shared k-mers differs from the read at ``(b − c) / e`` more bases than the best.
 
-    A read keeps its row only when every other candidate is clearly behind: ``g`` estimated
-    bases with ``g ≥ row_min_bases`` (twice the congener contest's 2 errors, so a row never
-    decides a contest), ``g ≥ row_z × sqrt(g + 2 m)`` with ``m = (f − b) / e`` (the
-    differences are Poisson counts: under "equally close", ``g`` is the difference of two
-    counts whose sum is at most ``g + 2 m``) and, for a member of the best unit's species group,
-    ``g ≥ 2 × group_identity_margin × length`` (the group rule's margin, twice: a row never
-    decides a group either). Otherwise the read is aligned.
+    A read keeps its row only when its best candidate explains it and every other candidate is
+    clearly behind. With ``m = (f − b) / e`` (bases where some candidate matches the read and
+    the best does not) and ``g`` the estimated bases of the nearest other candidate:
+    ``m ≤ row_max_missing`` (a read between two references, e.g. a strain missing from the
+    reference, is aligned: its differences to each cluster in variable regions, where k-mer
+    deficits no longer count edits, and the k-mer gap overstated alignment gaps of ≤ 2 errors
+    between *B. thetaiotaomicron* and *B. sp.*; docs/profile.md), ``g ≥ row_min_bases`` (twice
+    the congener contest's 2 errors, so a row never decides a contest), ``g ≥ row_z ×
+    sqrt(g + 2 m)`` (the differences are Poisson counts: under "equally close", ``g`` is the
+    difference of two counts whose sum is at most ``g + 2 m``) and, for a member of the best
+    unit's species group, ``g ≥ 2 × group_identity_margin × length`` (the group rule's margin,
+    twice: a row never decides a group either). Otherwise the read is aligned.
     """
 
     def __init__(
