@@ -36,6 +36,7 @@ from gutbrain.profile.fit import (
     PRUNED,
     Fit,
 )
+from gutbrain.profile.kmer_rows import placed_by_rows
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.reference.bundle import ReferenceBundle
 
@@ -306,6 +307,10 @@ def _read_outcomes(
     )
     counts["reads_screened"] = int(weights[fit.screened].sum())
     counts["reads_aligned"] = int(weights.sum()) - counts["reads_screened"]
+    # issue 11: of the screened reads, those placed by k-mer likelihood rows
+    counts["reads_screened_kmer_rows"] = int(
+        weights[placed_by_rows(fit.screened, collected.kmer_rows)].sum()
+    )
     if collected.pairs is not None:
         counts.update(collected.pairs.as_dict())
     return counts, tuple(per_read)

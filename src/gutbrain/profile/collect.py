@@ -29,6 +29,7 @@ from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.model import ReadQC
 from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
+from gutbrain.profile.kmer_rows import RowScorer, kmer_row_hits
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
 from gutbrain.profile.readstate import ReadLog, Releasable, SequenceSpool
@@ -62,6 +63,8 @@ class Collected:
     sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
     pairs: MergeStats | None = None
+    #: per distinct read: placed by a k-mer likelihood row (a subset of ``screened``)
+    kmer_rows: npt.NDArray[np.bool_] | None = None
 
     @property
     def hits(self) -> HitTable:
@@ -127,6 +130,7 @@ def collect_reads(
         pairs=pairs,
         screen=aligners.screen,
         keep_names=keep_names,
+        ref_unit=aligners.taxa.ref_unit,
     )
     check_reads_kept(collected.qc, settings=qc_settings, source=paths[0])
     return collected
@@ -145,6 +149,7 @@ def _collect(
     pairs: MergeStats | None = None,
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None = None,
     keep_names: bool = True,
+    ref_unit: npt.NDArray[np.int64] | None = None,
 ) -> Collected:
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     # issue 11: no per-read Python objects past their batch (names only for read_assignments)
@@ -154,6 +159,8 @@ def _collect(
     # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     decided: list[HitTable] = []
+    rows: list[npt.NDArray[np.int64]] = []  # distinct reads placed by k-mer rows
+    scorer = _row_scorer(aligner, screen, ref_unit)
     sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
@@ -167,18 +174,31 @@ def _collect(
                 group_identity_margin=settings.group_identity_margin,
             )
             chosen = result.decided
-            if chosen.any():
+            if scorer is not None and result.row.any():  # issue 11: k-mer likelihood rows
+                placed = scorer.rows(
+                    result,
+                    batch,
+                    unit_group=unit_group,
+                    group_identity_margin=settings.group_identity_margin,
+                )
+                if placed.row.any():
+                    decided.append(kmer_row_hits(placed, ids, batch, index.unit_reference))
+                    rows.append(ids[placed.row])
+                    chosen = chosen | placed.row
+            if result.decided.any():
                 lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
-                which = np.concatenate([np.nonzero(chosen)[0], result.tied_read])
-                units = np.concatenate([result.unit[chosen], result.tied_unit])
+                hard = result.decided
+                which = np.concatenate([np.nonzero(hard)[0], result.tied_read])
+                units = np.concatenate([result.unit[hard], result.tied_unit])
                 decided.append(
                     _screened_hits(
                         ids[which],
                         index.unit_reference[units],
                         lengths[which],
-                        primary=np.arange(which.size) < int(chosen.sum()),
+                        primary=np.arange(which.size) < int(hard.sum()),
                     )
                 )
+            if chosen.any():
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
                 ids = ids[~chosen]
         pending.extend(ids[i : i + _BATCH] for i in range(0, ids.size, _BATCH))
@@ -232,6 +252,9 @@ def _collect(
     screened = np.zeros(len(seen), dtype=bool)
     for table in decided:
         screened[table.read] = True
+    kmer_rows = np.zeros(len(seen), dtype=bool)
+    for placed in rows:
+        kmer_rows[placed] = True
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return Collected(
@@ -242,6 +265,7 @@ def _collect(
         sequences=sequences,
         screened=screened,
         pairs=pairs,
+        kmer_rows=kmer_rows,
     )
 
 
@@ -253,6 +277,22 @@ def _digest(sequence: str) -> int:
     (1e-21 for a billion reads), far below the rate of hardware memory errors.
     """
     return int.from_bytes(hashlib.blake2b(sequence.encode("ascii"), digest_size=16).digest())
+
+
+def _row_scorer(
+    aligner: Any, screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None, ref_unit: Any
+) -> RowScorer | None:
+    """The k-mer row scorer (issue 11; :mod:`gutbrain.profile.kmer_rows`) when the screen's
+    settings ask for rows; reference sequences come from the loaded minimap2 index."""
+    if screen is None or not screen[0].settings.kmer_rows or ref_unit is None:
+        return None
+    names = list(aligner.seq_names)
+
+    def reference(i: int) -> str:
+        sequence = aligner.seq(names[i])  # None for an index without sequences: no k-mers
+        return str(sequence) if sequence is not None else ""
+
+    return RowScorer(reference, np.asarray(ref_unit, dtype=np.int64), screen[0].settings)
 
 
 def _sub_batches(batch: list[str]) -> Iterator[list[str]]:

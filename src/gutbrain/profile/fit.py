@@ -254,8 +254,9 @@ def _estimate(
     (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
     the rank fallback.
 
-    ``screened`` distinct reads (k-mer screen) carry one stand-in hit each: they are left out
-    of the error model and their single candidate gets log L = 0.
+    ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
+    error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
+    candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
@@ -265,7 +266,7 @@ def _estimate(
     stand_in = screened[hits.read]
     model = estimate_error_model(hits.take(~stand_in), weights=weights)
     log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
-    log_l[stand_in] = 0.0
+    # issue 11: stand-ins are scored as they are (0 errors: log L 0; k-mer rows: their errors)
     rows = np.nonzero(eligible)[0]
     row_of_unique = np.full(n_unique, -1, dtype=np.int64)
     row_of_unique[rows] = np.arange(rows.size)

@@ -31,7 +31,10 @@ k-mers shared with one unit. The read is *decided* for the best unit when
 - the best unit is not one the caller asks to leave to alignment (members of a species group,
   whose merging rule needs alignment identities).
 
-Every other read goes to minimap2 as before. A read that is an exact substring of one unit's
+With ``kmer_rows`` (issue 11), a read that meets every condition but the margin against the
+units outside its best unit's group is a candidate for a *k-mer row* in the EM
+(:mod:`gutbrain.profile.kmer_rows` scores it and decides); every other read goes to minimap2
+as before. A read that is an exact substring of one unit's
 reference and of no other unit's is never decided for another unit: that unit holds every one of
 the read's specific k-mers, so no other unit can have more (property test).
 
@@ -50,7 +53,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,7 @@ __all__ = [
     "ScreenSettings",
     "build_kmer_index",
     "ensure_kmer_index",
+    "kmer_row_errors",
     "reverse_complement",
     "sampled_kmers",
 ]
@@ -103,6 +107,15 @@ class ScreenSettings:
     margin_fraction: float = 0.2
     group_tie: float = 0.0
     group_apart: float = 2.0
+    # issue 11: k-mer likelihood rows for the reads with evidence but no hard decision
+    kmer_rows: bool = False
+    row_candidates: int = 8
+    row_k: int = 15
+    row_scale: int = 4
+    row_slope: float = 1.0
+    row_min_bases: float = 4.0
+    row_z: float = 2.0
+    row_max_missing: float = 1.0
 
     def __post_init__(self) -> None:
         # k-mers are sampled by their first 8 bases, so below k=8 only scale 1 is consistent
@@ -111,11 +124,23 @@ class ScreenSettings:
             or self.scale < 1
             or self.max_units < 1
             or (self.k < _PREFIX and self.scale != 1)
+            or not self.row_slope > 0
+            or not 8 <= self.row_k <= 24
+            or self.row_scale < 1
+            or self.row_candidates < 1
+            or not self.row_min_bases >= 0
+            or not self.row_z >= 0
+            or not self.row_max_missing >= 0
         ):
             message = (
                 f"k-mer screen settings k={self.k}, scale={self.scale}, "
-                f"max_units={self.max_units}: expected 1 <= k <= 31 (k >= 8 unless scale is "
-                "1), scale >= 1, max_units >= 1"
+                f"max_units={self.max_units}, row_k={self.row_k}, row_scale={self.row_scale}, "
+                f"row_candidates={self.row_candidates}, row_slope={self.row_slope}, "
+                f"row_min_bases={self.row_min_bases}, row_z={self.row_z}, "
+                f"row_max_missing={self.row_max_missing}: expected 1 <= k <= 31 (k >= 8 "
+                "unless scale is 1), scale >= 1, max_units >= 1, 8 <= row_k <= 24, "
+                "row_scale >= 1, row_candidates >= 1, row_slope > 0, row_min_bases >= 0, "
+                "row_z >= 0, row_max_missing >= 0"
             )
             raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
@@ -228,6 +253,13 @@ class ScreenResult:
 
     ``(tied_read[i], tied_unit[i])`` are the other members of a decided read's species group
     that the read does not separate from its unit (the read is decided for the group).
+
+    With ``settings.kmer_rows``, ``row`` marks the undecided reads that may get a *k-mer row*
+    instead of an alignment (:mod:`gutbrain.profile.kmer_rows` decides), and ``(row_read[i],
+    row_unit[i], row_errors[i])`` are their candidate units with the bases each differs from
+    the read beyond its best unit as the sampled k-mers estimate them
+    (:func:`kmer_row_errors`, slope 1; 0 for the best; one read's entries are adjacent, best
+    first). ``reverse`` marks the reads screened as their reverse complement.
     """
 
     unit: IntArray
@@ -239,6 +271,11 @@ class ScreenResult:
     specific: IntArray
     tied_read: IntArray
     tied_unit: IntArray
+    row: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    row_read: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_unit: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_errors: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    reverse: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def decided(self) -> npt.NDArray[np.bool_]:
@@ -328,10 +365,10 @@ class KmerIndex:
         second = np.zeros(n_reads, dtype=np.int64)
         second[key_read[runner]] = shared[runner]
         need = np.maximum(float(s.min_margin), s.margin_fraction * best)
-        ok = (sampled >= s.min_kmers) & (best_unit >= 0)
-        ok &= found >= s.min_found * sampled
-        ok &= best >= s.min_purity * specific
-        ok &= best - second >= need
+        evidence = (sampled >= s.min_kmers) & (best_unit >= 0)
+        evidence &= found >= s.min_found * sampled
+        evidence &= best >= s.min_purity * specific
+        ok = evidence & (best - second >= need)
         # members of the best unit's group: tied, separated, or in between (align the read)
         lengths = np.fromiter((len(x) for x in both), dtype=np.float64, count=n_reads)
         per_base = (s.k / s.scale) * found / np.maximum(sampled, 1)
@@ -355,6 +392,16 @@ class KmerIndex:
         chosen = np.zeros(n_reads, dtype=bool)
         chosen[pick] = True
         tied &= ok[key_read] & chosen[key_read]
+        # issue 11: candidates for k-mer rows (gutbrain.profile.kmer_rows) for the reads with
+        # evidence that only a near-tie outside the best unit's group left undecided (a group
+        # member in between still goes to alignment): the units sharing at least half the
+        # best's k-mers, at most ``row_candidates`` of them (best first)
+        row = evidence & ~ok & ~unclear & s.kmer_rows
+        errors = kmer_row_errors(behind, per_base[key_read], slope=1.0)
+        position = np.arange(key_read.size)
+        rank = position - np.maximum.accumulate(np.where(head, position, 0))
+        in_row = row[key_read] & chosen[key_read] & (2 * shared >= best[key_read])
+        in_row &= rank < s.row_candidates
         return ScreenResult(
             unit[pick],
             best_unit[pick],
@@ -365,6 +412,11 @@ class KmerIndex:
             specific[pick],
             key_read[tied] % max(half, 1),
             key_unit[tied],
+            row[pick],
+            key_read[in_row] % max(half, 1),
+            key_unit[in_row],
+            errors[in_row],
+            flip,
         )
 
     def _lookup(self, hashed: U64Array) -> tuple[npt.NDArray[np.bool_], IntArray]:
@@ -399,6 +451,29 @@ class KmerIndex:
         for array in (self.hashes, self.offsets, self.units, self.unit_reference):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
+
+
+def kmer_row_errors(
+    behind: npt.ArrayLike, per_base: npt.ArrayLike, *, slope: float
+) -> npt.NDArray[np.float64]:
+    """Estimated alignment errors a candidate costs a read beyond its best unit, from k-mers.
+
+    A base where the candidate's reference differs from the read's best unit removes the
+    sampled k-mers over it that survived the read's own errors: about ``e = (k / scale) ×
+    found / sampled`` of them (``per_base``). A candidate ``behind`` k-mers short of the best
+    therefore differs from the read at about ``behind / e`` more bases; ``slope`` converts
+    those into error events of the alignment likelihood (calibrated against alignments of the
+    benchmark reads, ``benchmarks/calibrate_kmer_rows.py``; docs/profile.md).
+
+    Examples
+    --------
+    >>> kmer_row_errors([0, 5, 10], [2.5, 2.5, 2.5], slope=1.0).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    b = np.asarray(behind, dtype=np.float64)
+    e = np.asarray(per_base, dtype=np.float64)
+    result: npt.NDArray[np.float64] = slope * b / np.maximum(e, 1e-9)
+    return result
 
 
 def _heads(sorted_values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:

@@ -110,7 +110,9 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
         second_pass=ALIGNMENT_PRESETS["ont"],
         # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
         # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
-        screen=ScreenSettings(),
+        # issue 11: near-tie reads get k-mer likelihood rows instead of alignments; slope =
+        # median alignment log-L gap per estimated base (calibrate_kmer_rows.py, docs/profile.md)
+        screen=ScreenSettings(kmer_rows=True, row_slope=2.39),
     ),
     # HiFi: the same two passes. First map-hifi on a sparser minimizer index (k=19, w=31): on the
     # benchmark HiFi sets the same L1 (to 0.0002) at 1.35-1.45x the speed of w=19, and the same
@@ -134,7 +136,8 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
         second_pass=ALIGNMENT_PRESETS["hifi"],
         # HiFi reads carry ~2.5x the k-mer evidence of ONT reads, and margins of 6 k-mers / 20 %
         # moved 0.006 of gut_hifi_20k's species L1 (held-out Bacteroides strains): wider ones
-        screen=ScreenSettings(min_margin=12, margin_fraction=0.4),
+        # issue 11: k-mer likelihood rows as for ONT, with the HiFi slope (docs/profile.md)
+        screen=ScreenSettings(min_margin=12, margin_fraction=0.4, kmer_rows=True, row_slope=1.64),
     ),
     ReadType.short: ProfileSettings(
         ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6
