@@ -57,7 +57,7 @@ def _candidates(n_reads: int, units: list[list[int]]) -> ScreenResult:
     return ScreenResult(
         z - 1, z, z, z, z, z, z, z[:0], z[:0],
         row=np.ones(n_reads, dtype=bool), row_read=read, row_unit=unit,
-        row_errors=np.zeros(read.size), reverse=np.zeros(n_reads, dtype=bool),
+        reverse=np.zeros(n_reads, dtype=bool),
     )  # fmt: skip
 
 

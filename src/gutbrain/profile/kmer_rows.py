@@ -30,7 +30,6 @@ import collections
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +40,7 @@ from gutbrain.profile.kmer_screen import (
     ScreenResult,
     ScreenSettings,
     U64Array,
+    first_of_runs,
     kmer_row_errors,
     reverse_complement,
     sampled_kmers,
@@ -154,7 +154,7 @@ class RowScorer:
         shared = np.zeros(pair_read.size, dtype=np.int64)
         found = np.zeros(local.size, dtype=bool)
         by_unit = np.argsort(pair_unit, kind="stable")
-        unit_bounds = [*np.nonzero(_heads(pair_unit[by_unit]))[0].tolist(), by_unit.size]
+        unit_bounds = [*np.nonzero(first_of_runs(pair_unit[by_unit]))[0].tolist(), by_unit.size]
         for a, b in itertools.pairwise(unit_bounds):
             pairs = by_unit[a:b]
             which = pair_local[pairs]
@@ -173,7 +173,7 @@ class RowScorer:
         per_base = (s.row_k / s.row_scale) * union / np.maximum(n_kmers, 1)
         # best candidate per read: most shared k-mers, ties to the screen's order
         rank = np.lexsort((np.arange(pair_read.size), -shared, pair_local))
-        head = _heads(pair_local[rank])
+        head = first_of_runs(pair_local[rank])
         best_pair = np.full(reads.size, -1, dtype=np.int64)
         best_pair[pair_local[rank[head]]] = rank[head]
         best = shared[best_pair]
@@ -246,15 +246,8 @@ def kmer_row_hits(
 def _distinct(values: U64Array) -> U64Array:
     """Sorted distinct values (``np.sort``: ``np.unique`` hashes, ~3x slower here)."""
     ordered = np.sort(values)
-    result: U64Array = ordered[_heads(ordered)]
+    result: U64Array = ordered[first_of_runs(ordered)]
     return result
-
-
-def _heads(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """Mask of the first element of each run of equal values."""
-    head = np.ones(values.size, dtype=bool)
-    head[1:] = values[1:] != values[:-1]
-    return head
 
 
 def placed_by_rows(

@@ -72,6 +72,7 @@ __all__ = [
     "ScreenSettings",
     "build_kmer_index",
     "ensure_kmer_index",
+    "first_of_runs",
     "kmer_row_errors",
     "reverse_complement",
     "sampled_kmers",
@@ -255,10 +256,8 @@ class ScreenResult:
     that the read does not separate from its unit (the read is decided for the group).
 
     With ``settings.kmer_rows``, ``row`` marks the undecided reads that may get a *k-mer row*
-    instead of an alignment (:mod:`gutbrain.profile.kmer_rows` decides), and ``(row_read[i],
-    row_unit[i], row_errors[i])`` are their candidate units with the bases each differs from
-    the read beyond its best unit as the sampled k-mers estimate them
-    (:func:`kmer_row_errors`, slope 1; 0 for the best; one read's entries are adjacent, best
+    instead of an alignment (:mod:`gutbrain.profile.kmer_rows` scores and decides), and
+    ``(row_read[i], row_unit[i])`` are their candidate units (one read's entries adjacent, best
     first). ``reverse`` marks the reads screened as their reverse complement.
     """
 
@@ -274,7 +273,6 @@ class ScreenResult:
     row: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     row_read: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_unit: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    row_errors: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     reverse: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
@@ -361,7 +359,7 @@ class KmerIndex:
             best_group[key_read[heads]] = group[heads]
             same |= (group >= 0) & (group == best_group[key_read])
         others = np.nonzero(~same)[0]
-        runner = others[_heads(key_read[others])]
+        runner = others[first_of_runs(key_read[others])]
         second = np.zeros(n_reads, dtype=np.int64)
         second[key_read[runner]] = shared[runner]
         need = np.maximum(float(s.min_margin), s.margin_fraction * best)
@@ -397,7 +395,6 @@ class KmerIndex:
         # member in between still goes to alignment): the units sharing at least half the
         # best's k-mers, at most ``row_candidates`` of them (best first)
         row = evidence & ~ok & ~unclear & s.kmer_rows
-        errors = kmer_row_errors(behind, per_base[key_read], slope=1.0)
         position = np.arange(key_read.size)
         rank = position - np.maximum.accumulate(np.where(head, position, 0))
         in_row = row[key_read] & chosen[key_read] & (2 * shared >= best[key_read])
@@ -415,7 +412,6 @@ class KmerIndex:
             row[pick],
             key_read[in_row] % max(half, 1),
             key_unit[in_row],
-            errors[in_row],
             flip,
         )
 
@@ -476,7 +472,7 @@ def kmer_row_errors(
     return result
 
 
-def _heads(sorted_values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+def first_of_runs(sorted_values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Mask of the first element of each run of equal values."""
     head = np.ones(sorted_values.size, dtype=bool)
     head[1:] = sorted_values[1:] != sorted_values[:-1]
@@ -560,11 +556,11 @@ def build_kmer_index(
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
     keys.clear()
     key.sort()
-    key = key[_heads(key)]
+    key = key[first_of_runs(key)]
     # issue 11: few full-size temporaries (each new array of millions of keys costs page
     # faults as much as arithmetic); units are unpacked only for the k-mers that keep them
     kmer_of = key >> np.uint64(unit_bits)
-    starts = np.flatnonzero(_heads(kmer_of))
+    starts = np.flatnonzero(first_of_runs(kmer_of))
     n_per = np.diff(starts, append=key.size)
     specific = n_per <= settings.max_units
     n_kept = np.where(specific, n_per, 0)
