@@ -472,7 +472,7 @@ def kmer_row_errors(
     return result
 
 
-def first_of_runs(sorted_values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+def first_of_runs(sorted_values: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
     """Mask of the first element of each run of equal values."""
     head = np.ones(sorted_values.size, dtype=bool)
     head[1:] = sorted_values[1:] != sorted_values[:-1]
