@@ -167,24 +167,6 @@ def run_emu(
     return cpu, wall, rss, table
 
 
-def read_emu(path: Path) -> tuple[dict[str, dict[str, float]], float]:
-    """Emu's species and genus abundances (over classified reads) and its unassigned fraction."""
-    profile: dict[str, dict[str, float]] = {"species": {}, "genus": {}}
-    classified = unassigned = 0.0
-    with open(path) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            count = float(row.get("estimated counts") or 0.0)
-            if row["tax_id"] in ("unmapped", "mapped_unclassified"):
-                unassigned += count
-                continue
-            classified += count
-            for rank in profile:
-                name = row.get(rank) or f"unknown {rank}"
-                profile[rank][name] = profile[rank].get(name, 0.0) + float(row["abundance"])
-    total = classified + unassigned
-    return profile, unassigned / total if total else 0.0
-
-
 def read_emu_rows(path: Path) -> list[tuple[str, str, float]]:
     """Emu's classified rows as (species, genus, abundance), '' where a rank has no name."""
     with open(path) as handle:
@@ -258,8 +240,10 @@ def main() -> None:
                 e_cpu, e_wall, e_rss, e_table = run_emu(
                     reads, emu_db, preset, work, args.threads, args.peers
                 )
-                e_prof, _ = read_emu(e_table)
                 e_rows = read_emu_rows(e_table)
+                # a row without a name at a rank is left out there, as gutbrain leaves such
+                # reads unassigned at that rank (both renormalised over what they name)
+                e_prof = group_aware_emu(e_rows, {}, {})
             if has_truth:
                 truth = read_truth(shared / "bench" / "truth" / f"{sample}.truth.tsv")
                 l1 = {
