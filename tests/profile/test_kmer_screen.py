@@ -144,6 +144,23 @@ def test_built_index_matches_a_plain_definition(
     assert index.unit_reference.tolist() == [first[u] for u in sorted(first)]
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    entries=st.lists(st.tuples(st.integers(0, 2**64 - 1), st.booleans()), max_size=40),
+    block=st.integers(1, 7),
+)
+def test_compacting_in_place_keeps_the_chosen_entries_in_order(
+    entries: list[tuple[int, bool]], block: int
+) -> None:
+    # issue 11 (refseq): the index build drops duplicate keys in place, block by block
+    values = np.array([v for v, _ in entries], dtype=np.uint64)
+    keep = np.array([k for _, k in entries], dtype=bool)
+    expected = values[keep].tolist()
+    got = kmer_screen._compact(values, keep, block=block)
+    assert got.tolist() == expected
+    assert got.size == 0 or np.shares_memory(got, values)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     stored=st.sets(st.integers(0, 2**64 - 1), max_size=300),
