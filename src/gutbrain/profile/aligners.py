@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,14 @@ from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.groups import SpeciesGroups, load_species_groups
 
-__all__ = ["Aligners", "GroupList", "index_sequences", "open_aligners", "screen_unit_groups"]
+__all__ = [
+    "Aligners",
+    "GroupList",
+    "SequenceSource",
+    "index_sequences",
+    "open_aligners",
+    "screen_unit_groups",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +105,17 @@ def open_aligners(bundle: ReferenceBundle, settings: ProfileSettings) -> Aligner
     return Aligners(aligner, rescue, taxa, groups, contest, screen)
 
 
-def index_sequences(aligner: Any, names: Sequence[str]) -> Callable[[], Iterator[str]] | None:
+class SequenceSource(Protocol):
+    """What :func:`index_sequences` reads of a loaded minimap2 index (a ``mappy.Aligner``)."""
+
+    def seq(self, name: str, /) -> str | None:
+        """The sequence of reference ``name`` (``None`` when the index keeps no sequences)."""
+        ...
+
+
+def index_sequences(
+    aligner: SequenceSource, names: Sequence[str]
+) -> Callable[[], Iterator[str]] | None:
     """The sequences of references ``names`` as the loaded minimap2 index ``aligner`` holds
     them, for :func:`~gutbrain.profile.kmer_screen.ensure_kmer_index`; ``None`` when the index
     keeps no sequences (the k-mer index then reads the bundle's FASTA).
