@@ -57,6 +57,7 @@ def test_sampling_keeps_a_kmer_in_a_read_exactly_when_it_keeps_it_in_the_referen
     assert set(part.tolist()) == window & set(all_kmers.tolist())
 
 
+@settings(deadline=None)  # no timing: under load a first call took 0.66 s
 @given(
     sequences=st.lists(st.text(alphabet="ACGTNacgt", max_size=40), max_size=6),
     k=st.integers(1, 12),
@@ -142,6 +143,23 @@ def test_built_index_matches_a_plain_definition(
     for position, unit in enumerate(units.tolist()):
         first.setdefault(unit, position)
     assert index.unit_reference.tolist() == [first[u] for u in sorted(first)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    entries=st.lists(st.tuples(st.integers(0, 2**64 - 1), st.booleans()), max_size=40),
+    block=st.integers(1, 7),
+)
+def test_compacting_in_place_keeps_the_chosen_entries_in_order(
+    entries: list[tuple[int, bool]], block: int
+) -> None:
+    # issue 11 (refseq): the index build drops duplicate keys in place, block by block
+    values = np.array([v for v, _ in entries], dtype=np.uint64)
+    keep = np.array([k for _, k in entries], dtype=bool)
+    expected = values[keep].tolist()
+    got = kmer_screen._compact(values, keep, block=block)
+    assert got.tolist() == expected
+    assert got.size == 0 or np.shares_memory(got, values)
 
 
 @settings(max_examples=60, deadline=None)

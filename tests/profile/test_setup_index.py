@@ -125,3 +125,28 @@ def test_present_groups_match_the_scan_of_every_unit(
         )
     )
     assert _present_groups(species_groups, taxa) == _plain_present_groups(species_groups, taxa)
+
+
+def _plain_group_lineage(group: SpeciesGroup, taxonomy: Sequence[Lineage]) -> Lineage:
+    """The definition: one ``replace`` per member lineage (the code before issue 11, refseq)."""
+    found = [lineage for lineage in taxonomy if lineage.species in group.members]
+    same_genus = [lineage for lineage in found if lineage.genus == group.genus] or found
+    if not same_genus:
+        return Lineage(genus=group.genus, species=group.name)
+    counts = collections.Counter(replace(lineage, species=None) for lineage in same_genus)
+    base = min(counts.items(), key=lambda item: (-item[1], repr(item[0])))[0]
+    return replace(base, species=group.name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lineages=st.lists(_LINEAGES, max_size=30),
+    genus=_GENERA,
+    members=st.lists(st.sampled_from(["s1", "s2", "s3", "s4", "s5", "absent"]), max_size=5),
+)
+def test_group_lineage_matches_the_per_member_definition(
+    lineages: list[Lineage], genus: str | None, members: list[str]
+) -> None:
+    # lineages collide often above species (few names per rank): majorities and their ties
+    group = SpeciesGroup("G0001", "group", genus, tuple(members))
+    assert group.lineage(lineages) == _plain_group_lineage(group, lineages)

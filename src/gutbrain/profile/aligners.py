@@ -8,14 +8,14 @@ with a k-mer pre-screen, opens its index: everything the later stages read but n
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from gutbrain.errors import ReferenceDatabaseError
+from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 from gutbrain.profile.align import open_aligner
 from gutbrain.profile.contest import species_taxids
@@ -27,7 +27,14 @@ from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.groups import SpeciesGroups, load_species_groups
 
-__all__ = ["Aligners", "GroupList", "kmer_index_first", "open_aligners", "screen_unit_groups"]
+__all__ = [
+    "Aligners",
+    "GroupList",
+    "SequenceSource",
+    "index_sequences",
+    "open_aligners",
+    "screen_unit_groups",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,51 +72,73 @@ def open_aligners(bundle: ReferenceBundle, settings: ProfileSettings) -> Aligner
     """
     align = settings.alignment
     index_path = ensure_index(bundle, preset=align.preset, k=align.k, w=align.w)
-    # issue 11: stage peaks must not stack. A bundle lists its references in sequence (= index)
-    # order, so the k-mer index (built when not cached) comes before the minimap2 index is
-    # loaded, and freed heap goes back to the system between stages (gutbrain.profile.memory).
     release_freed_memory()  # what building the minimap2 index (when not cached) left
-    names = list(bundle.taxonomy)
-    taxa = TaxonIndex.from_references(names, bundle.taxonomy)
-    kmer = kmer_index_first(bundle, names, taxa, settings)
-    release_freed_memory()
     aligner = open_aligner(index_path, settings=align)
-    rescue_settings = align.rescue_settings()
-    rescue = (
-        open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
-    )
-    if list(aligner.seq_names) != names:  # a bundle edited by hand: the index's order rules
-        names, kmer = list(aligner.seq_names), None
-        taxa = TaxonIndex.from_references(names, bundle.taxonomy)
+    names = list(aligner.seq_names)  # the index's order rules (also for a bundle edited by hand)
+    taxa = TaxonIndex.from_references(names, bundle.taxonomy)
     species_groups = load_species_groups(bundle)
     groups = _present_groups(species_groups, taxa)
     # ad-hoc groups need a reference with species groups (a --no-groups bundle opts out)
     contest = species_taxids(bundle) if species_groups is not None else None
+    # issue 11 (refseq): a k-mer index that is not cached is built from the sequences the
+    # minimap2 index holds (no second read and parse of the bundle's FASTA: ~0.2 s at the 25k
+    # RefSeq 16S reference); freed heap goes back to the system before the reads come
     screen = (
         (
-            kmer
-            if kmer is not None
-            else ensure_kmer_index(bundle, names, taxa.ref_unit, settings=settings.screen),
+            ensure_kmer_index(
+                bundle,
+                names,
+                taxa.ref_unit,
+                settings=settings.screen,
+                sequences=index_sequences(aligner, names),
+            ),
             _unit_groups(taxa, groups),
         )
         if settings.screen is not None
         else None
     )
+    release_freed_memory()
+    rescue_settings = align.rescue_settings()
+    rescue = (
+        open_aligner(index_path, settings=rescue_settings) if rescue_settings is not None else None
+    )
     return Aligners(aligner, rescue, taxa, groups, contest, screen)
 
 
-def kmer_index_first(
-    bundle: ReferenceBundle, names: list[str], taxa: TaxonIndex, settings: ProfileSettings
-) -> KmerIndex | None:
-    """The k-mer screen's index for references ``names`` (the bundle's order), or ``None`` when
-    there is no screen or the bundle's sequences are not in that order (the caller then builds
-    it with the minimap2 index's order, which reports any real problem)."""
-    if settings.screen is None:
+class SequenceSource(Protocol):
+    """What :func:`index_sequences` reads of a loaded minimap2 index (a ``mappy.Aligner``)."""
+
+    def seq(self, name: str, /) -> str | None:
+        """The sequence of reference ``name`` (``None`` when the index keeps no sequences)."""
+        ...
+
+
+def index_sequences(
+    aligner: SequenceSource, names: Sequence[str]
+) -> Callable[[], Iterator[str]] | None:
+    """The sequences of references ``names`` as the loaded minimap2 index ``aligner`` holds
+    them, for :func:`~gutbrain.profile.kmer_screen.ensure_kmer_index`; ``None`` when the index
+    keeps no sequences (the k-mer index then reads the bundle's FASTA).
+
+    minimap2 keeps A, C, G and T and turns every other letter into ``N``; a bundle's sequences
+    are upper-case IUPAC codes (``U`` already ``T``), and any letter but A/C/G/T ends a k-mer
+    in both, so the k-mer index is the one built from the bundle's FASTA (tested).
+    """
+    if names and aligner.seq(names[0]) is None:
         return None
-    try:
-        return ensure_kmer_index(bundle, names, taxa.ref_unit, settings=settings.screen)
-    except ReferenceDatabaseError:
-        return None
+
+    def sequences() -> Iterator[str]:
+        for name in names:
+            sequence = aligner.seq(name)
+            if sequence is None:  # an index keeps every sequence or none: a damaged file
+                message = (
+                    f"reference {name!r} has no sequence in the minimap2 index; "
+                    "rebuild the index (gutbrain db index)"
+                )
+                raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
+            yield str(sequence)
+
+    return sequences
 
 
 def _present_groups(groups: SpeciesGroups | None, taxa: TaxonIndex) -> GroupList:

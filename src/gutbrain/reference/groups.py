@@ -23,12 +23,13 @@ not separate its species are reported at genus rank.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Lineage fields above species, and a lineage's names there as a tuple (a hashable key).
+_ABOVE = tuple(f.name for f in fields(Lineage) if f.name != "species")
+_above_species = operator.attrgetter(*_ABOVE)
+
 GROUPS_NAME = "groups.tsv"
 GROUP_COLUMNS: tuple[str, ...] = ("group_id", "name", "genus", "members")
 
@@ -70,8 +75,14 @@ class SpeciesGroup:
         same_genus = [lineage for lineage in found if lineage.genus == self.genus] or found
         if not same_genus:
             return Lineage(genus=self.genus, species=self.name)
-        counts = Counter(replace(lineage, species=None) for lineage in same_genus)
-        base = min(counts.items(), key=lambda item: (-item[1], repr(item[0])))[0]
+        # issue 11 (refseq): counted by the names above species, one Lineage per distinct
+        # tuple (dataclasses.replace per member cost ~0.03 s at the RefSeq 16S reference)
+        counts = Counter(_above_species(lineage) for lineage in same_genus)
+        above = {ranks: Lineage(**dict(zip(_ABOVE, ranks, strict=True))) for ranks in counts}
+        base = min(
+            ((above[ranks], n) for ranks, n in counts.items()),
+            key=lambda item: (-item[1], repr(item[0])),
+        )[0]
         return replace(base, species=self.name)
 
 
