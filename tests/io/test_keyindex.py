@@ -3,6 +3,9 @@ decisions as a Python ``set``/``dict``, and keys that share a 64-bit word are ne
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -75,3 +78,35 @@ def test_bad_arguments() -> None:
         KeyIndex(batch=0)
     with pytest.raises(ValueError, match="wider"):
         KeyIndex(words=1).add(1 << 64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.sampled_from([1, 2]),
+    batch=st.integers(1, 4),
+    keys=st.lists(st.integers(0, (1 << 128) - 1), min_size=40, max_size=200),
+)
+def test_many_merges_keep_geometric_runs(words: int, batch: int, keys: list[int]) -> None:
+    # issue 11 (memflat): dozens of flushes and merges; every key keeps its number, and the
+    # runs shrink strictly from oldest to newest, so there are at most log2(n / batch) + 1
+    keys = list(dict.fromkeys(k & _MASK if words == 1 else k for k in keys))
+    index = KeyIndex(words=words, batch=batch)
+    for n, key in enumerate(keys):
+        assert index.number(key) is None
+        assert index.add(key) == n
+        runs = index.runs
+        assert all(a > b for a, b in itertools.pairwise(runs))
+        assert len(runs) <= math.log2(max(1, (n + 1) // batch)) + 1
+        assert sum(runs) == (n + 1) // batch * batch  # the rest are recent
+    assert [index.number(k) for k in keys] == list(range(len(keys)))
+
+
+def test_runs_by_hand() -> None:
+    # batch 1: seven keys are runs of 4, 2 and 1 (binary 111); the eighth merges them all
+    index = KeyIndex(batch=1)
+    for key in range(7):
+        index.add(key)
+    assert list(index.runs) == [4, 2, 1]
+    index.add(7)
+    assert list(index.runs) == [8]
+    assert [index.number(k) for k in range(8)] == list(range(8))

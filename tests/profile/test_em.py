@@ -280,3 +280,51 @@ def test_collapse_keeps_rows_that_differ_only_in_value() -> None:
     assert classes.log_likelihood.toarray() == pytest.approx(
         matrix.log_likelihood[[0, 1, 3]].toarray()
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 5)),
+    data=st.data(),
+)
+def test_from_triplets_keeps_the_first_largest_value_per_pair(
+    shape: tuple[int, int], data: st.DataObject
+) -> None:
+    # issue 11 (memflat): the leaner construction against a plain dict; values with repeats,
+    # signed zeros and -inf, so "the first of equal maxima" is checked bit for bit
+    n_reads, n_taxa = shape
+    triplet = st.tuples(
+        st.integers(0, n_reads - 1),
+        st.integers(0, n_taxa - 1),
+        st.sampled_from([0.0, -0.0, -1.5, -3.0, 2.0, -math.inf]),
+    )
+    triplets = data.draw(st.lists(triplet, max_size=30))
+    best: dict[tuple[int, int], float] = {}
+    for r, c, v in triplets:
+        if (r, c) not in best or v > best[r, c]:
+            best[r, c] = v
+    matrix = LikelihoodMatrix.from_triplets(
+        [t[0] for t in triplets],
+        [t[1] for t in triplets],
+        [t[2] for t in triplets],
+        n_reads=n_reads,
+        n_taxa=n_taxa,
+    ).log_likelihood
+    got = {}
+    for r in range(n_reads):
+        for k in range(matrix.indptr[r], matrix.indptr[r + 1]):
+            got[r, int(matrix.indices[k])] = float(matrix.data[k])
+        assert list(matrix.indices[matrix.indptr[r] : matrix.indptr[r + 1]]) == sorted(
+            c for rr, c in best if rr == r
+        )
+    assert got == best
+    assert all(math.copysign(1.0, got[k]) == math.copysign(1.0, best[k]) for k in best)
+
+
+def test_from_triplets_rejects_bad_entries() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        LikelihoodMatrix.from_triplets([2], [0], [0.0], n_reads=2, n_taxa=1)
+    with pytest.raises(ValueError, match="outside"):
+        LikelihoodMatrix.from_triplets([0], [-1], [0.0], n_reads=2, n_taxa=1)
+    with pytest.raises(ValueError, match="NaN"):
+        LikelihoodMatrix.from_triplets([0], [0], [math.nan], n_reads=2, n_taxa=1)

@@ -14,7 +14,7 @@ from gutbrain.io.files import sha256_file
 from gutbrain.io.profile_files import write_profile_files
 from gutbrain.io.tables import read_profile_tsv
 from gutbrain.profile.align import HitTable
-from gutbrain.profile.fit import _classify_unique
+from gutbrain.profile.fit import STATUS_LABELS, _classify_unique
 from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
@@ -148,7 +148,8 @@ def test_disjoint_primary_alignments_on_two_genera_are_chimeras(
         primary=np.array([True] * 6),
     )
     status = _classify_unique(hits, 3, index, PROFILE_PRESETS["ont"])
-    assert status.tolist() == ["unassigned_chimera", None, None]
+    labels = [STATUS_LABELS[code] if code >= 0 else None for code in status.tolist()]
+    assert labels == ["unassigned_chimera", None, None]
 
 
 def test_bad_options_are_option_errors(

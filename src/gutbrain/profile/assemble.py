@@ -34,6 +34,7 @@ from gutbrain.profile.fit import (
     NO_ALIGNMENT,
     PARTIAL,
     PRUNED,
+    STATUS_LABELS,
     Fit,
 )
 from gutbrain.profile.kmer_rows import placed_by_rows
@@ -270,7 +271,7 @@ def _read_outcomes(
         counts[f"unassigned_{dropped}"] = int(n)
     weights = collected.weights
     multiplicity = weights.astype(np.int64)
-    labels = [str(label) for label in fit.status.tolist()]
+    labels = [STATUS_LABELS[code] for code in fit.status.tolist()]  # issue 11 (memflat)
     taxon_of = [""] * len(labels)
     rank_of = [""] * len(labels)
     species_reads: dict[str, int] = {}

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from gutbrain._typing import FloatArray, IntArray
 from gutbrain.model import Lineage
 from gutbrain.profile.align import HitTable
+from gutbrain.profile.chunks import row_chunks
 from gutbrain.profile.likelihood import ErrorModel
 from gutbrain.profile.taxonomy import GroupMerge, TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
@@ -164,39 +165,42 @@ def join_contested_species(
         contests, the latter without a species name).
     """
     index = merge.index
-    coo = log_likelihood.tocoo()
-    rows = coo.row.astype(np.int64)
-    units = merge.column[coo.col]
-    values = coo.data.astype(np.float64)
     n_units = index.n_units
-    # best log-likelihood per (row, merged unit)
-    key = rows * n_units + units
-    order = np.lexsort((-values, key))
-    key, rows, units, values = key[order], rows[order], units[order], values[order]
-    first = np.ones(key.size, dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    rows, units, values = rows[first], units[first], values[first]
-    best = best_unit[rows]
     named = np.array([unit.species is not None for unit in index.units], dtype=bool)
-    valid = (best >= 0) & named[units]
-    rows, units, values, best = rows[valid], units[valid], values[valid], best[valid]
-    # log L of each row's best unit
-    best_value = np.full(best_unit.size, np.nan)
-    is_best = units == best
-    best_value[rows[is_best]] = values[is_best]
-    genus = index.unit_genus
-    congener = (~is_best) & (genus[units] == genus[best]) & (genus[best] >= 0)
-    contested = congener & (best_value[rows] - values <= threshold + 1e-9)
     has_best = best_unit >= 0
     weight_of = np.bincount(best_unit[has_best], weights=weights[has_best], minlength=n_units)
     pair_weight: collections.Counter[tuple[int, int]] = collections.Counter()
-    for s, t, w in zip(
-        best[contested].tolist(),
-        units[contested].tolist(),
-        weights[rows[contested]].tolist(),
-        strict=True,
-    ):
-        pair_weight[s, t] += w
+    # issue 11 (memflat): rows in chunks (gutbrain.profile.chunks), contests counted in row order
+    for start, stop in row_chunks(log_likelihood.indptr):
+        chunk = log_likelihood[start:stop].tocoo()
+        rows = chunk.row.astype(np.int64) + start
+        units = merge.column[chunk.col]
+        values = chunk.data.astype(np.float64)
+        del chunk
+        # best log-likelihood per (row, merged unit)
+        key = rows * n_units + units
+        order = np.lexsort((-values, key))
+        key, rows, units, values = key[order], rows[order], units[order], values[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        rows, units, values = rows[first], units[first], values[first]
+        best = best_unit[rows]
+        valid = (best >= 0) & named[units]
+        rows, units, values, best = rows[valid], units[valid], values[valid], best[valid]
+        # log L of each row's best unit
+        best_value = np.full(stop - start, np.nan)
+        is_best = units == best
+        best_value[rows[is_best] - start] = values[is_best]
+        genus = index.unit_genus
+        congener = (~is_best) & (genus[units] == genus[best]) & (genus[best] >= 0)
+        contested = congener & (best_value[rows - start] - values <= threshold + 1e-9)
+        for s, t, w in zip(
+            best[contested].tolist(),
+            units[contested].tolist(),
+            weights[rows[contested]].tolist(),
+            strict=True,
+        ):
+            pair_weight[s, t] += w
     edges = [
         (s, t)
         for (s, t), w in pair_weight.items()

@@ -35,6 +35,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
+from gutbrain.profile.chunks import row_chunks
 
 __all__ = [
     "AbundanceEstimate",
@@ -88,24 +89,65 @@ class LikelihoodMatrix:
         """Build from ``(read, taxon, log L)`` triplets; duplicates keep their maximum.
 
         Keeping the best alignment of a read to a taxon (rather than summing) follows Emu.
+        Rows must lie in ``0..n_reads - 1``, columns in ``0..n_taxa - 1``, values not NaN
+        (``ValueError`` otherwise).
         """
         r = np.asarray(rows, dtype=np.int64)
         c = np.asarray(cols, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
-        if r.size:
-            key = r * n_taxa + c
-            order = np.lexsort((-v, key))
-            key, r, c, v = key[order], r[order], c[order], v[order]
-            first = np.ones(key.size, dtype=bool)
-            first[1:] = key[1:] != key[:-1]
-            r, c, v = r[first], c[first], v[first]
-        matrix = _csr_with_explicit(r, c, v, (n_reads, n_taxa))
+        shape = (n_reads, n_taxa)
+        # issue 11 (memflat): _csr_of_best sorts once, with fewer temporaries
+        build = _csr_of_best if r.size else _csr_with_explicit
+        matrix = build(r, c, v, shape)
         w = (
             np.ones(n_reads, dtype=np.float64)
             if weights is None
             else np.asarray(weights, dtype=np.float64)
         )
         return cls(log_likelihood=matrix, weights=w)
+
+
+def _csr_of_best(
+    rows: IntArray, cols: IntArray, values: FloatArray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """CSR matrix of the largest value per ``(row, column)``, explicit zeros kept (issue 11,
+    memflat).
+
+    The same matrix as sorting by ``(row, column, -value)`` and keeping each pair's first
+    entry (of equal values, the first given), with about half the temporaries: one stable
+    sort of the ``(row, column)`` keys, a per-pair maximum, and the result already in CSR
+    order.
+    """
+    n_reads, n_taxa = shape
+    if rows.min() < 0 or rows.max() >= n_reads or cols.min() < 0 or cols.max() >= n_taxa:
+        message = f"triplet rows or columns outside a {n_reads} x {n_taxa} matrix"
+        raise ValueError(message)
+    if np.isnan(values).any():
+        message = "a log-likelihood is NaN"
+        raise ValueError(message)
+    key = rows * n_taxa + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    ordered = values[order]
+    del order
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    pair = np.cumsum(first) - 1
+    best = np.maximum.reduceat(ordered, np.flatnonzero(first))
+    # of each pair's entries equal to its maximum, the first (stable order: the first given)
+    chosen = np.flatnonzero(ordered == best[pair])
+    del first, best
+    pair = pair[chosen]
+    keep = np.ones(chosen.size, dtype=bool)
+    keep[1:] = pair[1:] != pair[:-1]
+    chosen = chosen[keep]
+    del pair, keep
+    key = key[chosen]
+    data = ordered[chosen]
+    del ordered, chosen
+    indptr = np.zeros(n_reads + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key // n_taxa, minlength=n_reads), out=indptr[1:])
+    return sp.csr_matrix((data, key % n_taxa, indptr), shape=shape)
 
 
 def _csr_with_explicit(
@@ -286,27 +328,38 @@ def collapse_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, IntArray]
     counts = np.diff(csr.indptr).astype(np.int64)
     if n == 0:
         return matrix, np.zeros(0, dtype=np.int64)
-    with np.errstate(over="ignore"):
-        x = csr.indices.astype(np.uint64) * _MIX[0]
-        x ^= np.ascontiguousarray(csr.data, dtype=np.float64).view(np.uint64) * _MIX[1]
-        x ^= x >> np.uint64(29)
-        x *= _MIX[2]
-        x ^= x >> np.uint64(32)
-        cumulative = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(x, dtype=np.uint64)))
-        row_hash = cumulative[csr.indptr[1:]] - cumulative[csr.indptr[:-1]]
+    # issue 11 (memflat): the per-entry work in row chunks (gutbrain.profile.chunks); a row's
+    # hash is a sum modulo 2**64, so it does not depend on the chunks
+    row_hash = np.empty(n, dtype=np.uint64)
+    for start, stop in row_chunks(csr.indptr):
+        lo, hi = int(csr.indptr[start]), int(csr.indptr[stop])
+        with np.errstate(over="ignore"):
+            x = csr.indices[lo:hi].astype(np.uint64) * _MIX[0]
+            x ^= np.ascontiguousarray(csr.data[lo:hi], dtype=np.float64).view(np.uint64) * _MIX[1]
+            x ^= x >> np.uint64(29)
+            x *= _MIX[2]
+            x ^= x >> np.uint64(32)
+            cumulative = np.zeros(hi - lo + 1, dtype=np.uint64)
+            np.cumsum(x, dtype=np.uint64, out=cumulative[1:])
+            ends = csr.indptr[start : stop + 1] - lo
+            row_hash[start:stop] = cumulative[ends[1:]] - cumulative[ends[:-1]]
+        del x, cumulative
     keys = np.stack((row_hash, counts.astype(np.uint64)), axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    del keys, row_hash
     inverse = inverse.reshape(-1)
     rep = first[inverse]  # per row: the first row with its key
     # exact check: every entry equals the representative's entry at the same position
-    row_of_entry = np.repeat(np.arange(n, dtype=np.int64), counts)
-    position = np.arange(csr.indices.size, dtype=np.int64) - csr.indptr[row_of_entry]
-    mirror = csr.indptr[rep[row_of_entry]] + position
-    differs = (csr.indices != csr.indices[mirror]) | (
-        csr.data.view(np.uint64) != csr.data[mirror].view(np.uint64)
-    )
     collided = np.zeros(n, dtype=bool)
-    collided[row_of_entry[differs]] = True
+    for start, stop in row_chunks(csr.indptr):
+        lo, hi = int(csr.indptr[start]), int(csr.indptr[stop])
+        row_of_entry = np.repeat(np.arange(start, stop, dtype=np.int64), counts[start:stop])
+        position = np.arange(lo, hi, dtype=np.int64) - csr.indptr[row_of_entry]
+        mirror = csr.indptr[rep[row_of_entry]] + position
+        differs = (csr.indices[lo:hi] != csr.indices[mirror]) | (
+            csr.data[lo:hi].view(np.uint64) != csr.data[mirror].view(np.uint64)
+        )
+        collided[row_of_entry[differs]] = True
     rep = np.where(collided, np.arange(n, dtype=np.int64), rep)  # collisions stay alone
     leaders, cls = np.unique(rep, return_inverse=True)
     cls = cls.reshape(-1).astype(np.int64)

@@ -65,6 +65,7 @@ __all__ = [
     "NO_ALIGNMENT",
     "PARTIAL",
     "PRUNED",
+    "STATUS_LABELS",
     "Fit",
     "fit_abundances",
 ]
@@ -81,22 +82,38 @@ PARTIAL = "unassigned_partial_alignment"
 CHIMERA = "unassigned_chimera"
 PRUNED = "unassigned_below_min_abundance"
 
-#: The outcomes a second pass re-aligns.
-_REALIGN = (NO_ALIGNMENT, LOW_IDENTITY, PARTIAL, PRUNED)
+#: :attr:`Fit.status` holds ``STATUS_LABELS.index(label)`` per distinct read, one byte each
+#: (issue 11, memflat: an object array took 8 bytes and a Python list to build); -1 only
+#: while a read is still undecided (eligible for the EM, :func:`_classify_unique`).
+STATUS_LABELS: tuple[str, ...] = (
+    ASSIGNED_SPECIES,
+    GENUS_FALLBACK,
+    ABOVE_GENUS,
+    NO_ALIGNMENT,
+    LOW_IDENTITY,
+    PARTIAL,
+    CHIMERA,
+    PRUNED,
+)
+_CODE = {label: np.int8(code) for code, label in enumerate(STATUS_LABELS)}
+_UNDECIDED = np.int8(-1)
+
+#: The outcomes a second pass re-aligns (codes of ``STATUS_LABELS``).
+_REALIGN = tuple(_CODE[label] for label in (NO_ALIGNMENT, LOW_IDENTITY, PARTIAL, PRUNED))
 
 
 @dataclass(frozen=True, slots=True)
 class Fit:
     """One estimate of a sample's abundances, per distinct read and per taxon unit.
 
-    ``status`` is each distinct read's outcome (one of the status codes above); ``rows`` are the
+    ``status`` is each distinct read's outcome (its code: ``STATUS_LABELS[code]``); ``rows`` are the
     distinct reads in the EM (rows of ``matrix``), ``hits`` their alignments and ``model`` the
     error model that scored them. ``merge`` says which units of ``taxa`` were reported as one
     (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks the distinct
     reads the k-mer screen placed (and no second pass re-aligned).
     """
 
-    status: npt.NDArray[np.object_]
+    status: npt.NDArray[np.int8]
     model: ErrorModel
     rows: npt.NDArray[np.int64]
     matrix: LikelihoodMatrix
@@ -186,7 +203,7 @@ def fit_abundances(
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
-        int(np.isin(result.status[redo], [ASSIGNED_SPECIES, GENUS_FALLBACK]).sum()),
+        int(np.isin(result.status[redo], [_CODE[ASSIGNED_SPECIES], _CODE[GENUS_FALLBACK]]).sum()),
     )
     return result
 
@@ -205,26 +222,26 @@ def _close_spool(collected: Collected) -> None:
 
 def _classify_unique(
     hits: HitTable, n_unique: int, index: TaxonIndex, settings: ProfileSettings
-) -> npt.NDArray[np.object_]:
-    """Per distinct read: ``None`` when eligible for the EM, else an unassigned status."""
-    status = np.full(n_unique, None, dtype=object)
+) -> npt.NDArray[np.int8]:
+    """Per distinct read: -1 when eligible for the EM, else an unassigned status's code."""
+    status = np.full(n_unique, _UNDECIDED, dtype=np.int8)
     has_hit = np.zeros(n_unique, dtype=bool)
     has_hit[hits.read] = True
-    status[~has_hit] = NO_ALIGNMENT
+    status[~has_hit] = _CODE[NO_ALIGNMENT]
     best_identity = np.zeros(n_unique)
     np.maximum.at(best_identity, hits.read, hits.identity)
     best_coverage = np.zeros(n_unique)
     np.maximum.at(best_coverage, hits.read, hits.query_coverage)
-    status[has_hit & (best_identity < settings.min_identity)] = LOW_IDENTITY
+    status[has_hit & (best_identity < settings.min_identity)] = _CODE[LOW_IDENTITY]
     partial = has_hit & (best_identity >= settings.min_identity)
     partial &= best_coverage < settings.min_query_coverage
-    status[partial] = PARTIAL
+    status[partial] = _CODE[PARTIAL]
     # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
     primary = hits.take(hits.primary)
     n_primary = np.bincount(primary.read, minlength=n_unique)
     genus_of_ref = index.unit_genus[index.ref_unit]
     for read in np.nonzero(n_primary >= 2)[0]:
-        if status[read] is not None:
+        if status[read] != _UNDECIDED:
             continue
         rows = np.nonzero(primary.read == read)[0]
         spans = sorted(
@@ -235,7 +252,7 @@ def _classify_unique(
             overlap = max(0, min(e1, e2) - max(s1, s2))
             shorter = max(1, min(e1 - s1, e2 - s2))
             if overlap / shorter < 0.5 and genus_of_ref[r1] != genus_of_ref[r2]:
-                status[read] = CHIMERA
+                status[read] = _CODE[CHIMERA]
                 break
     return status
 
@@ -260,7 +277,7 @@ def _estimate(
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
-    eligible = np.array([s is None for s in status], dtype=bool)
+    eligible = status == _UNDECIDED
     if not eligible[hits.read].all():  # issue 11: no copy of the hits when every read is kept
         hits = hits.take(eligible[hits.read])
     stand_in = screened[hits.read]
@@ -324,7 +341,7 @@ def _estimate(
     if merge is not None and not merge.merged:
         merge = None
     unexplained = ~estimate.explained
-    status[rows[unexplained]] = PRUNED
+    status[rows[unexplained]] = _CODE[PRUNED]
     explained_rows = estimate.explained
     for mask, label in (
         (explained_rows & resolution.species_resolved, ASSIGNED_SPECIES),
@@ -334,7 +351,7 @@ def _estimate(
         ),
         (explained_rows & ~resolution.species_resolved & ~resolution.genus_resolved, ABOVE_GENUS),
     ):
-        status[rows[mask]] = label
+        status[rows[mask]] = _CODE[label]
 
     return Fit(status, model, rows, matrix, estimate, resolution, hits, merge, taxa, screened)
 

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from gutbrain._typing import FloatArray, IntArray
 from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
+from gutbrain.profile.chunks import row_chunks
 
 __all__ = [
     "GroupMerge",
@@ -164,45 +165,33 @@ def resolve_reads(
     *,
     species_confidence: float = 0.5,
 ) -> ReadResolution:
-    """Apply the genus fallback to the final posteriors (see the module docstring)."""
-    n_reads = posterior.shape[0]
-    counts = np.diff(posterior.indptr)
-    row = np.repeat(np.arange(n_reads, dtype=np.int64), counts)
-    data = posterior.data
-    cols = posterior.indices.astype(np.int64)
-    named = np.array([u.species is not None for u in index.units], dtype=bool)
-    # best species per read
-    species_data = np.where(named[cols], data, 0.0)
-    best_sp = np.zeros(n_reads)
-    np.maximum.at(best_sp, row, species_data)
-    best_unit = np.full(n_reads, -1, dtype=np.int64)
-    is_best = (species_data == best_sp[row]) & (species_data > 0)
-    best_unit[row[is_best]] = cols[is_best]
-    # genus posteriors per read (entries with a known genus)
-    g = index.unit_genus[cols]
-    known = g >= 0
-    n_genera = len(index.genera)
-    key = row[known] * max(n_genera, 1) + g[known]
-    uniq, inverse = np.unique(key, return_inverse=True)
-    genus_post = np.bincount(inverse, weights=data[known]) if uniq.size else np.zeros(0)
-    genus_row = uniq // max(n_genera, 1)
-    genus_col = uniq % max(n_genera, 1)
-    best_g = np.zeros(n_reads)
-    np.maximum.at(best_g, genus_row, genus_post)
-    best_genus = np.full(n_reads, -1, dtype=np.int64)
-    top = (genus_post == best_g[genus_row]) & (genus_post > 0)
-    best_genus[genus_row[top]] = genus_col[top]
+    """Apply the genus fallback to the final posteriors (see the module docstring).
 
+    Rows are taken in chunks (issue 11, memflat: :mod:`gutbrain.profile.chunks`): the same
+    result, bit for bit, with temporaries of one chunk's size.
+    """
+    n_reads = posterior.shape[0]
+    named = np.array([u.species is not None for u in index.units], dtype=bool)
+    n_genera = len(index.genera)
+    best_sp = np.zeros(n_reads)
+    best_unit = np.full(n_reads, -1, dtype=np.int64)
+    best_g = np.zeros(n_reads)
+    best_genus = np.full(n_reads, -1, dtype=np.int64)
+    species_reads = np.zeros(index.n_units)
+    genus_reads = np.zeros(n_genera)
+    for start, stop in row_chunks(posterior.indptr):
+        _resolve_chunk(
+            posterior,
+            weights,
+            index,
+            named,
+            (start, stop),
+            (best_sp, best_unit, best_g, best_genus),
+            species_confidence,
+            (species_reads, genus_reads),
+        )
     species_resolved = best_sp >= species_confidence
     genus_resolved = best_g >= species_confidence
-    w = weights
-    keep = species_resolved[row] & named[cols]
-    species_reads = np.bincount(
-        cols[keep], weights=data[keep] * w[row[keep]], minlength=index.n_units
-    ).astype(np.float64)
-    genus_reads = np.bincount(
-        genus_col, weights=genus_post * w[genus_row], minlength=n_genera
-    ).astype(np.float64)
     return ReadResolution(
         species_reads=species_reads,
         genus_reads=genus_reads,
@@ -211,6 +200,54 @@ def resolve_reads(
         best_unit=best_unit,
         best_genus=best_genus,
     )
+
+
+def _resolve_chunk(
+    posterior: sp.csr_matrix,
+    weights: FloatArray,
+    index: TaxonIndex,
+    named: npt.NDArray[np.bool_],
+    span: tuple[int, int],
+    best: tuple[FloatArray, IntArray, FloatArray, IntArray],
+    species_confidence: float,
+    totals: tuple[FloatArray, FloatArray],
+) -> None:
+    """:func:`resolve_reads` on rows ``span``: fills their slices of ``best`` (best species
+    posterior and unit, best genus posterior and genus) and adds to ``totals`` (species and
+    genus reads) in row order."""
+    start, stop = span
+    best_sp, best_unit, best_g, best_genus = (a[start:stop] for a in best)
+    species_reads, genus_reads = totals
+    n_reads = stop - start
+    lo, hi = int(posterior.indptr[start]), int(posterior.indptr[stop])
+    counts = np.diff(posterior.indptr[start : stop + 1])
+    row = np.repeat(np.arange(n_reads, dtype=np.int64), counts)
+    data = posterior.data[lo:hi]
+    cols = posterior.indices[lo:hi].astype(np.int64)
+    # best species per read
+    species_data = np.where(named[cols], data, 0.0)
+    np.maximum.at(best_sp, row, species_data)
+    is_best = (species_data == best_sp[row]) & (species_data > 0)
+    best_unit[row[is_best]] = cols[is_best]
+    del species_data, is_best
+    # genus posteriors per read (entries with a known genus)
+    g = index.unit_genus[cols]
+    known = g >= 0
+    n_genera = len(index.genera)
+    key = row[known] * max(n_genera, 1) + g[known]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    genus_post = np.bincount(inverse, weights=data[known]) if uniq.size else np.zeros(0)
+    del key, inverse, g
+    genus_row = uniq // max(n_genera, 1)
+    genus_col = uniq % max(n_genera, 1)
+    np.maximum.at(best_g, genus_row, genus_post)
+    top = (genus_post == best_g[genus_row]) & (genus_post > 0)
+    best_genus[genus_row[top]] = genus_col[top]
+    w = weights[start:stop]
+    keep = (best_sp >= species_confidence)[row] & named[cols]
+    # running totals in row order: the same sums as one bincount over every row
+    np.add.at(species_reads, cols[keep], data[keep] * w[row[keep]])
+    np.add.at(genus_reads, genus_col, genus_post * w[genus_row])
 
 
 @dataclass(frozen=True, slots=True)
