@@ -509,14 +509,16 @@ def _worker_pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
     Signals that arrive while the workers are forked are held (:func:`_held_signals`) and
     delivered again once the pool is guarded by the ``try``/``finally``.
 
-    Issue 11 (secondpass): the parent's objects are frozen (``gc.freeze``) while the workers
-    are forked, so that the workers' garbage collections do not walk them: a walk writes to
-    every object's header and makes the worker copy each page it touches (gut_ont_5k,
-    ``--threads 2``: ~13,000 page faults in the workers without, ~4,000 with). The parent
-    unfreezes them at once; only the workers' copies stay frozen.
+    Issue 11 (secondpass): the parent's objects are frozen (``gc.freeze``, after a collection
+    so that no garbage is frozen) while the workers are forked, so that the workers' garbage
+    collections do not walk them: a walk writes to every object's header and makes the worker
+    copy each page it touches (gut_ont_5k, ``--threads 2``: ~13,000 page faults in the workers
+    without, ~3,700 with). The parent unfreezes them at once; only the workers' copies stay
+    frozen.
     """
     context = multiprocessing.get_context("fork")
     with _held_signals() as held:
+        gc.collect()
         gc.freeze()
         try:
             pool = context.Pool(processes=processes, initializer=_worker_init)
