@@ -408,7 +408,7 @@ def _realign(
                 shared = Path(folder) / "subset.mmi"
 
             def open_second(options: AlignmentSettings) -> Any:
-                if shared is not None and options is not second:
+                if shared is not None and options is not second and shared.is_file():
                     return open_aligner(shared, settings=options)
                 return open_subset_aligner(
                     first_aligner, subset_names, settings=options, index_out=shared
