@@ -110,7 +110,7 @@ def main() -> None:
             if after.is_file() and before.read_bytes() == after.read_bytes():
                 verdict = "identical"
             elif after.is_file() and _without_times(before) == _without_times(after):
-                verdict = "identical but for creation time / timings"
+                verdict = "identical but for creation time, timings, version"
             else:
                 verdict = "DIFFERENT"
                 differ += 1
