@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -67,6 +68,20 @@ def test_batches_keep_order_with_two_processes() -> None:
         assert isinstance(b, HitTable)
         assert a.read.tolist() == b.read.tolist()
         assert a.ref.tolist() == b.ref.tolist()
+
+
+def test_forking_workers_leaves_the_parent_gc_unfrozen() -> None:
+    # issue 11 (secondpass): objects are frozen only while the workers are forked
+    aligner = open_aligner(REF_FASTA, settings=ALIGNMENT_PRESETS["hifi"])
+    seqs = list(reference_sequences().values())
+    assert gc.get_freeze_count() == 0
+    tables = align_batches(aligner, iter([seqs[:2], seqs[2:4], seqs[4:]]), processes=2)
+    first = next(tables)  # the pool is running
+    assert gc.get_freeze_count() == 0
+    rest = list(tables)
+    assert gc.get_freeze_count() == 0
+    assert len(first) > 0
+    assert len(rest) == 2
 
 
 def _substitute(base: str) -> str:

@@ -13,14 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
-from gutbrain.model import Lineage
+from gutbrain.model import Lineage, ReadType
 from gutbrain.profile import aligners, fit
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
+    AlignmentSettings,
     HitTable,
     align_sequences,
     open_aligner,
     open_subset_aligner,
+    shares_index,
 )
 from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes, profile_sample
@@ -178,3 +180,78 @@ def test_second_pass_on_the_subset_matches_the_whole_reference(
     assert species == pytest.approx(
         {row.taxon: row.reads for row in whole.profile.at_rank("species")}
     )
+
+
+def test_rescue_aligner_loads_the_subset_index_it_shares(tmp_path: Path) -> None:
+    # issue 11 (secondpass): the rescue preset maps on the second pass's subset index, written
+    # once to a .mmi, with the same hits as on a subset index of its own
+    second = ALIGNMENT_PRESETS["ont"]
+    rescue = second.rescue_settings()
+    assert rescue is not None
+    assert shares_index(second, rescue)
+    full = open_aligner(REF_FASTA, settings=PROFILE_PRESETS[ReadType.ont].alignment)
+    names = [KLEBSIELLA, FRAGILIS, VULGATUS]
+    shared = tmp_path / "subset.mmi"
+    main = open_subset_aligner(full, names, settings=second, index_out=shared)
+    assert shared.is_file()
+    refs = reference_sequences()
+    rng = np.random.default_rng(7)
+    reads = [mutate(refs[name], rate, rng) for name in names for rate in (0.02, 0.12, 0.2)]
+    reads.append("".join(rng.choice(list("ACGT"), size=1400)))
+    index = {name: i for i, name in enumerate(full.seq_names)}
+    pairs = [
+        (main, open_aligner(shared, settings=second)),
+        (open_subset_aligner(full, names, settings=rescue), open_aligner(shared, settings=rescue)),
+    ]
+    for built, loaded in pairs:
+        expected = align_sequences(built, reads, index)
+        got = align_sequences(loaded, reads, index)
+        assert len(expected) >= len(names) * 2  # most reads map
+        for field in dataclasses.fields(HitTable):
+            assert getattr(got, field.name).tolist() == getattr(expected, field.name).tolist()
+
+
+@pytest.mark.parametrize(
+    ("built", "other", "shared"),
+    [
+        (AlignmentSettings("lr:hq", k=15, w=10), AlignmentSettings("map-ont", k=15, w=10), True),
+        (AlignmentSettings("lr:hq", k=15, w=10), AlignmentSettings("map-ont", k=15, w=11), False),
+        (AlignmentSettings("lr:hq"), AlignmentSettings("map-ont"), False),  # preset defaults
+        (AlignmentSettings("map-ont", k=15, w=10), AlignmentSettings("map-pb", k=15, w=10), False),
+        (AlignmentSettings("map-pb", k=15, w=10), AlignmentSettings("map-pb", k=15, w=10), True),
+    ],
+)
+def test_which_settings_share_an_index(
+    built: AlignmentSettings, other: AlignmentSettings, shared: bool
+) -> None:
+    assert shares_index(built, other) is shared
+
+
+def test_second_pass_indexes_its_subset_once(
+    tiny_bundle: ReferenceBundle,
+    make_reads: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 11 (secondpass): main and rescue aligners of the second pass share one subset index
+    reads = _hard_reads(make_reads)
+    ont = PROFILE_PRESETS[ReadType.ont]
+    builds: list[Any] = []
+    loads: list[Any] = []
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        builds.append(kwargs["settings"])
+        return open_subset_aligner(*args, **kwargs)
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        loads.append(kwargs["settings"])
+        return open_aligner(*args, **kwargs)
+
+    before = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    monkeypatch.setattr(fit, "open_subset_aligner", build)
+    monkeypatch.setattr(fit, "open_aligner", load)
+    after = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    assert ont.second_pass is not None
+    # the rescue ran (a hard read had no hit) and loaded the subset index the main pass wrote
+    assert builds == [ont.second_pass]
+    assert loads == [ont.second_pass.rescue_settings()]
+    assert after.assignment == before.assignment

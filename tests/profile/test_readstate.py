@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gutbrain.errors import OptionError
 from gutbrain.io.profile_files import write_profile_files
 from gutbrain.profile.pipeline import profile_sample
-from gutbrain.profile.readstate import ReadLog, SequenceSpool
+from gutbrain.profile.readstate import ReadLog, SequenceSpool, pack_sequences, unpack_sequence
 from gutbrain.reference.bundle import ReferenceBundle
 
 FRAGILIS, KLEBSIELLA, BIFIDO = "7000004128190436", "S000003122", "S000436350"
@@ -42,6 +42,61 @@ def test_spool_returns_what_was_appended(sequences: list[str], data: st.DataObje
     finally:
         spool.close()
         spool.close()  # idempotent
+
+
+_ASCII = st.characters(min_codepoint=0, max_codepoint=127)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ACGT", max_size=40)
+        | st.text(alphabet="ACGTNRY", max_size=40)
+        | st.text(alphabet=_ASCII, max_size=12),
+        max_size=12,
+    )
+)
+def test_packed_records_give_back_the_sequences(sequences: list[str]) -> None:
+    # issue 11 (secondpass): 2-bit packing with the other letters kept beside the bases
+    records = pack_sequences(sequences)
+    assert [unpack_sequence(r) for r in records] == sequences
+    for sequence, record in zip(sequences, records, strict=True):
+        if set(sequence) <= set("ACGT"):  # four bases a byte after a one-byte tag
+            assert len(record) == 1 + (len(sequence) + 3) // 4
+
+
+def test_packed_records_by_hand() -> None:
+    # A C G T = 0 1 2 3, first base in the high bits; tag = padding bases (+ 4 with others)
+    assert pack_sequences(["ACGT", "TTTTG", ""]) == [b"\x00\x1b", b"\x03\xff\x80", b"\x00"]
+    (record,) = pack_sequences(["CNAN"])
+    assert record[0] == 4  # others, no padding
+    assert int.from_bytes(record[1:5], "little") == 2
+    assert record[5:13] == (1).to_bytes(4, "little") + (3).to_bytes(4, "little")
+    assert record[13:15] == b"NN"
+    assert record[15:] == b"\x40"  # C A A A: the others packed as A
+    with pytest.raises(UnicodeEncodeError):
+        pack_sequences(["ACGé"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ACGTN", max_size=50), min_size=1, max_size=40),
+    st.integers(1, 5),
+    st.data(),
+)
+def test_spool_across_blocks(sequences: list[str], block: int, data: st.DataObject) -> None:
+    # blocks of a few sequences: positions stay right across block ends and reads between
+    spool = SequenceSpool(block=block)
+    try:
+        for i, s in enumerate(sequences):
+            spool.append(s)
+            assert len(spool) == i + 1
+            if data.draw(st.booleans()):
+                wanted = data.draw(st.lists(st.integers(0, i), max_size=3))
+                assert spool.get(wanted) == [sequences[j] for j in wanted]
+        assert spool.get(range(len(sequences))) == sequences
+    finally:
+        spool.close()
 
 
 @pytest.mark.parametrize("keep_names", [True, False])

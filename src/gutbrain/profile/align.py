@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import logging
 import multiprocessing
 import multiprocessing.pool
@@ -56,6 +57,7 @@ __all__ = [
     "mappy_version",
     "open_aligner",
     "open_subset_aligner",
+    "shares_index",
     "write_index",
 ]
 
@@ -324,7 +326,11 @@ def open_aligner(
 
 
 def open_subset_aligner(
-    source: mappy.Aligner, names: Sequence[str], *, settings: AlignmentSettings
+    source: mappy.Aligner,
+    names: Sequence[str],
+    *,
+    settings: AlignmentSettings,
+    index_out: Path | None = None,
 ) -> mappy.Aligner:
     """Build an in-memory index of the references ``names`` only, with ``settings``.
 
@@ -332,7 +338,10 @@ def open_subset_aligner(
     is not read again. A few hundred references index in milliseconds, where the whole
     reference takes seconds: the profiler's second pass uses this for the references its
     first estimate points to. The FASTA minimap2 reads is written to a temporary folder that
-    is removed before this returns.
+    is removed before this returns. With ``index_out``, minimap2 also writes the index there
+    (issue 11, secondpass: an aligner with other mapping settings loads it with
+    :func:`open_aligner` instead of indexing again, when :func:`shares_index` says the index
+    options agree).
 
     Raises
     ------
@@ -354,11 +363,38 @@ def open_subset_aligner(
                     )
                     raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
                 handle.write(f">{name}\n{sequence}\n")
-        aligner = mappy.Aligner(str(fasta), **settings.aligner_options())
+        out = {} if index_out is None else {"fn_idx_out": str(index_out)}  # issue 11 (secondpass)
+        aligner = mappy.Aligner(str(fasta), **settings.aligner_options(), **out)
     if not aligner or aligner.n_seq != len(names):
         message = f"minimap2 could not index the {len(names)} references of a subset index"
         raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
     return aligner
+
+
+#: minimap2 presets whose index is built on homopolymer-compressed sequence (``-H``).
+_HPC_PRESETS = frozenset({"map-pb", "ava-pb"})
+
+
+def shares_index(built: AlignmentSettings, other: AlignmentSettings) -> bool:
+    """Whether an index built with ``built`` is the one ``other`` would build (issue 11,
+    secondpass): both name ``k`` and ``w``, the same, and neither or both presets compress
+    homopolymers. Mapping options (chaining, band, scoring, ``best_n``) may differ: minimap2
+    takes them from the aligner, not from the index.
+
+    Examples
+    --------
+    >>> ont = ALIGNMENT_PRESETS["ont"]
+    >>> shares_index(ont, ont.rescue_settings())
+    True
+    >>> shares_index(ALIGNMENT_PRESETS["hifi"], ont)
+    False
+    """
+    return (
+        built.k is not None
+        and built.w is not None
+        and (built.k, built.w) == (other.k, other.w)
+        and (built.preset in _HPC_PRESETS) == (other.preset in _HPC_PRESETS)
+    )
 
 
 def align_sequences(
@@ -472,10 +508,22 @@ def _worker_pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
 
     Signals that arrive while the workers are forked are held (:func:`_held_signals`) and
     delivered again once the pool is guarded by the ``try``/``finally``.
+
+    Issue 11 (secondpass): the parent's objects are frozen (``gc.freeze``, after a collection
+    so that no garbage is frozen) while the workers are forked, so that the workers' garbage
+    collections do not walk them: a walk writes to every object's header and makes the worker
+    copy each page it touches (gut_ont_5k, ``--threads 2``: ~13,000 page faults in the workers
+    without, ~3,700 with). The parent unfreezes them at once; only the workers' copies stay
+    frozen.
     """
     context = multiprocessing.get_context("fork")
     with _held_signals() as held:
-        pool = context.Pool(processes=processes, initializer=_worker_init)
+        gc.collect()
+        gc.freeze()
+        try:
+            pool = context.Pool(processes=processes, initializer=_worker_init)
+        finally:
+            gc.unfreeze()
     try:
         for signum in dict.fromkeys(held):
             os.kill(os.getpid(), signum)

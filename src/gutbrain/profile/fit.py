@@ -18,10 +18,13 @@ Per distinct read, :func:`fit_abundances`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from gutbrain.profile.align import (
     align_sequences,
     open_aligner,
     open_subset_aligner,
+    shares_index,
 )
 from gutbrain.profile.aligners import Aligners, GroupList
 from gutbrain.profile.candidates import second_pass_references
@@ -404,29 +408,42 @@ def _realign(
     names = list(first_aligner.seq_names)
     subset = settings.second_pass_subset and 0 < chosen.size <= _SUBSET_MAX_FRACTION * len(names)
     rescue_settings = second.rescue_settings()
-    if subset:
-        subset_names = [names[i] for i in chosen.tolist()]
-
-        def open_second(options: AlignmentSettings) -> Any:
-            return open_subset_aligner(first_aligner, subset_names, settings=options)
-    else:
-        index_path = ensure_index(bundle, preset=second.preset, k=second.k, w=second.w)
-
-        def open_second(options: AlignmentSettings) -> Any:
-            return open_aligner(index_path, settings=options)
-
-    aligner = open_second(second)
     which = np.nonzero(redo)[0]
     assert collected.sequences is not None  # kept whenever there is a second pass
     sequences = collected.sequences.get(which.tolist())
     first_index = {name: i for i, name in enumerate(names)}
-    new = align_sequences(aligner, sequences, first_index)
-    missing = np.setdiff1d(np.arange(len(sequences)), new.read)
-    if rescue_settings is not None and missing.size:
-        # the rescue aligner is opened only when some reads still have no hit
-        rescue = open_second(rescue_settings)
-        extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
-        new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
+    with contextlib.ExitStack() as cleanup:
+        if subset:
+            subset_names = [names[i] for i in chosen.tolist()]
+            # issue 11 (secondpass): the subset index is also written to a temporary .mmi, which
+            # the rescue aligner loads instead of indexing the subset again (same index options)
+            shared: Path | None = None
+            if rescue_settings is not None and shares_index(second, rescue_settings):
+                folder = cleanup.enter_context(
+                    tempfile.TemporaryDirectory(prefix="gutbrain-second-")
+                )
+                shared = Path(folder) / "subset.mmi"
+
+            def open_second(options: AlignmentSettings) -> Any:
+                if shared is not None and options is not second and shared.is_file():
+                    return open_aligner(shared, settings=options)
+                return open_subset_aligner(
+                    first_aligner, subset_names, settings=options, index_out=shared
+                )
+        else:
+            index_path = ensure_index(bundle, preset=second.preset, k=second.k, w=second.w)
+
+            def open_second(options: AlignmentSettings) -> Any:
+                return open_aligner(index_path, settings=options)
+
+        aligner = open_second(second)
+        new = align_sequences(aligner, sequences, first_index)
+        missing = np.setdiff1d(np.arange(len(sequences)), new.read)
+        if rescue_settings is not None and missing.size:
+            # the rescue aligner is opened only when some reads still have no hit
+            rescue = open_second(rescue_settings)
+            extra = align_sequences(rescue, [sequences[i] for i in missing], first_index)
+            new = HitTable.concat([new, replace(extra, read=missing[extra.read])])
     logger.debug(
         "second pass: %d distinct reads against %s",
         which.size,
