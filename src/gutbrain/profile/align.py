@@ -55,6 +55,7 @@ __all__ = [
     "align_sequences",
     "mappy_version",
     "open_aligner",
+    "open_sequence_aligner",
     "open_subset_aligner",
     "write_index",
 ]
@@ -358,6 +359,16 @@ def open_subset_aligner(
     if not aligner or aligner.n_seq != len(names):
         message = f"minimap2 could not index the {len(names)} references of a subset index"
         raise ReferenceDatabaseError(message, code=ErrorCode.REF_INDEX)
+    return aligner
+
+
+def open_sequence_aligner(sequence: str, *, settings: AlignmentSettings) -> mappy.Aligner | None:
+    """An in-memory minimap2 index of one reference sequence, with ``settings`` (issue 11:
+    :mod:`gutbrain.profile.member_align`); ``None`` when minimap2 indexes nothing (an empty
+    sequence). Its one sequence is named by mappy (``seq_names``)."""
+    aligner = mappy.Aligner(seq=sequence, **settings.aligner_options())
+    if not aligner or aligner.n_seq != 1:
+        return None
     return aligner
 
 
