@@ -33,7 +33,7 @@ import collections
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,7 @@ from gutbrain.profile.align import (
 )
 from gutbrain.profile.kmer_screen import ScreenResult, first_of_runs
 
-__all__ = ["MEMBER_MAX_REFERENCES", "MemberAligned", "MemberAligner"]
+__all__ = ["MEMBER_MAX_REFERENCES", "IndexedSequences", "MemberAligned", "MemberAligner"]
 
 #: References per read above which the read goes to the whole index (about 0.2 ms each
 #: against 0.7-0.9 ms for a whole-index alignment on the benchmark sets: docs/profile.md).
@@ -62,6 +62,20 @@ class MemberAligned:
 
     aligned: npt.NDArray[np.bool_]
     hits: HitTable
+
+
+class IndexedSequences(Protocol):
+    """What the member aligner reads from the whole-index ``mappy.Aligner``: its references'
+    names, in index order, and their sequences (``None`` for an index without them)."""
+
+    @property
+    def seq_names(self) -> Sequence[str]:
+        """Reference names in index order."""
+        ...
+
+    def seq(self, name: str) -> str | None:
+        """The sequence of reference ``name``."""
+        ...
 
 
 class MemberAligner:
@@ -93,7 +107,7 @@ class MemberAligner:
 
     @classmethod
     def for_index(
-        cls, aligner: Any, ref_unit: IntArray, settings: AlignmentSettings
+        cls, aligner: IndexedSequences, ref_unit: IntArray, settings: AlignmentSettings
     ) -> MemberAligner:
         """Member aligner over the references of the whole-index ``aligner`` (its sequences:
         a ``.mmi`` keeps them), with the first pass's ``settings``."""
