@@ -4,8 +4,9 @@ For each set, ``profile_sample`` runs with the preset's settings and ``member_al
 and off (``gutbrain.profile.member_align``), alternately, ``--repeat`` times each, on a bundle
 whose indexes are already cached (both sides pay the same fixed costs). Printed per run: CPU s
 (``time.process_time``), reads aligned (input reads, as qc.json counts them), of them aligned
-to their group's members only, reads sent to the whole index, species L1 against the truth (``bench_profile.metrics``), reads at species-group and
-ad-hoc group rows, and the group rows themselves (name: reads), which must not change.
+to their group's members only, reads sent to the whole index, species L1 against the truth
+(``bench_profile.metrics``), reads at species-group and ad-hoc group rows, and the group rows
+themselves (name: reads), which must not change.
 
 One command (benchmark reference imported as ``bench_speed.py`` imports it)::
 
