@@ -56,6 +56,7 @@ __all__ = [
     "align_sequences",
     "mappy_version",
     "open_aligner",
+    "open_sequence_aligner",
     "open_subset_aligner",
     "shares_index",
     "write_index",
@@ -395,6 +396,16 @@ def shares_index(built: AlignmentSettings, other: AlignmentSettings) -> bool:
         and (built.k, built.w) == (other.k, other.w)
         and (built.preset in _HPC_PRESETS) == (other.preset in _HPC_PRESETS)
     )
+
+
+def open_sequence_aligner(sequence: str, *, settings: AlignmentSettings) -> mappy.Aligner | None:
+    """An in-memory minimap2 index of one reference sequence, with ``settings`` (issue 11:
+    :mod:`gutbrain.profile.member_align`); ``None`` when minimap2 indexes nothing (an empty
+    sequence). Its one sequence is named by mappy (``seq_names``)."""
+    aligner = mappy.Aligner(seq=sequence, **settings.aligner_options())
+    if not aligner or aligner.n_seq != 1:
+        return None
+    return aligner
 
 
 def align_sequences(

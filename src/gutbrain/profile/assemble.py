@@ -312,6 +312,9 @@ def _read_outcomes(
     counts["reads_screened_kmer_rows"] = int(
         weights[placed_by_rows(fit.screened, collected.kmer_rows)].sum()
     )
+    # issue 11 (members): of the aligned reads, those aligned to their group's members only
+    members = collected.members
+    counts["reads_aligned_members"] = int(weights[members].sum()) if members is not None else 0
     if collected.pairs is not None:
         counts.update(collected.pairs.as_dict())
     return counts, tuple(per_read)

@@ -31,6 +31,7 @@ from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
 from gutbrain.profile.kmer_rows import RowScorer, kmer_row_hits
 from gutbrain.profile.kmer_screen import KmerIndex
+from gutbrain.profile.member_align import MemberAligner
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
 from gutbrain.profile.readstate import ReadLog, Releasable, SequenceSpool
 from gutbrain.profile.settings import ProfileSettings
@@ -65,6 +66,8 @@ class Collected:
     pairs: MergeStats | None = None
     #: per distinct read: placed by a k-mer likelihood row (a subset of ``screened``)
     kmer_rows: npt.NDArray[np.bool_] | None = None
+    #: per distinct read: aligned to its species group's members only (issue 11; not screened)
+    members: npt.NDArray[np.bool_] | None = None
 
     @property
     def hits(self) -> HitTable:
@@ -161,6 +164,13 @@ def _collect(
     decided: list[HitTable] = []
     rows: list[npt.NDArray[np.int64]] = []  # distinct reads placed by k-mer rows
     scorer = _row_scorer(aligner, screen, ref_unit)
+    # issue 11 (members): group near-ties aligned to the group's members only
+    to_members = (
+        MemberAligner.for_index(aligner, ref_unit, settings.alignment)
+        if screen is not None and screen[0].settings.member_alignment and ref_unit is not None
+        else None
+    )
+    member_tables: list[HitTable] = []
     sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
@@ -198,6 +208,10 @@ def _collect(
                         primary=np.arange(which.size) < int(hard.sum()),
                     )
                 )
+            if to_members is not None and result.members.any():  # issue 11 (members)
+                done = to_members.align(batch, result)
+                member_tables.append(replace(done.hits, read=ids[done.hits.read]))
+                chosen = chosen | done.aligned
             if chosen.any():
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
                 ids = ids[~chosen]
@@ -247,8 +261,11 @@ def _collect(
     if pending:
         message = f"{len(pending)} alignment batches did not come back"
         raise RuntimeError(message)
-    hits = HitTable.concat(tables + decided)
+    hits = HitTable.concat(tables + member_tables + decided)
     del tables
+    members = np.zeros(len(seen), dtype=bool)
+    for table in member_tables:
+        members[table.read] = True
     screened = np.zeros(len(seen), dtype=bool)
     for table in decided:
         screened[table.read] = True
@@ -266,6 +283,7 @@ def _collect(
         screened=screened,
         pairs=pairs,
         kmer_rows=kmer_rows,
+        members=members,
     )
 
 

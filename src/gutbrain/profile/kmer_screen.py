@@ -34,7 +34,10 @@ k-mers shared with one unit. The read is *decided* for the best unit when
 With ``kmer_rows`` (issue 11), a read that meets every condition but the margin against the
 units outside its best unit's group is a candidate for a *k-mer row* in the EM
 (:mod:`gutbrain.profile.kmer_rows` scores it and decides); every other read goes to minimap2
-as before. A read that is an exact substring of one unit's
+as before. With ``member_alignment`` (issue 11), a read that a group member in between left
+undecided, with evidence and the margin over every unit outside the group, is marked for
+alignment to the group's members only (:mod:`gutbrain.profile.member_align`).
+A read that is an exact substring of one unit's
 reference and of no other unit's is never decided for another unit: that unit holds every one of
 the read's specific k-mers, so no other unit can have more (property test).
 
@@ -118,6 +121,8 @@ class ScreenSettings:
     row_min_bases: float = 4.0
     row_z: float = 2.0
     row_max_missing: float = 1.0
+    # issue 11: align a group near-tie only to the group's members (gutbrain.profile.member_align)
+    member_alignment: bool = False
 
     def __post_init__(self) -> None:
         # k-mers are sampled by their first 8 bases, so below k=8 only scale 1 is consistent
@@ -260,6 +265,13 @@ class ScreenResult:
     instead of an alignment (:mod:`gutbrain.profile.kmer_rows` scores and decides), and
     ``(row_read[i], row_unit[i])`` are their candidate units (one read's entries adjacent, best
     first). ``reverse`` marks the reads screened as their reverse complement.
+
+    With ``settings.member_alignment``, ``members`` marks the undecided reads with good
+    evidence whose best unit leads every unit outside its species group by the decision margin
+    and that a member in between left to alignment: only the group's members are in question
+    (:mod:`gutbrain.profile.member_align` aligns them to those members only).
+    ``(member_read[i], member_unit[i])`` are their units to align to: the best unit and the
+    members not separated from it (one read's entries adjacent, best first).
     """
 
     unit: IntArray
@@ -275,6 +287,9 @@ class ScreenResult:
     row_read: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_unit: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     reverse: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    members: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    member_read: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    member_unit: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def decided(self) -> npt.NDArray[np.bool_]:
@@ -378,6 +393,8 @@ class KmerIndex:
         apart = member & (behind >= np.maximum(s.group_apart * contest[key_read], need[key_read]))
         unclear = np.zeros(n_reads, dtype=bool)
         unclear[key_read[member & ~tied & ~apart]] = True
+        # issue 11 (members): only the group's members are in question
+        to_members = evidence & ok & unclear & s.member_alignment
         ok &= ~unclear
         unit = np.where(ok, best_unit, -1)
         # the read's strand: the orientation with the larger share of its k-mers found (an
@@ -400,6 +417,8 @@ class KmerIndex:
         rank = position - np.maximum.accumulate(np.where(head, position, 0))
         in_row = row[key_read] & chosen[key_read] & (2 * shared >= best[key_read])
         in_row &= rank < s.row_candidates
+        in_members = to_members[key_read] & chosen[key_read]
+        in_members &= (member & ~apart) | (key_unit == best_unit[key_read])
         return ScreenResult(
             unit[pick],
             best_unit[pick],
@@ -414,6 +433,9 @@ class KmerIndex:
             key_read[in_row] % max(half, 1),
             key_unit[in_row],
             flip,
+            to_members[pick],
+            key_read[in_members] % max(half, 1),
+            key_unit[in_members],
         )
 
     def _lookup(self, hashed: U64Array) -> tuple[npt.NDArray[np.bool_], IntArray]:

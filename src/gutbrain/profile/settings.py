@@ -137,7 +137,15 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
         # HiFi reads carry ~2.5x the k-mer evidence of ONT reads, and margins of 6 k-mers / 20 %
         # moved 0.006 of gut_hifi_20k's species L1 (held-out Bacteroides strains): wider ones
         # issue 11: k-mer likelihood rows as for ONT, with the HiFi slope (docs/profile.md)
-        screen=ScreenSettings(min_margin=12, margin_fraction=0.4, kmer_rows=True, row_slope=1.64),
+        # issue 11: a group near-tie aligned to its group's members only (member_align; on for
+        # HiFi only: ONT reads hide congeners the contest needs, docs/profile.md)
+        screen=ScreenSettings(
+            min_margin=12,
+            margin_fraction=0.4,
+            kmer_rows=True,
+            row_slope=1.64,
+            member_alignment=True,
+        ),
     ),
     ReadType.short: ProfileSettings(
         ALIGNMENT_PRESETS["short"], min_identity=0.85, min_query_coverage=0.6
