@@ -35,6 +35,16 @@ def species_of() -> dict[str, str]:
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
+def substitute_bases(sequence: str, n: int, seed: int) -> str:
+    """``sequence`` with ``n`` distinct positions (drawn with ``seed``) each changed to the next
+    base of ACGT."""
+    rng = np.random.default_rng(seed)
+    chars = list(sequence)
+    for position in rng.choice(len(chars), size=n, replace=False):
+        chars[position] = "ACGT"[("ACGT".index(chars[position]) + 1) % 4]
+    return "".join(chars)
+
+
 def mutate(seq: str, rate: float, rng: np.random.Generator) -> str:
     """Random substitutions / insertions / deletions at ``rate`` per base (40:30:30)."""
     out: list[str] = []

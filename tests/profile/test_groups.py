@@ -17,7 +17,7 @@ from gutbrain.profile.pipeline import profile_sample
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.formats import import_bundle
 from gutbrain.reference.groups import write_species_groups
-from tests.profile.profile_helpers import mutate, reference_sequences
+from tests.profile.profile_helpers import mutate, reference_sequences, substitute_bases
 
 _LINEAGE = "Bacteroidaceae\tBacteroidales\tBacteroidia\tBacteroidetes\tBacteria"
 
@@ -27,20 +27,12 @@ def _user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
-def _substitute(sequence: str, n: int, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    chars = list(sequence)
-    for position in rng.choice(len(chars), size=n, replace=False):
-        chars[position] = "ACGT"[("ACGT".index(chars[position]) + 1) % 4]
-    return "".join(chars)
-
-
 def _sources() -> dict[str, tuple[str, str]]:
     seqs = reference_sequences()
     fragilis = seqs["7000004128190436"]
     return {
         "frag1": ("Bacteroides fragilis", fragilis),
-        "sis1": ("Bacteroides sororis", _substitute(fragilis, 4, 2)),  # 0.3 % apart
+        "sis1": ("Bacteroides sororis", substitute_bases(fragilis, 4, 2)),  # 0.3 % apart
         "vulg1": ("Bacteroides vulgatus", seqs["S000436356"]),
         "kleb1": ("Klebsiella pneumoniae", seqs["S000003122"]),
     }

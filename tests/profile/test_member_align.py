@@ -26,18 +26,10 @@ from gutbrain.profile.settings import ProfileSettings
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.formats import import_bundle
 from gutbrain.reference.groups import write_species_groups
-from tests.profile.profile_helpers import mutate, reference_sequences
+from tests.profile.profile_helpers import mutate, reference_sequences, substitute_bases
 
 _LINEAGE = "Bacteroidaceae\tBacteroidales\tBacteroidia\tBacteroidetes\tBacteria"
 ONT = PROFILE_PRESETS[ReadType.ont]
-
-
-def _substitute(sequence: str, n: int, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    chars = list(sequence)
-    for position in rng.choice(len(chars), size=n, replace=False):
-        chars[position] = "ACGT"[("ACGT".index(chars[position]) + 1) % 4]
-    return "".join(chars)
 
 
 def _sources() -> dict[str, tuple[str, str]]:
@@ -47,7 +39,7 @@ def _sources() -> dict[str, tuple[str, str]]:
     fragilis = seqs["7000004128190436"]
     return {
         "frag1": ("Bacteroides fragilis", fragilis),
-        "sis1": ("Bacteroides sororis", _substitute(fragilis, 12, 2)),
+        "sis1": ("Bacteroides sororis", substitute_bases(fragilis, 12, 2)),
         "vulg1": ("Bacteroides vulgatus", seqs["S000436356"]),
         "kleb1": ("Klebsiella pneumoniae", seqs["S000003122"]),
     }
