@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage
@@ -116,3 +118,81 @@ def test_group_merged_when_reads_do_not_separate_members() -> None:
 
 def test_group_kept_apart_when_reads_separate_members() -> None:
     assert _merge(0.02).merged == 0
+
+
+_FRAGILIS_GROUP = (
+    "Bacteroides fragilis group",
+    _lin("Bacteroides", "Bacteroides fragilis group"),
+    ("Bacteroides fragilis", "Bacteroides ovatus"),
+)
+
+
+def _merge_with_copies(identity: list[float]) -> GroupMerge:
+    """10 reads aligned to a1 and a2 (two 16S copies of B. fragilis), b (B. ovatus) and c
+    (Klebsiella) at ``identity``; every read's best unit is B. fragilis."""
+    from gutbrain.profile.taxonomy import merge_contested_groups
+
+    index = TaxonIndex.from_references(["a1", "a2", "b", "c"], TAXONOMY)
+    return merge_contested_groups(
+        index,
+        [_FRAGILIS_GROUP],
+        read_rows=np.repeat(np.arange(10), 4),
+        read_units=np.tile(index.ref_unit[[0, 1, 2, 3]], 10),
+        identity=np.tile(identity, 10),
+        weights=np.ones(10),
+        best_unit=np.full(10, index.ref_unit[0], dtype=np.int64),
+    )
+
+
+def test_two_copies_of_one_member_do_not_contest_each_other() -> None:
+    # the copies are 0.001 apart, B. ovatus 0.07 behind: the reads separate the members
+    assert _merge_with_copies([0.97, 0.969, 0.90, 0.80]).merged == 0
+    # the member's best copy is its identity: B. ovatus within the margin of it is contested
+    assert _merge_with_copies([0.95, 0.97, 0.967, 0.80]).merged == 1
+    # ... and outside the margin of it, not (though within the margin of the lesser copy)
+    assert _merge_with_copies([0.95, 0.97, 0.952, 0.80]).merged == 0
+
+
+@given(
+    reads=st.lists(
+        st.tuples(
+            st.floats(0.8, 1.0), st.floats(0.8, 1.0), st.floats(0.0, 0.05), st.booleans()
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_lesser_copy_of_a_member_never_changes_the_decision(
+    reads: list[tuple[float, float, float, bool]],
+) -> None:
+    """Adding a hit to another reference of a member, no better than that member's best, leaves
+    the group rule's decision as it was (reads: B. fragilis identity, B. ovatus identity, how
+    far below B. fragilis the second copy is, which of the two is the read's best unit)."""
+    from gutbrain.profile.taxonomy import merge_contested_groups
+
+    index = TaxonIndex.from_references(["a1", "a2", "b"], TAXONOMY)
+    fragilis, ovatus = int(index.ref_unit[0]), int(index.ref_unit[2])
+    n = len(reads)
+    best = np.array([fragilis if first else ovatus for *_, first in reads], dtype=np.int64)
+
+    def merged(with_copy: bool) -> int:
+        rows, units, identity = [], [], []
+        for r, (a, b, below, _) in enumerate(reads):
+            rows += [r, r]
+            units += [fragilis, ovatus]
+            identity += [a, b]
+            if with_copy:
+                rows.append(r)
+                units.append(fragilis)
+                identity.append(a - below)
+        return merge_contested_groups(
+            index,
+            [_FRAGILIS_GROUP],
+            read_rows=np.array(rows),
+            read_units=np.array(units),
+            identity=np.array(identity),
+            weights=np.ones(n),
+            best_unit=best,
+        ).merged
+
+    assert merged(with_copy=True) == merged(with_copy=False)

@@ -294,6 +294,26 @@ class GroupMerge:
         return merged
 
 
+def _best_per_unit(
+    rows: IntArray, units: IntArray, identity: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """One entry per ``(row, unit)``: the largest identity of the row's references of that unit.
+
+    Examples
+    --------
+    >>> rows, units, ident = _best_per_unit(
+    ...     np.array([0, 0, 0, 1]), np.array([3, 3, 5, 3]), np.array([0.97, 0.99, 0.9, 0.8])
+    ... )
+    >>> rows.tolist(), units.tolist(), ident.tolist()
+    ([0, 0, 1], [3, 5, 3], [0.99, 0.9, 0.8])
+    """
+    order = np.lexsort((-identity, units, rows))
+    rows, units, identity = rows[order], units[order], identity[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (units[1:] != units[:-1])
+    return rows[first], units[first], identity[first]
+
+
 def merge_contested_groups(
     index: TaxonIndex,
     groups: Sequence[tuple[str, Lineage, tuple[str, ...]]],
@@ -309,7 +329,9 @@ def merge_contested_groups(
     """Merge every species group whose reads do not separate its members.
 
     A read whose best species is a member of a group is *contested* when some other member
-    aligns to it within ``min_identity_margin`` (identity, 0–1) of its best member. A group is
+    aligns to it within ``min_identity_margin`` (identity, 0–1) of its best member. A member is
+    one species however many references it has: its identity is that of its best reference, so
+    two 16S copies of one species never contest each other. A group is
     merged, i.e. reported as one row named after the group, when contested reads carry at
     least ``min_contested_share`` (0–1) of the weight of the reads whose best species is one of
     its members. The margin is in identity, not likelihood, so it does not grow with read
@@ -342,9 +364,7 @@ def merge_contested_groups(
     n_rows = int(weights.size)
     # best and second-best member identity per (row, group), over candidates in groups
     in_group = unit_group[read_units] >= 0
-    rows = read_rows[in_group]
-    units = read_units[in_group]
-    ident = identity[in_group]
+    rows, units, ident = _best_per_unit(read_rows[in_group], read_units[in_group], identity[in_group])
     g_of = unit_group[units]
     contested_weight = np.zeros(len(groups))
     group_weight = np.zeros(len(groups))
