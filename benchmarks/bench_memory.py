@@ -15,8 +15,9 @@ What it does:
    smaller size, so every sample has distinct reads (concatenating a 5,000-read set would only
    add duplicates, which the profiler collapses);
 3. runs ``gutbrain profile --threads N`` on each as a child process and prints its CPU s (user +
-   sys of the process tree), wall s and peak RSS (largest single process, ``ru_maxrss``), with
-   the reads placed by the k-mer screen and aligned (from ``qc.json``).
+   sys of the process tree), wall s and peak RSS (largest single process, ``ru_maxrss``), the
+   RSS added per read since the previous size (constant memory: ~0), with the reads placed by
+   the k-mer screen and aligned (from ``qc.json``).
 
 ``--keep DIR`` keeps the bundle and the simulated reads there for a later run.
 """
@@ -85,17 +86,36 @@ def main() -> None:
         warm = head_reads(largest, 500, work / "warm.fastq.gz")
         profile(warm, bundle, work / "out", args.threads)  # builds every cached index
         print(f"gutbrain profile --preset ont --threads {args.threads}, benchmark reference")
-        print("| reads | CPU s | wall s | peak RSS MiB | screened | aligned | distinct |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "| reads | CPU s | wall s | peak RSS MiB | kB per read since the previous size "
+            "| screened | aligned | distinct |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        previous: tuple[int, float] | None = None
         for n, reads in samples.items():
             cpu, wall, rss, qc = profile(reads, bundle, work / "out", args.threads)
             assignment = qc["assignment"]
             print(
-                f"| {n:,} | {cpu:.1f} | {wall:.1f} | {rss:.0f} | "
+                f"| {n:,} | {cpu:.1f} | {wall:.1f} | {rss:.0f} | {growth(previous, n, rss)} | "
                 f"{assignment.get('reads_screened', 0):,} | "
                 f"{assignment.get('reads_aligned', 0):,} | {qc['em']['distinct_reads']:,} |",
                 flush=True,
             )
+            previous = (n, rss)
+
+
+def growth(previous: tuple[int, float] | None, n: int, rss: float) -> str:
+    """Peak RSS added per read since the previous size, in kB (1,024 bytes); ``–`` first.
+
+    >>> growth((50_000, 150.0), 200_000, 231.0)
+    '0.55'
+    >>> growth(None, 5_000, 135.0)
+    '–'
+    """
+    if previous is None or n == previous[0]:
+        return "–"
+    reads, mib = previous
+    return f"{(rss - mib) * 1024 / (n - reads):.2f}"
 
 
 if __name__ == "__main__":
