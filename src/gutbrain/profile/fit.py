@@ -42,13 +42,13 @@ from gutbrain.profile.aligners import Aligners, GroupList
 from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.collect import Collected
 from gutbrain.profile.contest import (
-    contest_log_likelihood,
     contest_threshold,
     join_contested_species,
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
+from gutbrain.profile.entries import estimate_entries
 from gutbrain.profile.index import ensure_index
-from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
 from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import (
@@ -111,10 +111,11 @@ class Fit:
     """One estimate of a sample's abundances, per distinct read and per taxon unit.
 
     ``status`` is each distinct read's outcome (its code: ``STATUS_LABELS[code]``); ``rows`` are the
-    distinct reads in the EM (rows of ``matrix``), ``hits`` their alignments and ``model`` the
-    error model that scored them. ``merge`` says which units of ``taxa`` were reported as one
-    (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks the distinct
-    reads the k-mer screen placed (and no second pass re-aligned).
+    distinct reads in the EM (rows of ``matrix``), ``alignments`` the number of their alignments
+    (issue 11, memstream: the hits themselves are let go once the estimate has its entries) and
+    ``model`` the error model that scored them. ``merge`` says which units of ``taxa`` were
+    reported as one (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks
+    the distinct reads the k-mer screen placed (and no second pass re-aligned).
     """
 
     status: npt.NDArray[np.int8]
@@ -123,7 +124,7 @@ class Fit:
     matrix: LikelihoodMatrix
     estimate: AbundanceEstimate
     resolution: ReadResolution
-    hits: HitTable
+    alignments: int
     merge: GroupMerge | None
     taxa: TaxonIndex
     screened: npt.NDArray[np.bool_]
@@ -286,20 +287,25 @@ def _estimate(
         hits = hits.take(eligible[hits.read])
     stand_in = screened[hits.read]
     model = estimate_error_model(hits.take(~stand_in), weights=weights)
-    log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
-    # issue 11: stand-ins are scored as they are (0 errors: log L 0; k-mer rows: their errors)
+    del stand_in
+    # issue 11 (memstream): the hits ordered by EM row once; both matrices and the group
+    # rule's entries built from that order in row chunks; the hits let go here
+    # (stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors)
     rows = np.nonzero(eligible)[0]
-    row_of_unique = np.full(n_unique, -1, dtype=np.int64)
-    row_of_unique[rows] = np.arange(rows.size)
-    matrix = LikelihoodMatrix.from_triplets(
-        row_of_unique[hits.read],
-        taxa.ref_unit[hits.ref],
-        log_l,
-        n_reads=int(rows.size),
-        n_taxa=taxa.n_units,
-        weights=weights[rows],
+    entries = estimate_entries(
+        hits,
+        rows=rows,
+        n_unique=n_unique,
+        ref_unit=taxa.ref_unit,
+        n_units=taxa.n_units,
+        model=model,
+        contest=contest is not None and settings.contest is not None,
+        groups=bool(groups),
     )
-    del log_l  # issue 11 (mem2): the matrix holds the likelihoods
+    del hits
+    matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
+    contest_matrix, group_entries, alignments = entries.contest, entries.groups, entries.alignments
+    del entries
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
     )
@@ -310,38 +316,32 @@ def _estimate(
         species_confidence=settings.species_confidence,
     )
     merge: GroupMerge | None = None
-    if groups:
+    if group_entries is not None:
         merge = merge_contested_groups(
             taxa,
             groups,
-            read_rows=row_of_unique[hits.read],
-            read_units=taxa.ref_unit[hits.ref],
-            identity=hits.identity,
+            read_rows=group_entries.read_rows,
+            read_units=group_entries.read_units,
+            identity=group_entries.identity,
             weights=matrix.weights,
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
-    if contest is not None and settings.contest is not None:
+    del group_entries  # issue 11 (memstream)
+    if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
-        aligned = LikelihoodMatrix.from_triplets(
-            row_of_unique[hits.read],
-            taxa.ref_unit[hits.ref],
-            contest_log_likelihood(hits, model, n_reads=n_unique),
-            n_reads=int(rows.size),
-            n_taxa=taxa.n_units,
-        )
         merge = join_contested_species(
             merge if merge is not None else GroupMerge.identity(taxa),
-            aligned.log_likelihood,
+            contest_matrix,
             matrix.weights,
             resolution.best_unit,
             threshold=contest_threshold(model, settings.contest.max_errors),
             taxids=contest,
             settings=settings.contest,
         )
-        del aligned  # issue 11 (mem2)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    del contest_matrix  # issue 11 (memstream)
     if merge is not None and not merge.merged:
         merge = None
     unexplained = ~estimate.explained
@@ -357,7 +357,7 @@ def _estimate(
     ):
         status[rows[mask]] = _CODE[label]
 
-    return Fit(status, model, rows, matrix, estimate, resolution, hits, merge, taxa, screened)
+    return Fit(status, model, rows, matrix, estimate, resolution, alignments, merge, taxa, screened)
 
 
 def _resolve_merged(
