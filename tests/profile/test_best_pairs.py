@@ -18,13 +18,19 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gutbrain.model import ReadType
 from gutbrain.profile import chunks, entries
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.best_pairs import BestPairs, csr_of_best_in_row_order
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.em import LikelihoodMatrix
 from gutbrain.profile.entries import estimate_entries
+from gutbrain.profile.fit import _estimate
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
+from gutbrain.profile.pipeline import PROFILE_PRESETS
+from gutbrain.profile.taxonomy import TaxonIndex
+from gutbrain.reference.bundle import ReferenceBundle
+from tests.profile.profile_helpers import reference_sequences
 
 _VALUES = st.sampled_from([0.0, -0.0, -1.5, -3.0, 2.0, -math.inf])
 
@@ -281,3 +287,40 @@ def test_estimate_entries_without_contest_or_groups_and_with_a_stray_hit() -> No
             contest=False,
             groups=False,
         )
+
+
+def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBundle) -> None:
+    # Fit keeps the number of alignments (qc.json), not the hits: read 0 is a chimera (two
+    # genera on disjoint halves), so only the four alignments of reads 1 and 2 are in the EM
+    names = list(reference_sequences())
+    index = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
+    k, b, f, v = (
+        names.index(x) for x in ("S000003122", "S000436350", "7000004128190436", "S000436356")
+    )
+    z = [0] * 6
+    hits = HitTable(
+        read=np.array([0, 0, 1, 1, 2, 2]),
+        ref=np.array([k, b, f, v, k, b]),
+        query_start=np.array([0, 760, 0, 760, 0, 100]),
+        query_end=np.array([750, 1500, 750, 1500, 1400, 1500]),
+        query_length=np.array([1500] * 6),
+        ref_start=np.array(z),
+        ref_end=np.array([750, 740, 750, 740, 1400, 1400]),
+        matches=np.array([740, 730, 740, 730, 1390, 1390]),
+        block_length=np.array(z),
+        edit_distance=np.array([10, 10, 10, 10, 10, 10]),
+        primary=np.array([True] * 6),
+    )
+    fit = _estimate(
+        hits,
+        np.ones(3),
+        index,
+        PROFILE_PRESETS[ReadType.ont],
+        None,
+        (),
+        None,
+        np.zeros(3, dtype=bool),
+    )
+    assert fit.alignments == 4
+    assert fit.rows.tolist() == [1, 2]
+    assert not hasattr(fit, "hits")
