@@ -4,11 +4,11 @@ chunks (gutbrain.profile.best_pairs, gutbrain.profile.entries)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any
 from unittest import mock
 
@@ -24,7 +24,7 @@ from gutbrain.profile.align import HitTable
 from gutbrain.profile.best_pairs import BestPairs, csr_of_best_in_row_order
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.em import LikelihoodMatrix
-from gutbrain.profile.entries import estimate_entries
+from gutbrain.profile.entries import estimate_entries, group_entries
 from gutbrain.profile.fit import _estimate
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 from gutbrain.profile.pipeline import PROFILE_PRESETS
@@ -196,7 +196,10 @@ def _hits(draw: st.DrawFn, n_unique: int, n_refs: int) -> HitTable:
 
 def _small_chunks(entries_per_chunk: int) -> AbstractContextManager[Any]:
     small = functools.partial(chunks.row_chunks, entries=entries_per_chunk)
-    return mock.patch.object(entries, "row_chunks", small)
+    patches = contextlib.ExitStack()
+    patches.enter_context(mock.patch.object(entries, "row_chunks", small))
+    patches.enter_context(mock.patch.object(entries, "CHUNK_ENTRIES", entries_per_chunk))
+    return patches
 
 
 @settings(max_examples=100, deadline=None)
@@ -204,11 +207,16 @@ def _small_chunks(entries_per_chunk: int) -> AbstractContextManager[Any]:
 def test_estimate_entries_equal_the_whole_table_computation(
     data: st.DataObject, chunk: int
 ) -> None:
-    # the estimate's values before issue 11 (memstream): every array over the whole hit table
+    # the estimate's values before issue 11 (memstream): the eligible reads' hits copied out,
+    # then every array over that whole table
     n_unique, n_units = 7, 3
     ref_unit = np.array([0, 1, 1, 2], dtype=np.int64)
-    hits = data.draw(_hits(n_unique, ref_unit.size))
-    rows = np.unique(hits.read).astype(np.int64)
+    all_hits = data.draw(_hits(n_unique, ref_unit.size))
+    has_hit = np.zeros(n_unique, dtype=bool)
+    has_hit[all_hits.read] = True
+    eligible = has_hit & np.array(data.draw(st.lists(st.booleans(), min_size=7, max_size=7)))
+    hits = all_hits.take(eligible[all_hits.read])
+    rows = np.flatnonzero(eligible)
     row_of_unique = np.full(n_unique, -1, dtype=np.int64)
     row_of_unique[rows] = np.arange(rows.size)
     read_rows = row_of_unique[hits.read]
@@ -222,47 +230,47 @@ def test_estimate_entries_equal_the_whole_table_computation(
     ).log_likelihood
     with _small_chunks(chunk):
         got = estimate_entries(
-            hits,
-            rows=rows,
-            n_unique=n_unique,
+            all_hits,
+            eligible=eligible,
             ref_unit=ref_unit,
             n_units=n_units,
             model=_MODEL,
             contest=True,
             groups=True,
         )
+        later = group_entries(all_hits, eligible=eligible, ref_unit=ref_unit)
     _assert_same_csr(got.log_likelihood, want)
     assert got.contest is not None
     _assert_same_csr(got.contest, want_contest)
     assert got.alignments == len(hits)
-    # the species-group rule sees the same entries, in row order
+    # the species-group rule sees the same entries: in row order when taken with the matrices,
+    # in the hits' order (as before) when taken later from hits the caller keeps
     order = np.argsort(read_rows, kind="stable")
-    assert got.groups is not None
-    assert got.groups.read_rows.tolist() == read_rows[order].tolist()
-    assert got.groups.read_units.tolist() == read_units[order].tolist()
-    assert got.groups.identity.tolist() == hits.identity[order].tolist()
+    for entries_, positions in ((got.groups, order), (later, np.arange(len(hits)))):
+        assert entries_ is not None
+        assert entries_.read_rows.tolist() == read_rows[positions].tolist()
+        assert entries_.read_units.tolist() == read_units[positions].tolist()
+        assert entries_.identity.tolist() == hits.identity[positions].tolist()
 
 
-def test_estimate_entries_without_contest_or_groups_and_with_a_stray_hit() -> None:
+def test_estimate_entries_by_hand_pass_over_the_other_reads() -> None:
     hits = HitTable(
-        read=np.array([3, 1, 3]),
-        ref=np.array([0, 0, 1]),
-        query_start=np.zeros(3, dtype=np.int64),
-        query_end=np.full(3, 50),
-        query_length=np.full(3, 50),
-        ref_start=np.zeros(3, dtype=np.int64),
-        ref_end=np.full(3, 50),
-        matches=np.array([50, 49, 48]),
-        block_length=np.full(3, 50),
-        edit_distance=np.array([0, 1, 2]),
-        primary=np.ones(3, dtype=bool),
+        read=np.array([3, 1, 0, 3]),
+        ref=np.array([0, 0, 1, 1]),
+        query_start=np.zeros(4, dtype=np.int64),
+        query_end=np.full(4, 50),
+        query_length=np.full(4, 50),
+        ref_start=np.zeros(4, dtype=np.int64),
+        ref_end=np.full(4, 50),
+        matches=np.array([50, 49, 10, 48]),
+        block_length=np.full(4, 50),
+        edit_distance=np.array([0, 1, 40, 2]),
+        primary=np.ones(4, dtype=bool),
     )
-    unit = np.array([0, 1], dtype=np.int64)
     got = estimate_entries(
         hits,
-        rows=np.array([1, 3]),
-        n_unique=4,
-        ref_unit=unit,
+        eligible=np.array([False, True, False, True]),  # read 0 (low identity) is not in the EM
+        ref_unit=np.array([0, 1], dtype=np.int64),
         n_units=2,
         model=_MODEL,
         contest=False,
@@ -270,33 +278,35 @@ def test_estimate_entries_without_contest_or_groups_and_with_a_stray_hit() -> No
     )
     assert got.contest is None
     assert got.groups is None
+    assert got.alignments == 3
     # row 0 = read 1 (one mismatch), row 1 = read 3 (exact on unit 0, two mismatches on 1)
+    assert got.log_likelihood.shape == (2, 2)
     assert got.log_likelihood.indptr.tolist() == [0, 1, 3]
     assert got.log_likelihood.indices.tolist() == [0, 0, 1]
     assert got.log_likelihood.data.tolist() == pytest.approx(
         [_MODEL.log_mismatch, 0.0, 2 * _MODEL.log_mismatch]
     )
-    with pytest.raises(ValueError, match="EM row"):  # read 0 is not in the EM
-        estimate_entries(
-            replace(hits, read=np.array([0, 1, 3])),
-            rows=np.array([1, 3]),
-            n_unique=4,
-            ref_unit=unit,
-            n_units=2,
-            model=_MODEL,
-            contest=False,
-            groups=False,
-        )
 
 
-def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBundle) -> None:
+@pytest.mark.parametrize("hits_held", [False, True])
+def test_the_fit_counts_the_alignments_of_its_em_reads(
+    tiny_bundle: ReferenceBundle, hits_held: bool
+) -> None:
     # Fit keeps the number of alignments (qc.json), not the hits: read 0 is a chimera (two
-    # genera on disjoint halves), so only the four alignments of reads 1 and 2 are in the EM
+    # genera on disjoint halves), so only the four alignments of reads 1 and 2 are in the EM.
+    # Read 1 aligns equally well to both Bacteroides: their species group is merged, whether
+    # the group rule's entries are taken before the EM (hits the estimate owns) or after it
+    # (hits the caller keeps)
     names = list(reference_sequences())
     index = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
     k, b, f, v = (
         names.index(x) for x in ("S000003122", "S000436350", "7000004128190436", "S000436356")
     )
+    fragilis = tiny_bundle.taxonomy["7000004128190436"]
+    vulgatus = tiny_bundle.taxonomy["S000436356"].species
+    assert fragilis.species is not None
+    assert vulgatus is not None
+    members = tuple(sorted((fragilis.species, vulgatus)))
     z = [0] * 6
     hits = HitTable(
         read=np.array([0, 0, 1, 1, 2, 2]),
@@ -317,10 +327,13 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
         index,
         PROFILE_PRESETS[ReadType.ont],
         None,
-        (),
+        [("Bacteroides group", fragilis, members)],
         None,
         np.zeros(3, dtype=bool),
+        hits_held=hits_held,
     )
     assert fit.alignments == 4
     assert fit.rows.tolist() == [1, 2]
     assert not hasattr(fit, "hits")
+    assert fit.merge is not None
+    assert sorted(fit.members.values()) == [members]

@@ -17,25 +17,30 @@ chunk (the likelihoods scale by the read's longest alignment), and each pair kee
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.best_pairs import BestPairs
-from gutbrain.profile.chunks import row_chunks
+from gutbrain.profile.chunks import CHUNK_ENTRIES, row_chunks
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 
-__all__ = ["EstimateEntries", "GroupEntries", "estimate_entries"]
+BoolArray = npt.NDArray[np.bool_]
+
+__all__ = ["EstimateEntries", "GroupEntries", "estimate_entries", "group_entries"]
 
 
 @dataclass(frozen=True, slots=True)
 class GroupEntries:
-    """Per alignment, in EM row order: its EM row, its unit and its identity (the arguments
-    ``read_rows``, ``read_units`` and ``identity`` of
+    """Per alignment of a read in the EM (in EM row order from :func:`estimate_entries`, in
+    the hits' order from :func:`group_entries`): its EM row, its unit and its identity (the
+    arguments ``read_rows``, ``read_units`` and ``identity`` of
     :func:`gutbrain.profile.taxonomy.merge_contested_groups`)."""
 
     read_rows: IntArray
@@ -62,54 +67,38 @@ class EstimateEntries:
 def estimate_entries(
     hits: HitTable,
     *,
-    rows: IntArray,
-    n_unique: int,
+    eligible: BoolArray,
     ref_unit: IntArray,
     n_units: int,
     model: ErrorModel,
     contest: bool,
     groups: bool,
 ) -> EstimateEntries:
-    """The entries of ``hits`` (read = distinct read index) for the EM rows ``rows`` (the
-    distinct reads in the EM, increasing; every hit's read is one of them, each has a hit).
+    """The entries of the hits (read = distinct read index) of the ``eligible`` distinct reads
+    (one flag per distinct read; EM row ``i`` is the ``i``-th eligible read, each has a hit).
+    The other reads' hits are passed over (no copy of the table is made).
 
     Examples
     --------
     >>> hits = HitTable(
-    ...     read=np.array([2, 0, 2]), ref=np.array([1, 0, 0]), query_start=np.zeros(3),
-    ...     query_end=np.full(3, 100), query_length=np.full(3, 100), ref_start=np.zeros(3),
-    ...     ref_end=np.full(3, 100), matches=np.array([99, 100, 98]), block_length=np.full(3, 100),
-    ...     edit_distance=np.array([1, 0, 2]), primary=np.ones(3, dtype=bool))
+    ...     read=np.array([2, 0, 2, 1]), ref=np.array([1, 0, 0, 1]), query_start=np.zeros(4),
+    ...     query_end=np.full(4, 100), query_length=np.full(4, 100), ref_start=np.zeros(4),
+    ...     ref_end=np.full(4, 100), matches=np.array([99, 100, 98, 50]),
+    ...     block_length=np.full(4, 100), edit_distance=np.array([1, 0, 2, 50]),
+    ...     primary=np.ones(4, dtype=bool))
     >>> model = ErrorModel(np.log(0.01), np.log(0.01), np.log(0.01), np.log(0.01))
-    >>> got = estimate_entries(hits, rows=np.array([0, 2]), n_unique=3, ref_unit=np.array([0, 1]),
-    ...     n_units=2, model=model, contest=False, groups=True)
+    >>> got = estimate_entries(hits, eligible=np.array([True, False, True]),
+    ...     ref_unit=np.array([0, 1]), n_units=2, model=model, contest=False, groups=True)
     >>> got.log_likelihood.shape, got.alignments, got.groups.read_rows.tolist()
     ((2, 2), 3, [0, 1, 1])
     """
-    n_rows = int(rows.size)
-    row_of_unique = np.full(n_unique, -1, dtype=np.int64)
-    row_of_unique[rows] = np.arange(n_rows, dtype=np.int64)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(hits.read, minlength=n_unique)[rows], out=indptr[1:])
-    n = len(hits)
-    if int(indptr[-1]) != n:
-        message = "every hit's read must be an EM row"
-        raise ValueError(message)
-    read = hits.read
-    order = np.argsort(read, kind="stable") if n and bool(np.any(read[1:] < read[:-1])) else None
+    n_rows = int(np.count_nonzero(eligible))
     pairs = BestPairs((n_rows, n_units), n_values=2 if contest else 1)
-    entries = (
-        GroupEntries(np.empty(n, dtype=np.int64), np.empty(n, dtype=ref_unit.dtype), np.empty(n))
-        if groups
-        else None
-    )
-    for start, stop in row_chunks(indptr):
-        lo, hi = int(indptr[start]), int(indptr[stop])
-        part = hits.take(order[lo:hi] if order is not None else np.arange(lo, hi))
-        chunk_rows = row_of_unique[part.read]
-        units = ref_unit[part.ref]
-        local = replace(part, read=chunk_rows - start)
-        del part
+    chunks = _RowChunks(hits, eligible)
+    entries = _empty_group_entries(chunks.size, ref_unit) if groups else None
+    for lo, hi, start, stop, local in chunks:
+        chunk_rows = local.read + start
+        units = ref_unit[local.ref]
         values = [alignment_log_likelihood(local, model, n_reads=stop - start)]
         if contest:
             values.append(contest_log_likelihood(local, model, n_reads=stop - start))
@@ -118,11 +107,84 @@ def estimate_entries(
             entries.read_rows[lo:hi] = chunk_rows
             entries.read_units[lo:hi] = units
             entries.identity[lo:hi] = local.identity
-    del order
+    size = chunks.size
+    del chunks
     matrices = pairs.matrices()
     return EstimateEntries(
         log_likelihood=matrices[0],
         contest=matrices[1] if contest else None,
         groups=entries,
-        alignments=n,
+        alignments=size,
     )
+
+
+def group_entries(hits: HitTable, *, eligible: BoolArray, ref_unit: IntArray) -> GroupEntries:
+    """The species-group rule's entries alone, for hits the caller keeps anyway: taken when the
+    rule needs them rather than held through the EM.
+
+    The same entries as :func:`estimate_entries` gives, in the hits' order instead of EM row
+    order (the order the rule got them in before, from a copy of the eligible hits; the rule
+    does not depend on it). Read in chunks of the table (views, not copies); only the result
+    is full-size.
+    """
+    row_of_unique = np.full(eligible.size, -1, dtype=np.int64)
+    row_of_unique[eligible] = np.arange(int(np.count_nonzero(eligible)), dtype=np.int64)
+    keep = eligible[hits.read]
+    entries = _empty_group_entries(int(np.count_nonzero(keep)), ref_unit)
+    at = 0
+    for lo in range(0, len(hits), CHUNK_ENTRIES):
+        part = _view(hits, lo, lo + CHUNK_ENTRIES)
+        mask = keep[lo : lo + CHUNK_ENTRIES]
+        n = int(np.count_nonzero(mask))
+        entries.read_rows[at : at + n] = row_of_unique[part.read[mask]]
+        entries.read_units[at : at + n] = ref_unit[part.ref[mask]]
+        entries.identity[at : at + n] = part.identity[mask]
+        at += n
+    return entries
+
+
+def _view(hits: HitTable, start: int, stop: int) -> HitTable:
+    """Hits ``start:stop`` (views of the columns, no copy)."""
+    return HitTable(**{f.name: getattr(hits, f.name)[start:stop] for f in fields(hits)})
+
+
+def _empty_group_entries(n: int, ref_unit: IntArray) -> GroupEntries:
+    return GroupEntries(np.empty(n, dtype=np.int64), np.empty(n, dtype=ref_unit.dtype), np.empty(n))
+
+
+class _RowChunks:
+    """The eligible hits in EM row order, in chunks of whole rows: per chunk ``(lo, hi,
+    start, stop, hits)``, positions ``lo:hi`` in that order, rows ``start:stop``, and the
+    chunk's hits with ``read`` = row - ``start`` (a read's hits in their given order)."""
+
+    def __init__(self, hits: HitTable, eligible: BoolArray) -> None:
+        n_unique = int(eligible.size)
+        rows = np.flatnonzero(eligible)
+        self._row_of_unique = np.full(n_unique, -1, dtype=np.int64)
+        self._row_of_unique[rows] = np.arange(rows.size, dtype=np.int64)
+        self._indptr = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(hits.read, minlength=n_unique)[rows], out=self._indptr[1:])
+        read = hits.read
+        keep = eligible[read]
+        # positions of the eligible hits ordered by row (None: all of them, already in order)
+        order: IntArray | None = None
+        if not keep.all():
+            order = np.flatnonzero(keep)
+            del keep
+            if order.size and bool(np.any(read[order[1:]] < read[order[:-1]])):
+                order = order[np.argsort(read[order], kind="stable")]
+        elif read.size and bool(np.any(read[1:] < read[:-1])):
+            order = np.argsort(read, kind="stable")
+        self._order = order
+        self._hits = hits
+        self.size = int(self._indptr[-1])
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, int, HitTable]]:
+        for start, stop in row_chunks(self._indptr):
+            lo, hi = int(self._indptr[start]), int(self._indptr[stop])
+            part = self._hits.take(
+                self._order[lo:hi] if self._order is not None else np.arange(lo, hi)
+            )
+            local = replace(part, read=self._row_of_unique[part.read] - start)
+            del part
+            yield lo, hi, start, stop, local

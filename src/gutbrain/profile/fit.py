@@ -47,6 +47,7 @@ from gutbrain.profile.contest import (
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
 from gutbrain.profile.entries import estimate_entries
+from gutbrain.profile.entries import group_entries as entries_for_groups
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
 from gutbrain.profile.memory import release_freed_memory
@@ -179,6 +180,7 @@ def fit_abundances(
             aligners.groups,
             aligners.contest,
             screened,
+            hits_held=isinstance(hits, HitTable),  # issue 11 (memstream): collected.hits
         )
 
     first = estimate(collected.hits, collected.screened)
@@ -201,7 +203,8 @@ def fit_abundances(
     release_freed_memory()
     new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
     _close_spool(collected)  # the second pass was its only reader
-    # the concatenated hits are held by the estimate alone, which keeps only the EM's rows
+    # the concatenated hits are held by the estimate alone, which lets them go once it has
+    # taken its entries (issue 11, memstream)
     parts = [kept, new]
     del kept, new
     result = estimate(parts, screened)
@@ -242,12 +245,13 @@ def _classify_unique(
     partial &= best_coverage < settings.min_query_coverage
     status[partial] = _CODE[PARTIAL]
     # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
-    primary = hits.take(hits.primary)
-    n_primary = np.bincount(primary.read, minlength=n_unique)
+    n_primary = np.bincount(hits.read[hits.primary], minlength=n_unique)
+    # issue 11 (memstream): only the primary hits of the undecided reads with two or more
+    # (not a copy of every primary hit)
+    candidates = (n_primary >= 2) & (status == _UNDECIDED)
+    primary = hits.take(hits.primary & candidates[hits.read])
     genus_of_ref = index.unit_genus[index.ref_unit]
-    for read in np.nonzero(n_primary >= 2)[0]:
-        if status[read] != _UNDECIDED:
-            continue
+    for read in np.nonzero(candidates)[0]:
         rows = np.nonzero(primary.read == read)[0]
         spans = sorted(
             (int(primary.query_start[i]), int(primary.query_end[i]), int(primary.ref[i]))
@@ -271,6 +275,8 @@ def _estimate(
     groups: GroupList,
     contest: Mapping[str, str] | None,
     screened: npt.NDArray[np.bool_],
+    *,
+    hits_held: bool = False,
 ) -> Fit:
     """Classify distinct reads, score alignments, run the EM, merge contested species groups
     (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
@@ -279,29 +285,33 @@ def _estimate(
     ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
+    ``hits_held``: the caller keeps ``hits`` (otherwise they are let go once the estimate has
+    its entries, :mod:`gutbrain.profile.entries`).
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = status == _UNDECIDED
-    if not eligible[hits.read].all():  # issue 11: no copy of the hits when every read is kept
-        hits = hits.take(eligible[hits.read])
-    stand_in = screened[hits.read]
-    model = estimate_error_model(hits.take(~stand_in), weights=weights)
-    del stand_in
-    # issue 11 (memstream): the hits ordered by EM row once; both matrices and the group
-    # rule's entries built from that order in row chunks; the hits let go here
-    # (stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors)
+    # issue 11 (memstream): no copy of the hits; the model reads the primary hits of the
+    # eligible reads not placed by the screen, in their order, and only those are copied
+    model = estimate_error_model(
+        hits.take(hits.primary & eligible[hits.read] & ~screened[hits.read]), weights=weights
+    )
+    # issue 11 (memstream): the eligible hits ordered by EM row once; both matrices (and, for
+    # hits the estimate owns, the group rule's entries) built from that order in row chunks,
+    # then the hits let go. Hits the caller keeps anyway give the group rule its entries after
+    # the EM instead of through it. (Stand-ins are scored as they are: 0 errors, log L 0;
+    # k-mer rows: their errors.)
     rows = np.nonzero(eligible)[0]
     entries = estimate_entries(
         hits,
-        rows=rows,
-        n_unique=n_unique,
+        eligible=eligible,
         ref_unit=taxa.ref_unit,
         n_units=taxa.n_units,
         model=model,
         contest=contest is not None and settings.contest is not None,
-        groups=bool(groups),
+        groups=bool(groups) and not hits_held,
     )
+    held = hits if hits_held else HitTable.empty()
     del hits
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
     contest_matrix, group_entries, alignments = entries.contest, entries.groups, entries.alignments
@@ -316,7 +326,9 @@ def _estimate(
         species_confidence=settings.species_confidence,
     )
     merge: GroupMerge | None = None
-    if group_entries is not None:
+    if groups:
+        if group_entries is None:
+            group_entries = entries_for_groups(held, eligible=eligible, ref_unit=taxa.ref_unit)
         merge = merge_contested_groups(
             taxa,
             groups,
@@ -327,8 +339,9 @@ def _estimate(
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
+        del group_entries  # issue 11 (memstream)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
-    del group_entries  # issue 11 (memstream)
+    del held
     if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
         merge = join_contested_species(
