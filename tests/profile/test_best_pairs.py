@@ -25,7 +25,7 @@ from gutbrain.profile.best_pairs import BestPairs, csr_of_best_in_row_order
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.em import LikelihoodMatrix
 from gutbrain.profile.entries import estimate_entries, group_entries
-from gutbrain.profile.fit import _estimate
+from gutbrain.profile.fit import _estimate_em, _settle
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 from gutbrain.profile.pipeline import PROFILE_PRESETS
 from gutbrain.profile.taxonomy import TaxonIndex
@@ -246,7 +246,10 @@ def test_estimate_entries_equal_the_whole_table_computation(
     # the species-group rule sees the same entries: in row order when taken with the matrices,
     # in the hits' order (as before) when taken later from hits the caller keeps
     order = np.argsort(read_rows, kind="stable")
-    for entries_, positions in ((got.groups, order), (later, np.arange(len(hits)))):
+    assert got.groups is not None
+    widened = got.groups.widened()
+    assert widened.read_rows.dtype == widened.read_units.dtype == np.int64
+    for entries_, positions in ((widened, order), (later, np.arange(len(hits)))):
         assert entries_ is not None
         assert entries_.read_rows.tolist() == read_rows[positions].tolist()
         assert entries_.read_units.tolist() == read_units[positions].tolist()
@@ -321,17 +324,19 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(
         edit_distance=np.array([10, 10, 10, 10, 10, 10]),
         primary=np.array([True] * 6),
     )
-    fit = _estimate(
+    settings = PROFILE_PRESETS[ReadType.ont]
+    groups = [("Bacteroides group", fragilis, members)]
+    em = _estimate_em(
         hits,
         np.ones(3),
         index,
-        PROFILE_PRESETS[ReadType.ont],
+        settings,
         None,
-        [("Bacteroides group", fragilis, members)],
-        None,
+        False,
         np.zeros(3, dtype=bool),
-        hits_held=hits_held,
+        group_entries_now=not hits_held,
     )
+    fit = _settle(em, hits if hits_held else HitTable.empty(), index, settings, groups, None)
     assert fit.alignments == 4
     assert fit.rows.tolist() == [1, 2]
     assert not hasattr(fit, "hits")

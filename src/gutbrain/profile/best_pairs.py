@@ -51,8 +51,9 @@ class BestPairs:
             raise ValueError(message)
         self._shape = shape
         self._n_values = n_values
+        self._column_type = np.int32 if shape[1] <= np.iinfo(np.int32).max else np.int64
         self._counts = np.zeros(shape[0], dtype=np.int64)
-        self._indices: list[IntArray] = []
+        self._indices: list[npt.NDArray[np.signedinteger[Any]]] = []
         self._data: list[list[FloatArray]] = [[] for _ in range(n_values)]
         self._next_row = 0  # rows below are complete
         self._carry: tuple[IntArray, IntArray, tuple[FloatArray, ...]] | None = None
@@ -106,11 +107,13 @@ class BestPairs:
         n_rows = self._shape[0]
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
         np.cumsum(self._counts, out=indptr[1:])
-        indices = _joined(self._indices, np.int64)
-        out = []
-        for parts in self._data:
+        indices = _joined(self._indices, self._column_type)
+        first = sp.csr_matrix((_joined(self._data[0], np.float64), indices, indptr), self._shape)
+        del indices, indptr  # the matrix holds them (or their smaller index type)
+        out = [first]
+        for parts in self._data[1:]:
             data = _joined(parts, np.float64)
-            out.append(sp.csr_matrix((data, indices, indptr), shape=self._shape))
+            out.append(sp.csr_matrix((data, first.indices, first.indptr), shape=self._shape))
         return out
 
     def _check(self, rows: IntArray, cols: IntArray, values: tuple[FloatArray, ...]) -> None:
@@ -144,7 +147,8 @@ class BestPairs:
             keep = np.ones(chosen.size, dtype=bool)
             keep[1:] = pair[chosen[1:]] != pair[chosen[:-1]]
             parts.append(ordered[chosen[keep]])
-        self._indices.append(key % n_cols)
+        # columns as int32 when they fit (the matrix takes that index type unless it is too big)
+        self._indices.append((key % n_cols).astype(self._column_type, copy=False))
         row = key // n_cols
         lo = int(row[0])
         self._counts[lo : int(row[-1]) + 1] += np.bincount(row - lo)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,13 @@ from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["EstimateEntries", "GroupEntries", "estimate_entries", "group_entries"]
+__all__ = [
+    "CompactGroupEntries",
+    "EstimateEntries",
+    "GroupEntries",
+    "estimate_entries",
+    "group_entries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +56,35 @@ class GroupEntries:
 
 
 @dataclass(frozen=True, slots=True)
+class CompactGroupEntries:
+    """:class:`GroupEntries` with rows and units in ``int32`` when they fit, for while the hits
+    are still held (8 bytes less per alignment): :meth:`widened` once they are let go."""
+
+    read_rows: npt.NDArray[np.signedinteger[Any]]
+    read_units: npt.NDArray[np.signedinteger[Any]]
+    identity: FloatArray
+
+    def widened(self) -> GroupEntries:
+        """The same entries as the rule takes them (rows and units as ``int64``)."""
+        return GroupEntries(
+            self.read_rows.astype(np.int64), self.read_units.astype(np.int64), self.identity
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class EstimateEntries:
     """The estimate's share of its alignments.
 
     ``log_likelihood``: EM rows × units, the best ``log L`` per pair (the EM matrix);
     ``contest``: the same pairs with the best contest log-likelihood (``None`` unless asked);
-    ``groups``: per alignment entries for the species-group rule (``None`` unless asked);
+    ``groups``: per alignment entries for the species-group rule (``None`` unless asked;
+    compact, :meth:`CompactGroupEntries.widened` gives them as the rule takes them);
     ``alignments``: how many alignments there were.
     """
 
     log_likelihood: sp.csr_matrix
     contest: sp.csr_matrix | None
-    groups: GroupEntries | None
+    groups: CompactGroupEntries | None
     alignments: int
 
 
@@ -95,7 +119,7 @@ def estimate_entries(
     n_rows = int(np.count_nonzero(eligible))
     pairs = BestPairs((n_rows, n_units), n_values=2 if contest else 1)
     chunks = _RowChunks(hits, eligible)
-    entries = _empty_group_entries(chunks.size, ref_unit) if groups else None
+    entries = _compact_group_entries(chunks.size, n_rows, ref_unit) if groups else None
     for lo, hi, start, stop, local in chunks:
         chunk_rows = local.read + start
         units = ref_unit[local.ref]
@@ -146,6 +170,15 @@ def group_entries(hits: HitTable, *, eligible: BoolArray, ref_unit: IntArray) ->
 def _view(hits: HitTable, start: int, stop: int) -> HitTable:
     """Hits ``start:stop`` (views of the columns, no copy)."""
     return HitTable(**{f.name: getattr(hits, f.name)[start:stop] for f in fields(hits)})
+
+
+def _compact_group_entries(n: int, n_rows: int, ref_unit: IntArray) -> CompactGroupEntries:
+    fits = np.iinfo(np.int32).max
+    row_type = np.int32 if n_rows <= fits else np.int64
+    unit_type = np.int32 if ref_unit.size == 0 or int(ref_unit.max()) <= fits else np.int64
+    return CompactGroupEntries(
+        np.empty(n, dtype=row_type), np.empty(n, dtype=unit_type), np.empty(n)
+    )
 
 
 def _empty_group_entries(n: int, ref_unit: IntArray) -> GroupEntries:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from gutbrain.profile.align import (
     AlignmentSettings,
@@ -46,7 +47,7 @@ from gutbrain.profile.contest import (
     join_contested_species,
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
-from gutbrain.profile.entries import estimate_entries
+from gutbrain.profile.entries import GroupEntries, estimate_entries
 from gutbrain.profile.entries import group_entries as entries_for_groups
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
@@ -170,32 +171,39 @@ def fit_abundances(
     """
     weights = collected.weights
 
-    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> Fit:
-        return _estimate(
+    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> _Em:
+        held = isinstance(hits, HitTable)  # issue 11 (memstream): collected.hits
+        return _estimate_em(
             hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
             weights,
             aligners.taxa,
             settings,
             min_abundance,
-            aligners.groups,
-            aligners.contest,
+            aligners.contest is not None and settings.contest is not None,
             screened,
-            hits_held=isinstance(hits, HitTable),  # issue 11 (memstream): collected.hits
+            group_entries_now=bool(aligners.groups) and not held,
         )
 
+    def settle(em: _Em, held: HitTable) -> Fit:
+        return _settle(em, held, aligners.taxa, settings, aligners.groups, aligners.contest)
+
+    # issue 11 (memstream): the first estimate is settled (species groups, ad-hoc groups, rank
+    # fallback) only when it is the result; a second pass needs only its EM
     first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
     if second is None:
+        result = settle(first, collected.hits)
         collected.release_hits()  # issue 11 (mem2): the fit keeps what it needs
-        return first
+        return result
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
         _close_spool(collected)
+        result = settle(first, collected.hits)
         collected.release_hits()
-        return first
+        return result
     # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
     # pass aligns (only the hits of the reads it does not re-align are kept)
-    chosen = second_pass_references(first.taxa, first.estimate.abundance, collected.hits, redo)
+    chosen = second_pass_references(aligners.taxa, first.estimate.abundance, collected.hits, redo)
     screened = first.screened & ~redo  # pruned screened reads are now aligned
     del first
     kept = collected.hits.take(~redo[collected.hits.read])
@@ -207,7 +215,7 @@ def fit_abundances(
     # taken its entries (issue 11, memstream)
     parts = [kept, new]
     del kept, new
-    result = estimate(parts, screened)
+    result = settle(estimate(parts, screened), HitTable.empty())
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
@@ -266,27 +274,45 @@ def _classify_unique(
     return status
 
 
-def _estimate(
+@dataclass(slots=True)
+class _Em:
+    """An estimate up to its EM (issue 11, memstream): ``status`` has the unassigned reads'
+    codes (pruned ones too) and -1 for the reads the EM explains; the contest matrix and the
+    group rule's entries (when taken with the matrices) wait for :func:`_settle`, which lets
+    them go."""
+
+    status: npt.NDArray[np.int8]
+    model: ErrorModel
+    rows: npt.NDArray[np.int64]
+    matrix: LikelihoodMatrix
+    estimate: AbundanceEstimate
+    contest: sp.csr_matrix | None
+    groups: GroupEntries | None
+    alignments: int
+    screened: npt.NDArray[np.bool_]
+
+
+def _estimate_em(
     hits: HitTable,
     weights: npt.NDArray[np.float64],
     taxa: TaxonIndex,
     settings: ProfileSettings,
     min_abundance: float | None,
-    groups: GroupList,
-    contest: Mapping[str, str] | None,
+    contest: bool,
     screened: npt.NDArray[np.bool_],
     *,
-    hits_held: bool = False,
-) -> Fit:
-    """Classify distinct reads, score alignments, run the EM, merge contested species groups
-    (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
-    the rank fallback.
+    group_entries_now: bool,
+) -> _Em:
+    """Classify distinct reads, score alignments and run the EM (:func:`_settle` does the
+    rest).
 
     ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
-    ``hits_held``: the caller keeps ``hits`` (otherwise they are let go once the estimate has
-    its entries, :mod:`gutbrain.profile.entries`).
+    ``contest``: the contest matrix is wanted; ``group_entries_now``: the species-group rule's
+    entries are taken now, for hits the estimate alone holds (the hits are let go once the
+    estimate has its entries, :mod:`gutbrain.profile.entries`); hits the caller keeps give
+    them to :func:`_settle` instead.
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
@@ -296,11 +322,9 @@ def _estimate(
     model = estimate_error_model(
         hits.take(hits.primary & eligible[hits.read] & ~screened[hits.read]), weights=weights
     )
-    # issue 11 (memstream): the eligible hits ordered by EM row once; both matrices (and, for
-    # hits the estimate owns, the group rule's entries) built from that order in row chunks,
-    # then the hits let go. Hits the caller keeps anyway give the group rule its entries after
-    # the EM instead of through it. (Stand-ins are scored as they are: 0 errors, log L 0;
-    # k-mer rows: their errors.)
+    # issue 11 (memstream): the eligible hits ordered by EM row once; both matrices (and the
+    # group rule's entries when asked) built from that order in row chunks, then the hits let
+    # go. (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
     rows = np.nonzero(eligible)[0]
     entries = estimate_entries(
         hits,
@@ -308,17 +332,47 @@ def _estimate(
         ref_unit=taxa.ref_unit,
         n_units=taxa.n_units,
         model=model,
-        contest=contest is not None and settings.contest is not None,
-        groups=bool(groups) and not hits_held,
+        contest=contest,
+        groups=group_entries_now,
     )
-    held = hits if hits_held else HitTable.empty()
     del hits
+    # issue 11 (memstream): the group rule's entries widened once the hits are let go
+    groups = entries.groups.widened() if entries.groups is not None else None
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
-    contest_matrix, group_entries, alignments = entries.contest, entries.groups, entries.alignments
+    contest_matrix, alignments = entries.contest, entries.alignments
     del entries
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
     )
+    status[rows[~estimate.explained]] = _CODE[PRUNED]
+    return _Em(
+        status,
+        model,
+        rows,
+        matrix,
+        estimate,
+        contest_matrix,
+        groups,
+        alignments,
+        screened,
+    )
+
+
+def _settle(
+    em: _Em,
+    held: HitTable,
+    taxa: TaxonIndex,
+    settings: ProfileSettings,
+    groups: GroupList,
+    contest: Mapping[str, str] | None,
+) -> Fit:
+    """Resolve the reads of an estimate's EM, merge contested species groups (and, with
+    ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply the rank
+    fallback. ``held``: the caller's hits, for the group rule's entries when the estimate did
+    not take them (else any table)."""
+    status, rows, matrix, estimate = em.status, em.rows, em.matrix, em.estimate
+    # issue 11 (memstream): the estimate lets go of these once used
+    contest_matrix, group_entries, em.contest, em.groups = em.contest, em.groups, None, None
     resolution = resolve_reads(
         estimate.posterior,
         matrix.weights,
@@ -328,6 +382,8 @@ def _estimate(
     merge: GroupMerge | None = None
     if groups:
         if group_entries is None:
+            eligible = np.zeros(status.size, dtype=bool)
+            eligible[rows] = True
             group_entries = entries_for_groups(held, eligible=eligible, ref_unit=taxa.ref_unit)
         merge = merge_contested_groups(
             taxa,
@@ -341,7 +397,6 @@ def _estimate(
         )
         del group_entries  # issue 11 (memstream)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
-    del held
     if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
         merge = join_contested_species(
@@ -349,7 +404,7 @@ def _estimate(
             contest_matrix,
             matrix.weights,
             resolution.best_unit,
-            threshold=contest_threshold(model, settings.contest.max_errors),
+            threshold=contest_threshold(em.model, settings.contest.max_errors),
             taxids=contest,
             settings=settings.contest,
         )
@@ -357,8 +412,6 @@ def _estimate(
     del contest_matrix  # issue 11 (memstream)
     if merge is not None and not merge.merged:
         merge = None
-    unexplained = ~estimate.explained
-    status[rows[unexplained]] = _CODE[PRUNED]
     explained_rows = estimate.explained
     for mask, label in (
         (explained_rows & resolution.species_resolved, ASSIGNED_SPECIES),
@@ -370,7 +423,18 @@ def _estimate(
     ):
         status[rows[mask]] = _CODE[label]
 
-    return Fit(status, model, rows, matrix, estimate, resolution, alignments, merge, taxa, screened)
+    return Fit(
+        status,
+        em.model,
+        rows,
+        matrix,
+        estimate,
+        resolution,
+        em.alignments,
+        merge,
+        taxa,
+        em.screened,
+    )
 
 
 def _resolve_merged(
