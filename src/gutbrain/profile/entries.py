@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,8 +59,8 @@ class CompactGroupEntries:
     """:class:`GroupEntries` with rows and units in ``int32`` when they fit, for while the hits
     are still held (8 bytes less per alignment): :meth:`widened` once they are let go."""
 
-    read_rows: npt.NDArray[np.signedinteger[Any]]
-    read_units: npt.NDArray[np.signedinteger[Any]]
+    read_rows: npt.NDArray[np.int32 | np.int64]
+    read_units: npt.NDArray[np.int32 | np.int64]
     identity: FloatArray
 
     def widened(self) -> GroupEntries:
