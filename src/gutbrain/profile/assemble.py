@@ -170,7 +170,7 @@ def assemble_result(
         taxa_kept=estimate.taxa_kept,
         prune_threshold=estimate.prune_threshold,
         distinct_reads=collected.n_unique,
-        alignments=len(fit.hits),
+        alignments=fit.alignments,
         error_model=fit.model.as_dict(),
         bootstrap_replicates=settings.bootstrap_replicates if intervals is not None else 0,
         species_groups=species_groups,

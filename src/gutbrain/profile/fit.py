@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from gutbrain.profile.align import (
     AlignmentSettings,
@@ -42,13 +43,14 @@ from gutbrain.profile.aligners import Aligners, GroupList
 from gutbrain.profile.candidates import second_pass_references
 from gutbrain.profile.collect import Collected
 from gutbrain.profile.contest import (
-    contest_log_likelihood,
     contest_threshold,
     join_contested_species,
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
+from gutbrain.profile.entries import GroupEntries, estimate_entries
+from gutbrain.profile.entries import group_entries as entries_for_groups
 from gutbrain.profile.index import ensure_index
-from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood, estimate_error_model
+from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
 from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import (
@@ -111,10 +113,11 @@ class Fit:
     """One estimate of a sample's abundances, per distinct read and per taxon unit.
 
     ``status`` is each distinct read's outcome (its code: ``STATUS_LABELS[code]``); ``rows`` are the
-    distinct reads in the EM (rows of ``matrix``), ``hits`` their alignments and ``model`` the
-    error model that scored them. ``merge`` says which units of ``taxa`` were reported as one
-    (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks the distinct
-    reads the k-mer screen placed (and no second pass re-aligned).
+    distinct reads in the EM (rows of ``matrix``), ``alignments`` the number of their alignments
+    (issue 11, memstream: the hits themselves are let go once the estimate has its entries) and
+    ``model`` the error model that scored them. ``merge`` says which units of ``taxa`` were
+    reported as one (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks
+    the distinct reads the k-mer screen placed (and no second pass re-aligned).
     """
 
     status: npt.NDArray[np.int8]
@@ -123,7 +126,7 @@ class Fit:
     matrix: LikelihoodMatrix
     estimate: AbundanceEstimate
     resolution: ReadResolution
-    hits: HitTable
+    alignments: int
     merge: GroupMerge | None
     taxa: TaxonIndex
     screened: npt.NDArray[np.bool_]
@@ -168,31 +171,39 @@ def fit_abundances(
     """
     weights = collected.weights
 
-    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> Fit:
-        return _estimate(
+    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> _Em:
+        held = isinstance(hits, HitTable)  # issue 11 (memstream): collected.hits
+        return _estimate_em(
             hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
             weights,
             aligners.taxa,
             settings,
             min_abundance,
-            aligners.groups,
-            aligners.contest,
+            aligners.contest is not None and settings.contest is not None,
             screened,
+            group_entries_now=bool(aligners.groups) and not held,
         )
 
+    def settle(em: _Em, held: HitTable) -> Fit:
+        return _settle(em, held, aligners.taxa, settings, aligners.groups, aligners.contest)
+
+    # issue 11 (memstream): the first estimate is settled (species groups, ad-hoc groups, rank
+    # fallback) only when it is the result; a second pass needs only its EM
     first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
     if second is None:
+        result = settle(first, collected.hits)
         collected.release_hits()  # issue 11 (mem2): the fit keeps what it needs
-        return first
+        return result
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
         _close_spool(collected)
+        result = settle(first, collected.hits)
         collected.release_hits()
-        return first
+        return result
     # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
     # pass aligns (only the hits of the reads it does not re-align are kept)
-    chosen = second_pass_references(first.taxa, first.estimate.abundance, collected.hits, redo)
+    chosen = second_pass_references(aligners.taxa, first.estimate.abundance, collected.hits, redo)
     screened = first.screened & ~redo  # pruned screened reads are now aligned
     del first
     kept = collected.hits.take(~redo[collected.hits.read])
@@ -200,10 +211,11 @@ def fit_abundances(
     release_freed_memory()
     new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
     _close_spool(collected)  # the second pass was its only reader
-    # the concatenated hits are held by the estimate alone, which keeps only the EM's rows
+    # the concatenated hits are held by the estimate alone, which lets them go once it has
+    # taken its entries (issue 11, memstream)
     parts = [kept, new]
     del kept, new
-    result = estimate(parts, screened)
+    result = settle(estimate(parts, screened), HitTable.empty())
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
@@ -241,12 +253,13 @@ def _classify_unique(
     partial &= best_coverage < settings.min_query_coverage
     status[partial] = _CODE[PARTIAL]
     # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
-    primary = hits.take(hits.primary)
-    n_primary = np.bincount(primary.read, minlength=n_unique)
+    n_primary = np.bincount(hits.read[hits.primary], minlength=n_unique)
+    # issue 11 (memstream): only the primary hits of the undecided reads with two or more
+    # (not a copy of every primary hit)
+    candidates = (n_primary >= 2) & (status == _UNDECIDED)
+    primary = hits.take(hits.primary & candidates[hits.read])
     genus_of_ref = index.unit_genus[index.ref_unit]
-    for read in np.nonzero(n_primary >= 2)[0]:
-        if status[read] != _UNDECIDED:
-            continue
+    for read in np.nonzero(candidates)[0]:
         rows = np.nonzero(primary.read == read)[0]
         spans = sorted(
             (int(primary.query_start[i]), int(primary.query_end[i]), int(primary.ref[i]))
@@ -261,48 +274,105 @@ def _classify_unique(
     return status
 
 
-def _estimate(
+@dataclass(slots=True)
+class _Em:
+    """An estimate up to its EM (issue 11, memstream): ``status`` has the unassigned reads'
+    codes (pruned ones too) and -1 for the reads the EM explains; the contest matrix and the
+    group rule's entries (when taken with the matrices) wait for :func:`_settle`, which lets
+    them go."""
+
+    status: npt.NDArray[np.int8]
+    model: ErrorModel
+    rows: npt.NDArray[np.int64]
+    matrix: LikelihoodMatrix
+    estimate: AbundanceEstimate
+    contest: sp.csr_matrix | None
+    groups: GroupEntries | None
+    alignments: int
+    screened: npt.NDArray[np.bool_]
+
+
+def _estimate_em(
     hits: HitTable,
     weights: npt.NDArray[np.float64],
     taxa: TaxonIndex,
     settings: ProfileSettings,
     min_abundance: float | None,
-    groups: GroupList,
-    contest: Mapping[str, str] | None,
+    contest: bool,
     screened: npt.NDArray[np.bool_],
-) -> Fit:
-    """Classify distinct reads, score alignments, run the EM, merge contested species groups
-    (and, with ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply
-    the rank fallback.
+    *,
+    group_entries_now: bool,
+) -> _Em:
+    """Classify distinct reads, score alignments and run the EM (:func:`_settle` does the
+    rest).
 
     ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
+    ``contest``: the contest matrix is wanted; ``group_entries_now``: the species-group rule's
+    entries are taken now, for hits the estimate alone holds (the hits are let go once the
+    estimate has its entries, :mod:`gutbrain.profile.entries`); hits the caller keeps give
+    them to :func:`_settle` instead.
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
     eligible = status == _UNDECIDED
-    if not eligible[hits.read].all():  # issue 11: no copy of the hits when every read is kept
-        hits = hits.take(eligible[hits.read])
-    stand_in = screened[hits.read]
-    model = estimate_error_model(hits.take(~stand_in), weights=weights)
-    log_l = alignment_log_likelihood(hits, model, n_reads=n_unique)
-    # issue 11: stand-ins are scored as they are (0 errors: log L 0; k-mer rows: their errors)
-    rows = np.nonzero(eligible)[0]
-    row_of_unique = np.full(n_unique, -1, dtype=np.int64)
-    row_of_unique[rows] = np.arange(rows.size)
-    matrix = LikelihoodMatrix.from_triplets(
-        row_of_unique[hits.read],
-        taxa.ref_unit[hits.ref],
-        log_l,
-        n_reads=int(rows.size),
-        n_taxa=taxa.n_units,
-        weights=weights[rows],
+    # issue 11 (memstream): no copy of the hits; the model reads the primary hits of the
+    # eligible reads not placed by the screen, in their order, and only those are copied
+    model = estimate_error_model(
+        hits.take(hits.primary & eligible[hits.read] & ~screened[hits.read]), weights=weights
     )
-    del log_l  # issue 11 (mem2): the matrix holds the likelihoods
+    # issue 11 (memstream): the eligible hits ordered by EM row once; both matrices (and the
+    # group rule's entries when asked) built from that order in row chunks, then the hits let
+    # go. (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
+    rows = np.nonzero(eligible)[0]
+    entries = estimate_entries(
+        hits,
+        eligible=eligible,
+        ref_unit=taxa.ref_unit,
+        n_units=taxa.n_units,
+        model=model,
+        contest=contest,
+        groups=group_entries_now,
+    )
+    del hits
+    # issue 11 (memstream): the group rule's entries widened once the hits are let go
+    groups = entries.groups.widened() if entries.groups is not None else None
+    matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
+    contest_matrix, alignments = entries.contest, entries.alignments
+    del entries
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
     )
+    status[rows[~estimate.explained]] = _CODE[PRUNED]
+    return _Em(
+        status,
+        model,
+        rows,
+        matrix,
+        estimate,
+        contest_matrix,
+        groups,
+        alignments,
+        screened,
+    )
+
+
+def _settle(
+    em: _Em,
+    held: HitTable,
+    taxa: TaxonIndex,
+    settings: ProfileSettings,
+    groups: GroupList,
+    contest: Mapping[str, str] | None,
+) -> Fit:
+    """Resolve the reads of an estimate's EM, merge contested species groups (and, with
+    ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply the rank
+    fallback. ``held``: the caller's hits, for the group rule's entries when the estimate did
+    not take them (else any table)."""
+    status, rows, matrix, estimate = em.status, em.rows, em.matrix, em.estimate
+    # issue 11 (memstream): the estimate lets go of these once used
+    contest_matrix, group_entries, em.contest, em.groups = em.contest, em.groups, None, None
     resolution = resolve_reads(
         estimate.posterior,
         matrix.weights,
@@ -311,41 +381,37 @@ def _estimate(
     )
     merge: GroupMerge | None = None
     if groups:
+        if group_entries is None:
+            eligible = np.zeros(status.size, dtype=bool)
+            eligible[rows] = True
+            group_entries = entries_for_groups(held, eligible=eligible, ref_unit=taxa.ref_unit)
         merge = merge_contested_groups(
             taxa,
             groups,
-            read_rows=row_of_unique[hits.read],
-            read_units=taxa.ref_unit[hits.ref],
-            identity=hits.identity,
+            read_rows=group_entries.read_rows,
+            read_units=group_entries.read_units,
+            identity=group_entries.identity,
             weights=matrix.weights,
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
+        del group_entries  # issue 11 (memstream)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
-    if contest is not None and settings.contest is not None:
+    if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
-        aligned = LikelihoodMatrix.from_triplets(
-            row_of_unique[hits.read],
-            taxa.ref_unit[hits.ref],
-            contest_log_likelihood(hits, model, n_reads=n_unique),
-            n_reads=int(rows.size),
-            n_taxa=taxa.n_units,
-        )
         merge = join_contested_species(
             merge if merge is not None else GroupMerge.identity(taxa),
-            aligned.log_likelihood,
+            contest_matrix,
             matrix.weights,
             resolution.best_unit,
-            threshold=contest_threshold(model, settings.contest.max_errors),
+            threshold=contest_threshold(em.model, settings.contest.max_errors),
             taxids=contest,
             settings=settings.contest,
         )
-        del aligned  # issue 11 (mem2)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+    del contest_matrix  # issue 11 (memstream)
     if merge is not None and not merge.merged:
         merge = None
-    unexplained = ~estimate.explained
-    status[rows[unexplained]] = _CODE[PRUNED]
     explained_rows = estimate.explained
     for mask, label in (
         (explained_rows & resolution.species_resolved, ASSIGNED_SPECIES),
@@ -357,7 +423,18 @@ def _estimate(
     ):
         status[rows[mask]] = _CODE[label]
 
-    return Fit(status, model, rows, matrix, estimate, resolution, hits, merge, taxa, screened)
+    return Fit(
+        status,
+        em.model,
+        rows,
+        matrix,
+        estimate,
+        resolution,
+        em.alignments,
+        merge,
+        taxa,
+        em.screened,
+    )
 
 
 def _resolve_merged(
