@@ -24,7 +24,7 @@ from gutbrain.profile.align import HitTable
 from gutbrain.profile.best_pairs import BestPairs, csr_of_best_in_row_order
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.em import LikelihoodMatrix
-from gutbrain.profile.entries import estimate_entries, group_entries
+from gutbrain.profile.entries import estimate_entries
 from gutbrain.profile.fit import _estimate_em, _settle
 from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 from gutbrain.profile.pipeline import PROFILE_PRESETS
@@ -198,7 +198,6 @@ def _small_chunks(entries_per_chunk: int) -> AbstractContextManager[Any]:
     small = functools.partial(chunks.row_chunks, entries=entries_per_chunk)
     patches = contextlib.ExitStack()
     patches.enter_context(mock.patch.object(entries, "row_chunks", small))
-    patches.enter_context(mock.patch.object(entries, "CHUNK_ENTRIES", entries_per_chunk))
     return patches
 
 
@@ -228,6 +227,10 @@ def test_estimate_entries_equal_the_whole_table_computation(
     want_contest = LikelihoodMatrix.from_triplets(
         read_rows, read_units, contest_log_likelihood(hits, _MODEL, n_reads=n_unique), **shape
     ).log_likelihood
+    # the species-group rule takes each read's best identity per unit
+    want_identity = LikelihoodMatrix.from_triplets(
+        read_rows, read_units, hits.identity, **shape
+    ).log_likelihood
     with _small_chunks(chunk):
         got = estimate_entries(
             all_hits,
@@ -238,22 +241,12 @@ def test_estimate_entries_equal_the_whole_table_computation(
             contest=True,
             groups=True,
         )
-        later = group_entries(all_hits, eligible=eligible, ref_unit=ref_unit)
     _assert_same_csr(got.log_likelihood, want)
     assert got.contest is not None
     _assert_same_csr(got.contest, want_contest)
     assert got.alignments == len(hits)
-    # the species-group rule sees the same entries: in row order when taken with the matrices,
-    # in the hits' order (as before) when taken later from hits the caller keeps
-    order = np.argsort(read_rows, kind="stable")
-    assert got.groups is not None
-    widened = got.groups.widened()
-    assert widened.read_rows.dtype == widened.read_units.dtype == np.int64
-    for entries_, positions in ((widened, order), (later, np.arange(len(hits)))):
-        assert entries_ is not None
-        assert entries_.read_rows.tolist() == read_rows[positions].tolist()
-        assert entries_.read_units.tolist() == read_units[positions].tolist()
-        assert entries_.identity.tolist() == hits.identity[positions].tolist()
+    assert got.identity is not None
+    _assert_same_csr(got.identity, want_identity)
 
 
 def test_estimate_entries_by_hand_pass_over_the_other_reads() -> None:
@@ -280,7 +273,7 @@ def test_estimate_entries_by_hand_pass_over_the_other_reads() -> None:
         groups=False,
     )
     assert got.contest is None
-    assert got.groups is None
+    assert got.identity is None
     assert got.alignments == 3
     # row 0 = read 1 (one mismatch), row 1 = read 3 (exact on unit 0, two mismatches on 1)
     assert got.log_likelihood.shape == (2, 2)
@@ -291,15 +284,11 @@ def test_estimate_entries_by_hand_pass_over_the_other_reads() -> None:
     )
 
 
-@pytest.mark.parametrize("hits_held", [False, True])
-def test_the_fit_counts_the_alignments_of_its_em_reads(
-    tiny_bundle: ReferenceBundle, hits_held: bool
-) -> None:
+def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBundle) -> None:
     # Fit keeps the number of alignments (qc.json), not the hits: read 0 is a chimera (two
     # genera on disjoint halves), so only the four alignments of reads 1 and 2 are in the EM.
-    # Read 1 aligns equally well to both Bacteroides: their species group is merged, whether
-    # the group rule's entries are taken before the EM (hits the estimate owns) or after it
-    # (hits the caller keeps)
+    # Read 1 aligns equally well to both Bacteroides: their species group is merged from the
+    # identities the estimate took before letting the hits go
     names = list(reference_sequences())
     index = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
     k, b, f, v = (
@@ -334,9 +323,10 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(
         None,
         False,
         np.zeros(3, dtype=bool),
-        group_entries_now=not hits_held,
+        groups=True,
     )
-    fit = _settle(em, hits if hits_held else HitTable.empty(), index, settings, groups, None)
+    del hits
+    fit = _settle(em, index, settings, groups, None)
     assert fit.alignments == 4
     assert fit.rows.tolist() == [1, 2]
     assert not hasattr(fit, "hits")

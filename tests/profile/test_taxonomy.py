@@ -155,9 +155,7 @@ def test_two_copies_of_one_member_do_not_contest_each_other() -> None:
 
 @given(
     reads=st.lists(
-        st.tuples(
-            st.floats(0.8, 1.0), st.floats(0.8, 1.0), st.floats(0.0, 0.05), st.booleans()
-        ),
+        st.tuples(st.floats(0.8, 1.0), st.floats(0.8, 1.0), st.floats(0.0, 0.05), st.booleans()),
         min_size=1,
         max_size=12,
     )

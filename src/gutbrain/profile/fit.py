@@ -47,8 +47,7 @@ from gutbrain.profile.contest import (
     join_contested_species,
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
-from gutbrain.profile.entries import GroupEntries, estimate_entries
-from gutbrain.profile.entries import group_entries as entries_for_groups
+from gutbrain.profile.entries import estimate_entries
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
 from gutbrain.profile.memory import release_freed_memory
@@ -172,7 +171,6 @@ def fit_abundances(
     weights = collected.weights
 
     def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> _Em:
-        held = isinstance(hits, HitTable)  # issue 11 (memstream): collected.hits
         return _estimate_em(
             hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
             weights,
@@ -181,26 +179,24 @@ def fit_abundances(
             min_abundance,
             aligners.contest is not None and settings.contest is not None,
             screened,
-            group_entries_now=bool(aligners.groups) and not held,
+            groups=bool(aligners.groups),
         )
 
-    def settle(em: _Em, held: HitTable) -> Fit:
-        return _settle(em, held, aligners.taxa, settings, aligners.groups, aligners.contest)
+    def settle(em: _Em) -> Fit:
+        return _settle(em, aligners.taxa, settings, aligners.groups, aligners.contest)
 
     # issue 11 (memstream): the first estimate is settled (species groups, ad-hoc groups, rank
     # fallback) only when it is the result; a second pass needs only its EM
     first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
     if second is None:
-        result = settle(first, collected.hits)
         collected.release_hits()  # issue 11 (mem2): the fit keeps what it needs
-        return result
+        return settle(first)
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
         _close_spool(collected)
-        result = settle(first, collected.hits)
         collected.release_hits()
-        return result
+        return settle(first)
     # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
     # pass aligns (only the hits of the reads it does not re-align are kept)
     chosen = second_pass_references(aligners.taxa, first.estimate.abundance, collected.hits, redo)
@@ -215,7 +211,7 @@ def fit_abundances(
     # taken its entries (issue 11, memstream)
     parts = [kept, new]
     del kept, new
-    result = settle(estimate(parts, screened), HitTable.empty())
+    result = settle(estimate(parts, screened))
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
@@ -278,8 +274,8 @@ def _classify_unique(
 class _Em:
     """An estimate up to its EM (issue 11, memstream): ``status`` has the unassigned reads'
     codes (pruned ones too) and -1 for the reads the EM explains; the contest matrix and the
-    group rule's entries (when taken with the matrices) wait for :func:`_settle`, which lets
-    them go."""
+    group rule's identities (each on the EM matrix's pairs) wait for :func:`_settle`, which
+    lets them go."""
 
     status: npt.NDArray[np.int8]
     model: ErrorModel
@@ -287,7 +283,7 @@ class _Em:
     matrix: LikelihoodMatrix
     estimate: AbundanceEstimate
     contest: sp.csr_matrix | None
-    groups: GroupEntries | None
+    identity: sp.csr_matrix | None
     alignments: int
     screened: npt.NDArray[np.bool_]
 
@@ -301,7 +297,7 @@ def _estimate_em(
     contest: bool,
     screened: npt.NDArray[np.bool_],
     *,
-    group_entries_now: bool,
+    groups: bool,
 ) -> _Em:
     """Classify distinct reads, score alignments and run the EM (:func:`_settle` does the
     rest).
@@ -309,10 +305,8 @@ def _estimate_em(
     ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
-    ``contest``: the contest matrix is wanted; ``group_entries_now``: the species-group rule's
-    entries are taken now, for hits the estimate alone holds (the hits are let go once the
-    estimate has its entries, :mod:`gutbrain.profile.entries`); hits the caller keeps give
-    them to :func:`_settle` instead.
+    ``contest``: the contest matrix is wanted; ``groups``: the species-group rule's identities
+    are wanted (:mod:`gutbrain.profile.entries`; the hits can be let go afterwards).
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
@@ -322,9 +316,9 @@ def _estimate_em(
     model = estimate_error_model(
         hits.take(hits.primary & eligible[hits.read] & ~screened[hits.read]), weights=weights
     )
-    # issue 11 (memstream): the eligible hits ordered by EM row once; both matrices (and the
-    # group rule's entries when asked) built from that order in row chunks, then the hits let
-    # go. (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
+    # issue 11 (memstream): the eligible hits ordered by EM row once; the matrices (EM, contest,
+    # group rule's identities) built from that order in row chunks, then the hits let go.
+    # (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
     rows = np.nonzero(eligible)[0]
     entries = estimate_entries(
         hits,
@@ -333,13 +327,11 @@ def _estimate_em(
         n_units=taxa.n_units,
         model=model,
         contest=contest,
-        groups=group_entries_now,
+        groups=groups,
     )
     del hits
-    # issue 11 (memstream): the group rule's entries widened once the hits are let go
-    groups = entries.groups.widened() if entries.groups is not None else None
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
-    contest_matrix, alignments = entries.contest, entries.alignments
+    contest_matrix, identity, alignments = entries.contest, entries.identity, entries.alignments
     del entries
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
@@ -352,7 +344,7 @@ def _estimate_em(
         matrix,
         estimate,
         contest_matrix,
-        groups,
+        identity,
         alignments,
         screened,
     )
@@ -360,7 +352,6 @@ def _estimate_em(
 
 def _settle(
     em: _Em,
-    held: HitTable,
     taxa: TaxonIndex,
     settings: ProfileSettings,
     groups: GroupList,
@@ -368,11 +359,10 @@ def _settle(
 ) -> Fit:
     """Resolve the reads of an estimate's EM, merge contested species groups (and, with
     ``contest`` = species -> tax id, ad-hoc groups of contested congeners) and apply the rank
-    fallback. ``held``: the caller's hits, for the group rule's entries when the estimate did
-    not take them (else any table)."""
+    fallback."""
     status, rows, matrix, estimate = em.status, em.rows, em.matrix, em.estimate
     # issue 11 (memstream): the estimate lets go of these once used
-    contest_matrix, group_entries, em.contest, em.groups = em.contest, em.groups, None, None
+    contest_matrix, identity, em.contest, em.identity = em.contest, em.identity, None, None
     resolution = resolve_reads(
         estimate.posterior,
         matrix.weights,
@@ -380,22 +370,18 @@ def _settle(
         species_confidence=settings.species_confidence,
     )
     merge: GroupMerge | None = None
-    if groups:
-        if group_entries is None:
-            eligible = np.zeros(status.size, dtype=bool)
-            eligible[rows] = True
-            group_entries = entries_for_groups(held, eligible=eligible, ref_unit=taxa.ref_unit)
+    if groups and identity is not None:
         merge = merge_contested_groups(
             taxa,
             groups,
-            read_rows=group_entries.read_rows,
-            read_units=group_entries.read_units,
-            identity=group_entries.identity,
+            read_rows=np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(identity.indptr)),
+            read_units=identity.indices,
+            identity=identity.data,
             weights=matrix.weights,
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
-        del group_entries  # issue 11 (memstream)
+        del identity  # issue 11 (memstream)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
     if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)

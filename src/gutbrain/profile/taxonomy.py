@@ -364,7 +364,9 @@ def merge_contested_groups(
     n_rows = int(weights.size)
     # best and second-best member identity per (row, group), over candidates in groups
     in_group = unit_group[read_units] >= 0
-    rows, units, ident = _best_per_unit(read_rows[in_group], read_units[in_group], identity[in_group])
+    rows, units, ident = _best_per_unit(
+        read_rows[in_group], read_units[in_group], identity[in_group]
+    )
     g_of = unit_group[units]
     contested_weight = np.zeros(len(groups))
     group_weight = np.zeros(len(groups))
