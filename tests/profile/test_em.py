@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gutbrain.profile import em
 from gutbrain.profile.em import (
     LikelihoodMatrix,
     bootstrap_abundances,
@@ -328,3 +330,26 @@ def test_from_triplets_rejects_bad_entries() -> None:
         LikelihoodMatrix.from_triplets([0], [-1], [0.0], n_reads=2, n_taxa=1)
     with pytest.raises(ValueError, match="NaN"):
         LikelihoodMatrix.from_triplets([0], [0], [math.nan], n_reads=2, n_taxa=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems_with_repeats())
+def test_collapse_never_merges_different_rows_when_every_hash_collides(
+    problem: tuple[list[list[float]], list[float], list[int]],
+) -> None:
+    # every row hashes alike (forced collision, rows of any entry count): the entry-by-entry
+    # check alone must keep different rows apart, and a class is still one row's repeats
+    likelihood, weights, repeats = problem
+    rows = likelihood + [likelihood[i] for i in repeats]
+    matrix = _matrix(rows, weights=weights + [weights[i] for i in repeats])
+    with mock.patch.object(em, "_MIX", (np.uint64(0), np.uint64(0), np.uint64(0))):
+        classes, of_row = collapse_rows(matrix)
+    for a, b in itertools.combinations(range(len(rows)), 2):
+        if of_row[a] == of_row[b]:
+            assert rows[a] == rows[b]
+    assert classes.weights.sum() == pytest.approx(matrix.weights.sum())
+    for c in range(classes.n_reads):
+        members = np.flatnonzero(of_row == c)
+        assert classes.log_likelihood[c].toarray() == pytest.approx(
+            matrix.log_likelihood[int(members[0])].toarray()
+        )

@@ -320,8 +320,8 @@ def collapse_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, IntArray]
     screen, one candidate with log L = 0, collapse to one row per taxon). Returns the collapsed
     matrix (rows in order of first occurrence) and, per original row, its class.
 
-    Rows are grouped by a 64-bit hash of their entries and then compared entry by entry, so a
-    hash collision never merges different rows.
+    Rows are grouped by a 64-bit hash of their entries and entry count and then compared entry
+    by entry, so a hash collision never merges different rows.
     """
     csr = matrix.log_likelihood
     n = csr.shape[0]
@@ -344,20 +344,27 @@ def collapse_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, IntArray]
             ends = csr.indptr[start : stop + 1] - lo
             row_hash[start:stop] = cumulative[ends[1:]] - cumulative[ends[:-1]]
         del x, cumulative
-    keys = np.stack((row_hash, counts.astype(np.uint64)), axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    del keys, row_hash
-    inverse = inverse.reshape(-1)
-    rep = first[inverse]  # per row: the first row with its key
-    # exact check: every entry equals the representative's entry at the same position
-    collided = np.zeros(n, dtype=bool)
+    # the entry count mixed into the hash: one 64-bit key per row (a 1-D unique: a third of
+    # the temporaries of a unique over (hash, count) pairs; issue 11); equal counts are
+    # checked below with the entries
+    with np.errstate(over="ignore"):
+        row_hash ^= counts.astype(np.uint64) * _MIX[1]
+    _, first, inverse = np.unique(row_hash, return_index=True, return_inverse=True)
+    del row_hash
+    rep = first[inverse.reshape(-1)]  # per row: the first row with its key
+    del first, inverse
+    # exact check: the same number of entries, each equal to the representative's entry at the
+    # same position
+    collided = counts != counts[rep]
     for start, stop in row_chunks(csr.indptr):
         lo, hi = int(csr.indptr[start]), int(csr.indptr[stop])
         row_of_entry = np.repeat(np.arange(start, stop, dtype=np.int64), counts[start:stop])
-        position = np.arange(lo, hi, dtype=np.int64) - csr.indptr[row_of_entry]
-        mirror = csr.indptr[rep[row_of_entry]] + position
-        differs = (csr.indices[lo:hi] != csr.indices[mirror]) | (
-            csr.data[lo:hi].view(np.uint64) != csr.data[mirror].view(np.uint64)
+        entry = np.arange(lo, hi, dtype=np.int64)
+        same_count = ~collided[row_of_entry]  # a mirror entry exists
+        row_of_entry, entry = row_of_entry[same_count], entry[same_count]
+        mirror = csr.indptr[rep[row_of_entry]] + entry - csr.indptr[row_of_entry]
+        differs = (csr.indices[entry] != csr.indices[mirror]) | (
+            csr.data[entry].view(np.uint64) != csr.data[mirror].view(np.uint64)
         )
         collided[row_of_entry[differs]] = True
     rep = np.where(collided, np.arange(n, dtype=np.int64), rep)  # collisions stay alone
