@@ -1,8 +1,25 @@
-"""``python -m gutbrain`` runs the command line."""
+"""``python -m gutbrain`` and the ``gutbrain`` console script: the command line.
+
+:func:`run` loads the command line before handing over to :func:`gutbrain.cli.main`, whose
+signal handlers turn Ctrl-C into exit status 130 with one line. While the command line's modules
+load (about half a second) those handlers are not installed yet: a Ctrl-C then would end Python
+by the signal itself. :func:`run` gives it the same exit status and one line; nothing has started.
+"""
 
 from __future__ import annotations
 
-from gutbrain.cli import main
+import sys
+
+
+def run() -> None:
+    """Run the command line; a Ctrl-C while it loads exits 130 (nothing was started)."""
+    try:
+        from gutbrain.cli import main
+    except KeyboardInterrupt:
+        sys.stderr.write("gutbrain: interrupted (SIGINT) while starting; nothing was written\n")
+        sys.exit(130)
+    main()
+
 
 if __name__ == "__main__":
-    main()
+    run()

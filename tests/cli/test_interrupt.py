@@ -206,3 +206,42 @@ def test_run_killed_at_random_moments_reruns_identically_without_debris(tmp_path
         "--no-progress",
     ]
     _kill_and_rerun(tmp_path, args, 31)
+
+
+_CTRL_C_WHILE_LOADING = """
+import os, signal, sys
+
+class CtrlCWhileLoading:
+    # a Ctrl-C arrives while the command line's modules load (before its handlers exist)
+    def find_spec(self, name, path=None, target=None):
+        if name == "gutbrain.cli":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlCWhileLoading())
+sys.argv = ["gutbrain", "--version"]
+if os.environ.get("ENTRY") == "run":
+    from gutbrain.__main__ import run
+    run()
+else:
+    from gutbrain.cli import main
+    main()
+"""
+
+
+@pytest.mark.parametrize("entry", ["run", "plain import"])
+def test_ctrl_c_while_the_command_line_loads_exits_130(entry: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_WHILE_LOADING],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENTRY": entry},
+        timeout=HANG,
+    )
+    if entry == "run":  # the console script's and ``python -m gutbrain``'s entry point
+        assert done.returncode == 130
+        assert done.stderr.strip().splitlines() == [
+            "gutbrain: interrupted (SIGINT) while starting; nothing was written"
+        ]
+    else:  # what it guards against: Python ends by the signal itself
+        assert done.returncode == -signal.SIGINT
