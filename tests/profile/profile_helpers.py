@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gutbrain.profile.align import HitTable
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REF_FASTA = FIXTURES / "tiny_ref.fasta"
 REF_TAXONOMY = FIXTURES / "tiny_ref_taxonomy.tsv"
@@ -90,3 +92,35 @@ def write_reads(
             name, seq = records[i]
             handle.write(f"@{name or f'{prefix}{k}'}\n{seq}\n+\n{'5' * len(seq)}\n")
     return path
+
+
+#: reference ids of the tiny reference (tests/profile/fixtures)
+FRAGILIS, VULGATUS, KLEBSIELLA, BIFIDO = (
+    "7000004128190436",
+    "S000436356",
+    "S000003122",
+    "S000436350",
+)
+
+
+def chimera_layout_hits() -> HitTable:
+    """Three hand-made reads against the tiny reference (distinct read = ``read``): read 0 has
+    primary alignments on disjoint halves hitting *Klebsiella* and *Bifidobacterium* (a
+    chimera), read 1 the same layout on *B. fragilis* and *B. vulgatus* (one genus), read 2 two
+    overlapping alignments (*Klebsiella*, *Bifidobacterium*)."""
+    names = list(reference_sequences())
+    k, b, f, v = (names.index(x) for x in (KLEBSIELLA, BIFIDO, FRAGILIS, VULGATUS))
+    z = [0] * 6
+    return HitTable(
+        read=np.array([0, 0, 1, 1, 2, 2]),
+        ref=np.array([k, b, f, v, k, b]),
+        query_start=np.array([0, 760, 0, 760, 0, 100]),
+        query_end=np.array([750, 1500, 750, 1500, 1400, 1500]),
+        query_length=np.array([1500] * 6),
+        ref_start=np.array(z),
+        ref_end=np.array([750, 740, 750, 740, 1400, 1400]),
+        matches=np.array([740, 730, 740, 730, 1390, 1390]),
+        block_length=np.array(z),
+        edit_distance=np.array([10, 10, 10, 10, 10, 10]),
+        primary=np.array([True] * 6),
+    )

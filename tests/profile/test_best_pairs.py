@@ -30,7 +30,12 @@ from gutbrain.profile.likelihood import ErrorModel, alignment_log_likelihood
 from gutbrain.profile.pipeline import PROFILE_PRESETS
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
-from tests.profile.profile_helpers import reference_sequences
+from tests.profile.profile_helpers import (
+    FRAGILIS,
+    VULGATUS,
+    chimera_layout_hits,
+    reference_sequences,
+)
 
 _VALUES = st.sampled_from([0.0, -0.0, -1.5, -3.0, 2.0, -math.inf])
 
@@ -289,30 +294,13 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
     # genera on disjoint halves), so only the four alignments of reads 1 and 2 are in the EM.
     # Read 1 aligns equally well to both Bacteroides: their species group is merged from the
     # identities the estimate took before letting the hits go
-    names = list(reference_sequences())
-    index = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
-    k, b, f, v = (
-        names.index(x) for x in ("S000003122", "S000436350", "7000004128190436", "S000436356")
-    )
-    fragilis = tiny_bundle.taxonomy["7000004128190436"]
-    vulgatus = tiny_bundle.taxonomy["S000436356"].species
+    index = TaxonIndex.from_references(list(reference_sequences()), tiny_bundle.taxonomy)
+    fragilis = tiny_bundle.taxonomy[FRAGILIS]
+    vulgatus = tiny_bundle.taxonomy[VULGATUS].species
     assert fragilis.species is not None
     assert vulgatus is not None
     members = tuple(sorted((fragilis.species, vulgatus)))
-    z = [0] * 6
-    hits = HitTable(
-        read=np.array([0, 0, 1, 1, 2, 2]),
-        ref=np.array([k, b, f, v, k, b]),
-        query_start=np.array([0, 760, 0, 760, 0, 100]),
-        query_end=np.array([750, 1500, 750, 1500, 1400, 1500]),
-        query_length=np.array([1500] * 6),
-        ref_start=np.array(z),
-        ref_end=np.array([750, 740, 750, 740, 1400, 1400]),
-        matches=np.array([740, 730, 740, 730, 1390, 1390]),
-        block_length=np.array(z),
-        edit_distance=np.array([10, 10, 10, 10, 10, 10]),
-        primary=np.array([True] * 6),
-    )
+    hits = chimera_layout_hits()
     settings = PROFILE_PRESETS[ReadType.ont]
     groups = [("Bacteroides group", fragilis, members)]
     em = _estimate_em(

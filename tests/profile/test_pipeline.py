@@ -13,18 +13,17 @@ from gutbrain.errors import EmptyInputError, ErrorCode, InputFormatError, Option
 from gutbrain.io.files import sha256_file
 from gutbrain.io.profile_files import write_profile_files
 from gutbrain.io.tables import read_profile_tsv
-from gutbrain.profile.align import HitTable
 from gutbrain.profile.fit import STATUS_LABELS, _classify_unique
 from gutbrain.profile.pipeline import PROFILE_PRESETS, ensure_profile_indexes, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
-from tests.profile.profile_helpers import reference_sequences
-
-FRAGILIS, VULGATUS, KLEBSIELLA, BIFIDO = (
-    "7000004128190436",
-    "S000436356",
-    "S000003122",
-    "S000436350",
+from tests.profile.profile_helpers import (
+    BIFIDO,
+    FRAGILIS,
+    KLEBSIELLA,
+    VULGATUS,
+    chimera_layout_hits,
+    reference_sequences,
 )
 
 
@@ -131,22 +130,7 @@ def test_disjoint_primary_alignments_on_two_genera_are_chimeras(
     # halves hitting Klebsiella and Bifidobacterium -> chimera; read 1 has the same layout on
     # two Bacteroides copies of one genus -> kept; read 2 overlaps -> kept
     index = TaxonIndex.from_references(list(reference_sequences()), tiny_bundle.taxonomy)
-    names = list(reference_sequences())
-    k, b, f, v = (names.index(x) for x in (KLEBSIELLA, BIFIDO, FRAGILIS, VULGATUS))
-    z = [0] * 6
-    hits = HitTable(
-        read=np.array([0, 0, 1, 1, 2, 2]),
-        ref=np.array([k, b, f, v, k, b]),
-        query_start=np.array([0, 760, 0, 760, 0, 100]),
-        query_end=np.array([750, 1500, 750, 1500, 1400, 1500]),
-        query_length=np.array([1500] * 6),
-        ref_start=np.array(z),
-        ref_end=np.array([750, 740, 750, 740, 1400, 1400]),
-        matches=np.array([740, 730, 740, 730, 1390, 1390]),
-        block_length=np.array(z),
-        edit_distance=np.array([10, 10, 10, 10, 10, 10]),
-        primary=np.array([True] * 6),
-    )
+    hits = chimera_layout_hits()
     status = _classify_unique(hits, 3, index, PROFILE_PRESETS["ont"])
     labels = [STATUS_LABELS[code] if code >= 0 else None for code in status.tolist()]
     assert labels == ["unassigned_chimera", None, None]
