@@ -13,6 +13,7 @@ from typing import Any
 from unittest import mock
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from gutbrain.model import ReadType
 from gutbrain.profile import chunks, entries
 from gutbrain.profile.align import HitTable
-from gutbrain.profile.best_pairs import BestPairs, csr_of_best_in_row_order
+from gutbrain.profile.best_pairs import BestPairs
 from gutbrain.profile.contest import contest_log_likelihood
 from gutbrain.profile.em import LikelihoodMatrix
 from gutbrain.profile.entries import estimate_entries
@@ -36,6 +37,30 @@ from tests.profile.profile_helpers import (
     chimera_layout_hits,
     reference_sequences,
 )
+
+
+def csr_of_best_in_row_order(
+    rows: list[int] | npt.NDArray[np.int64],
+    cols: list[int] | npt.NDArray[np.int64],
+    values: list[float] | npt.NDArray[np.float64],
+    *,
+    shape: tuple[int, int],
+    chunk: int,
+) -> sp.csr_matrix:
+    """The matrix of :class:`BestPairs` over triplets in row order, added ``chunk`` at a time."""
+    if chunk < 1:
+        message = f"chunk must be positive, got {chunk}"
+        raise ValueError(message)
+    r = np.asarray(rows, dtype=np.int64)
+    c = np.asarray(cols, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    pairs = BestPairs(shape)
+    for start in range(0, r.size, chunk):
+        stop = start + chunk
+        pairs.add(r[start:stop], c[start:stop], v[start:stop])
+    (matrix,) = pairs.matrices()
+    return matrix
+
 
 _VALUES = st.sampled_from([0.0, -0.0, -1.5, -3.0, 2.0, -math.inf])
 

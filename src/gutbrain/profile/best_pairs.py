@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
 
-__all__ = ["BestPairs", "csr_of_best_in_row_order"]
+__all__ = ["BestPairs", "best_per_pair"]
 
 
 class BestPairs:
@@ -129,29 +129,51 @@ class BestPairs:
             raise ValueError(message)
 
     def _keep_best(self, rows: IntArray, cols: IntArray, values: tuple[FloatArray, ...]) -> None:
-        """The best entry per pair of one chunk of complete rows (as ``_csr_of_best``)."""
+        """The best entry per pair of one chunk of complete rows."""
         n_cols = self._shape[1]
-        key = rows * n_cols + cols
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        starts = np.flatnonzero(first)
-        pair = np.cumsum(first) - 1
-        key = key[starts]
-        for parts, value in zip(self._data, values, strict=True):
-            ordered = value[order]
-            best = np.maximum.reduceat(ordered, starts)
-            # of each pair's entries equal to its maximum, the first (stable order)
-            chosen = np.flatnonzero(ordered == best[pair])
-            keep = np.ones(chosen.size, dtype=bool)
-            keep[1:] = pair[chosen[1:]] != pair[chosen[:-1]]
-            parts.append(ordered[chosen[keep]])
+        key, best = best_per_pair(rows, cols, values, n_cols)
+        for parts, value in zip(self._data, best, strict=True):
+            parts.append(value)
         # columns as int32 when they fit (the matrix takes that index type unless it is too big)
         self._indices.append((key % n_cols).astype(self._column_type, copy=False))
         row = key // n_cols
         lo = int(row[0])
         self._counts[lo : int(row[-1]) + 1] += np.bincount(row - lo)
+
+
+def best_per_pair(
+    rows: IntArray, cols: IntArray, values: tuple[FloatArray, ...], n_cols: int
+) -> tuple[IntArray, list[FloatArray]]:
+    """The distinct ``(row, column)`` pairs of triplets in any order, as sorted keys
+    ``row × n_cols + column``, and per value array each pair's largest value: of equal values
+    the first given (a stable sort of the keys, so even the sign of a zero is kept).
+
+    Examples
+    --------
+    >>> key, (best,) = best_per_pair(
+    ...     np.array([1, 0, 1]), np.array([0, 1, 0]), (np.array([-2.0, -1.0, -0.5]),), 2
+    ... )
+    >>> key.tolist(), best.tolist()
+    ([1, 2], [-1.0, -0.5])
+    """
+    key = rows * n_cols + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    pair = np.cumsum(first) - 1
+    del first
+    best: list[FloatArray] = []
+    for value in values:
+        ordered = value[order]
+        top = np.maximum.reduceat(ordered, starts)
+        # of each pair's entries equal to its maximum, the first (stable order)
+        chosen = np.flatnonzero(ordered == top[pair])
+        keep = np.ones(chosen.size, dtype=bool)
+        keep[1:] = pair[chosen[1:]] != pair[chosen[:-1]]
+        best.append(ordered[chosen[keep]])
+    return key[starts], best
 
 
 def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -161,35 +183,3 @@ def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArr
     out = np.concatenate(parts).astype(dtype, copy=False)
     parts.clear()
     return out
-
-
-def csr_of_best_in_row_order(
-    rows: npt.ArrayLike,
-    cols: npt.ArrayLike,
-    values: npt.ArrayLike,
-    *,
-    shape: tuple[int, int],
-    chunk: int,
-) -> sp.csr_matrix:
-    """The matrix of :class:`BestPairs` over triplets in row order, added ``chunk`` at a time
-    (the same matrix as ``LikelihoodMatrix.from_triplets`` whatever ``chunk``).
-
-    Examples
-    --------
-    >>> triplets = [0, 0, 1], [1, 1, 0], [-2.0, -1.0, -4.0]
-    >>> m = csr_of_best_in_row_order(*triplets, shape=(2, 2), chunk=1)
-    >>> m.toarray().tolist()
-    [[0.0, -1.0], [-4.0, 0.0]]
-    """
-    if chunk < 1:
-        message = f"chunk must be positive, got {chunk}"
-        raise ValueError(message)
-    r = np.asarray(rows, dtype=np.int64)
-    c = np.asarray(cols, dtype=np.int64)
-    v = np.asarray(values, dtype=np.float64)
-    pairs = BestPairs(shape)
-    for start in range(0, r.size, chunk):
-        stop = start + chunk
-        pairs.add(r[start:stop], c[start:stop], v[start:stop])
-    (matrix,) = pairs.matrices()
-    return matrix

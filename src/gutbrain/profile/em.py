@@ -35,6 +35,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
+from gutbrain.profile.best_pairs import best_per_pair
 from gutbrain.profile.chunks import row_chunks
 
 __all__ = [
@@ -114,9 +115,9 @@ def _csr_of_best(
     memflat).
 
     The same matrix as sorting by ``(row, column, -value)`` and keeping each pair's first
-    entry (of equal values, the first given), with about half the temporaries: one stable
-    sort of the ``(row, column)`` keys, a per-pair maximum, and the result already in CSR
-    order.
+    entry (of equal values, the first given): one stable sort of the ``(row, column)`` keys and
+    a per-pair maximum (:func:`gutbrain.profile.best_pairs.best_per_pair`, which the estimate's
+    chunked builder uses too), the result already in CSR order.
     """
     n_reads, n_taxa = shape
     if rows.min() < 0 or rows.max() >= n_reads or cols.min() < 0 or cols.max() >= n_taxa:
@@ -125,26 +126,7 @@ def _csr_of_best(
     if np.isnan(values).any():
         message = "a log-likelihood is NaN"
         raise ValueError(message)
-    key = rows * n_taxa + cols
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    ordered = values[order]
-    del order
-    first = np.ones(key.size, dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    pair = np.cumsum(first) - 1
-    best = np.maximum.reduceat(ordered, np.flatnonzero(first))
-    # of each pair's entries equal to its maximum, the first (stable order: the first given)
-    chosen = np.flatnonzero(ordered == best[pair])
-    del first, best
-    pair = pair[chosen]
-    keep = np.ones(chosen.size, dtype=bool)
-    keep[1:] = pair[1:] != pair[:-1]
-    chosen = chosen[keep]
-    del pair, keep
-    key = key[chosen]
-    data = ordered[chosen]
-    del ordered, chosen
+    key, (data,) = best_per_pair(rows, cols, (values,), n_taxa)
     indptr = np.zeros(n_reads + 1, dtype=np.int64)
     np.cumsum(np.bincount(key // n_taxa, minlength=n_reads), out=indptr[1:])
     return sp.csr_matrix((data, key % n_taxa, indptr), shape=shape)
