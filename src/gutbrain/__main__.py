@@ -1,14 +1,17 @@
 """``python -m gutbrain`` and the ``gutbrain`` console script: the command line.
 
-:func:`run` loads the command line before handing over to :func:`gutbrain.cli.main`, whose
-signal handlers turn Ctrl-C into exit status 130 with one line. While the command line's modules
-load (about half a second) those handlers are not installed yet: a Ctrl-C then would end Python
-by the signal itself. :func:`run` gives it the same exit status and one line; nothing has started.
+:func:`run` loads the command line before handing over to :func:`gutbrain.cli.main`, which
+installs the signal handlers that turn Ctrl-C into exit status 130 with one line, then loads
+the command's module. While the root of the command line (Typer, Rich) loads, those handlers
+do not exist yet: a Ctrl-C then would end Python by the signal itself. :func:`run` gives it the
+same exit status and one line; nothing has started.
 """
 
 from __future__ import annotations
 
 import sys
+
+from gutbrain._exit import exit_handled_interrupt
 
 
 def run() -> None:
@@ -17,7 +20,7 @@ def run() -> None:
         from gutbrain.cli import main
     except KeyboardInterrupt:
         sys.stderr.write("gutbrain: interrupted (SIGINT) while starting; nothing was written\n")
-        sys.exit(130)
+        exit_handled_interrupt(130)
     main()
 
 

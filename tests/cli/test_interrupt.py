@@ -105,6 +105,62 @@ def test_main_keeps_the_exit_code_of_typer_exit(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
 
 
+_CTRL_C_INSIDE_EXEC = """
+import os, signal
+from gutbrain.cli import app, main
+
+@app.command("load-a-module")
+def _load() -> None:
+    exec("import os, signal; os.kill(os.getpid(), signal.SIGINT); sum(range(10**7))")
+
+main()
+"""
+
+
+def test_ctrl_c_inside_code_built_by_exec_still_exits_130(tmp_path: Path) -> None:
+    # namedtuple and dataclass definitions run code through exec/eval while modules load; a
+    # Ctrl-C landing there made ``python -m gutbrain`` (the portal's command) end by the signal
+    # after its one-line message (CPython's record of an escaped interrupt, see gutbrain._exit)
+    (tmp_path / "cli_with_exec.py").write_text(_CTRL_C_INSIDE_EXEC, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "cli_with_exec", "load-a-module"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG,
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "gutbrain: interrupted (SIGINT); nothing was half-written, rerun the command"
+    ]
+
+
+_CTRL_C_WHILE_EXITING = """
+import atexit, os, signal
+from gutbrain.cli import app, main
+
+@app.command("finish")
+def _finish() -> None:
+    atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))  # arrives while Python exits
+
+main()
+"""
+
+
+def test_ctrl_c_after_the_command_finished_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "cli_exiting.py").write_text(_CTRL_C_WHILE_EXITING, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "cli_exiting", "finish"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 # --- kill at random moments, rerun: same output, no debris ------------------------------------
 
 _VOLATILE = {"created", "stage_seconds", "seconds"}
@@ -212,9 +268,9 @@ _CTRL_C_WHILE_LOADING = """
 import os, signal, sys
 
 class CtrlCWhileLoading:
-    # a Ctrl-C arrives while the command line's modules load (before its handlers exist)
+    # a Ctrl-C arrives while a module of the command line loads
     def find_spec(self, name, path=None, target=None):
-        if name == "gutbrain.cli":
+        if name == os.environ["MODULE"]:
             os.kill(os.getpid(), signal.SIGINT)
         return None
 
@@ -231,11 +287,12 @@ else:
 
 @pytest.mark.parametrize("entry", ["run", "plain import"])
 def test_ctrl_c_while_the_command_line_loads_exits_130(entry: str) -> None:
+    # before gutbrain.cli.main has installed its handlers
     done = subprocess.run(
         [sys.executable, "-c", _CTRL_C_WHILE_LOADING],
         capture_output=True,
         text=True,
-        env={**os.environ, "ENTRY": entry},
+        env={**os.environ, "ENTRY": entry, "MODULE": "gutbrain.cli"},
         timeout=HANG,
     )
     if entry == "run":  # the console script's and ``python -m gutbrain``'s entry point
@@ -245,3 +302,19 @@ def test_ctrl_c_while_the_command_line_loads_exits_130(entry: str) -> None:
         ]
     else:  # what it guards against: Python ends by the signal itself
         assert done.returncode == -signal.SIGINT
+
+
+def test_ctrl_c_while_the_command_module_loads_exits_130() -> None:
+    # `gutbrain run` loads gutbrain.cli.run (~0.3 s) once the command line has started
+    script = _CTRL_C_WHILE_LOADING.replace('"--version"', '"run", "--help"')
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENTRY": "run", "MODULE": "gutbrain.cli.run"},
+        timeout=HANG,
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "gutbrain: interrupted (SIGINT); nothing was half-written, rerun the command"
+    ]

@@ -56,9 +56,12 @@ def _modules_for(argv: list[str]) -> tuple[str, ...]:
 
 
 def main() -> None:
-    """Console-script entry point (see :func:`gutbrain.cli._app.main`)."""
-    _register(_modules_for(sys.argv[1:]))
-    _app.main()
+    """Console-script entry point (see :func:`gutbrain.cli._app.main`).
+
+    The command's module loads under ``main``'s signal handlers: a Ctrl-C while it loads exits
+    130 like one during the command.
+    """
+    _app.main(prepare=lambda: _register(_modules_for(sys.argv[1:])))
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 
 from gutbrain import __version__
+from gutbrain._exit import exit_handled_interrupt
 from gutbrain.errors import EX_SOFTWARE, GutbrainError, InputMissingError
 
 __all__ = ["app", "console", "err_console", "main", "state"]
@@ -149,17 +151,38 @@ def _interrupted() -> None:
         markup=False,
         highlight=False,
     )
-    sys.exit(128 + signum)
+    exit_handled_interrupt(128 + signum)
 
 
-def main() -> None:
+def main(prepare: Callable[[], None] | None = None) -> None:
     """Console-script entry point: run the app, map errors to exit codes and one-line messages.
 
     Exit codes follow docs/errors.md; an interrupt exits 128 + the signal number (130 for
-    SIGINT, 143 for SIGTERM).
+    SIGINT, 143 for SIGTERM). ``prepare`` (loading the command's module) runs under the same
+    signal handlers and error mapping as the command.
     """
     _install_signal_handlers()
     try:
+        _run_app(prepare)
+    finally:
+        _ignore_late_signals()
+
+
+def _ignore_late_signals() -> None:
+    """The command is over (its outputs written or cleaned up): a Ctrl-C now changes nothing.
+
+    Without this, one arriving while Python shuts down would print a traceback from an exit
+    handler, or, once Python has reset its handlers, end the process by the signal instead of
+    the exit status just chosen.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _run_app(prepare: Callable[[], None] | None) -> None:
+    try:
+        if prepare is not None:
+            prepare()
         code = app(standalone_mode=False)
     except GutbrainError as exc:
         if state.debug:
