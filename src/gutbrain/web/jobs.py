@@ -7,8 +7,9 @@ The queue is the ``jobs`` table (:class:`~gutbrain.web.store.Store`). A worker
 2. claims the oldest queued job (a conditional update: never two workers on one job);
 3. runs ``python -m gutbrain run … --out <data>/results/<sample>/out`` as a child process, with
    the operator's crisis contacts, and renews its lease every third of the lease while the child
-   runs, recording the stage the run reached (read from the run's ``stage NAME: S s`` log lines
-   on stderr);
+   runs; the stage the run reached (read from the run's ``stage NAME: S s`` log lines on stderr)
+   reaches the store as soon as the worker sees it (within :data:`WATCH_SECONDS`), so a page
+   or a script reading the job never sees a stage the run left long ago;
 4. reads the run's ``result.json`` into a :class:`~gutbrain.web.store.SampleSummary` and marks
    the job done, or marks it failed with the run's error code and message.
 
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -52,6 +54,9 @@ _RUN_ERROR = re.compile(r"gutbrain: error\[(?P<code>GB-[A-Z0-9-]+)\] (?P<message
 #: Stages of a run from a table that stand for a stage of :data:`STAGES`.
 _STAGE_ALIASES = {"import": "profile"}
 _PR_SET_PDEATHSIG = 1
+#: How often a worker looks at its run: the run's end, a new stage and a stop request are acted
+#: on within this many seconds (the lease is still renewed every third of the lease).
+WATCH_SECONDS = 0.2
 
 
 def stage_progress(finished_stage: str) -> tuple[str, float] | None:
@@ -113,8 +118,8 @@ class _StderrReader(threading.Thread):
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(daemon=True)
         self._stream = stream
-        self.stage: str | None = STAGES[0]
-        self.progress = 0.0
+        #: (stage now running, fraction done), replaced as one value
+        self.reached: tuple[str | None, float] = (STAGES[0], 0.0)
         self.tail: collections.deque[str] = collections.deque(maxlen=40)
 
     def run(self) -> None:
@@ -125,7 +130,7 @@ class _StderrReader(threading.Thread):
             if match is not None:
                 reached = stage_progress(match["stage"])
                 if reached is not None:
-                    self.stage, self.progress = reached
+                    self.reached = reached
 
 
 def _failure_reason(returncode: int, tail: Sequence[str], sample: Sample, out_dir: Path) -> str:
@@ -179,32 +184,56 @@ def run_job(
         assert child.stderr is not None
         reader = _StderrReader(child.stderr)
         reader.start()
-        interval = settings.job_lease_seconds / 3
-        while True:
-            try:
-                child.wait(timeout=interval)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            held = store.heartbeat(
-                job.id, worker_id, dt.datetime.now(dt.UTC), reader.stage, reader.progress
-            )
-            if not held or (stop is not None and stop.is_set()):
-                child.terminate()
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-                reader.join(timeout=5)
-                if held:
-                    store.release_job(job.id, worker_id)
-                    logger.info("job %s given back to the queue (worker stopping)", job.id)
-                else:
-                    logger.warning("job %s: lease lost, run abandoned", job.id)
-                return
+        if not _watch(child, reader, store, job, worker_id, settings, stop):
+            return
         reader.join(timeout=30)
     _record_outcome(store, job, worker_id, sample, out_dir, child.returncode, list(reader.tail))
+
+
+def _watch(
+    child: subprocess.Popen[bytes],
+    reader: _StderrReader,
+    store: Store,
+    job: Job,
+    worker_id: str,
+    settings: PortalSettings,
+    stop: threading.Event | None,
+) -> bool:
+    """Wait for the run, recording each new stage at once and renewing the lease.
+
+    Returns ``True`` when the run ended by itself; ``False`` when it was stopped because the lease
+    was lost or the worker is stopping (then the job was given back or abandoned).
+    """
+    renew_every = settings.job_lease_seconds / 3
+    renewed_at = time.monotonic()
+    reported: tuple[str | None, float] | None = None
+    while True:
+        try:
+            child.wait(timeout=min(WATCH_SECONDS, renew_every))
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        stopping = stop is not None and stop.is_set()
+        reached = reader.reached
+        if not stopping and reached == reported and time.monotonic() - renewed_at < renew_every:
+            continue
+        held = store.heartbeat(job.id, worker_id, dt.datetime.now(dt.UTC), *reached)
+        renewed_at, reported = time.monotonic(), reached
+        if held and not stopping:
+            continue
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        reader.join(timeout=5)
+        if held:
+            store.release_job(job.id, worker_id)
+            logger.info("job %s given back to the queue (worker stopping)", job.id)
+        else:
+            logger.warning("job %s: lease lost, run abandoned", job.id)
+        return False
 
 
 def _record_outcome(

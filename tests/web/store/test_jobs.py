@@ -255,6 +255,43 @@ def test_a_job_killed_twice_is_failed_with_the_reason(sqlite_settings: PortalSet
     store.close()
 
 
+def test_the_stage_reaches_the_store_at_once_and_a_stop_ends_the_run_at_once(
+    tmp_path: Path,
+) -> None:
+    """Neither waits for the next lease renewal (a third of the lease: 200 s here)."""
+    import threading
+
+    settings = PortalSettings(data_dir=tmp_path / "data", job_lease_seconds=600)
+    store = Store.open(settings)
+    people = _people(store)
+    sample = _example_sample(store, settings, people, reads=b"@s\nACGT\n+\nIIII\n")
+    stop = threading.Event()
+    stand_in = (sys.executable, str(HERE / "slow_gutbrain.py"))  # logs "stage inputs", hangs
+    worker = threading.Thread(
+        target=run_worker,
+        args=(settings,),
+        kwargs={"stop": stop, "poll_seconds": 0.1, "gutbrain_command": stand_in},
+    )
+    worker.start()
+    try:
+        _wait_for(
+            lambda: (
+                (job := store.job(sample.job.id)) is not None
+                and (job.stage, job.progress) == ("reference", 1 / len(STAGES))
+            ),
+            "the stage the run reached",
+            timeout=30,
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    job = store.job(sample.job.id)
+    assert job is not None
+    assert (job.state, job.attempt) == (JobState.QUEUED, 1)
+    store.close()
+
+
 def test_a_stopping_worker_gives_its_job_back_unchanged(sqlite_settings: PortalSettings) -> None:
     import threading
 
