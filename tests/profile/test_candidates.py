@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -254,4 +255,30 @@ def test_second_pass_indexes_its_subset_once(
     # the rescue ran (a hard read had no hit) and loaded the subset index the main pass wrote
     assert builds == [ont.second_pass]
     assert loads == [ont.second_pass.rescue_settings()]
+    assert after.assignment == before.assignment
+
+
+def test_no_hit_table_is_in_memory_while_an_em_runs(
+    tiny_bundle: ReferenceBundle,
+    make_reads: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 11: the estimate's matrices hold what the EM needs; the first pass's hits are parked
+    # on disk for the second pass (gutbrain.profile.hit_spool) and the second's let go
+    reads = _hard_reads(make_reads)
+    ont = PROFILE_PRESETS[ReadType.ont]
+    before = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    live_hits: list[int] = []
+    real = fit.estimate_abundances
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        gc.collect()
+        live_hits.append(
+            sum(len(o) for o in gc.get_objects() if isinstance(o, HitTable) and len(o))
+        )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit, "estimate_abundances", counting)
+    after = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    assert live_hits == [0, 0]  # the first estimate and, after the second pass, the second
     assert after.assignment == before.assignment

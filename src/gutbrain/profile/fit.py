@@ -22,8 +22,8 @@ import contextlib
 import itertools
 import logging
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from gutbrain.profile.contest import (
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
 from gutbrain.profile.entries import estimate_entries
+from gutbrain.profile.hit_spool import HitSpool
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
 from gutbrain.profile.memory import release_freed_memory
@@ -170,9 +171,15 @@ def fit_abundances(
     """
     weights = collected.weights
 
-    def estimate(hits: HitTable | list[HitTable], screened: npt.NDArray[np.bool_]) -> _Em:
+    def estimate(
+        parts: list[HitTable],
+        screened: npt.NDArray[np.bool_],
+        let_go: Callable[[], None] | None = None,
+    ) -> _Em:
+        # the hits come in a list that _concat_once empties: no frame but _estimate_em's holds
+        # them, so they can leave memory before its EM (issue 11, mem2)
         return _estimate_em(
-            hits if isinstance(hits, HitTable) else _concat_once(hits),  # issue 11 (mem2)
+            _concat_once(parts),
             weights,
             aligners.taxa,
             settings,
@@ -180,6 +187,7 @@ def fit_abundances(
             aligners.contest is not None and settings.contest is not None,
             screened,
             groups=bool(aligners.groups),
+            let_go=let_go,
         )
 
     def settle(em: _Em) -> Fit:
@@ -187,23 +195,40 @@ def fit_abundances(
 
     # issue 11 (memstream): the first estimate is settled (species groups, ad-hoc groups, rank
     # fallback) only when it is the result; a second pass needs only its EM
-    first = estimate(collected.hits, collected.screened)
     second = settings.second_pass
+    # issue 11: once the estimate has its matrices the first-pass hits leave memory before its
+    # EM runs; a second pass parks them on disk (hit_spool) and reads them back after the EM
+    parked: list[HitSpool] = []
+
+    def park_hits() -> None:
+        parked.append(HitSpool(collected.hits))
+        collected.release_hits()
+
+    first = estimate(
+        [collected.hits],
+        collected.screened,
+        collected.release_hits if second is None else park_hits,
+    )
     if second is None:
-        collected.release_hits()  # issue 11 (mem2): the fit keeps what it needs
         return settle(first)
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
         _close_spool(collected)
-        collected.release_hits()
+        parked.clear()
         return settle(first)
     # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
     # pass aligns (only the hits of the reads it does not re-align are kept)
-    chosen = second_pass_references(aligners.taxa, first.estimate.abundance, collected.hits, redo)
+    spool = parked.pop()
+    realigned = redo[spool.column("read")]  # per hit
+    # the re-aligned reads' own hits (a few) choose references; the others' hits are kept
+    chosen = second_pass_references(
+        aligners.taxa, first.estimate.abundance, spool.load(rows=realigned), redo
+    )
     screened = first.screened & ~redo  # pruned screened reads are now aligned
     del first
-    kept = collected.hits.take(~redo[collected.hits.read])
-    collected.release_hits()
+    kept = spool.load(rows=~realigned)
+    spool.close()
+    del realigned
     release_freed_memory()
     new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
     _close_spool(collected)  # the second pass was its only reader
@@ -221,10 +246,18 @@ def fit_abundances(
 
 
 def _concat_once(parts: list[HitTable]) -> HitTable:
-    """``parts`` concatenated, the list emptied (issue 11, mem2: no other reference is left)."""
-    table = HitTable.concat(parts)
+    """``parts`` concatenated (one part as it is), the list emptied (issue 11, mem2: no other
+    reference is left).
+
+    Column by column, each part's column let go once copied: memory holds one column twice at
+    most, not the whole table (the second estimate's kept first-pass hits are most of it).
+    """
+    if len(parts) == 1:
+        return parts.pop()
+    columns = [{f.name: getattr(part, f.name) for f in fields(HitTable)} for part in parts]
     parts.clear()
-    return table
+    joined = {f.name: np.concatenate([c.pop(f.name) for c in columns]) for f in fields(HitTable)}
+    return HitTable(**joined)
 
 
 def _close_spool(collected: Collected) -> None:
@@ -298,6 +331,7 @@ def _estimate_em(
     screened: npt.NDArray[np.bool_],
     *,
     groups: bool,
+    let_go: Callable[[], None] | None = None,
 ) -> _Em:
     """Classify distinct reads, score alignments and run the EM (:func:`_settle` does the
     rest).
@@ -306,7 +340,8 @@ def _estimate_em(
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
     ``contest``: the contest matrix is wanted; ``groups``: the species-group rule's identities
-    are wanted (:mod:`gutbrain.profile.entries`; the hits can be let go afterwards).
+    are wanted (:mod:`gutbrain.profile.entries`). ``let_go`` is called once the matrices are
+    built and before the EM runs: the caller lets go of its hold on ``hits`` there.
     """
     n_unique = int(weights.size)
     status = _classify_unique(hits, n_unique, taxa, settings)
@@ -330,6 +365,8 @@ def _estimate_em(
         groups=groups,
     )
     del hits
+    if let_go is not None:
+        let_go()
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
     contest_matrix, identity, alignments = entries.contest, entries.identity, entries.alignments
     del entries
