@@ -63,7 +63,7 @@ class HitSpool:
     def __len__(self) -> int:
         return self._length
 
-    def column(self, name: str) -> npt.NDArray[Any]:
+    def column(self, name: str) -> npt.NDArray[np.generic]:
         """One column of every row."""
         if self._file is None:
             message = "the hit spool is closed"
@@ -78,7 +78,7 @@ class HitSpool:
 
     def load(self, rows: npt.NDArray[np.bool_] | None = None) -> HitTable:
         """The table, or its ``rows`` (a mask over the hits), back in memory."""
-        columns = {}
+        columns: dict[str, Any] = {}  # the int32 columns and the bool primary flag
         for name in self._columns:
             column = self.column(name)
             columns[name] = column if rows is None else column[rows]
