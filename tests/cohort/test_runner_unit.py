@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections import namedtuple
 from pathlib import Path
@@ -97,3 +98,33 @@ def test_a_worker_count_below_one_is_an_option_error(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="workers must be at least 1") as info:
         run_cohort(sheet, cast("CohortStore", None), workers=0)  # refused before any use
     assert info.value.code == ErrorCode.OPTION
+
+
+@pytest.mark.parametrize("ending", ["normal", "error", "interrupt"])
+def test_dask_stays_quiet_after_an_interrupted_run_only(
+    ending: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Dask's loop outlives the cluster and may log a queued clean-up's traceback after an
+    # interrupt (distributed.utils.sync's unbound `future`), through tornado.application, which
+    # Dask's logging configuration gives a level of its own; nothing else keeps Dask quiet
+    import logging
+
+    import distributed  # noqa: F401  (its logging configuration: tornado.application at ERROR)
+
+    from gutbrain.cohort import runner
+
+    names = ("distributed", "distributed.client", "tornado", "tornado.application", "asyncio")
+    dask_loggers = [logging.getLogger(n) for n in names]
+    saved = [lg.level for lg in dask_loggers]
+    try:
+        raised = {"normal": None, "error": ValueError, "interrupt": KeyboardInterrupt}[ending]
+        with contextlib.suppress(ValueError, KeyboardInterrupt), runner._quiet_dask():
+            if raised is not None:
+                raise raised
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            logging.getLogger("tornado.application").error("Exception in callback")
+        assert bool(caplog.records) is (ending != "interrupt")
+    finally:
+        for lg, level in zip(dask_loggers, saved, strict=True):
+            lg.setLevel(level)

@@ -387,16 +387,49 @@ def run_cohort(
 
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
-    """Keep Dask's INFO chatter (and its shutdown tracebacks) out of the coordinator's log."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    """Keep Dask's INFO chatter (and its shutdown tracebacks) out of the coordinator's log.
+
+    After an interrupt the loggers stay quiet: Dask's event loop outlives the closed cluster and
+    still runs what the interrupt queued. A Ctrl-C or SIGTERM that lands while a call waits in
+    ``distributed.utils.sync`` before the loop started it queues a clean-up that fails on an
+    unbound ``future`` (distributed 2026.8.0), and Tornado logged its traceback under the
+    command's one-line message.
+    """
+    loggers = _dask_loggers()
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
+    interrupted = False
     try:
         yield
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+        if not interrupted:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+def _dask_loggers() -> list[logging.Logger]:
+    """Dask's, Tornado's and asyncio's loggers, with every child that has a level of its own.
+
+    Dask's logging configuration gives ``tornado.application`` (where Tornado logs a failed
+    callback's traceback) and ``distributed.client`` levels of their own, so quieting only the
+    parents left them speaking.
+    """
+    children = [
+        logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+        and name.split(".")[0] in _DASK_LOGGERS
+        and "." in name
+        and logger.level != logging.NOTSET
+    ]
+    return [*(logging.getLogger(name) for name in _DASK_LOGGERS), *children]
 
 
 def _shutdown(client: Any, cluster: Any) -> None:
