@@ -105,6 +105,22 @@ def test_main_keeps_the_exit_code_of_typer_exit(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
 
 
+def _run_as_module(folder: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` as ``python -m``, the way the portal and these tests start gutbrain.
+
+    CPython ends a ``-m`` process differently from a ``-c`` one after an escaped interrupt.
+    """
+    (folder / "cli_under_test.py").write_text(source, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "cli_under_test", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=HANG,
+    )
+
+
 _CTRL_C_INSIDE_EXEC = """
 import os, signal
 from gutbrain.cli import app, main
@@ -121,15 +137,7 @@ def test_ctrl_c_inside_code_built_by_exec_still_exits_130(tmp_path: Path) -> Non
     # namedtuple and dataclass definitions run code through exec/eval while modules load; a
     # Ctrl-C landing there made ``python -m gutbrain`` (the portal's command) end by the signal
     # after its one-line message (CPython's record of an escaped interrupt, see gutbrain._exit)
-    (tmp_path / "cli_with_exec.py").write_text(_CTRL_C_INSIDE_EXEC, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "cli_with_exec", "load-a-module"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=HANG,
-    )
+    done = _run_as_module(tmp_path, _CTRL_C_INSIDE_EXEC, "load-a-module")
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines() == [
         "gutbrain: interrupted (SIGINT); nothing was half-written, rerun the command"
@@ -149,15 +157,7 @@ main()
 
 
 def test_ctrl_c_after_the_command_finished_changes_nothing(tmp_path: Path) -> None:
-    (tmp_path / "cli_exiting.py").write_text(_CTRL_C_WHILE_EXITING, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "cli_exiting", "finish"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=HANG,
-    )
+    done = _run_as_module(tmp_path, _CTRL_C_WHILE_EXITING, "finish")
     assert (done.returncode, done.stderr) == (0, "")
 
 

@@ -26,7 +26,12 @@ from gutbrain.profile.align import (
     shares_index,
 )
 from gutbrain.profile.candidates import second_pass_references
-from gutbrain.profile.pipeline import PROFILE_PRESETS, index_passes, profile_sample
+from gutbrain.profile.pipeline import (
+    PROFILE_PRESETS,
+    ProfileResult,
+    index_passes,
+    profile_sample,
+)
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from tests.profile.profile_helpers import REF_FASTA, mutate, reference_sequences
@@ -136,6 +141,13 @@ def _hard_reads(make_reads: Callable[..., Path]) -> Path:
     )
 
 
+def _ont_profile(bundle: ReferenceBundle, reads: Path) -> ProfileResult:
+    """The ``ont`` preset's profile of ``reads`` (no intervals)."""
+    return profile_sample(
+        [reads], bundle=bundle, settings=PROFILE_PRESETS[ReadType.ont], confidence_intervals=False
+    )
+
+
 def test_second_pass_on_the_subset_matches_the_whole_reference(
     tiny_bundle: ReferenceBundle,
     make_reads: Callable[..., Path],
@@ -159,7 +171,7 @@ def test_second_pass_on_the_subset_matches_the_whole_reference(
     # the stages that open indexes: the first pass's aligners and the second pass's fit
     monkeypatch.setattr(aligners, "ensure_index", recording)
     monkeypatch.setattr(fit, "ensure_index", recording)
-    subset = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    subset = _ont_profile(tiny_bundle, reads)
     # only the first-pass index was asked for: the second pass indexed 3 of 6 references
     first = ont.alignment
     assert built == [{"preset": first.preset, "k": first.k, "w": first.w}]
@@ -247,10 +259,10 @@ def test_second_pass_indexes_its_subset_once(
         loads.append(kwargs["settings"])
         return open_aligner(*args, **kwargs)
 
-    before = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    before = _ont_profile(tiny_bundle, reads)
     monkeypatch.setattr(fit, "open_subset_aligner", build)
     monkeypatch.setattr(fit, "open_aligner", load)
-    after = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    after = _ont_profile(tiny_bundle, reads)
     assert ont.second_pass is not None
     # the rescue ran (a hard read had no hit) and loaded the subset index the main pass wrote
     assert builds == [ont.second_pass]
@@ -266,8 +278,7 @@ def test_no_hit_table_is_in_memory_while_an_em_runs(
     # issue 11: the estimate's matrices hold what the EM needs; the first pass's hits are parked
     # on disk for the second pass (gutbrain.profile.hit_spool) and the second's let go
     reads = _hard_reads(make_reads)
-    ont = PROFILE_PRESETS[ReadType.ont]
-    before = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    before = _ont_profile(tiny_bundle, reads)
     live_hits: list[int] = []
     real = fit.estimate_abundances
 
@@ -279,6 +290,6 @@ def test_no_hit_table_is_in_memory_while_an_em_runs(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fit, "estimate_abundances", counting)
-    after = profile_sample([reads], bundle=tiny_bundle, settings=ont, confidence_intervals=False)
+    after = _ont_profile(tiny_bundle, reads)
     assert live_hits == [0, 0]  # the first estimate and, after the second pass, the second
     assert after.assignment == before.assignment
