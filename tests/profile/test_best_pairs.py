@@ -329,7 +329,7 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
     settings = PROFILE_PRESETS[ReadType.ont]
     groups = [("Bacteroides group", fragilis, members)]
     em = _estimate_em(
-        hits,
+        lambda: [hits],  # one window holding every read's hits
         np.ones(3),
         index,
         settings,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage, ReadType
-from gutbrain.profile import aligners, fit
+from gutbrain.profile import aligners, fit, hit_spool
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
     AlignmentSettings,
@@ -293,3 +293,23 @@ def test_no_hit_table_is_in_memory_while_an_em_runs(
     after = _ont_profile(tiny_bundle, reads)
     assert live_hits == [0, 0]  # the first estimate and, after the second pass, the second
     assert after.assignment == before.assignment
+
+
+def test_the_profile_is_the_same_whatever_the_window_of_reads(
+    tiny_bundle: ReferenceBundle,
+    make_reads: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 11: the estimates read the hits a window of distinct reads at a time
+    # (gutbrain.profile.hit_spool); windows of one and of three reads cut the reads, the
+    # second pass's joined hits and the matrices' row chunks everywhere
+    reads = _hard_reads(make_reads)
+    whole = _ont_profile(tiny_bundle, reads)
+    assert whole.assignment["reads_aligned"] > 0
+    for window in (1, 3):
+        monkeypatch.setattr(hit_spool, "WINDOW_READS", window)
+        cut = _ont_profile(tiny_bundle, reads)
+        assert cut.profile == whole.profile
+        assert cut.assignment == whole.assignment
+        assert cut.em == whole.em
+        assert cut.read_assignments == whole.read_assignments

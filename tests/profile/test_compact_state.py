@@ -53,7 +53,7 @@ def test_first_pass_hits_are_released_by_the_fit(
 
     def spy(collected: Collected, *args: Any, **kwargs: Any) -> Any:
         seen.append(collected)
-        assert not collected.hit_store.released
+        assert not collected.hit_spool.closed
         return fit(collected, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "fit_abundances", spy)
@@ -62,6 +62,6 @@ def test_first_pass_hits_are_released_by_the_fit(
     result = pipeline.profile_sample([reads], bundle=tiny_bundle, sample_id="s")
     assert result.assignment["unassigned_no_alignment"] == 3
     (collected,) = seen
-    assert collected.hit_store.released
-    with pytest.raises(RuntimeError, match="released"):
+    assert collected.hit_spool.closed
+    with pytest.raises(RuntimeError, match="closed"):
         _ = collected.hits

@@ -29,11 +29,12 @@ from gutbrain.io.reads import ReadStats, iter_sample_reads
 from gutbrain.model import ReadQC
 from gutbrain.profile.align import HitTable, align_batches
 from gutbrain.profile.aligners import Aligners
+from gutbrain.profile.hit_spool import HitSpool
 from gutbrain.profile.kmer_rows import RowScorer, kmer_row_hits
 from gutbrain.profile.kmer_screen import KmerIndex
 from gutbrain.profile.member_align import MemberAligner
 from gutbrain.profile.pairs import MergeSettings, MergeStats, is_read_pair, merge_read_pairs
-from gutbrain.profile.readstate import ReadLog, Releasable, SequenceSpool
+from gutbrain.profile.readstate import ReadLog, SequenceSpool
 from gutbrain.profile.settings import ProfileSettings
 
 __all__ = ["Collected", "collect_reads"]
@@ -50,16 +51,16 @@ class Collected:
 
     ``log`` holds each distinct read's multiplicity and, only when read names were asked for,
     each input read's name and outcome (:class:`~gutbrain.profile.readstate.ReadLog`: nothing
-    per input read otherwise). ``hits`` (held by ``hit_store`` so that the fit stage can let
-    them go, :meth:`release_hits`) are the alignments of the ``n_unique`` distinct reads
-    (stand-ins for screened ones, ``screened`` per distinct read); ``sequences`` keeps them on
-    disk for a second pass (``None`` without one). ``pairs`` counts the mate merging of two
-    mate files (``None`` otherwise).
+    per input read otherwise). ``hit_spool`` holds the alignments of the ``n_unique`` distinct
+    reads on disk (stand-ins for screened ones, ``screened`` per distinct read; issue 11: read
+    back a window of reads at a time, :mod:`gutbrain.profile.hit_spool`); ``sequences`` keeps
+    the reads on disk for a second pass (``None`` without one). ``pairs`` counts the mate
+    merging of two mate files (``None`` otherwise).
     """
 
     log: ReadLog
     n_unique: int
-    hit_store: Releasable[HitTable]  # issue 11 (mem2): released before the second estimate
+    hit_spool: HitSpool  # issue 11: closed by the fit stage, the hits' last reader
     qc: ReadQC
     sequences: SequenceSpool | None  # distinct sequences on disk (only with a second pass)
     screened: npt.NDArray[np.bool_]  # per distinct read: assigned by the k-mer screen
@@ -71,12 +72,9 @@ class Collected:
 
     @property
     def hits(self) -> HitTable:
-        """The distinct reads' first-pass hits (``RuntimeError`` after :meth:`release_hits`)."""
-        return self.hit_store.get()
-
-    def release_hits(self) -> None:
-        """Let the first-pass hits go (their last reader is the fit stage; issue 11)."""
-        self.hit_store.release()
+        """The distinct reads' first-pass hits in one table, ordered by read (tests and small
+        samples; ``RuntimeError`` once the spool is closed)."""
+        return self.hit_spool.load()
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:
@@ -161,7 +159,9 @@ def _collect(
     seen = KeyIndex(words=2)
     # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
-    decided: list[HitTable] = []
+    # issue 11: every hit goes to disk as it comes (mappy's tables, stand-ins, member hits)
+    spool = HitSpool()
+    decided: list[npt.NDArray[np.int64]] = []  # distinct reads placed by the screen
     rows: list[npt.NDArray[np.int64]] = []  # distinct reads placed by k-mer rows
     scorer = _row_scorer(aligner, screen, ref_unit)
     # issue 11 (members): group near-ties aligned to the group's members only
@@ -170,7 +170,7 @@ def _collect(
         if screen is not None and screen[0].settings.member_alignment and ref_unit is not None
         else None
     )
-    member_tables: list[HitTable] = []
+    members_aligned: list[npt.NDArray[np.int64]] = []
     sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
@@ -192,7 +192,8 @@ def _collect(
                     group_identity_margin=settings.group_identity_margin,
                 )
                 if placed.row.any():
-                    decided.append(kmer_row_hits(placed, ids, batch, index.unit_reference))
+                    spool.append(kmer_row_hits(placed, ids, batch, index.unit_reference))
+                    decided.append(ids[placed.row])
                     rows.append(ids[placed.row])
                     chosen = chosen | placed.row
             if result.decided.any():
@@ -200,7 +201,7 @@ def _collect(
                 hard = result.decided
                 which = np.concatenate([np.nonzero(hard)[0], result.tied_read])
                 units = np.concatenate([result.unit[hard], result.tied_unit])
-                decided.append(
+                spool.append(
                     _screened_hits(
                         ids[which],
                         index.unit_reference[units],
@@ -208,9 +209,11 @@ def _collect(
                         primary=np.arange(which.size) < int(hard.sum()),
                     )
                 )
+                decided.append(ids[which])
             if to_members is not None and result.members.any():  # issue 11 (members)
                 done = to_members.align(batch, result)
-                member_tables.append(replace(done.hits, read=ids[done.hits.read]))
+                spool.append(replace(done.hits, read=ids[done.hits.read]))
+                members_aligned.append(ids[np.unique(done.hits.read)])
                 chosen = chosen | done.aligned
             if chosen.any():
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
@@ -251,24 +254,20 @@ def _collect(
         if progress is not None:
             progress(float(stats.bytes_read), total_bytes)
 
-    # each table renumbered to distinct reads as it arrives (one copy of the hits, not three)
-    tables = [
-        replace(t, read=pending.popleft()[t.read])
-        for t in align_batches(
-            aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue
-        )
-    ]
+    # each table renumbered to distinct reads and written to the spool as it arrives
+    for table in align_batches(
+        aligner, batches(), processes=processes, on_batch=on_batch, rescue=rescue
+    ):
+        spool.append(replace(table, read=pending.popleft()[table.read]))
     if pending:
         message = f"{len(pending)} alignment batches did not come back"
         raise RuntimeError(message)
-    hits = HitTable.concat(tables + member_tables + decided)
-    del tables
     members = np.zeros(len(seen), dtype=bool)
-    for table in member_tables:
-        members[table.read] = True
+    for aligned_ids in members_aligned:
+        members[aligned_ids] = True
     screened = np.zeros(len(seen), dtype=bool)
-    for table in decided:
-        screened[table.read] = True
+    for placed_ids in decided:
+        screened[placed_ids] = True
     kmer_rows = np.zeros(len(seen), dtype=bool)
     for placed in rows:
         kmer_rows[placed] = True
@@ -277,7 +276,7 @@ def _collect(
     return Collected(
         log=log,
         n_unique=len(seen),
-        hit_store=Releasable(hits),
+        hit_spool=spool,
         qc=qc_filter.summary(),
         sequences=sequences,
         screened=screened,

@@ -20,7 +20,7 @@ chunk (the likelihoods scale by the read's longest alignment), and each pair kee
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -57,7 +57,7 @@ class EstimateEntries:
 
 
 def estimate_entries(
-    hits: HitTable,
+    hits: HitTable | Iterable[HitTable],
     *,
     eligible: BoolArray,
     ref_unit: IntArray,
@@ -69,6 +69,9 @@ def estimate_entries(
     """The entries of the hits (read = distinct read index) of the ``eligible`` distinct reads
     (one flag per distinct read; EM row ``i`` is the ``i``-th eligible read, each has a hit).
     The other reads' hits are passed over (no copy of the table is made).
+
+    ``hits`` is one table or windows of it (:meth:`gutbrain.profile.hit_spool.HitSpool.windows`,
+    issue 11): tables in increasing read order, each holding every hit of its reads.
 
     Examples
     --------
@@ -86,16 +89,20 @@ def estimate_entries(
     """
     n_rows = int(np.count_nonzero(eligible))
     pairs = BestPairs((n_rows, n_units), n_values=1 + int(contest) + int(groups))
-    chunks = _RowChunks(hits, eligible)
-    for start, stop, local in chunks:
-        values = [alignment_log_likelihood(local, model, n_reads=stop - start)]
-        if contest:
-            values.append(contest_log_likelihood(local, model, n_reads=stop - start))
-        if groups:
-            values.append(local.identity)
-        pairs.add(local.read + start, ref_unit[local.ref], *values, rows_complete=True)
-    size = chunks.size
-    del chunks
+    row_of_unique = np.full(eligible.size, -1, dtype=np.int64)
+    row_of_unique[eligible] = np.arange(n_rows, dtype=np.int64)
+    size = 0
+    for table in [hits] if isinstance(hits, HitTable) else hits:
+        chunks = _RowChunks(table, eligible, row_of_unique)
+        for start, stop, local in chunks:
+            values = [alignment_log_likelihood(local, model, n_reads=stop - start)]
+            if contest:
+                values.append(contest_log_likelihood(local, model, n_reads=stop - start))
+            if groups:
+                values.append(local.identity)
+            pairs.add(local.read + start, ref_unit[local.ref], *values, rows_complete=True)
+        size += chunks.size
+        del chunks, table
     matrices = iter(pairs.matrices())
     log_likelihood = next(matrices)
     return EstimateEntries(
@@ -107,38 +114,41 @@ def estimate_entries(
 
 
 class _RowChunks:
-    """The eligible hits in EM row order, in chunks of whole rows: per chunk ``(start, stop,
-    hits)``, rows ``start:stop`` and the chunk's hits with ``read`` = row - ``start`` (a read's
-    hits in their given order)."""
+    """The eligible hits of a table in EM row order, in chunks of whole rows: per chunk
+    ``(start, stop, hits)``, rows ``start:stop`` and the chunk's hits with ``read`` = row -
+    ``start`` (a read's hits in their given order). ``row_of_unique``: each distinct read's EM
+    row (-1 when not eligible)."""
 
-    def __init__(self, hits: HitTable, eligible: BoolArray) -> None:
-        n_unique = int(eligible.size)
-        rows = np.flatnonzero(eligible)
-        self._row_of_unique = np.full(n_unique, -1, dtype=np.int64)
-        self._row_of_unique[rows] = np.arange(rows.size, dtype=np.int64)
-        self._indptr = np.zeros(rows.size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(hits.read, minlength=n_unique)[rows], out=self._indptr[1:])
+    def __init__(self, hits: HitTable, eligible: BoolArray, row_of_unique: IntArray) -> None:
         read = hits.read
         keep = eligible[read]
         # positions of the eligible hits ordered by row (None: all of them, already in order)
         order: IntArray | None = None
         if not keep.all():
             order = np.flatnonzero(keep)
-            del keep
             if order.size and bool(np.any(read[order[1:]] < read[order[:-1]])):
                 order = order[np.argsort(read[order], kind="stable")]
         elif read.size and bool(np.any(read[1:] < read[:-1])):
             order = np.argsort(read, kind="stable")
+        rows = row_of_unique[read[order] if order is not None else read]
+        del keep
+        self._first = int(rows[0]) if rows.size else 0
+        # per row from the table's first: where its hits start (rows without hits stay empty)
+        counts = np.bincount(rows - self._first) if rows.size else np.zeros(0, dtype=np.int64)
+        self._indptr = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._indptr[1:])
+        self._rows = rows
         self._order = order
         self._hits = hits
-        self.size = int(self._indptr[-1])
+        self.size = int(rows.size)
 
     def __iter__(self) -> Iterator[tuple[int, int, HitTable]]:
-        for start, stop in row_chunks(self._indptr):
-            lo, hi = int(self._indptr[start]), int(self._indptr[stop])
+        for lo_row, hi_row in row_chunks(self._indptr):
+            lo, hi = int(self._indptr[lo_row]), int(self._indptr[hi_row])
             part = self._hits.take(
                 self._order[lo:hi] if self._order is not None else np.arange(lo, hi)
             )
-            local = replace(part, read=self._row_of_unique[part.read] - start)
+            start = self._first + lo_row
+            local = replace(part, read=self._rows[lo:hi] - start)
             del part
-            yield start, stop, local
+            yield start, self._first + hi_row, local

@@ -22,8 +22,8 @@ import contextlib
 import itertools
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,9 @@ from gutbrain.profile.contest import (
 )
 from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
 from gutbrain.profile.entries import estimate_entries
-from gutbrain.profile.hit_spool import HitSpool
+from gutbrain.profile.hit_spool import HitSpool, joined_windows
 from gutbrain.profile.index import ensure_index
-from gutbrain.profile.likelihood import ErrorModel, estimate_error_model
+from gutbrain.profile.likelihood import ErrorModel, error_counts, error_model_of_counts
 from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import (
@@ -170,16 +170,15 @@ def fit_abundances(
         The second pass's index is unusable.
     """
     weights = collected.weights
+    first_hits = collected.hit_spool
 
     def estimate(
-        parts: list[HitTable],
+        windows: Callable[[], Iterable[HitTable]],
         screened: npt.NDArray[np.bool_],
         let_go: Callable[[], None] | None = None,
     ) -> _Em:
-        # the hits come in a list that _concat_once empties: no frame but _estimate_em's holds
-        # them, so they can leave memory before its EM (issue 11, mem2)
         return _estimate_em(
-            _concat_once(parts),
+            windows,
             weights,
             aligners.taxa,
             settings,
@@ -194,70 +193,44 @@ def fit_abundances(
         return _settle(em, aligners.taxa, settings, aligners.groups, aligners.contest)
 
     # issue 11 (memstream): the first estimate is settled (species groups, ad-hoc groups, rank
-    # fallback) only when it is the result; a second pass needs only its EM
+    # fallback) only when it is the result; a second pass needs only its EM.
+    # issue 11: the hits stay on disk (hit_spool) and are read a window of reads at a time;
+    # without a second pass the file is freed once the estimate has its matrices
     second = settings.second_pass
-    # issue 11: once the estimate has its matrices the first-pass hits leave memory before its
-    # EM runs; a second pass parks them on disk (hit_spool) and reads them back after the EM
-    parked: list[HitSpool] = []
-
-    def park_hits() -> None:
-        parked.append(HitSpool(collected.hits))
-        collected.release_hits()
-
-    first = estimate(
-        [collected.hits],
-        collected.screened,
-        collected.release_hits if second is None else park_hits,
-    )
+    first = estimate(first_hits.windows, collected.screened, None if second else first_hits.close)
     if second is None:
         return settle(first)
     redo = np.isin(first.status, list(_REALIGN))
     if not redo.any():
+        first_hits.close()
         _close_spool(collected)
-        parked.clear()
         return settle(first)
-    # issue 11 (mem2): the first estimate and the first-pass hits are let go before the second
-    # pass aligns (only the hits of the reads it does not re-align are kept)
-    spool = parked.pop()
-    realigned = redo[spool.column("read")]  # per hit
-    # the re-aligned reads' own hits (a few) choose references; the others' hits are kept
-    chosen = second_pass_references(
-        aligners.taxa, first.estimate.abundance, spool.load(rows=realigned), redo
-    )
+    # the re-aligned reads' own hits (a few) choose the second pass's references
+    own = HitTable.concat([w.take(redo[w.read]) for w in first_hits.windows()])
+    chosen = second_pass_references(aligners.taxa, first.estimate.abundance, own, redo)
     screened = first.screened & ~redo  # pruned screened reads are now aligned
-    del first
-    kept = spool.load(rows=~realigned)
-    spool.close()
-    del realigned
+    # issue 11 (mem2): the first estimate is let go before the second pass aligns
+    del first, own
     release_freed_memory()
-    new = _realign(collected, chosen, redo, bundle, settings, second, aligners.aligner)
+    new_hits = HitSpool(window=first_hits.window)
+    new_hits.append(_realign(collected, chosen, redo, bundle, settings, second, aligners.aligner))
     _close_spool(collected)  # the second pass was its only reader
-    # the concatenated hits are held by the estimate alone, which lets them go once it has
-    # taken its entries (issue 11, memstream)
-    parts = [kept, new]
-    del kept, new
-    result = settle(estimate(parts, screened))
+
+    def second_windows() -> Iterator[HitTable]:
+        # the other reads' first-pass hits and the re-aligned reads' new ones
+        return joined_windows((first_hits, redo), (new_hits, None))
+
+    def let_go() -> None:
+        first_hits.close()
+        new_hits.close()
+
+    result = settle(estimate(second_windows, screened, let_go))
     logger.debug(
         "second pass: %d distinct reads re-aligned, %d now assigned",
         int(redo.sum()),
         int(np.isin(result.status[redo], [_CODE[ASSIGNED_SPECIES], _CODE[GENUS_FALLBACK]]).sum()),
     )
     return result
-
-
-def _concat_once(parts: list[HitTable]) -> HitTable:
-    """``parts`` concatenated (one part as it is), the list emptied (issue 11, mem2: no other
-    reference is left).
-
-    Column by column, each part's column let go once copied: memory holds one column twice at
-    most, not the whole table (the second estimate's kept first-pass hits are most of it).
-    """
-    if len(parts) == 1:
-        return parts.pop()
-    columns = [{f.name: getattr(part, f.name) for f in fields(HitTable)} for part in parts]
-    parts.clear()
-    joined = {f.name: np.concatenate([c.pop(f.name) for c in columns]) for f in fields(HitTable)}
-    return HitTable(**joined)
 
 
 def _close_spool(collected: Collected) -> None:
@@ -269,27 +242,41 @@ def _classify_unique(
     hits: HitTable, n_unique: int, index: TaxonIndex, settings: ProfileSettings
 ) -> npt.NDArray[np.int8]:
     """Per distinct read: -1 when eligible for the EM, else an unassigned status's code."""
-    status = np.full(n_unique, _UNDECIDED, dtype=np.int8)
-    has_hit = np.zeros(n_unique, dtype=bool)
-    has_hit[hits.read] = True
-    status[~has_hit] = _CODE[NO_ALIGNMENT]
-    best_identity = np.zeros(n_unique)
-    np.maximum.at(best_identity, hits.read, hits.identity)
-    best_coverage = np.zeros(n_unique)
-    np.maximum.at(best_coverage, hits.read, hits.query_coverage)
-    status[has_hit & (best_identity < settings.min_identity)] = _CODE[LOW_IDENTITY]
-    partial = has_hit & (best_identity >= settings.min_identity)
-    partial &= best_coverage < settings.min_query_coverage
-    status[partial] = _CODE[PARTIAL]
+    status = np.full(n_unique, _CODE[NO_ALIGNMENT], dtype=np.int8)
+    _classify_window(hits, status, index, settings)
+    return status
+
+
+def _classify_window(
+    hits: HitTable,
+    status: npt.NDArray[np.int8],
+    index: TaxonIndex,
+    settings: ProfileSettings,
+) -> None:
+    """Set ``status`` (per distinct read) of the reads in ``hits``, which holds all their hits:
+    -1 when eligible for the EM, else an unassigned status's code."""
+    reads, local = np.unique(hits.read, return_inverse=True)
+    local = local.reshape(-1)
+    code = np.full(reads.size, _UNDECIDED, dtype=np.int8)
+    best_identity = np.zeros(reads.size)
+    np.maximum.at(best_identity, local, hits.identity)
+    best_coverage = np.zeros(reads.size)
+    np.maximum.at(best_coverage, local, hits.query_coverage)
+    code[best_identity < settings.min_identity] = _CODE[LOW_IDENTITY]
+    partial = (best_identity >= settings.min_identity) & (
+        best_coverage < settings.min_query_coverage
+    )
+    code[partial] = _CODE[PARTIAL]
     # chimeras: >= 2 primary (primary + supplementary) alignments on disjoint read parts
-    n_primary = np.bincount(hits.read[hits.primary], minlength=n_unique)
+    n_primary = np.bincount(local[hits.primary], minlength=reads.size)
     # issue 11 (memstream): only the primary hits of the undecided reads with two or more
     # (not a copy of every primary hit)
-    candidates = (n_primary >= 2) & (status == _UNDECIDED)
-    primary = hits.take(hits.primary & candidates[hits.read])
+    candidates = (n_primary >= 2) & (code == _UNDECIDED)
+    chosen = hits.primary & candidates[local]
+    primary, primary_local = hits.take(chosen), local[chosen]
     genus_of_ref = index.unit_genus[index.ref_unit]
     for read in np.nonzero(candidates)[0]:
-        rows = np.nonzero(primary.read == read)[0]
+        rows = np.nonzero(primary_local == read)[0]
         spans = sorted(
             (int(primary.query_start[i]), int(primary.query_end[i]), int(primary.ref[i]))
             for i in rows
@@ -298,9 +285,9 @@ def _classify_unique(
             overlap = max(0, min(e1, e2) - max(s1, s2))
             shorter = max(1, min(e1 - s1, e2 - s2))
             if overlap / shorter < 0.5 and genus_of_ref[r1] != genus_of_ref[r2]:
-                status[read] = _CODE[CHIMERA]
+                code[read] = _CODE[CHIMERA]
                 break
-    return status
+    status[reads] = code
 
 
 @dataclass(slots=True)
@@ -322,7 +309,7 @@ class _Em:
 
 
 def _estimate_em(
-    hits: HitTable,
+    windows: Callable[[], Iterable[HitTable]],
     weights: npt.NDArray[np.float64],
     taxa: TaxonIndex,
     settings: ProfileSettings,
@@ -336,27 +323,33 @@ def _estimate_em(
     """Classify distinct reads, score alignments and run the EM (:func:`_settle` does the
     rest).
 
+    ``windows()`` gives the hits a window of reads at a time, each window holding every hit of
+    its reads (:meth:`gutbrain.profile.hit_spool.HitSpool.windows`; issue 11: no more than a
+    window of hits is in memory); it is called twice, for the reads' classification and error
+    counts, then for the matrices.
     ``screened`` distinct reads (k-mer screen) carry stand-in hits: they are left out of the
     error model; a decided read's candidate has no errors (log L = 0), a k-mer row's
     candidates carry their estimated errors as mismatches (:mod:`gutbrain.profile.kmer_rows`).
     ``contest``: the contest matrix is wanted; ``groups``: the species-group rule's identities
     are wanted (:mod:`gutbrain.profile.entries`). ``let_go`` is called once the matrices are
-    built and before the EM runs: the caller lets go of its hold on ``hits`` there.
+    built and before the EM runs (the caller frees the hits there).
     """
     n_unique = int(weights.size)
-    status = _classify_unique(hits, n_unique, taxa, settings)
+    status = np.full(n_unique, _CODE[NO_ALIGNMENT], dtype=np.int8)
+    counts = np.zeros(4)
+    for hits in windows():
+        _classify_window(hits, status, taxa, settings)
+        # the error model counts the primary hits of the eligible reads the screen did not place
+        modelled = hits.primary & (status[hits.read] == _UNDECIDED) & ~screened[hits.read]
+        counts += error_counts(hits.take(modelled), weights=weights)
+        del hits, modelled
+    model = error_model_of_counts(counts)
     eligible = status == _UNDECIDED
-    # issue 11 (memstream): no copy of the hits; the model reads the primary hits of the
-    # eligible reads not placed by the screen, in their order, and only those are copied
-    model = estimate_error_model(
-        hits.take(hits.primary & eligible[hits.read] & ~screened[hits.read]), weights=weights
-    )
-    # issue 11 (memstream): the eligible hits ordered by EM row once; the matrices (EM, contest,
-    # group rule's identities) built from that order in row chunks, then the hits let go.
-    # (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
+    # issue 11 (memstream): the matrices (EM, contest, group rule's identities) built in row
+    # chunks. (Stand-ins are scored as they are: 0 errors, log L 0; k-mer rows: their errors.)
     rows = np.nonzero(eligible)[0]
     entries = estimate_entries(
-        hits,
+        windows(),
         eligible=eligible,
         ref_unit=taxa.ref_unit,
         n_units=taxa.n_units,
@@ -364,7 +357,6 @@ def _estimate_em(
         contest=contest,
         groups=groups,
     )
-    del hits
     if let_go is not None:
         let_go()
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))

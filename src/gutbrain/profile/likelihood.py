@@ -35,7 +35,13 @@ import numpy as np
 from gutbrain._typing import FloatArray
 from gutbrain.profile.align import HitTable
 
-__all__ = ["ErrorModel", "alignment_log_likelihood", "estimate_error_model"]
+__all__ = [
+    "ErrorModel",
+    "alignment_log_likelihood",
+    "error_counts",
+    "error_model_of_counts",
+    "estimate_error_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +71,19 @@ def estimate_error_model(hits: HitTable, *, weights: FloatArray | None = None) -
     ``weights`` (one per read index) counts collapsed identical reads more than once.
     A +1 pseudocount per type keeps every probability positive.
     """
+    return error_model_of_counts(error_counts(hits, weights=weights))
+
+
+def error_counts(hits: HitTable, *, weights: FloatArray | None = None) -> FloatArray:
+    """Weighted mismatches, insertions, deletions and soft-clipped bases of the primary
+    alignments of ``hits``: the error model's counts.
+
+    Counts of several tables add up to the counts of their union exactly (issue 11: the
+    estimate counts window by window): they are integers, and so are the weights.
+    """
     primary = hits.primary
     w = np.ones(int(primary.sum())) if weights is None else weights[hits.read[primary]]
-    counts = np.array(
+    return np.array(
         [
             float(np.dot(w, hits.mismatches[primary])),
             float(np.dot(w, hits.insertions[primary])),
@@ -75,6 +91,10 @@ def estimate_error_model(hits: HitTable, *, weights: FloatArray | None = None) -
             float(np.dot(w, hits.soft_clips[primary])),
         ]
     )
+
+
+def error_model_of_counts(counts: FloatArray) -> ErrorModel:
+    """The model of :func:`error_counts`' four counts: ``p_e = (c_e + 1) / Σ (c_e' + 1)``."""
     p = (counts + 1.0) / float(np.sum(counts + 1.0))
     log_p = np.log(p)
     return ErrorModel(*(float(x) for x in log_p))

@@ -10,9 +10,6 @@ made is kept here, in forms that cost a few bytes per read instead of Python obj
   only when the caller wants ``read_assignments.tsv``, each read's name and its distinct read
   (or QC drop reason). Without it, every per-read figure in ``qc.json`` is a count over
   distinct reads weighted by their multiplicity.
-- :class:`Releasable`: a value a frozen result holds until its last reader lets it go (the
-  first-pass hits of :class:`~gutbrain.profile.collect.Collected`, dropped before the second
-  estimate).
 """
 
 from __future__ import annotations
@@ -21,53 +18,12 @@ import tempfile
 import weakref
 from array import array
 from collections.abc import Sequence
-from typing import IO, Generic, TypeVar
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ReadLog", "Releasable", "SequenceSpool", "pack_sequences", "unpack_sequence"]
-
-T = TypeVar("T")
-
-
-class Releasable(Generic[T]):
-    """A value that can be let go once, after which reading it is an error.
-
-    Examples
-    --------
-    >>> box = Releasable([1, 2])
-    >>> box.get()
-    [1, 2]
-    >>> box.release()
-    >>> box.released
-    True
-    >>> box.get()
-    Traceback (most recent call last):
-    ...
-    RuntimeError: the value was released by its last reader
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: T) -> None:
-        self._value: T | None = value
-
-    @property
-    def released(self) -> bool:
-        """Whether :meth:`release` was called."""
-        return self._value is None
-
-    def get(self) -> T:
-        """The value; ``RuntimeError`` after :meth:`release`."""
-        if self._value is None:
-            message = "the value was released by its last reader"
-            raise RuntimeError(message)
-        return self._value
-
-    def release(self) -> None:
-        """Drop the reference (idempotent), so the value is freed when nothing else holds it."""
-        self._value = None
+__all__ = ["ReadLog", "SequenceSpool", "pack_sequences", "unpack_sequence"]
 
 
 class SequenceSpool:
