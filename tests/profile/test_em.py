@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import tracemalloc
 from unittest import mock
 
 import numpy as np
@@ -506,6 +507,26 @@ def csr_problems(draw: st.DrawFn) -> tuple[LikelihoodMatrix, np.ndarray]:
     return matrix, abundance
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    csr_problems(),
+    st.sampled_from([1, 2, 3, 7, 64, 1 << 16]),
+    st.integers(0, 2**16),
+    st.sampled_from([0.01, 1e-9]),
+)
+def test_chunked_bootstrap_equals_the_single_pass_bit_for_bit(
+    problem: tuple[LikelihoodMatrix, np.ndarray], chunk: int, seed: int, tol: float
+) -> None:
+    # issue 11: the same seed gives exactly the replicates of the former algorithm (one pass
+    # over all entries, a copy of the drawn rows per replicate), with chunks of a few entries
+    matrix, abundance = problem
+    kwargs = {"replicates": 6, "seed": seed, "max_iter": 40, "tol": tol}
+    expected = _oracle_bootstrap(matrix, abundance, **kwargs)  # type: ignore[arg-type]
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        got = bootstrap_abundances(matrix, abundance, **kwargs)  # type: ignore[arg-type]
+    assert np.array_equal(got, expected)
+
+
 @settings(max_examples=80, deadline=None)
 @given(csr_problems(), st.sampled_from([1, 2, 5, 64]), st.booleans())
 def test_chunked_em_and_posteriors_equal_the_single_pass_bit_for_bit(
@@ -564,3 +585,89 @@ def test_per_taxon_sums_added_chunk_after_chunk_equal_one_bincount(
     for start in range(0, n, chunk):
         np.add.at(total, taxa[start : start + chunk], values[start : start + chunk])
     assert np.array_equal(total, np.bincount(taxa, weights=values, minlength=n_taxa))
+
+
+def _wide_matrix(n_rows: int, per_row: int, n_taxa: int = 40) -> LikelihoodMatrix:
+    rng = np.random.default_rng(1)
+    rows = np.repeat(np.arange(n_rows), per_row)
+    first = np.repeat(rng.integers(0, n_taxa, n_rows), per_row)
+    cols = (first + np.tile(np.arange(per_row), n_rows)) % n_taxa
+    return LikelihoodMatrix.from_triplets(
+        rows, cols, rng.normal(-30.0, 8.0, rows.size), n_reads=n_rows, n_taxa=n_taxa
+    )
+
+
+def _bootstrap_peak(matrix: LikelihoodMatrix) -> int:
+    abundance = np.full(matrix.n_taxa, 1.0 / matrix.n_taxa)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        bootstrap_abundances(matrix, abundance, replicates=2, seed=0, max_iter=5)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_bootstrap_temporaries_do_not_grow_with_the_entries() -> None:
+    """The same 20,000 rows with 2 and then 8 entries each (40,000 -> 160,000 entries), chunks
+    of 4,096 entries: the traced peak of the bootstrap grows by 19.7 bytes per added entry,
+    the scaled likelihoods, columns and rows kept for all replicates (8 + 4 + 8 bytes); the
+    former algorithm (a copy of the drawn rows and unchunked EM, posteriors and draws per
+    replicate) grew by 51.2 bytes per added entry (numpy 2.4, measured for issue 11)."""
+    with mock.patch.object(em, "_CHUNK_ENTRIES", 4096):
+        small, large = _wide_matrix(20_000, 2), _wide_matrix(20_000, 8)
+        growth = (_bootstrap_peak(large) - _bootstrap_peak(small)) / (
+            large.log_likelihood.nnz - small.log_likelihood.nnz
+        )
+    assert growth < 24.0
+
+
+class _FixedUniforms:
+    """A stand-in generator whose ``random(n)`` gives preset values."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def random(self, n: int) -> np.ndarray:
+        assert n == self.values.size
+        return self.values
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300])
+def test_draws_on_the_boundaries_of_the_running_sum_equal_the_single_pass(chunk: int) -> None:
+    # every row's uniform is put on the running sum at one of its entries (up to rounding,
+    # well inside the 1e-15 slack): the drawn taxa are the single pass's only if each chunk
+    # continues the running sum of the earlier ones exactly (3,000 rows: the running sum
+    # reaches 3,000, where one rounding step is 4.5e-13)
+    rng = np.random.default_rng(5)
+    n_rows, n_taxa = 3000, 6
+    per_row = rng.integers(1, n_taxa + 1, n_rows)
+    rows = np.repeat(np.arange(n_rows), per_row)
+    cols = np.concatenate([rng.choice(n_taxa, k, replace=False) for k in per_row])
+    matrix = LikelihoodMatrix.from_triplets(
+        rows,
+        cols,
+        rng.normal(-3.0, 2.0, rows.size),
+        n_reads=n_rows,
+        n_taxa=n_taxa,
+        weights=rng.integers(1, 4, n_rows).astype(np.float64),
+    )
+    abundance = rng.dirichlet(np.ones(n_taxa))
+    posterior = _oracle_posteriors(matrix, abundance)
+    cumulative = np.cumsum(posterior.data)
+    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
+    row_total = np.add.reduceat(posterior.data, posterior.indptr[:-1])
+    pick = posterior.indptr[:-1] + (rng.random(n_rows) * per_row).astype(np.int64)
+    uniforms = (cumulative[pick] - start) / row_total
+    expected = _oracle_draw(posterior, matrix.weights, _FixedUniforms(uniforms))  # type: ignore[arg-type]
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        prep, _ = em._prepare(matrix.log_likelihood)
+        got = em._draw_assignments(
+            prep,
+            abundance,
+            matrix.weights,
+            np.ones(n_rows, dtype=bool),
+            _FixedUniforms(uniforms),  # type: ignore[arg-type]
+        )
+    assert np.array_equal(got, expected)

@@ -596,27 +596,44 @@ def _expand_rows(sub: sp.csr_matrix, mask: npt.NDArray[np.bool_]) -> sp.csr_matr
 
 
 def _draw_assignments(
-    posterior: sp.csr_matrix, weights: FloatArray, rng: np.random.Generator
+    prep: _Prepared,
+    abundance: FloatArray,
+    weights: FloatArray,
+    active: npt.NDArray[np.bool_],
+    rng: np.random.Generator,
 ) -> FloatArray:
-    """Draw one taxon per row from its posterior; return per-taxon summed row weights.
+    """Draw one taxon per active row from its posterior; return per-taxon summed row weights.
 
     Collapsed identical reads (one row, weight ``n``) share one draw: they carry the same
     evidence, so their assignment is one uncertain event, not ``n`` independent ones.
+    The uniform draws are made once for the active rows, in row order; the running sum of the
+    posteriors is carried from chunk to chunk (rows outside ``active`` add exact zeros to it),
+    so every comparison is the one of a single pass over the active rows (issue 11).
     """
-    n_rows, n_taxa = posterior.shape
-    counts = np.diff(posterior.indptr)
-    row_of_entry = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
-    data = posterior.data
-    cumulative = np.cumsum(data)
-    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
-    within = cumulative - start[row_of_entry]
-    row_total = np.bincount(row_of_entry, weights=data, minlength=n_rows)
-    threshold = rng.random(n_rows) * row_total
-    hit = within >= threshold[row_of_entry] - 1e-15
-    hit &= row_total[row_of_entry] > 0
-    rows_hit, first = np.unique(row_of_entry[hit], return_index=True)
-    chosen = posterior.indices[np.flatnonzero(hit)[first]]
-    return np.bincount(chosen, weights=weights[rows_hit], minlength=n_taxa).astype(np.float64)
+    threshold = np.zeros(prep.n_rows)
+    threshold[active] = rng.random(int(np.count_nonzero(active)))
+    out = np.zeros(prep.n_taxa)
+    carried = 0.0  # the running sum of the posteriors of earlier chunks
+    for (start, stop, lo, hi), row_of_entry, post, _ in _posterior_chunks(
+        prep, abundance, None, active
+    ):
+        cumulative = np.empty(post.size + 1)
+        cumulative[0] = carried
+        cumulative[1:] = post
+        np.cumsum(cumulative, out=cumulative)
+        carried = float(cumulative[-1])
+        row_start = cumulative[prep.indptr[start:stop] - lo]  # the sum before each row
+        within = cumulative[1:] - row_start[row_of_entry]
+        row_total = np.bincount(row_of_entry, weights=post, minlength=stop - start)
+        row_threshold = threshold[start:stop] * row_total
+        hit = within >= row_threshold[row_of_entry] - 1e-15
+        hit &= row_total[row_of_entry] > 0
+        entry = np.flatnonzero(hit)
+        first = np.ones(entry.size, dtype=bool)  # the first hit entry of each row
+        first[1:] = row_of_entry[entry[1:]] != row_of_entry[entry[:-1]]
+        entry = entry[first]
+        np.add.at(out, prep.indices[lo:hi][entry], weights[start:stop][row_of_entry[entry]])
+    return out
 
 
 def bootstrap_abundances(
@@ -646,26 +663,37 @@ def bootstrap_abundances(
     with a sister therefore never gets a tight interval, while a well-separated taxon keeps the
     read-resampling width. The generator is seeded, so results are reproducible.
 
+    Memory (issue 11): the likelihoods of the kept taxa are scaled once for all replicates
+    (kept with their columns and rows: 20 bytes per stored entry); a replicate's EM,
+    posteriors and draws then run over row chunks (:func:`gutbrain.profile.chunks.row_chunks`)
+    with the undrawn rows left in place at zero weight, so no per-replicate array grows with
+    the number of entries. The replicates are bit-identical to running EM on a copy of the
+    drawn rows (for finite log-likelihoods), at the cost of EM steps over every row.
+
     References
     ----------
     Efron, B. & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
     """
     keep = abundance > 0
-    sub, _ = drop_empty_rows(_restrict(matrix, keep))
     out = np.zeros((replicates, matrix.n_taxa))
-    if sub.n_reads == 0 or replicates <= 0:
+    prep, rows_kept = _prepare(matrix.log_likelihood, keep)
+    if prep.n_rows == 0 or replicates <= 0:
         return out
+    weights = matrix.weights[rows_kept]
     rng = np.random.default_rng(seed)
-    total = round(float(sub.weights.sum()))
-    p = sub.weights / sub.weights.sum()
+    total = round(float(weights.sum()))
+    p = weights / weights.sum()
     kept = np.flatnonzero(keep)
     for b in range(replicates):
         w = rng.multinomial(total, p).astype(np.float64)
-        rows = w > 0
-        boot = LikelihoodMatrix(sub.log_likelihood[rows], w[rows])
+        drawn_rows = w > 0
         start = np.zeros(matrix.n_taxa)
         start[kept] = abundance[kept] * rng.exponential(size=kept.size)
-        fitted = run_em(boot, initial=start, max_iter=max_iter, tol=tol).abundance
-        drawn = _draw_assignments(posteriors(boot, fitted), boot.weights, rng)
+        fitted = (
+            _em(prep, w, initial=start, max_iter=max_iter, tol=tol, active=drawn_rows).abundance
+            if drawn_rows.any()
+            else np.zeros(matrix.n_taxa)
+        )
+        drawn = _draw_assignments(prep, fitted, w, drawn_rows, rng)
         out[b] = drawn / drawn.sum() if drawn.sum() > 0 else fitted
     return out
