@@ -236,7 +236,7 @@ def _prepare(
                 _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
             )
         rows_kept = counts > 0
-        indptr = np.zeros(int(rows_kept.sum()) + 1, dtype=np.int64)
+        indptr = np.zeros(int(rows_kept.sum()) + 1, dtype=csr.indptr.dtype)
         np.cumsum(counts[rows_kept], out=indptr[1:])
         indices = np.empty(int(indptr[-1]), dtype=csr.indices.dtype)
     scaled = np.empty(indices.size, dtype=np.float64)
@@ -309,9 +309,14 @@ def _step(
     ok = row_sum > 0
     if active is not None:
         ok &= active
-    total_w = float(weights[ok].sum())
+    weights_ok = weights[ok]
+    total_w = float(weights_ok.sum())
+    terms = row_sum[ok]  # w_r (log row_sum + row_max), in place: fewer per-row temporaries
     with np.errstate(divide="ignore"):
-        ll = float(np.sum(weights[ok] * (np.log(row_sum[ok]) + prep.row_max[ok])))
+        np.log(terms, out=terms)
+    terms += prep.row_max[ok]
+    terms *= weights_ok
+    ll = float(np.sum(terms))
     if total_w > 0:
         new /= total_w
     return new, ll
@@ -623,11 +628,15 @@ def _draw_assignments(
         np.cumsum(cumulative, out=cumulative)
         carried = float(cumulative[-1])
         row_start = cumulative[prep.indptr[start:stop] - lo]  # the sum before each row
-        within = cumulative[1:] - row_start[row_of_entry]
+        within = row_start[row_of_entry]  # the running sum within the row, in place
+        np.subtract(cumulative[1:], within, out=within)
+        del cumulative
         row_total = np.bincount(row_of_entry, weights=post, minlength=stop - start)
-        row_threshold = threshold[start:stop] * row_total
-        hit = within >= row_threshold[row_of_entry] - 1e-15
-        hit &= row_total[row_of_entry] > 0
+        bound = (threshold[start:stop] * row_total)[row_of_entry]
+        bound -= 1e-15
+        hit = within >= bound
+        del within, bound
+        hit &= (row_total > 0)[row_of_entry]
         entry = np.flatnonzero(hit)
         first = np.ones(entry.size, dtype=bool)  # the first hit entry of each row
         first[1:] = row_of_entry[entry[1:]] != row_of_entry[entry[:-1]]
@@ -683,6 +692,7 @@ def bootstrap_abundances(
     rng = np.random.default_rng(seed)
     total = round(float(weights.sum()))
     p = weights / weights.sum()
+    del weights  # only p is needed from here
     kept = np.flatnonzero(keep)
     for b in range(replicates):
         w = rng.multinomial(total, p).astype(np.float64)
