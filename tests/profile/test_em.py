@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import tracemalloc
 from unittest import mock
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -353,3 +355,319 @@ def test_collapse_never_merges_different_rows_when_every_hash_collides(
         assert classes.log_likelihood[c].toarray() == pytest.approx(
             matrix.log_likelihood[int(members[0])].toarray()
         )
+
+
+# --- the bootstrap in row chunks (issue 11, memory) --------------------------------------------
+# The EM, posteriors and draws before issue 11's chunking, copied as the oracle: one pass over
+# every stored entry, and a copy of the drawn rows per bootstrap replicate.
+def _oracle_prepare(
+    matrix: LikelihoodMatrix,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    csr = matrix.log_likelihood
+    counts = np.diff(csr.indptr)
+    row_of_entry = np.repeat(np.arange(csr.shape[0], dtype=np.int64), counts)
+    row_max = np.full(csr.shape[0], -np.inf)
+    np.maximum.at(row_max, row_of_entry, csr.data)
+    scaled = sp.csr_matrix(
+        (np.exp(csr.data - row_max[row_of_entry]), csr.indices, csr.indptr), shape=csr.shape
+    )
+    return scaled, row_max, matrix.weights, row_of_entry
+
+
+def _oracle_step(
+    prep: tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray], freq: np.ndarray
+) -> tuple[np.ndarray, float]:
+    scaled, row_max, weights, row_of_entry = prep
+    data = scaled.data * freq[scaled.indices]
+    row_sum = np.bincount(row_of_entry, weights=data, minlength=scaled.shape[0]).astype(np.float64)
+    ok = row_sum > 0
+    total_w = float(weights[ok].sum())
+    with np.errstate(divide="ignore"):
+        ll = float(np.sum(weights[ok] * (np.log(row_sum[ok]) + row_max[ok])))
+    scale = np.zeros_like(row_sum)
+    scale[ok] = weights[ok] / row_sum[ok]
+    post = data * scale[row_of_entry]
+    new = np.bincount(scaled.indices, weights=post, minlength=scaled.shape[1]).astype(np.float64)
+    if total_w > 0:
+        new /= total_w
+    return new, ll
+
+
+def _oracle_run_em(
+    matrix: LikelihoodMatrix, initial: np.ndarray | None, max_iter: int, tol: float
+) -> tuple[np.ndarray, tuple[float, ...], int, bool]:
+    n_taxa = matrix.n_taxa
+    if matrix.n_reads == 0 or n_taxa == 0:
+        return np.zeros(n_taxa), (), 0, True
+    prep = _oracle_prepare(matrix)
+    freq = np.full(n_taxa, 1.0 / n_taxa) if initial is None else initial / float(np.sum(initial))
+    trace: list[float] = []
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
+        new, ll = _oracle_step(prep, freq)
+        trace.append(ll)
+        freq = new
+        if len(trace) >= 2 and trace[-1] - trace[-2] < tol:
+            converged = True
+            break
+    trace.append(_oracle_step(prep, freq)[1])
+    return freq, tuple(trace), iterations, converged
+
+
+def _oracle_posteriors(matrix: LikelihoodMatrix, abundance: np.ndarray) -> sp.csr_matrix:
+    scaled, _, _, row_of_entry = _oracle_prepare(matrix)
+    data = scaled.data * abundance[scaled.indices]
+    row_sum = np.bincount(row_of_entry, weights=data, minlength=matrix.n_reads)
+    scale = np.zeros_like(row_sum)
+    ok = row_sum > 0
+    scale[ok] = 1.0 / row_sum[ok]
+    return sp.csr_matrix(
+        (data * scale[row_of_entry], scaled.indices, scaled.indptr), shape=scaled.shape
+    )
+
+
+def _oracle_draw(
+    posterior: sp.csr_matrix, weights: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    n_rows, n_taxa = posterior.shape
+    row_of_entry = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(posterior.indptr))
+    data = posterior.data
+    cumulative = np.cumsum(data)
+    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
+    within = cumulative - start[row_of_entry]
+    row_total = np.bincount(row_of_entry, weights=data, minlength=n_rows)
+    threshold = rng.random(n_rows) * row_total
+    hit = within >= threshold[row_of_entry] - 1e-15
+    hit &= row_total[row_of_entry] > 0
+    rows_hit, first = np.unique(row_of_entry[hit], return_index=True)
+    chosen = posterior.indices[np.flatnonzero(hit)[first]]
+    return np.bincount(chosen, weights=weights[rows_hit], minlength=n_taxa).astype(np.float64)
+
+
+def _oracle_bootstrap(
+    matrix: LikelihoodMatrix,
+    abundance: np.ndarray,
+    *,
+    replicates: int,
+    seed: int,
+    max_iter: int,
+    tol: float,
+) -> np.ndarray:
+    keep = abundance > 0
+    sub, _ = em.drop_empty_rows(em._restrict(matrix, keep))
+    out = np.zeros((replicates, matrix.n_taxa))
+    if sub.n_reads == 0 or replicates <= 0:
+        return out
+    rng = np.random.default_rng(seed)
+    total = round(float(sub.weights.sum()))
+    p = sub.weights / sub.weights.sum()
+    kept = np.flatnonzero(keep)
+    for b in range(replicates):
+        w = rng.multinomial(total, p).astype(np.float64)
+        rows = w > 0
+        boot = LikelihoodMatrix(sub.log_likelihood[rows], w[rows])
+        start = np.zeros(matrix.n_taxa)
+        start[kept] = abundance[kept] * rng.exponential(size=kept.size)
+        fitted = _oracle_run_em(boot, start, max_iter, tol)[0]
+        drawn = _oracle_draw(_oracle_posteriors(boot, fitted), boot.weights, rng)
+        out[b] = drawn / drawn.sum() if drawn.sum() > 0 else fitted
+    return out
+
+
+@st.composite
+def csr_problems(draw: st.DrawFn) -> tuple[LikelihoodMatrix, np.ndarray]:
+    """A random likelihood matrix (rows of one to all taxa, integer and fractional weights
+    incl. > 1, tied and spread log-likelihoods) and an abundance vector with some zeros."""
+    n_taxa = draw(st.integers(1, 8))
+    n_reads = draw(st.integers(1, 60))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    per_row = rng.integers(1, n_taxa + 1, n_reads)
+    per_row[rng.random(n_reads) < 0.3] = 1  # many rows of one entry
+    rows = np.repeat(np.arange(n_reads), per_row)
+    cols = np.concatenate([rng.choice(n_taxa, k, replace=False) for k in per_row])
+    values = draw(st.sampled_from(["spread", "ties"]))
+    vals = (
+        rng.normal(-20.0, 15.0, rows.size)
+        if values == "spread"
+        else rng.choice([0.0, -1.0, -7.5], rows.size)
+    )
+    kind = draw(st.sampled_from(["ones", "integers", "fractions"]))
+    weights = {
+        "ones": np.ones(n_reads),
+        "integers": rng.integers(1, 6, n_reads).astype(np.float64),
+        "fractions": rng.uniform(0.2, 4.0, n_reads),
+    }[kind]
+    matrix = LikelihoodMatrix.from_triplets(
+        rows, cols, vals, n_reads=n_reads, n_taxa=n_taxa, weights=weights
+    )
+    abundance = rng.dirichlet(np.ones(n_taxa))
+    abundance[rng.random(n_taxa) < draw(st.sampled_from([0.0, 0.3, 0.7]))] = 0.0
+    return matrix, abundance
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    csr_problems(),
+    st.sampled_from([1, 2, 3, 7, 64, 1 << 16]),
+    st.integers(0, 2**16),
+    st.sampled_from([0.01, 1e-9]),
+)
+def test_chunked_bootstrap_equals_the_single_pass_bit_for_bit(
+    problem: tuple[LikelihoodMatrix, np.ndarray], chunk: int, seed: int, tol: float
+) -> None:
+    # issue 11: the same seed gives exactly the replicates of the former algorithm (one pass
+    # over all entries, a copy of the drawn rows per replicate), with chunks of a few entries
+    matrix, abundance = problem
+    kwargs = {"replicates": 6, "seed": seed, "max_iter": 40, "tol": tol}
+    expected = _oracle_bootstrap(matrix, abundance, **kwargs)  # type: ignore[arg-type]
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        got = bootstrap_abundances(matrix, abundance, **kwargs)  # type: ignore[arg-type]
+    assert np.array_equal(got, expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(csr_problems(), st.sampled_from([1, 2, 5, 64]), st.booleans())
+def test_chunked_em_and_posteriors_equal_the_single_pass_bit_for_bit(
+    problem: tuple[LikelihoodMatrix, np.ndarray], chunk: int, from_estimate: bool
+) -> None:
+    matrix, abundance = problem
+    initial = abundance if from_estimate and abundance.sum() > 0 else None
+    expected = _oracle_run_em(matrix, initial, 60, 1e-9)
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        result = run_em(matrix, initial=initial, max_iter=60, tol=1e-9)
+        post = em.posteriors(matrix, expected[0])
+    assert np.array_equal(result.abundance, expected[0])
+    assert result.log_likelihoods == expected[1]
+    assert (result.iterations, result.converged) == expected[2:]
+    oracle = _oracle_posteriors(matrix, expected[0])
+    assert np.array_equal(post.data, oracle.data)
+    assert np.array_equal(post.indices, oracle.indices)
+    assert np.array_equal(post.indptr, oracle.indptr)
+
+
+@settings(max_examples=80, deadline=None)
+@given(csr_problems(), st.integers(0, 2**16), st.sampled_from([1, 3, 64]))
+def test_em_with_zero_weight_rows_left_in_place_equals_em_on_a_copy_of_the_others(
+    problem: tuple[LikelihoodMatrix, np.ndarray], seed: int, chunk: int
+) -> None:
+    # the bootstrap leaves undrawn rows in place at weight 0: the abundances and the whole
+    # log-likelihood trace must be those of EM on a copy of the drawn rows alone
+    matrix, _ = problem
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 3, matrix.n_reads).astype(np.float64)
+    drawn = w > 0
+    if not drawn.any():
+        w[0], drawn[0] = 2.0, True
+    initial = rng.exponential(size=matrix.n_taxa)
+    expected = _oracle_run_em(
+        LikelihoodMatrix(matrix.log_likelihood[drawn], w[drawn]), initial, 50, 1e-9
+    )
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        prep, _ = em._prepare(matrix.log_likelihood)
+        result = em._em(prep, w, initial=initial, max_iter=50, tol=1e-9, active=drawn)
+    assert np.array_equal(result.abundance, expected[0])
+    assert result.log_likelihoods == expected[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5000), st.integers(1, 40), st.integers(1, 700), st.integers(0, 2**32 - 1))
+def test_per_taxon_sums_added_chunk_after_chunk_equal_one_bincount(
+    n: int, n_taxa: int, chunk: int, seed: int
+) -> None:
+    # the M-step's and the draw's per-taxon sums rely on np.add.at continuing the running
+    # total in entry order exactly as one np.bincount accumulates it (checked on this numpy)
+    rng = np.random.default_rng(seed)
+    taxa = rng.integers(0, n_taxa, n)
+    values = rng.random(n) * np.exp(rng.normal(0.0, 20.0, n))
+    total = np.zeros(n_taxa)
+    for start in range(0, n, chunk):
+        np.add.at(total, taxa[start : start + chunk], values[start : start + chunk])
+    assert np.array_equal(total, np.bincount(taxa, weights=values, minlength=n_taxa))
+
+
+def _wide_matrix(n_rows: int, per_row: int, n_taxa: int = 40) -> LikelihoodMatrix:
+    rng = np.random.default_rng(1)
+    rows = np.repeat(np.arange(n_rows), per_row)
+    first = np.repeat(rng.integers(0, n_taxa, n_rows), per_row)
+    cols = (first + np.tile(np.arange(per_row), n_rows)) % n_taxa
+    return LikelihoodMatrix.from_triplets(
+        rows, cols, rng.normal(-30.0, 8.0, rows.size), n_reads=n_rows, n_taxa=n_taxa
+    )
+
+
+def _bootstrap_peak(matrix: LikelihoodMatrix) -> int:
+    abundance = np.full(matrix.n_taxa, 1.0 / matrix.n_taxa)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        bootstrap_abundances(matrix, abundance, replicates=2, seed=0, max_iter=5)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_bootstrap_temporaries_do_not_grow_with_the_entries() -> None:
+    """The same 20,000 rows with 2 and then 8 entries each (40,000 -> 160,000 entries), chunks
+    of 4,096 entries: the traced peak of the bootstrap grows by 19.7 bytes per added entry,
+    the scaled likelihoods, columns and rows kept for all replicates (8 + 4 + 8 bytes); the
+    former algorithm (a copy of the drawn rows and unchunked EM, posteriors and draws per
+    replicate) grew by 51.2 bytes per added entry (numpy 2.4, measured for issue 11)."""
+    with mock.patch.object(em, "_CHUNK_ENTRIES", 4096):
+        small, large = _wide_matrix(20_000, 2), _wide_matrix(20_000, 8)
+        growth = (_bootstrap_peak(large) - _bootstrap_peak(small)) / (
+            large.log_likelihood.nnz - small.log_likelihood.nnz
+        )
+    assert growth < 24.0
+
+
+class _FixedUniforms:
+    """A stand-in generator whose ``random(n)`` gives preset values."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def random(self, n: int) -> np.ndarray:
+        assert n == self.values.size
+        return self.values
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300])
+def test_draws_on_the_boundaries_of_the_running_sum_equal_the_single_pass(chunk: int) -> None:
+    # every row's uniform is put on the running sum at one of its entries (up to rounding,
+    # well inside the 1e-15 slack): the drawn taxa are the single pass's only if each chunk
+    # continues the running sum of the earlier ones exactly (3,000 rows: the running sum
+    # reaches 3,000, where one rounding step is 4.5e-13)
+    rng = np.random.default_rng(5)
+    n_rows, n_taxa = 3000, 6
+    per_row = rng.integers(1, n_taxa + 1, n_rows)
+    rows = np.repeat(np.arange(n_rows), per_row)
+    cols = np.concatenate([rng.choice(n_taxa, k, replace=False) for k in per_row])
+    matrix = LikelihoodMatrix.from_triplets(
+        rows,
+        cols,
+        rng.normal(-3.0, 2.0, rows.size),
+        n_reads=n_rows,
+        n_taxa=n_taxa,
+        weights=rng.integers(1, 4, n_rows).astype(np.float64),
+    )
+    abundance = rng.dirichlet(np.ones(n_taxa))
+    posterior = _oracle_posteriors(matrix, abundance)
+    cumulative = np.cumsum(posterior.data)
+    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
+    row_total = np.add.reduceat(posterior.data, posterior.indptr[:-1])
+    pick = posterior.indptr[:-1] + (rng.random(n_rows) * per_row).astype(np.int64)
+    uniforms = (cumulative[pick] - start) / row_total
+    expected = _oracle_draw(posterior, matrix.weights, _FixedUniforms(uniforms))  # type: ignore[arg-type]
+    with mock.patch.object(em, "_CHUNK_ENTRIES", chunk):
+        prep, _ = em._prepare(matrix.log_likelihood)
+        got = em._draw_assignments(
+            prep,
+            abundance,
+            matrix.weights,
+            np.ones(n_rows, dtype=bool),
+            _FixedUniforms(uniforms),  # type: ignore[arg-type]
+        )
+    assert np.array_equal(got, expected)

@@ -28,7 +28,9 @@ the EM algorithm. *J. R. Stat. Soc. B* 39, 1–38.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +38,7 @@ import scipy.sparse as sp
 
 from gutbrain._typing import FloatArray, IntArray
 from gutbrain.profile.best_pairs import best_per_pair
-from gutbrain.profile.chunks import row_chunks
+from gutbrain.profile.chunks import CHUNK_ENTRIES, row_chunks
 
 __all__ = [
     "AbundanceEstimate",
@@ -163,48 +165,193 @@ class EMResult:
         return self.log_likelihoods[-1] if self.log_likelihoods else float("nan")
 
 
+#: Stored entries per row chunk of the EM, posterior and draw passes (issue 11): their
+#: per-entry temporaries stay this size whatever the number of reads. A module constant so
+#: tests can force many chunks.
+_CHUNK_ENTRIES = CHUNK_ENTRIES
+
+#: One row chunk: rows ``start:stop`` and their stored entries ``lo:hi``.
+_Chunk = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    scaled: sp.csr_matrix  # L'(r|t) = exp(log L - rowmax), stored entries only
+    """Row-max-scaled likelihoods ``L'(r|t) = exp(log L - max_u log L(r|u))`` in CSR layout.
+
+    The scaled values and each entry's row (chunk-local, one array per chunk) are the
+    per-entry arrays kept through an EM run or a whole bootstrap (the rows are kept because
+    recomputing them in every step cost a fifth of the EM's time); every other per-entry
+    array lives for one row chunk (issue 11).
+    """
+
+    scaled: FloatArray  # per stored entry
+    indices: npt.NDArray[Any]  # column per stored entry
+    indptr: npt.NDArray[Any]
     row_max: FloatArray
-    weights: FloatArray
-    row_of_entry: IntArray
+    n_taxa: int
+    chunks: tuple[_Chunk, ...]
+    rows_of_entry: tuple[IntArray, ...]  # per chunk: each entry's row, counted from its start
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.indptr.size) - 1
 
 
-def _prepare(matrix: LikelihoodMatrix) -> _Prepared:
-    csr = matrix.log_likelihood
+def _rows_of_chunk(indptr: npt.NDArray[Any], start: int, stop: int) -> IntArray:
+    """Row of each stored entry of rows ``start:stop``, counted from ``start``."""
+    return np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(indptr[start : stop + 1]))
+
+
+def _chunks_of(indptr: npt.NDArray[Any]) -> tuple[_Chunk, ...]:
+    return tuple(
+        (start, stop, int(indptr[start]), int(indptr[stop]))
+        for start, stop in row_chunks(indptr, _CHUNK_ENTRIES)
+    )
+
+
+def _prepare(
+    csr: sp.csr_matrix, keep: npt.NDArray[np.bool_] | None = None
+) -> tuple[_Prepared, npt.NDArray[np.bool_]]:
+    """Scale ``csr`` by its row maxima, row chunk by row chunk; return it and the kept rows.
+
+    Without ``keep`` every row must store an entry (``RuntimeError`` otherwise) and all rows
+    are kept. With a column mask ``keep``, the entries of other columns are left out and rows
+    left without entries are dropped: the same values as
+    ``_prepare(drop_empty_rows(_restrict(matrix, keep)))`` without the restricted copy and its
+    per-entry temporaries.
+    """
+    n_rows, n_taxa = (int(n) for n in csr.shape)
     counts = np.diff(csr.indptr)
-    if np.any(counts == 0):
-        message = "every read row needs at least one candidate taxon; drop empty rows first"
-        raise RuntimeError(message)
-    row_of_entry = np.repeat(np.arange(csr.shape[0], dtype=np.int64), counts)
-    row_max = np.full(csr.shape[0], -np.inf)
-    np.maximum.at(row_max, row_of_entry, csr.data)
-    scaled = sp.csr_matrix(
-        (np.exp(csr.data - row_max[row_of_entry]), csr.indices, csr.indptr), shape=csr.shape
-    )
-    return _Prepared(scaled, row_max, matrix.weights, row_of_entry)
+    if keep is None:
+        if np.any(counts == 0):
+            message = "every read row needs at least one candidate taxon; drop empty rows first"
+            raise RuntimeError(message)
+        rows_kept = np.ones(n_rows, dtype=bool)
+        indices, indptr = csr.indices, csr.indptr
+    else:
+        counts = np.zeros(n_rows, dtype=np.int64)
+        for start, stop, lo, hi in _chunks_of(csr.indptr):
+            mask = keep[csr.indices[lo:hi]]
+            counts[start:stop] = np.bincount(
+                _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
+            )
+        rows_kept = counts > 0
+        indptr = np.zeros(int(rows_kept.sum()) + 1, dtype=csr.indptr.dtype)
+        np.cumsum(counts[rows_kept], out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=csr.indices.dtype)
+    scaled = np.empty(indices.size, dtype=np.float64)
+    row_max = np.full(n_rows, -np.inf)
+    at = 0  # where the chunk's kept entries go
+    for start, stop, lo, hi in _chunks_of(csr.indptr):
+        row_of_entry = _rows_of_chunk(csr.indptr, start, stop)
+        data = csr.data[lo:hi]
+        if keep is not None:
+            mask = keep[csr.indices[lo:hi]]
+            row_of_entry, data = row_of_entry[mask], data[mask]
+            indices[at : at + data.size] = csr.indices[lo:hi][mask]
+        chunk_max = row_max[start:stop]  # a view: maximum.at fills row_max
+        np.maximum.at(chunk_max, row_of_entry, data)
+        np.exp(data - chunk_max[row_of_entry], out=scaled[at : at + data.size])
+        at += data.size
+    if keep is not None:
+        row_max = row_max[rows_kept]
+    chunks = _chunks_of(indptr)
+    rows_of_entry = tuple(_rows_of_chunk(indptr, start, stop) for start, stop, _, _ in chunks)
+    return _Prepared(scaled, indices, indptr, row_max, n_taxa, chunks, rows_of_entry), rows_kept
 
 
-def _step(prep: _Prepared, freq: FloatArray) -> tuple[FloatArray, float, FloatArray]:
-    """One EM step: return new abundances, the log-likelihood of ``freq`` and row sums."""
-    data = prep.scaled.data * freq[prep.scaled.indices]
-    row_sum = np.bincount(prep.row_of_entry, weights=data, minlength=prep.scaled.shape[0]).astype(
-        np.float64
-    )
+def _posterior_chunks(
+    prep: _Prepared,
+    freq: FloatArray,
+    numerator: FloatArray | None,
+    active: npt.NDArray[np.bool_] | None,
+) -> Iterator[tuple[_Chunk, IntArray, FloatArray, FloatArray]]:
+    """Per row chunk: its row of each entry, ``numerator[r] P(t|r)`` per entry and row sums.
+
+    ``P(t|r) = L'(r|t) f_t / sum_u L'(r|u) f_u`` (``numerator`` 1 when ``None``); rows with a
+    zero sum, or outside ``active``, get 0. Every value depends on its own row alone, so it is
+    bit-identical to one pass over all rows (issue 11).
+    """
+    for chunk, row_of_entry in zip(prep.chunks, prep.rows_of_entry, strict=True):
+        start, stop, lo, hi = chunk
+        post = prep.scaled[lo:hi] * freq[prep.indices[lo:hi]]
+        row_sum = np.bincount(row_of_entry, weights=post, minlength=stop - start).astype(
+            np.float64, copy=False
+        )
+        ok = row_sum > 0
+        if active is not None:
+            ok &= active[start:stop]
+        scale = np.zeros_like(row_sum)
+        scale[ok] = (1.0 if numerator is None else numerator[start:stop][ok]) / row_sum[ok]
+        post *= scale[row_of_entry]
+        yield chunk, row_of_entry, post, row_sum
+
+
+def _step(
+    prep: _Prepared,
+    freq: FloatArray,
+    weights: FloatArray,
+    active: npt.NDArray[np.bool_] | None = None,
+) -> tuple[FloatArray, float]:
+    """One EM step: return new abundances and the log-likelihood of ``freq``.
+
+    Rows outside ``active`` count as absent: their (zero) weight adds exact zeros to the
+    M-step sums and they are left out of the log-likelihood and weight sums, so the result is
+    bit-identical to a step on the active rows alone. The per-taxon sums are accumulated
+    chunk after chunk in entry order (``np.add.at``), the same floating-point sums as one
+    ``np.bincount``; the sums over rows use whole per-row vectors (pairwise summation).
+    """
+    row_sum = np.empty(prep.n_rows)
+    new = np.zeros(prep.n_taxa)
+    for (start, stop, lo, hi), _, post, chunk_sum in _posterior_chunks(prep, freq, weights, active):
+        row_sum[start:stop] = chunk_sum
+        np.add.at(new, prep.indices[lo:hi], post)
     ok = row_sum > 0
-    total_w = float(prep.weights[ok].sum())
+    if active is not None:
+        ok &= active
+    weights_ok = weights[ok]
+    total_w = float(weights_ok.sum())
+    terms = row_sum[ok]  # w_r (log row_sum + row_max), in place: fewer per-row temporaries
     with np.errstate(divide="ignore"):
-        ll = float(np.sum(prep.weights[ok] * (np.log(row_sum[ok]) + prep.row_max[ok])))
-    scale = np.zeros_like(row_sum)
-    scale[ok] = prep.weights[ok] / row_sum[ok]
-    post = data * scale[prep.row_of_entry]
-    new = np.bincount(prep.scaled.indices, weights=post, minlength=prep.scaled.shape[1]).astype(
-        np.float64
-    )
+        np.log(terms, out=terms)
+    terms += prep.row_max[ok]
+    terms *= weights_ok
+    ll = float(np.sum(terms))
     if total_w > 0:
         new /= total_w
-    return new, ll, row_sum
+    return new, ll
+
+
+def _em(
+    prep: _Prepared,
+    weights: FloatArray,
+    *,
+    initial: FloatArray | None,
+    max_iter: int,
+    tol: float,
+    active: npt.NDArray[np.bool_] | None = None,
+) -> EMResult:
+    """EM over prepared likelihoods (:func:`run_em`; rows outside ``active`` left out)."""
+    n_taxa = prep.n_taxa
+    freq = (
+        np.full(n_taxa, 1.0 / n_taxa)
+        if initial is None
+        else np.asarray(initial, dtype=np.float64) / float(np.sum(initial))
+    )
+    trace: list[float] = []
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
+        new, ll = _step(prep, freq, weights, active)
+        trace.append(ll)
+        freq = new
+        if len(trace) >= 2 and trace[-1] - trace[-2] < tol:
+            converged = True
+            break
+    # report the log-likelihood of the returned abundances
+    _, final_ll = _step(prep, freq, weights, active)
+    trace.append(final_ll)
+    return EMResult(freq, tuple(trace), iterations, converged)
 
 
 def run_em(
@@ -235,40 +382,17 @@ def run_em(
     n_taxa = matrix.n_taxa
     if matrix.n_reads == 0 or n_taxa == 0:
         return EMResult(np.zeros(n_taxa), (), 0, True)
-    prep = _prepare(matrix)
-    freq = (
-        np.full(n_taxa, 1.0 / n_taxa)
-        if initial is None
-        else np.asarray(initial, dtype=np.float64) / float(np.sum(initial))
-    )
-    trace: list[float] = []
-    converged = False
-    iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
-        new, ll, _ = _step(prep, freq)
-        trace.append(ll)
-        freq = new
-        if len(trace) >= 2 and trace[-1] - trace[-2] < tol:
-            converged = True
-            break
-    # report the log-likelihood of the returned abundances
-    _, final_ll, _ = _step(prep, freq)
-    trace.append(final_ll)
-    return EMResult(freq, tuple(trace), iterations, converged)
+    prep, _ = _prepare(matrix.log_likelihood)
+    return _em(prep, matrix.weights, initial=initial, max_iter=max_iter, tol=tol)
 
 
 def posteriors(matrix: LikelihoodMatrix, abundance: FloatArray) -> sp.csr_matrix:
     """Return ``P(t|r)`` as a CSR matrix with the sparsity of ``matrix`` (rows sum to 1 or 0)."""
-    prep = _prepare(matrix)
-    data = prep.scaled.data * abundance[prep.scaled.indices]
-    row_sum = np.bincount(prep.row_of_entry, weights=data, minlength=matrix.n_reads)
-    scale = np.zeros_like(row_sum)
-    ok = row_sum > 0
-    scale[ok] = 1.0 / row_sum[ok]
-    return sp.csr_matrix(
-        (data * scale[prep.row_of_entry], prep.scaled.indices, prep.scaled.indptr),
-        shape=prep.scaled.shape,
-    )
+    prep, _ = _prepare(matrix.log_likelihood)
+    data = np.empty(prep.scaled.size)
+    for (_, _, lo, hi), _, post, _ in _posterior_chunks(prep, abundance, None, None):
+        data[lo:hi] = post
+    return sp.csr_matrix((data, prep.indices, prep.indptr), shape=matrix.log_likelihood.shape)
 
 
 def _restrict(matrix: LikelihoodMatrix, keep: npt.NDArray[np.bool_]) -> LikelihoodMatrix:
@@ -477,27 +601,48 @@ def _expand_rows(sub: sp.csr_matrix, mask: npt.NDArray[np.bool_]) -> sp.csr_matr
 
 
 def _draw_assignments(
-    posterior: sp.csr_matrix, weights: FloatArray, rng: np.random.Generator
+    prep: _Prepared,
+    abundance: FloatArray,
+    weights: FloatArray,
+    active: npt.NDArray[np.bool_],
+    rng: np.random.Generator,
 ) -> FloatArray:
-    """Draw one taxon per row from its posterior; return per-taxon summed row weights.
+    """Draw one taxon per active row from its posterior; return per-taxon summed row weights.
 
     Collapsed identical reads (one row, weight ``n``) share one draw: they carry the same
     evidence, so their assignment is one uncertain event, not ``n`` independent ones.
+    The uniform draws are made once for the active rows, in row order; the running sum of the
+    posteriors is carried from chunk to chunk (rows outside ``active`` add exact zeros to it),
+    so every comparison is the one of a single pass over the active rows (issue 11).
     """
-    n_rows, n_taxa = posterior.shape
-    counts = np.diff(posterior.indptr)
-    row_of_entry = np.repeat(np.arange(n_rows, dtype=np.int64), counts)
-    data = posterior.data
-    cumulative = np.cumsum(data)
-    start = np.concatenate(([0.0], cumulative))[posterior.indptr[:-1]]
-    within = cumulative - start[row_of_entry]
-    row_total = np.bincount(row_of_entry, weights=data, minlength=n_rows)
-    threshold = rng.random(n_rows) * row_total
-    hit = within >= threshold[row_of_entry] - 1e-15
-    hit &= row_total[row_of_entry] > 0
-    rows_hit, first = np.unique(row_of_entry[hit], return_index=True)
-    chosen = posterior.indices[np.flatnonzero(hit)[first]]
-    return np.bincount(chosen, weights=weights[rows_hit], minlength=n_taxa).astype(np.float64)
+    threshold = np.zeros(prep.n_rows)
+    threshold[active] = rng.random(int(np.count_nonzero(active)))
+    out = np.zeros(prep.n_taxa)
+    carried = 0.0  # the running sum of the posteriors of earlier chunks
+    for (start, stop, lo, hi), row_of_entry, post, _ in _posterior_chunks(
+        prep, abundance, None, active
+    ):
+        cumulative = np.empty(post.size + 1)
+        cumulative[0] = carried
+        cumulative[1:] = post
+        np.cumsum(cumulative, out=cumulative)
+        carried = float(cumulative[-1])
+        row_start = cumulative[prep.indptr[start:stop] - lo]  # the sum before each row
+        within = row_start[row_of_entry]  # the running sum within the row, in place
+        np.subtract(cumulative[1:], within, out=within)
+        del cumulative
+        row_total = np.bincount(row_of_entry, weights=post, minlength=stop - start)
+        bound = (threshold[start:stop] * row_total)[row_of_entry]
+        bound -= 1e-15
+        hit = within >= bound
+        del within, bound
+        hit &= (row_total > 0)[row_of_entry]
+        entry = np.flatnonzero(hit)
+        first = np.ones(entry.size, dtype=bool)  # the first hit entry of each row
+        first[1:] = row_of_entry[entry[1:]] != row_of_entry[entry[:-1]]
+        entry = entry[first]
+        np.add.at(out, prep.indices[lo:hi][entry], weights[start:stop][row_of_entry[entry]])
+    return out
 
 
 def bootstrap_abundances(
@@ -527,26 +672,38 @@ def bootstrap_abundances(
     with a sister therefore never gets a tight interval, while a well-separated taxon keeps the
     read-resampling width. The generator is seeded, so results are reproducible.
 
+    Memory (issue 11): the likelihoods of the kept taxa are scaled once for all replicates
+    (kept with their columns and rows: 20 bytes per stored entry); a replicate's EM,
+    posteriors and draws then run over row chunks (:func:`gutbrain.profile.chunks.row_chunks`)
+    with the undrawn rows left in place at zero weight, so no per-replicate array grows with
+    the number of entries. The replicates are bit-identical to running EM on a copy of the
+    drawn rows (for finite log-likelihoods), at the cost of EM steps over every row.
+
     References
     ----------
     Efron, B. & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
     """
     keep = abundance > 0
-    sub, _ = drop_empty_rows(_restrict(matrix, keep))
     out = np.zeros((replicates, matrix.n_taxa))
-    if sub.n_reads == 0 or replicates <= 0:
+    prep, rows_kept = _prepare(matrix.log_likelihood, keep)
+    if prep.n_rows == 0 or replicates <= 0:
         return out
+    weights = matrix.weights[rows_kept]
     rng = np.random.default_rng(seed)
-    total = round(float(sub.weights.sum()))
-    p = sub.weights / sub.weights.sum()
+    total = round(float(weights.sum()))
+    p = weights / weights.sum()
+    del weights  # only p is needed from here
     kept = np.flatnonzero(keep)
     for b in range(replicates):
         w = rng.multinomial(total, p).astype(np.float64)
-        rows = w > 0
-        boot = LikelihoodMatrix(sub.log_likelihood[rows], w[rows])
+        drawn_rows = w > 0
         start = np.zeros(matrix.n_taxa)
         start[kept] = abundance[kept] * rng.exponential(size=kept.size)
-        fitted = run_em(boot, initial=start, max_iter=max_iter, tol=tol).abundance
-        drawn = _draw_assignments(posteriors(boot, fitted), boot.weights, rng)
+        fitted = (
+            _em(prep, w, initial=start, max_iter=max_iter, tol=tol, active=drawn_rows).abundance
+            if drawn_rows.any()
+            else np.zeros(matrix.n_taxa)
+        )
+        drawn = _draw_assignments(prep, fitted, w, drawn_rows, rng)
         out[b] = drawn / drawn.sum() if drawn.sum() > 0 else fitted
     return out
