@@ -325,11 +325,11 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
     assert fragilis.species is not None
     assert vulgatus is not None
     members = tuple(sorted((fragilis.species, vulgatus)))
-    hits = chimera_layout_hits()
+    windows = [chimera_layout_hits()]  # one window holding every read's hits
     settings = PROFILE_PRESETS[ReadType.ont]
     groups = [("Bacteroides group", fragilis, members)]
     em = _estimate_em(
-        lambda: [hits],  # one window holding every read's hits
+        lambda: windows,
         np.ones(3),
         index,
         settings,
@@ -338,7 +338,6 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
         np.zeros(3, dtype=bool),
         groups=True,
     )
-    del hits
     fit = _settle(em, index, settings, groups, None)
     assert fit.alignments == 4
     assert fit.rows.tolist() == [1, 2]

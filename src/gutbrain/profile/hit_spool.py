@@ -62,8 +62,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 class HitSpool:
     """Append-only :class:`HitTable` store in an unnamed temporary file, read by windows of
-    ``window`` distinct reads (:meth:`windows`; default :data:`WINDOW_READS`). :meth:`close` (or dropping the spool) frees
-    the file."""
+    ``window`` distinct reads (:meth:`windows`; default :data:`WINDOW_READS`). :meth:`close`
+    (or dropping the spool) frees the file."""
 
     def __init__(self, *, window: int | None = None) -> None:
         window = WINDOW_READS if window is None else window
