@@ -50,8 +50,10 @@ from gutbrain.profile.align import HitTable
 
 __all__ = ["WINDOW_READS", "HitSpool", "joined_windows"]
 
-#: Distinct reads per window (~45,000 ONT hits, ~2 MB; the estimate's row chunks are 65,536).
-WINDOW_READS = 1 << 14
+#: Distinct reads per window (~11,000 ONT hits, 0.5 MB). The estimate's matrix build peaked
+#: 12.7 MB above its start with windows of 16,384 reads and 5.9 MB with 4,096 (tracemalloc,
+#: 50,000 ONT reads): the window's temporaries, not the reads, set that peak.
+WINDOW_READS = 1 << 12
 
 _FIELDS = tuple(f.name for f in fields(HitTable))
 _DTYPES = tuple(np.dtype(np.bool_) if name == "primary" else np.dtype(np.int32) for name in _FIELDS)
