@@ -197,7 +197,8 @@ def fit_abundances(
     # issue 11: the hits stay on disk (hit_spool) and are read a window of reads at a time;
     # without a second pass the file is freed once the estimate has its matrices
     second = settings.second_pass
-    first = estimate(first_hits.windows, collected.screened, None if second else first_hits.close)
+    without_second = first_hits.close if second is None else None
+    first = estimate(first_hits.windows, collected.screened, without_second)
     if second is None:
         return settle(first)
     redo = np.isin(first.status, list(_REALIGN))

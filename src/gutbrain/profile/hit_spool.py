@@ -120,12 +120,6 @@ class HitSpool:
         self._file = None
         self._close()
 
-    def _open(self) -> io.BufferedRandom:
-        if self._file is None:
-            message = "the hit spool is closed"
-            raise RuntimeError(message)
-        return self._file
-
     def window_keys(self) -> set[int]:
         """The windows that hold hits (window ``k``: reads ``k × window`` …)."""
         return set(self._blocks)
@@ -153,6 +147,12 @@ class HitSpool:
         if skip is not None:
             table = table.take(~skip[table.read])
         return table
+
+    def _open(self) -> io.BufferedRandom:
+        if self._file is None:
+            message = "the hit spool is closed"
+            raise RuntimeError(message)
+        return self._file
 
 
 def joined_windows(*sources: tuple[HitSpool, BoolArray | None]) -> Iterator[HitTable]:
