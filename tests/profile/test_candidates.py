@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gutbrain.errors import ReferenceDatabaseError
 from gutbrain.model import Lineage, ReadType
-from gutbrain.profile import aligners, fit, hit_spool
+from gutbrain.profile import aligners, fit, hit_spool, kmer_screen, pipeline
 from gutbrain.profile.align import (
     ALIGNMENT_PRESETS,
     AlignmentSettings,
@@ -313,3 +313,36 @@ def test_the_profile_is_the_same_whatever_the_window_of_reads(
         assert cut.assignment == whole.assignment
         assert cut.em == whole.em
         assert cut.read_assignments == whole.read_assignments
+
+
+def test_the_screen_and_the_first_pass_index_are_let_go_before_the_estimates_need_memory(
+    tiny_bundle: ReferenceBundle,
+    make_reads: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 11: the k-mer index is done with once the reads are screened, and the first pass's
+    # minimap2 index once the second pass has its own; neither is held through an EM after that
+    reads = _hard_reads(make_reads)
+    opened: list[aligners.Aligners] = []
+    real_open = pipeline.open_aligners
+
+    def keeping(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    held: list[tuple[bool, bool, bool]] = []
+    real_em = fit.estimate_abundances
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        (current,) = opened
+        held.append(
+            (current.screen is not None, current.aligner is not None, bool(kmer_screen._TABLES))
+        )
+        return real_em(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open_aligners", keeping)
+    monkeypatch.setattr(fit, "estimate_abundances", watching)
+    result = _ont_profile(tiny_bundle, reads)
+    assert result.assignment["reads_screened"] > 0  # the screen ran
+    # first EM: the second pass still needs the first pass's index; second EM: nothing held
+    assert held == [(False, True, False), (False, False, False)]

@@ -20,7 +20,7 @@ from gutbrain.model import Lineage
 from gutbrain.profile.align import open_aligner
 from gutbrain.profile.contest import species_taxids
 from gutbrain.profile.index import ensure_index
-from gutbrain.profile.kmer_screen import KmerIndex, ensure_kmer_index
+from gutbrain.profile.kmer_screen import KmerIndex, ensure_kmer_index, forget_bucket_tables
 from gutbrain.profile.memory import release_freed_memory
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import TaxonIndex
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 GroupList = Sequence[tuple[str, Lineage, tuple[str, ...]]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Aligners:
     """The opened reference of one profile run.
 
@@ -51,7 +51,9 @@ class Aligners:
     ``taxa`` indexes the aligner's references; ``groups`` are the reference's species groups
     with at least two members in it; ``contest`` (species -> NCBI tax id, for naming ad-hoc
     groups) is ``None`` for a reference without species groups; ``screen`` is the k-mer index
-    with each unit's species group (``-1``: none), ``None`` without a pre-screen.
+    with each unit's species group (``-1``: none), ``None`` without a pre-screen. The
+    pipeline lets the screen and then the first pass's indexes go once no stage needs them
+    (:meth:`release_screen`, :meth:`release_aligners`).
     """
 
     aligner: Any
@@ -60,6 +62,18 @@ class Aligners:
     groups: GroupList
     contest: Mapping[str, str] | None
     screen: tuple[KmerIndex, npt.NDArray[np.int64]] | None
+
+    def release_screen(self) -> None:
+        """Let the k-mer index go once the reads are screened (issue 11: it stays out of the
+        estimates' memory peaks)."""
+        self.screen = None
+        forget_bucket_tables()
+
+    def release_aligners(self) -> None:
+        """Let the first pass's minimap2 indexes go once the second pass has its own (issue 11:
+        they stay out of the second estimate's memory peak). ``aligner`` is ``None`` after."""
+        self.aligner = None
+        self.rescue = None
 
 
 def open_aligners(bundle: ReferenceBundle, settings: ProfileSettings) -> Aligners:

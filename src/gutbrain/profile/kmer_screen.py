@@ -77,6 +77,7 @@ __all__ = [
     "build_kmer_index",
     "ensure_kmer_index",
     "first_of_runs",
+    "forget_bucket_tables",
     "kmer_row_errors",
     "reverse_complement",
     "sampled_kmers",
@@ -513,6 +514,11 @@ def _sorted_unique(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray
 
 
 _TABLES: dict[tuple[int, int, int], tuple[U64Array, IntArray]] = {}
+
+
+def forget_bucket_tables() -> None:
+    """Drop the cached bucket table and the index array it holds (the screen is over)."""
+    _TABLES.clear()
 
 
 def _bucket_table(hashes: U64Array, bits: int, drop: np.uint64) -> IntArray:

@@ -127,6 +127,7 @@ def profile_sample(
         progress=progress,
         keep_names=read_assignments,
     )
+    aligners.release_screen()  # issue 11: the k-mer index is done with
     release_freed_memory()  # the screen's and the alignment batches' buffers
     fit = fit_abundances(
         collected, aligners, bundle=bundle, settings=settings, min_abundance=min_abundance
