@@ -6,7 +6,7 @@ import dataclasses
 import gc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -37,6 +37,9 @@ from gutbrain.reference.bundle import ReferenceBundle
 from tests.profile.profile_helpers import REF_FASTA, mutate, reference_sequences
 
 FRAGILIS, VULGATUS, KLEBSIELLA = "7000004128190436", "S000436356", "S000003122"
+
+
+T = TypeVar("T")
 
 
 def _hits(reads: list[int], refs: list[int]) -> HitTable:
@@ -279,19 +282,14 @@ def test_no_hit_table_is_in_memory_while_an_em_runs(
     # on disk for the second pass (gutbrain.profile.hit_spool) and the second's let go
     reads = _hard_reads(make_reads)
     before = _ont_profile(tiny_bundle, reads)
-    live_hits: list[int] = []
-    real = fit.estimate_abundances
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
+    def live_hits() -> int:
         gc.collect()
-        live_hits.append(
-            sum(len(o) for o in gc.get_objects() if isinstance(o, HitTable) and len(o))
-        )
-        return real(*args, **kwargs)
+        return sum(len(o) for o in gc.get_objects() if isinstance(o, HitTable) and len(o))
 
-    monkeypatch.setattr(fit, "estimate_abundances", counting)
+    at_each_em = _at_each_em(monkeypatch, live_hits)
     after = _ont_profile(tiny_bundle, reads)
-    assert live_hits == [0, 0]  # the first estimate and, after the second pass, the second
+    assert at_each_em == [0, 0]  # the first estimate and, after the second pass, the second
     assert after.assignment == before.assignment
 
 
@@ -330,19 +328,26 @@ def test_the_screen_and_the_first_pass_index_are_let_go_before_the_estimates_nee
         opened.append(real_open(*args, **kwargs))
         return opened[-1]
 
-    held: list[tuple[bool, bool, bool]] = []
-    real_em = fit.estimate_abundances
-
-    def watching(*args: Any, **kwargs: Any) -> Any:
+    def held_now() -> tuple[bool, bool, bool]:
         (current,) = opened
-        held.append(
-            (current.screen is not None, current.aligner is not None, bool(kmer_screen._TABLES))
-        )
-        return real_em(*args, **kwargs)
+        return current.screen is not None, current.aligner is not None, bool(kmer_screen._TABLES)
 
     monkeypatch.setattr(pipeline, "open_aligners", keeping)
-    monkeypatch.setattr(fit, "estimate_abundances", watching)
+    held = _at_each_em(monkeypatch, held_now)
     result = _ont_profile(tiny_bundle, reads)
     assert result.assignment["reads_screened"] > 0  # the screen ran
     # first EM: the second pass still needs the first pass's index; second EM: nothing held
     assert held == [(False, True, False), (False, False, False)]
+
+
+def _at_each_em(monkeypatch: pytest.MonkeyPatch, look: Callable[[], T]) -> list[T]:
+    """What ``look()`` gives as each of the fit's EMs starts (filled as the profile runs)."""
+    seen: list[T] = []
+    real = fit.estimate_abundances
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        seen.append(look())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit, "estimate_abundances", watching)
+    return seen

@@ -161,7 +161,7 @@ def _collect(
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     # issue 11: every hit goes to disk as it comes (mappy's tables, stand-ins, member hits)
     spool = HitSpool()
-    decided: list[npt.NDArray[np.int64]] = []  # distinct reads placed by the screen
+    decided: list[npt.NDArray[np.int64]] = []  # distinct reads the screen decided outright
     rows: list[npt.NDArray[np.int64]] = []  # distinct reads placed by k-mer rows
     scorer = _row_scorer(aligner, screen, ref_unit)
     # issue 11 (members): group near-ties aligned to the group's members only
@@ -193,7 +193,6 @@ def _collect(
                 )
                 if placed.row.any():
                     spool.append(kmer_row_hits(placed, ids, batch, index.unit_reference))
-                    decided.append(ids[placed.row])
                     rows.append(ids[placed.row])
                     chosen = chosen | placed.row
             if result.decided.any():
@@ -265,12 +264,12 @@ def _collect(
     members = np.zeros(len(seen), dtype=bool)
     for aligned_ids in members_aligned:
         members[aligned_ids] = True
-    screened = np.zeros(len(seen), dtype=bool)
-    for placed_ids in decided:
-        screened[placed_ids] = True
     kmer_rows = np.zeros(len(seen), dtype=bool)
     for placed in rows:
         kmer_rows[placed] = True
+    screened = kmer_rows.copy()  # k-mer rows are screened reads too
+    for placed_ids in decided:
+        screened[placed_ids] = True
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return Collected(

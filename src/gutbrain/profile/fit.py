@@ -210,7 +210,7 @@ def fit_abundances(
         aligners.release_aligners()
         return settle(first)
     # the re-aligned reads' own hits (a few) choose the second pass's references
-    own = HitTable.concat([w.take(redo[w.read]) for w in first_hits.windows()])
+    own = HitTable.concat(list(first_hits.windows(skip=~redo)))
     chosen = second_pass_references(aligners.taxa, first.estimate.abundance, own, redo)
     screened = first.screened & ~redo  # pruned screened reads are now aligned
     # issue 11 (mem2): the first estimate is let go before the second pass aligns
