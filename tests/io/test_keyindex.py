@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gutbrain.io import keyindex
 from gutbrain.io.keyindex import KeyIndex
 
 _MASK = (1 << 64) - 1
@@ -110,3 +113,90 @@ def test_runs_by_hand() -> None:
     index.add(7)
     assert list(index.runs) == [8]
     assert [index.number(k) for k in range(8)] == list(range(8))
+
+
+# -- runs on disk (issue 11: constant memory) ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.sampled_from([1, 2]),
+    numbered=st.booleans(),
+    batch=st.integers(1, 5),
+    spill=st.integers(1, 9),
+    block=st.integers(1, 4),
+    chunk=st.integers(1, 6),
+    data=st.data(),
+)
+def test_runs_on_disk_give_the_same_decisions_as_a_python_dict(
+    words: int,
+    numbered: bool,
+    batch: int,
+    spill: int,
+    block: int,
+    chunk: int,
+    data: st.DataObject,
+) -> None:
+    # many low-word clashes (keys of a few low words), so equal low words cross block ends;
+    # merges read their runs a few keys at a time
+    keys = data.draw(_keys(words))
+    with mock.patch.object(keyindex, "_CHUNK", chunk):
+        _check_against_a_dict(keys, words, numbered, batch, spill, block)
+
+
+def _check_against_a_dict(
+    keys: list[int], words: int, numbered: bool, batch: int, spill: int, block: int
+) -> None:
+    index = KeyIndex(words=words, numbered=numbered, batch=batch, spill=spill, block=block)
+    reference: dict[int, int] = {}
+    for key in keys:
+        canonical = key & _MASK if words == 1 else key
+        expected = reference.get(canonical)
+        if numbered:
+            assert index.number(key) == expected
+        assert (key in index) == (expected is not None)
+        if expected is None:
+            reference[canonical] = len(reference)
+            assert index.add(key) == reference[canonical]
+    for key, number in reference.items():
+        assert key in index
+        if numbered:
+            assert index.number(key) == number
+    # merged runs (larger than a batch) go to disk from the spill size on; a batch stays
+    for size, on_disk in zip(index.runs, index.runs_on_disk, strict=True):
+        assert on_disk == (size > batch and size >= spill)
+    index.close()
+    assert len(index) == 0
+    assert index.runs == ()
+
+
+def test_a_run_reaching_the_spill_size_goes_to_disk_and_memory_stays_small() -> None:
+    # 2-word numbered keys, 24 bytes each in memory; on disk the index keeps its fences (8
+    # bytes per block of 64) and a Bloom filter (16 to 32 bits per key when rebuilt)
+    keys = [
+        (i * 0x9E3779B97F4A7C15 & _MASK) << 64 | (i * 0xC2B2AE3D27D4EB4F & _MASK)
+        for i in range(1, 20_001)
+    ]
+    in_memory = KeyIndex(words=2, batch=1000, spill=None)
+    on_disk = KeyIndex(words=2, batch=1000, spill=4000, block=64)
+    for n, key in enumerate(keys):
+        assert in_memory.add(key) == on_disk.add(key) == n
+    assert in_memory.runs == on_disk.runs == (16_000, 4_000)
+    assert on_disk.runs_on_disk == (True, True)
+    assert in_memory.nbytes == 24 * 20_000
+    assert on_disk.nbytes <= 8 * 20_000 / 64 + 4 * 20_000 + 8  # fences + Bloom
+    assert [on_disk.number(k) for k in keys[::97]] == list(range(0, 20_000, 97))
+    absent = [k + 1 for k in keys[:500]]
+    assert not any(k in on_disk for k in absent)
+
+
+def test_the_bloom_hashes_of_python_and_numpy_agree() -> None:
+    rng = np.random.default_rng(5)
+    low = rng.integers(0, 2**64, size=300, dtype=np.uint64)
+    high = rng.integers(0, 2**64, size=300, dtype=np.uint64)
+    first, step = keyindex._probes_of(keyindex._Chunk(low, high, None))
+    one_by_one = [keyindex._probes(int(lo), int(hi)) for lo, hi in zip(low, high, strict=True)]
+    assert one_by_one == list(zip(first.tolist(), step.tolist(), strict=True))
+    # one-word keys hash as if their high word were 0
+    first1, _ = keyindex._probes_of(keyindex._Chunk(low, None, None))
+    assert first1.tolist() == [keyindex._probes(int(lo), 0)[0] for lo in low]

@@ -38,11 +38,12 @@ Rejected by default (``GB-FQ-DUPID``, naming both lines), also across the files 
 :func:`iter_sample_reads`. With ``allow_duplicate_ids=True`` the later copies are *renamed*
 (``r1`` -> ``r1_dup1``; the suffix number counts duplicates in the sample) so that downstream
 read-keyed tables stay unambiguous, and one :class:`~gutbrain.errors.InputWarning` per file
-reports how many were renamed. IDs are remembered as 64-bit hashes (8 bytes per read in sorted
-arrays, :class:`~gutbrain.io.keyindex.KeyIndex`; ~8 MB per million reads); on a hash match the
-files are re-scanned to confirm the duplicate and find its first line, so a hash collision never
-causes a false error. When renaming, only the sample's first duplicate is confirmed this way (one
-re-scan, not one per duplicate); a later collision would only rename a read needlessly.
+reports how many were renamed. IDs are remembered as 64-bit hashes
+(:class:`~gutbrain.io.keyindex.KeyIndex`: sorted runs, on disk from 65,536 IDs on, so memory
+holds 2–4 bytes per read of its Bloom filter); on a hash match the files are re-scanned to
+confirm the duplicate and find its first line, so a hash collision never causes a false error.
+When renaming, only the sample's first duplicate is confirmed this way (one re-scan, not one per
+duplicate); a later collision would only rename a read needlessly.
 
 Memory
 ------
@@ -931,7 +932,7 @@ class _Sample:
         self.allow_duplicate_ids = allow_duplicate_ids
         self.max_line_length = max_line_length
         self.stats = stats
-        self.seen = KeyIndex(numbered=False)  # issue 11 (mem2): 8 bytes per read ID
+        self.seen = KeyIndex(numbered=False)  # issue 11: 8 bytes per read ID, on disk when many
         self.done: list[Path] = []
 
     def reads(self) -> Iterator[Read]:

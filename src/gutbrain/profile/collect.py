@@ -155,7 +155,8 @@ def _collect(
     total_bytes = float(sum(Path(p).stat().st_size for p in read_paths)) or None
     # issue 11: no per-read Python objects past their batch (names only for read_assignments)
     log = ReadLog(keep_names=keep_names)
-    # issue 11 (mem2): 128-bit sequence digests in sorted arrays (24 bytes per distinct read)
+    # issue 11: 128-bit sequence digests in sorted runs (24 bytes per distinct read), on disk
+    # when many (gutbrain.io.keyindex)
     seen = KeyIndex(words=2)
     # distinct-read ids of each sub-batch sent to mappy, in order (tables come back in order)
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
