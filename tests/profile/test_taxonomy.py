@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -93,9 +97,7 @@ def _merge(margin: float) -> GroupMerge:
     return merge_contested_groups(
         index,
         [group],
-        read_rows=rows,
-        read_units=units,
-        identity=identity,
+        candidates=[(rows, units, identity)],
         weights=np.ones(10),
         best_unit=np.zeros(10, dtype=np.int64),
     )
@@ -136,9 +138,13 @@ def _merge_with_copies(identity: list[float]) -> GroupMerge:
     return merge_contested_groups(
         index,
         [_FRAGILIS_GROUP],
-        read_rows=np.repeat(np.arange(10), 4),
-        read_units=np.tile(index.ref_unit[[0, 1, 2, 3]], 10),
-        identity=np.tile(identity, 10),
+        candidates=[
+            (
+                np.repeat(np.arange(10), 4),
+                np.tile(index.ref_unit[[0, 1, 2, 3]], 10),
+                np.tile(identity, 10),
+            )
+        ],
         weights=np.ones(10),
         best_unit=np.full(10, index.ref_unit[0], dtype=np.int64),
     )
@@ -186,11 +192,76 @@ def test_a_lesser_copy_of_a_member_never_changes_the_decision(
         return merge_contested_groups(
             index,
             [_FRAGILIS_GROUP],
-            read_rows=np.array(rows),
-            read_units=np.array(units),
-            identity=np.array(identity),
+            candidates=[(np.array(rows), np.array(units), np.array(identity))],
             weights=np.ones(n),
             best_unit=best,
         ).merged
 
     assert merged(with_copy=True) == merged(with_copy=False)
+
+
+@given(
+    reads=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 3), st.sampled_from([0.9, 0.95, 0.951, 0.96, 0.99])),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    weights=st.lists(st.sampled_from([1.0, 2.0, 0.3, 7.1]), min_size=30, max_size=30),
+    cuts=st.sets(st.integers(1, 29)),
+)
+def test_contested_weight_is_the_same_a_row_range_at_a_time(
+    reads: list[list[tuple[int, float]]], weights: list[float], cuts: set[int]
+) -> None:
+    """Issue 11: the group rule's candidates in row chunks (any cut between rows) add the
+    same contested weight, bit for bit, as one chunk of every candidate."""
+    from gutbrain.profile import taxonomy
+
+    # units 0-2 belong to group 0, unit 3 to none
+    unit_group = np.array([0, 0, 0, -1], dtype=np.int64)
+    rows = np.array([r for r, hits in enumerate(reads) for _ in hits], dtype=np.int64)
+    units = np.array([u for hits in reads for u, _ in hits], dtype=np.int64)
+    identity = np.array([i for hits in reads for _, i in hits])
+    best_group = np.array([0 if r % 3 else -1 for r in range(len(reads))], dtype=np.int64)
+    w = np.array(weights[: len(reads)])
+
+    def contested(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+        out = np.zeros(1)
+        for chunk in chunks:
+            taxonomy._add_contested(
+                out,
+                chunk,
+                unit_group=unit_group,
+                best_group=best_group,
+                weights=w,
+                min_identity_margin=0.005,
+            )
+        return out
+
+    bounds = [0, *sorted(c for c in cuts if c < len(reads)), len(reads)]
+    at = np.searchsorted(rows, bounds)
+    pieces = [(rows[a:b], units[a:b], identity[a:b]) for a, b in itertools.pairwise(at)]
+    whole = contested([(rows, units, identity)])
+    assert contested(pieces).tobytes() == whole.tobytes()
+    # the estimate's chunks of its matrix of best identities per pair: every entry, in order
+    best: dict[tuple[int, int], float] = {}
+    for r, u, i in zip(rows.tolist(), units.tolist(), identity.tolist(), strict=True):
+        best[r, u] = max(i, best.get((r, u), 0.0))
+    pairs = sorted(best)
+    matrix = sp.csr_matrix(
+        ([best[p] for p in pairs], ([r for r, _ in pairs], [u for _, u in pairs])),
+        shape=(len(reads), 4),
+    )
+    with mock.patch.object(
+        taxonomy, "row_chunks", functools.partial(taxonomy.row_chunks, entries=2)
+    ):
+        chunks = list(taxonomy.candidate_chunks(matrix))
+    got = [(r, u, i) for c in chunks for r, u, i in zip(*(a.tolist() for a in c), strict=True)]
+    assert got == [(r, u, best[r, u]) for r, u in pairs]
+    assert (
+        contested(chunks).tobytes()
+        == contested([tuple(np.concatenate(a) for a in zip(*chunks, strict=True))]).tobytes()
+    )

@@ -70,8 +70,9 @@ class Aligners:
         forget_bucket_tables()
 
     def release_aligners(self) -> None:
-        """Let the first pass's minimap2 indexes go once the second pass has its own (issue 11:
-        they stay out of the second estimate's memory peak). ``aligner`` is ``None`` after."""
+        """Let the first pass's minimap2 indexes go once the reads are collected (issue 11:
+        they stay out of the estimates' memory peaks; a second pass loads the index again).
+        ``aligner`` is ``None`` after."""
         self.aligner = None
         self.rescue = None
 

@@ -57,6 +57,7 @@ from gutbrain.profile.taxonomy import (
     GroupMerge,
     ReadResolution,
     TaxonIndex,
+    candidate_chunks,
     merge_contested_groups,
     resolve_reads,
 )
@@ -197,8 +198,10 @@ def fit_abundances(
     # issue 11: the hits stay on disk (hit_spool) and are read a window of reads at a time;
     # without a second pass the file is freed once the estimate has its matrices
     second = settings.second_pass
-    if second is None:
-        aligners.release_aligners()  # only a second pass reads the first pass's index
+    # issue 11: the first pass's minimap2 index (22.6 MB at the benchmark reference) stays out
+    # of the first estimate's peak; a second pass loads it again from its cached file
+    aligners.release_aligners()
+    release_freed_memory()
     without_second = first_hits.close if second is None else None
     first = estimate(first_hits.windows, collected.screened, without_second)
     if second is None:
@@ -207,7 +210,6 @@ def fit_abundances(
     if not redo.any():
         first_hits.close()
         _close_spool(collected)
-        aligners.release_aligners()
         return settle(first)
     # the re-aligned reads' own hits (a few) choose the second pass's references
     own = HitTable.concat(list(first_hits.windows(skip=~redo)))
@@ -217,11 +219,11 @@ def fit_abundances(
     del first, own
     release_freed_memory()
     new_hits = HitSpool(window=first_hits.window)
-    new_hits.append(_realign(collected, chosen, redo, bundle, settings, second, aligners.aligner))
+    first_aligner = _first_pass_aligner(bundle, settings.alignment)
+    new_hits.append(_realign(collected, chosen, redo, bundle, settings, second, first_aligner))
     _close_spool(collected)  # the second pass was its only reader
-    # issue 11: the first pass's index (22.6 MB at the benchmark reference) stays out of the
-    # second estimate's peak
-    aligners.release_aligners()
+    # issue 11: the first pass's index stays out of the second estimate's peak too
+    del first_aligner
     release_freed_memory()
 
     def second_windows() -> Iterator[HitTable]:
@@ -239,6 +241,13 @@ def fit_abundances(
         int(np.isin(result.status[redo], [_CODE[ASSIGNED_SPECIES], _CODE[GENUS_FALLBACK]]).sum()),
     )
     return result
+
+
+def _first_pass_aligner(bundle: ReferenceBundle, settings: AlignmentSettings) -> Any:
+    """The first pass's minimap2 index loaded again from its cached file (the one the
+    collection used), for the second pass's reference subset."""
+    index_path = ensure_index(bundle, preset=settings.preset, k=settings.k, w=settings.w)
+    return open_aligner(index_path, settings=settings)
 
 
 def _close_spool(collected: Collected) -> None:
@@ -411,9 +420,7 @@ def _settle(
         merge = merge_contested_groups(
             taxa,
             groups,
-            read_rows=np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(identity.indptr)),
-            read_units=identity.indices,
-            identity=identity.data,
+            candidates=candidate_chunks(identity),
             weights=matrix.weights,
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,

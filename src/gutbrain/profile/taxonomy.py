@@ -26,7 +26,7 @@ from __future__ import annotations
 import collections
 import logging
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
     "GroupMerge",
     "ReadResolution",
     "TaxonIndex",
+    "candidate_chunks",
     "merge_contested_groups",
     "resolve_reads",
 ]
@@ -318,9 +319,7 @@ def merge_contested_groups(
     index: TaxonIndex,
     groups: Sequence[tuple[str, Lineage, tuple[str, ...]]],
     *,
-    read_rows: IntArray,
-    read_units: IntArray,
-    identity: FloatArray,
+    candidates: Iterable[tuple[IntArray, IntArray, FloatArray]],
     weights: FloatArray,
     best_unit: IntArray,
     min_identity_margin: float = 0.005,
@@ -343,9 +342,12 @@ def merge_contested_groups(
         The taxon units.
     groups
         ``(name, lineage, members)`` per species group of the reference.
-    read_rows, read_units, identity
-        One entry per (read, unit) candidate: the EM row, the unit, the best alignment
-        identity of that read to that unit.
+    candidates
+        Chunks of ``(rows, units, identity)``, one entry per alignment of a read to a unit:
+        the EM row, the unit and the identity (the best per row and unit counts). A row's
+        entries are all in one chunk, and chunks come in increasing row order (issue 11: the
+        caller gives them a row range at a time, e.g. :func:`candidate_chunks`; the result is
+        that of one chunk of every entry, bit for bit).
     weights
         Per EM row multiplicity.
     best_unit
@@ -362,32 +364,21 @@ def merge_contested_groups(
             for j in species_unit.get(member, []):
                 unit_group[j] = g
     n_rows = int(weights.size)
-    # best and second-best member identity per (row, group), over candidates in groups
-    in_group = unit_group[read_units] >= 0
-    rows, units, ident = _best_per_unit(
-        read_rows[in_group], read_units[in_group], identity[in_group]
-    )
-    g_of = unit_group[units]
     contested_weight = np.zeros(len(groups))
     group_weight = np.zeros(len(groups))
     valid = best_unit >= 0
     best_group = np.full(n_rows, -1, dtype=np.int64)
     best_group[valid] = unit_group[best_unit[valid]]
     np.add.at(group_weight, best_group[best_group >= 0], weights[best_group >= 0])
-    if rows.size:
-        key = rows * max(len(groups), 1) + g_of
-        order = np.lexsort((-ident, key))
-        key, rows, ident, g_of = key[order], rows[order], ident[order], g_of[order]
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        has_second = np.zeros(key.size, dtype=bool)
-        has_second[:-1] = first[:-1] & ~first[1:]
-        second_ident = np.full(key.size, -np.inf)
-        second_ident[:-1] = ident[1:]
-        contested = has_second & (ident - second_ident < min_identity_margin)
-        # only rows whose best species is in this group count
-        counts = contested & (best_group[rows] == g_of)
-        np.add.at(contested_weight, g_of[counts], weights[rows[counts]])
+    for read_rows, read_units, identity in candidates:
+        _add_contested(
+            contested_weight,
+            (read_rows, read_units, identity),
+            unit_group=unit_group,
+            best_group=best_group,
+            weights=weights,
+            min_identity_margin=min_identity_margin,
+        )
     share = np.divide(
         contested_weight, group_weight, out=np.zeros_like(group_weight), where=group_weight > 0
     )
@@ -415,3 +406,58 @@ def merge_contested_groups(
     if merge:
         logger.debug("species groups merged: %s", ", ".join(groups[g][0] for g in merge))
     return GroupMerge(merged_index, column, members_of)
+
+
+def _add_contested(
+    contested_weight: FloatArray,
+    chunk: tuple[IntArray, IntArray, FloatArray],
+    *,
+    unit_group: IntArray,
+    best_group: IntArray,
+    weights: FloatArray,
+    min_identity_margin: float,
+) -> None:
+    """Add to ``contested_weight`` (per group) the weight of the contested reads of one chunk
+    of candidates (whole rows; the additions in row order, as over all rows at once)."""
+    read_rows, read_units, identity = chunk
+    # best and second-best member identity per (row, group), over candidates in groups
+    in_group = unit_group[read_units] >= 0
+    rows, units, ident = _best_per_unit(
+        read_rows[in_group], read_units[in_group], identity[in_group]
+    )
+    del in_group
+    if not rows.size:
+        return
+    g_of = unit_group[units]
+    key = rows * max(contested_weight.size, 1) + g_of
+    order = np.lexsort((-ident, key))
+    key, rows, ident, g_of = key[order], rows[order], ident[order], g_of[order]
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    has_second = np.zeros(key.size, dtype=bool)
+    has_second[:-1] = first[:-1] & ~first[1:]
+    second_ident = np.full(key.size, -np.inf)
+    second_ident[:-1] = ident[1:]
+    contested = has_second & (ident - second_ident < min_identity_margin)
+    # only rows whose best species is in this group count
+    counts = contested & (best_group[rows] == g_of)
+    np.add.at(contested_weight, g_of[counts], weights[rows[counts]])
+
+
+def candidate_chunks(
+    identity: sp.csr_matrix,
+) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
+    """:func:`merge_contested_groups`' candidates from a matrix of rows × units holding the
+    best identity per pair, a row range at a time (:func:`gutbrain.profile.chunks.row_chunks`).
+
+    Examples
+    --------
+    >>> m = sp.csr_matrix(np.array([[0.99, 0.0], [0.97, 0.98]]))
+    >>> [(r.tolist(), u.tolist(), i.tolist()) for r, u, i in candidate_chunks(m)]
+    [([0, 1, 1], [0, 0, 1], [0.99, 0.97, 0.98])]
+    """
+    indptr = identity.indptr
+    for start, stop in row_chunks(indptr):
+        lo, hi = int(indptr[start]), int(indptr[stop])
+        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(indptr[start : stop + 1]))
+        yield rows, identity.indices[lo:hi], identity.data[lo:hi]
