@@ -3,9 +3,11 @@ without read names counting every read as one made with them."""
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from gutbrain.errors import OptionError
 from gutbrain.io.profile_files import write_profile_files
+from gutbrain.profile import readstate
 from gutbrain.profile.pipeline import profile_sample
 from gutbrain.profile.readstate import ReadLog, SequenceSpool, pack_sequences, unpack_sequence
 from gutbrain.reference.bundle import ReferenceBundle
@@ -82,10 +85,19 @@ def test_packed_records_by_hand() -> None:
 @given(
     st.lists(st.text(alphabet="ACGTN", max_size=50), min_size=1, max_size=40),
     st.integers(1, 5),
+    st.integers(1, 4),
     st.data(),
 )
-def test_spool_across_blocks(sequences: list[str], block: int, data: st.DataObject) -> None:
-    # blocks of a few sequences: positions stay right across block ends and reads between
+def test_spool_across_blocks(
+    sequences: list[str], block: int, every: int, data: st.DataObject
+) -> None:
+    # blocks of a few sequences: positions stay right across block ends and reads between;
+    # the file offset is kept every few records (issue 11)
+    with mock.patch.object(readstate, "_OFFSET_EVERY", every):
+        _check_spool(sequences, block, data)
+
+
+def _check_spool(sequences: list[str], block: int, data: st.DataObject) -> None:
     spool = SequenceSpool(block=block)
     try:
         for i, s in enumerate(sequences):
@@ -119,6 +131,26 @@ def test_read_log_counts_multiplicities(keep_names: bool) -> None:
     else:
         assert log.names == []
         assert log.codes().size == 0
+
+
+@given(st.lists(st.integers(0, 3), max_size=2000))
+def test_read_log_multiplicities_past_a_byte_are_counted(occurrences: list[int]) -> None:
+    # issue 11: a byte per distinct read, the counts past 255 aside; every count is exact
+    log = ReadLog(keep_names=False)
+    seen: dict[int, int] = {}
+    for read in occurrences:
+        distinct = seen.setdefault(read, len(seen))
+        log.kept("r", distinct)
+    expected = collections.Counter(seen[read] for read in occurrences)
+    assert log.weights().tolist() == [float(expected[i]) for i in range(len(seen))]
+
+
+def test_one_read_seen_a_thousand_times_weighs_a_thousand() -> None:
+    log = ReadLog(keep_names=False)
+    for _ in range(1000):
+        log.kept("r", 0)
+    log.kept("s", 1)
+    assert log.weights().tolist() == [1000.0, 1.0]
 
 
 def test_profile_without_read_names_counts_the_same(

@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 _BATCH = 256
 _SCREEN_BATCH = 512  # distinct reads per k-mer screen call (1,024: 12 MiB more peak, same CPU)
+#: How the screen placed a distinct read (bits; none: left to mappy): decided outright (with
+#: its ties), by k-mer likelihood rows, aligned to its species group's members only.
+_DECIDED, _KMER_ROW, _MEMBERS = np.uint8(1), np.uint8(2), np.uint8(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +165,8 @@ def _collect(
     pending: collections.deque[npt.NDArray[np.int64]] = collections.deque()
     # issue 11: every hit goes to disk as it comes (mappy's tables, stand-ins, member hits)
     spool = HitSpool()
-    decided: list[npt.NDArray[np.int64]] = []  # distinct reads the screen decided outright
-    rows: list[npt.NDArray[np.int64]] = []  # distinct reads placed by k-mer rows
+    # issue 11: how each distinct read was placed, one byte each (_DECIDED, _KMER_ROW, _MEMBERS)
+    placed_by = bytearray()
     scorer = _row_scorer(aligner, screen, ref_unit)
     # issue 11 (members): group near-ties aligned to the group's members only
     to_members = (
@@ -171,12 +174,12 @@ def _collect(
         if screen is not None and screen[0].settings.member_alignment and ref_unit is not None
         else None
     )
-    members_aligned: list[npt.NDArray[np.int64]] = []
     sequences = SequenceSpool() if settings.second_pass is not None else None
 
     def aligned(batch: list[str], start: int) -> list[str]:
         """The reads of ``batch`` (distinct reads ``start``...) the screen leaves to mappy."""
         ids = np.arange(start, start + len(batch), dtype=np.int64)
+        how = np.zeros(len(batch), dtype=np.uint8)  # the batch's share of placed_by
         if screen is not None:
             index, unit_group = screen
             result = index.screen(
@@ -194,7 +197,7 @@ def _collect(
                 )
                 if placed.row.any():
                     spool.append(kmer_row_hits(placed, ids, batch, index.unit_reference))
-                    rows.append(ids[placed.row])
+                    how[placed.row] |= _KMER_ROW
                     chosen = chosen | placed.row
             if result.decided.any():
                 lengths = np.fromiter((len(s) for s in batch), dtype=np.int64)
@@ -209,15 +212,16 @@ def _collect(
                         primary=np.arange(which.size) < int(hard.sum()),
                     )
                 )
-                decided.append(ids[which])
+                how[which] |= _DECIDED
             if to_members is not None and result.members.any():  # issue 11 (members)
                 done = to_members.align(batch, result)
                 spool.append(replace(done.hits, read=ids[done.hits.read]))
-                members_aligned.append(ids[np.unique(done.hits.read)])
+                how[done.hits.read] |= _MEMBERS
                 chosen = chosen | done.aligned
             if chosen.any():
                 batch = [s for s, c in zip(batch, chosen.tolist(), strict=True) if not c]
                 ids = ids[~chosen]
+        placed_by.extend(how.tobytes())
         pending.extend(ids[i : i + _BATCH] for i in range(0, ids.size, _BATCH))
         return batch
 
@@ -262,15 +266,11 @@ def _collect(
     if pending:
         message = f"{len(pending)} alignment batches did not come back"
         raise RuntimeError(message)
-    members = np.zeros(len(seen), dtype=bool)
-    for aligned_ids in members_aligned:
-        members[aligned_ids] = True
-    kmer_rows = np.zeros(len(seen), dtype=bool)
-    for placed in rows:
-        kmer_rows[placed] = True
-    screened = kmer_rows.copy()  # k-mer rows are screened reads too
-    for placed_ids in decided:
-        screened[placed_ids] = True
+    how_placed = np.frombuffer(placed_by, dtype=np.uint8)
+    members = (how_placed & _MEMBERS) > 0
+    kmer_rows = (how_placed & _KMER_ROW) > 0
+    screened = (how_placed & (_DECIDED | _KMER_ROW)) > 0  # k-mer rows are screened reads too
+    del how_placed
     if progress is not None:
         progress(float(total_bytes or 0.0), total_bytes)
     return Collected(

@@ -5,8 +5,10 @@ made is kept here, in forms that cost a few bytes per read instead of Python obj
 
 - :class:`SequenceSpool`: the distinct sequences the second alignment pass may need, 2-bit
   packed in an anonymous temporary file (unlinked on creation, so nothing is left behind
-  even when the process is killed); memory holds one 8-byte offset per distinct read.
-- :class:`ReadLog`: how many input reads each distinct read stands for (its EM weight) and,
+  even when the process is killed); memory holds each record's size (4 bytes per distinct
+  read).
+- :class:`ReadLog`: how many input reads each distinct read stands for (its EM weight; one
+  byte per distinct read, larger counts aside) and,
   only when the caller wants ``read_assignments.tsv``, each read's name and its distinct read
   (or QC drop reason). Without it, every per-read figure in ``qc.json`` is a count over
   distinct reads weighted by their multiplicity.
@@ -26,6 +28,10 @@ import numpy.typing as npt
 __all__ = ["ReadLog", "SequenceSpool", "pack_sequences", "unpack_sequence"]
 
 
+#: :class:`SequenceSpool` keeps the file offset of every this many records.
+_OFFSET_EVERY = 256
+
+
 class SequenceSpool:
     """Append-only store of sequences in a temporary file, read back by position.
 
@@ -34,8 +40,8 @@ class SequenceSpool:
     (:func:`pack_sequences`). Appends are packed a block at a time
     (``block`` sequences, vectorised), so the per-read cost is a few microseconds
     where per-read zlib (Huffman) coding cost ~15 µs, and the file is smaller (2 bits a base
-    instead of ~2.3). Memory holds one 8-byte offset per stored sequence and the sequences of
-    one block not yet packed.
+    instead of ~2.3). Memory holds each stored record's size (4 bytes), the file offset of
+    every 256th record and the sequences of one block not yet packed.
 
     Examples
     --------
@@ -55,12 +61,15 @@ class SequenceSpool:
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="gutbrain-reads-")  # noqa: SIM115
         # closed when the spool is dropped (an error between collecting and the second pass)
         self._close = weakref.finalize(self, self._file.close)
-        self._offsets = array("q", [0])
+        # issue 11: each stored record's size (4 bytes), and the file offset of every
+        # _OFFSET_EVERY-th record
+        self._sizes = array("I")
+        self._starts = array("q", [0])
         self._pending: list[str] = []  # appended, not yet packed and written
         self._dirty = False
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1 + len(self._pending)
+        return len(self._sizes) + len(self._pending)
 
     def append(self, sequence: str) -> None:
         """Store ``sequence`` (ASCII) as the next position."""
@@ -73,11 +82,11 @@ class SequenceSpool:
             return
         records = pack_sequences(self._pending)
         self._pending = []
-        offsets = self._offsets
-        end = offsets[-1]
+        sizes, starts = self._sizes, self._starts
         for record in records:
-            end += len(record)
-            offsets.append(end)
+            if len(sizes) == len(starts) * _OFFSET_EVERY:  # the last group is full
+                starts.append(starts[-1] + sum(sizes[-_OFFSET_EVERY:]))
+            sizes.append(len(record))
         self._file.write(b"".join(records))
         self._dirty = True
 
@@ -89,9 +98,10 @@ class SequenceSpool:
             self._dirty = False
         out = []
         for i in positions:
-            start, end = self._offsets[i], self._offsets[i + 1]
+            group = i // _OFFSET_EVERY
+            start = self._starts[group] + sum(self._sizes[group * _OFFSET_EVERY : i])
             self._file.seek(start)
-            out.append(unpack_sequence(self._file.read(end - start)))
+            out.append(unpack_sequence(self._file.read(self._sizes[i])))
         self._file.seek(0, 2)  # back to the end for further appends
         return out
 
@@ -196,6 +206,9 @@ def unpack_sequence(record: bytes) -> str:
     return bases.tobytes().decode("ascii")
 
 
+_BYTE_MAX = 255
+
+
 class ReadLog:
     """Per-read bookkeeping: distinct-read multiplicities, and names only when asked for.
 
@@ -208,7 +221,10 @@ class ReadLog:
         self.keep_names = keep_names
         self.names: list[str] = []
         self._codes = array("q")
-        self._multiplicity = array("q")
+        # issue 11: one byte per distinct read (its multiplicity up to 255), the rare larger
+        # multiplicities in a dict
+        self._multiplicity = array("B")
+        self._large: dict[int, int] = {}
         self.reasons: list[str] = []
 
     @property
@@ -229,15 +245,20 @@ class ReadLog:
         numbered :attr:`n_distinct`)."""
         if distinct == len(self._multiplicity):
             self._multiplicity.append(1)
-        else:
+        elif self._multiplicity[distinct] < _BYTE_MAX:
             self._multiplicity[distinct] += 1
+        else:
+            self._large[distinct] = self._large.get(distinct, _BYTE_MAX) + 1
         if self.keep_names:
             self.names.append(name)
             self._codes.append(distinct)
 
     def weights(self) -> npt.NDArray[np.float64]:
         """Input reads per distinct read."""
-        return np.frombuffer(self._multiplicity, dtype=np.int64).astype(np.float64)
+        weights = np.frombuffer(self._multiplicity, dtype=np.uint8).astype(np.float64)
+        for distinct, count in self._large.items():
+            weights[distinct] = count
+        return weights
 
     def codes(self) -> npt.NDArray[np.int64]:
         """Per kept name: distinct read index, or ``-1 - k`` for QC drop reason ``k``."""
