@@ -79,6 +79,10 @@ def test_bad_arguments() -> None:
         KeyIndex(words=3)
     with pytest.raises(ValueError, match="batch"):
         KeyIndex(batch=0)
+    with pytest.raises(ValueError, match="spill"):
+        KeyIndex(spill=0)
+    with pytest.raises(ValueError, match="block"):
+        KeyIndex(block=0)
     with pytest.raises(ValueError, match="wider"):
         KeyIndex(words=1).add(1 << 64)
 
@@ -165,6 +169,9 @@ def _check_against_a_dict(
     # merged runs (larger than a batch) go to disk from the spill size on; a batch stays
     for size, on_disk in zip(index.runs, index.runs_on_disk, strict=True):
         assert on_disk == (size > batch and size >= spill)
+    # the Bloom filter was sized for every key on disk (8 bits per key at the least)
+    disk_keys = sum(s for s, d in zip(index.runs, index.runs_on_disk, strict=True) if d)
+    assert index._bloom.capacity >= disk_keys
     index.close()
     assert len(index) == 0
     assert index.runs == ()

@@ -61,8 +61,8 @@ class KeyIndex:
 
     ``words`` is the key width in 64-bit words (1 or 2); ``numbered=False`` keeps no numbers
     (a set: 8 bytes per word and key). ``batch`` keys are held in a ``dict`` before they
-    become a sorted run (:attr:`runs`); runs of ``spill`` keys or more are kept on disk
-    (``None``: never), read ``block`` keys at a time.
+    become a sorted run (:attr:`runs`); merged runs of ``spill`` keys or more are kept on
+    disk (``None``: never) and searched a ``block`` of records at a time.
 
     Examples
     --------
@@ -223,9 +223,15 @@ class KeyIndex:
         small = self._spill is None or size < self._spill
         if small and isinstance(older, _MemoryRun) and isinstance(newer, _MemoryRun):
             return older.merged(newer)
-        for run in (older, newer):  # keys entering the disk
-            if isinstance(run, _MemoryRun):
-                self._bloom_add(run.chunks())
+        # the keys entering the disk, in one call (a rebuild then sees every disk key)
+        self._bloom_add(
+            [
+                chunk
+                for run in (older, newer)
+                if isinstance(run, _MemoryRun)
+                for chunk in run.chunks()
+            ]
+        )
         merged = _DiskRun.write(
             _merge_chunks(older.chunks(), newer.chunks()),
             size=size,
@@ -237,10 +243,9 @@ class KeyIndex:
         newer.close()
         return merged
 
-    def _bloom_add(self, chunks: Iterable[_Chunk]) -> None:
+    def _bloom_add(self, chunks: list[_Chunk]) -> None:
         """Add keys to the Bloom filter, first rebuilding it larger from the disk runs' keys
         when they would overfill it."""
-        chunks = list(chunks)
         on_disk = sum(run.size for run in self._runs if isinstance(run, _DiskRun))
         needed = on_disk + sum(chunk.low.size for chunk in chunks)
         if needed > self._bloom.capacity:
