@@ -44,6 +44,7 @@ from gutbrain.model import Lineage
 from gutbrain.profile.align import HitTable
 from gutbrain.profile.chunks import row_chunks
 from gutbrain.profile.likelihood import ErrorModel
+from gutbrain.profile.pair_spool import SpooledRows
 from gutbrain.profile.taxonomy import GroupMerge, TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
 from gutbrain.reference.groups import group_name
@@ -130,7 +131,7 @@ def contest_threshold(model: ErrorModel, max_errors: float) -> float:
 
 def join_contested_species(
     merge: GroupMerge,
-    log_likelihood: sp.csr_matrix,
+    log_likelihood: sp.csr_matrix | SpooledRows,
     weights: FloatArray,
     best_unit: IntArray,
     *,
@@ -145,7 +146,8 @@ def join_contested_species(
     merge
         The reference groups already merged (or the identity merge); its units are the nodes.
     log_likelihood
-        Reads × original units, ``log L(r|u)`` of the read's best alignment to each candidate.
+        Reads × original units, ``log L(r|u)`` of the read's best alignment to each candidate
+        (in memory or with its values on disk, read a row range at a time).
     weights
         Per row multiplicity.
     best_unit

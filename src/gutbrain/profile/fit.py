@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from gutbrain.profile.align import (
     AlignmentSettings,
@@ -52,6 +51,7 @@ from gutbrain.profile.hit_spool import HitSpool, joined_windows
 from gutbrain.profile.index import ensure_index
 from gutbrain.profile.likelihood import ErrorModel, error_counts, error_model_of_counts
 from gutbrain.profile.memory import release_freed_memory
+from gutbrain.profile.pair_spool import SpooledRows
 from gutbrain.profile.settings import ProfileSettings
 from gutbrain.profile.taxonomy import (
     GroupMerge,
@@ -311,16 +311,16 @@ def _classify_window(
 class _Em:
     """An estimate up to its EM (issue 11, memstream): ``status`` has the unassigned reads'
     codes (pruned ones too) and -1 for the reads the EM explains; the contest matrix and the
-    group rule's identities (each on the EM matrix's pairs) wait for :func:`_settle`, which
-    lets them go."""
+    group rule's identities (each on the EM matrix's pairs, their values on disk) wait for
+    :func:`_settle`, which lets them go."""
 
     status: npt.NDArray[np.int8]
     model: ErrorModel
     rows: npt.NDArray[np.int64]
     matrix: LikelihoodMatrix
     estimate: AbundanceEstimate
-    contest: sp.csr_matrix | None
-    identity: sp.csr_matrix | None
+    contest: SpooledRows | None
+    identity: SpooledRows | None
     alignments: int
     screened: npt.NDArray[np.bool_]
 
@@ -377,7 +377,10 @@ def _estimate_em(
     if let_go is not None:
         let_go()
     matrix = LikelihoodMatrix(entries.log_likelihood, np.asarray(weights[rows], dtype=np.float64))
-    contest_matrix, identity, alignments = entries.contest, entries.identity, entries.alignments
+    # issue 11: the contest's and the group rule's values wait on disk through the EM
+    contest_matrix = SpooledRows(entries.contest) if entries.contest is not None else None
+    identity = SpooledRows(entries.identity) if entries.identity is not None else None
+    alignments = entries.alignments
     del entries
     estimate = estimate_abundances(
         matrix, min_abundance=min_abundance, max_iter=settings.em_max_iter, tol=settings.em_tol
@@ -425,7 +428,7 @@ def _settle(
             best_unit=resolution.best_unit,
             min_identity_margin=settings.group_identity_margin,
         )
-        del identity  # issue 11 (memstream)
+        identity.close()  # issue 11 (memstream)
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
     if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
@@ -439,7 +442,8 @@ def _settle(
             settings=settings.contest,
         )
         resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
-    del contest_matrix  # issue 11 (memstream)
+    if contest_matrix is not None:  # issue 11 (memstream)
+        contest_matrix.close()
     if merge is not None and not merge.merged:
         merge = None
     explained_rows = estimate.explained

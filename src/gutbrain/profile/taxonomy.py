@@ -37,6 +37,7 @@ from gutbrain._typing import FloatArray, IntArray
 from gutbrain.errors import ErrorCode, ReferenceDatabaseError
 from gutbrain.model import Lineage
 from gutbrain.profile.chunks import row_chunks
+from gutbrain.profile.pair_spool import SpooledRows
 
 __all__ = [
     "GroupMerge",
@@ -445,10 +446,11 @@ def _add_contested(
 
 
 def candidate_chunks(
-    identity: sp.csr_matrix,
+    identity: sp.csr_matrix | SpooledRows,
 ) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
     """:func:`merge_contested_groups`' candidates from a matrix of rows × units holding the
-    best identity per pair, a row range at a time (:func:`gutbrain.profile.chunks.row_chunks`).
+    best identity per pair (in memory or with its values on disk), a row range at a time
+    (:func:`gutbrain.profile.chunks.row_chunks`).
 
     Examples
     --------
@@ -456,8 +458,7 @@ def candidate_chunks(
     >>> [(r.tolist(), u.tolist(), i.tolist()) for r, u, i in candidate_chunks(m)]
     [([0, 1, 1], [0, 0, 1], [0.99, 0.97, 0.98])]
     """
-    indptr = identity.indptr
-    for start, stop in row_chunks(indptr):
-        lo, hi = int(indptr[start]), int(indptr[stop])
-        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(indptr[start : stop + 1]))
-        yield rows, identity.indices[lo:hi], identity.data[lo:hi]
+    for start, stop in row_chunks(identity.indptr):
+        chunk = identity[start:stop]
+        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(chunk.indptr))
+        yield rows, chunk.indices, chunk.data
