@@ -371,10 +371,10 @@ def merge_contested_groups(
     best_group = np.full(n_rows, -1, dtype=np.int64)
     best_group[valid] = unit_group[best_unit[valid]]
     np.add.at(group_weight, best_group[best_group >= 0], weights[best_group >= 0])
-    for read_rows, read_units, identity in candidates:
+    for chunk in candidates:
         _add_contested(
             contested_weight,
-            (read_rows, read_units, identity),
+            chunk,
             unit_group=unit_group,
             best_group=best_group,
             weights=weights,
