@@ -379,24 +379,32 @@ class _DiskRun:
         if numbered:
             fields.append(("number", _NUMBER))
         dtype = np.dtype(fields)
-        file = tempfile.TemporaryFile(prefix="gutbrain-keys-", buffering=0)  # noqa: SIM115
+        file = tempfile.TemporaryFile(prefix="gutbrain-keys-")  # noqa: SIM115
         fences = np.empty((size + block - 1) // block, dtype=_WORD)
         written = 0
-        for chunk in chunks:
-            records = np.empty(chunk.low.size, dtype=dtype)
-            records["low"] = chunk.low
-            if chunk.high is not None:
-                records["high"] = chunk.high
-            if chunk.numbers is not None:
-                records["number"] = chunk.numbers
-            first = -written % block  # this chunk's first record that starts a block
-            end = written + chunk.low.size
-            fences[(written + first) // block : -(-end // block)] = chunk.low[first::block]
-            file.write(records.tobytes())
-            written += chunk.low.size
-        if written != size:
-            message = f"a merge wrote {written} keys, expected {size}"
-            raise RuntimeError(message)
+        try:
+            for chunk in chunks:
+                end = written + chunk.low.size
+                if end > size:
+                    message = f"a merge of {size} keys gave more"
+                    raise RuntimeError(message)
+                records = np.empty(chunk.low.size, dtype=dtype)
+                records["low"] = chunk.low
+                if chunk.high is not None:
+                    records["high"] = chunk.high
+                if chunk.numbers is not None:
+                    records["number"] = chunk.numbers
+                first = -written % block  # this chunk's first record that starts a block
+                fences[(written + first) // block : -(-end // block)] = chunk.low[first::block]
+                file.write(records.tobytes())
+                written = end
+            if written != size:
+                message = f"a merge of {size} keys gave {written}"
+                raise RuntimeError(message)
+            file.flush()  # lookups read the file descriptor (os.pread)
+        except BaseException:
+            file.close()
+            raise
         return cls(file, size=size, dtype=dtype, fences=fences, block=block)
 
     @property
