@@ -111,6 +111,42 @@ def test_resolve_reads_in_chunks_is_one_pass(
         assert a.tobytes() == b.tobytes(), field
 
 
+def _neisseria_group() -> GroupMerge:
+    """``_INDEX`` with N. a and N. b reported as one group (a unit appended)."""
+    group = Lineage(superkingdom="Bacteria", family="F", genus="Neisseria", species="N. ab group")
+    index = TaxonIndex(
+        (*_INDEX.units, group),
+        _INDEX.ref_unit,
+        _INDEX.genera,
+        np.append(_INDEX.unit_genus, _INDEX.unit_genus[0]),
+    )
+    column = np.array([5, 5, 2, 3, 4], dtype=np.int64)
+    return GroupMerge(index, column, {5: ("N. a", "N. b")})
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), entries=st.integers(1, 5), confidence=st.sampled_from([0.3, 0.5, 0.9]))
+def test_merged_resolution_in_chunks_is_the_resolution_of_the_merged_matrix(
+    data: st.DataObject, entries: int, confidence: float
+) -> None:
+    # issue 11: the group rows' columns merged a chunk at a time, not in a copy of every row
+    posterior = _matrix(data, _POSTERIOR)
+    weights = _weights(data, posterior.shape[0])
+    merge = _neisseria_group()
+    whole = resolve_reads(
+        merge.merge_posterior(posterior), weights, merge.index, species_confidence=confidence
+    )
+    with _chunks_of(entries):
+        chunked = resolve_reads(
+            posterior, weights, merge.index, species_confidence=confidence, merged_by=merge
+        )
+    for field in ("species_reads", "genus_reads", "species_resolved", "genus_resolved",
+                  "best_unit", "best_genus"):  # fmt: skip
+        a, b = getattr(whole, field), getattr(chunked, field)
+        assert a.dtype == b.dtype
+        assert a.tobytes() == b.tobytes(), field
+
+
 def test_resolve_reads_by_hand_across_chunks() -> None:
     # read 0: N. a 0.9 (species); read 1: N. b 0.4 / N. c 0.4 / K. d 0.2 (genus Neisseria 0.8);
     # chunks of one entry split read 1 from read 0 and still give the same counts

@@ -482,10 +482,11 @@ def _resolve_merged(
     if not merge.merged:
         return resolution
     by_group = resolve_reads(
-        merge.merge_posterior(estimate.posterior),
+        estimate.posterior,
         matrix.weights,
         merge.index,
         species_confidence=settings.species_confidence,
+        merged_by=merge,
     )
     return replace(
         resolution,

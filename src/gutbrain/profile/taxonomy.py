@@ -166,11 +166,14 @@ def resolve_reads(
     index: TaxonIndex,
     *,
     species_confidence: float = 0.5,
+    merged_by: GroupMerge | None = None,
 ) -> ReadResolution:
     """Apply the genus fallback to the final posteriors (see the module docstring).
 
     Rows are taken in chunks (issue 11, memflat: :mod:`gutbrain.profile.chunks`): the same
-    result, bit for bit, with temporaries of one chunk's size.
+    result, bit for bit, with temporaries of one chunk's size. With ``merged_by`` the
+    posteriors' columns are first merged (:meth:`GroupMerge.merge_posterior`; ``index`` is
+    then ``merged_by.index``), a chunk at a time: the result of resolving the merged matrix.
     """
     n_reads = posterior.shape[0]
     named = np.array([u.species is not None for u in index.units], dtype=bool)
@@ -182,15 +185,17 @@ def resolve_reads(
     species_reads = np.zeros(index.n_units)
     genus_reads = np.zeros(n_genera)
     for start, stop in row_chunks(posterior.indptr):
+        chunk = posterior[start:stop]
+        if merged_by is not None:  # issue 11: no merged copy of every posterior
+            chunk = merged_by.merge_posterior(chunk)
         # issue 11: the best posteriors are only compared with the confidence, so they are
         # held a chunk of rows at a time (16 bytes per read fewer)
         best_sp, best_g = np.zeros(stop - start), np.zeros(stop - start)
         _resolve_chunk(
-            posterior,
-            weights,
+            chunk,
+            weights[start:stop],
             index,
             named,
-            (start, stop),
             (best_sp, best_unit[start:stop], best_g, best_genus[start:stop]),
             species_confidence,
             (species_reads, genus_reads),
@@ -212,23 +217,19 @@ def _resolve_chunk(
     weights: FloatArray,
     index: TaxonIndex,
     named: npt.NDArray[np.bool_],
-    span: tuple[int, int],
     best: tuple[FloatArray, IntArray, FloatArray, IntArray],
     species_confidence: float,
     totals: tuple[FloatArray, FloatArray],
 ) -> None:
-    """:func:`resolve_reads` on rows ``span``: fills ``best`` (the rows' best species
-    posterior and unit, best genus posterior and genus: arrays of the span's length) and adds
-    to ``totals`` (species and genus reads) in row order."""
-    start, stop = span
+    """:func:`resolve_reads` on a chunk of rows (``posterior`` and ``weights`` hold just
+    them): fills ``best`` (the rows' best species posterior and unit, best genus posterior and
+    genus) and adds to ``totals`` (species and genus reads) in row order."""
     best_sp, best_unit, best_g, best_genus = best
     species_reads, genus_reads = totals
-    n_reads = stop - start
-    lo, hi = int(posterior.indptr[start]), int(posterior.indptr[stop])
-    counts = np.diff(posterior.indptr[start : stop + 1])
-    row = np.repeat(np.arange(n_reads, dtype=np.int64), counts)
-    data = posterior.data[lo:hi]
-    cols = posterior.indices[lo:hi].astype(np.int64)
+    n_reads = posterior.shape[0]
+    row = np.repeat(np.arange(n_reads, dtype=np.int64), np.diff(posterior.indptr))
+    data = posterior.data
+    cols = posterior.indices.astype(np.int64)
     # best species per read
     species_data = np.where(named[cols], data, 0.0)
     np.maximum.at(best_sp, row, species_data)
@@ -248,7 +249,7 @@ def _resolve_chunk(
     np.maximum.at(best_g, genus_row, genus_post)
     top = (genus_post == best_g[genus_row]) & (genus_post > 0)
     best_genus[genus_row[top]] = genus_col[top]
-    w = weights[start:stop]
+    w = weights
     keep = (best_sp >= species_confidence)[row] & named[cols]
     # running totals in row order: the same sums as one bincount over every row
     np.add.at(species_reads, cols[keep], data[keep] * w[row[keep]])
