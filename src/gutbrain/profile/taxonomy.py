@@ -249,11 +249,10 @@ def _resolve_chunk(
     np.maximum.at(best_g, genus_row, genus_post)
     top = (genus_post == best_g[genus_row]) & (genus_post > 0)
     best_genus[genus_row[top]] = genus_col[top]
-    w = weights
     keep = (best_sp >= species_confidence)[row] & named[cols]
     # running totals in row order: the same sums as one bincount over every row
-    np.add.at(species_reads, cols[keep], data[keep] * w[row[keep]])
-    np.add.at(genus_reads, genus_col, genus_post * w[genus_row])
+    np.add.at(species_reads, cols[keep], data[keep] * weights[row[keep]])
+    np.add.at(genus_reads, genus_col, genus_post * weights[genus_row])
 
 
 @dataclass(frozen=True, slots=True)
