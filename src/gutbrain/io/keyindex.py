@@ -285,6 +285,17 @@ class _Chunk:
             np.concatenate([c.numbers for c in chunks]) if first.numbers is not None else None,
         )
 
+    def find(self, word: int, high: int) -> int | None:
+        """The number of the key ``(high, word)``, its position when the index keeps no
+        numbers, ``None`` when absent."""
+        low = self.low
+        i = int(low.searchsorted(np.uint64(word)))
+        while i < low.size and int(low[i]) == word:
+            if self.high is None or int(self.high[i]) == high:
+                return int(self.numbers[i]) if self.numbers is not None else i
+            i += 1
+        return None
+
     def merged(self, newer: _Chunk) -> _Chunk:
         """Both chunks' keys in one sorted chunk (linear: ``searchsorted`` and ``np.insert``)."""
         at = self.low.searchsorted(newer.low)
@@ -311,15 +322,6 @@ class _MemoryRun(_Chunk):
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.low, self.high, self.numbers) if a is not None)
-
-    def find(self, word: int, high: int) -> int | None:
-        low = self.low
-        i = int(low.searchsorted(np.uint64(word)))
-        while i < low.size and int(low[i]) == word:
-            if self.high is None or int(self.high[i]) == high:
-                return int(self.numbers[i]) if self.numbers is not None else i
-            i += 1
-        return None
 
     def merged(self, newer: _Chunk) -> _MemoryRun:
         both = _Chunk.merged(self, newer)
@@ -411,10 +413,16 @@ class _DiskRun:
     def nbytes(self) -> int:
         return int(self.fences.nbytes)
 
-    def _read(self, start: int, stop: int) -> npt.NDArray[np.void]:
+    def _chunk(self, start: int, stop: int) -> _Chunk:
+        """Records ``start:stop`` read back (each field a contiguous copy)."""
         width = self.dtype.itemsize
         data = os.pread(self._file.fileno(), (stop - start) * width, start * width)
-        return np.frombuffer(data, dtype=self.dtype)
+        records = np.frombuffer(data, dtype=self.dtype)
+        return _Chunk(
+            records["low"].copy(),
+            records["high"].copy() if self.has_high else None,
+            records["number"].copy() if self.has_number else None,
+        )
 
     def find(self, word: int, high: int) -> int | None:
         # the blocks that can hold ``word``: from the last one starting below it to the last
@@ -423,23 +431,12 @@ class _DiskRun:
         first = max(int(self.fences.searchsorted(value, side="left")) - 1, 0)
         last = max(int(self.fences.searchsorted(value, side="right")), first + 1)
         start = first * self.block
-        records = self._read(start, min(last * self.block, self.size))
-        low = records["low"]
-        i = int(low.searchsorted(value))
-        while i < low.size and int(low[i]) == word:
-            if not self.has_high or int(records["high"][i]) == high:
-                return int(records["number"][i]) if self.has_number else start + i
-            i += 1
-        return None
+        found = self._chunk(start, min(last * self.block, self.size)).find(word, high)
+        return start + found if found is not None and not self.has_number else found
 
     def chunks(self) -> Iterator[_Chunk]:
         for start in range(0, self.size, _CHUNK):
-            records = self._read(start, min(start + _CHUNK, self.size))
-            yield _Chunk(
-                records["low"].copy(),
-                records["high"].copy() if self.has_high else None,
-                records["number"].copy() if self.has_number else None,
-            )
+            yield self._chunk(start, min(start + _CHUNK, self.size))
 
     def close(self) -> None:
         self._close()
