@@ -21,7 +21,7 @@ from gutbrain.profile import chunks, contest, em, taxonomy
 from gutbrain.profile.chunks import row_chunks
 from gutbrain.profile.contest import ContestSettings, join_contested_species
 from gutbrain.profile.em import LikelihoodMatrix, collapse_rows
-from gutbrain.profile.taxonomy import GroupMerge, TaxonIndex, resolve_reads
+from gutbrain.profile.taxonomy import GroupMerge, ReadResolution, TaxonIndex, resolve_reads
 
 _INDEX = TaxonIndex.from_references(
     ["r0", "r1", "r2", "r3", "r4"],
@@ -104,6 +104,11 @@ def test_resolve_reads_in_chunks_is_one_pass(
     whole = resolve_reads(posterior, weights, _INDEX, species_confidence=confidence)
     with _chunks_of(entries):
         chunked = resolve_reads(posterior, weights, _INDEX, species_confidence=confidence)
+    _assert_same_resolution(whole, chunked)
+
+
+def _assert_same_resolution(whole: ReadResolution, chunked: ReadResolution) -> None:
+    """Every field of the two resolutions is the same, bit for bit and dtype."""
     for field in ("species_reads", "genus_reads", "species_resolved", "genus_resolved",
                   "best_unit", "best_genus"):  # fmt: skip
         a, b = getattr(whole, field), getattr(chunked, field)
@@ -140,11 +145,7 @@ def test_merged_resolution_in_chunks_is_the_resolution_of_the_merged_matrix(
         chunked = resolve_reads(
             posterior, weights, merge.index, species_confidence=confidence, merged_by=merge
         )
-    for field in ("species_reads", "genus_reads", "species_resolved", "genus_resolved",
-                  "best_unit", "best_genus"):  # fmt: skip
-        a, b = getattr(whole, field), getattr(chunked, field)
-        assert a.dtype == b.dtype
-        assert a.tobytes() == b.tobytes(), field
+    _assert_same_resolution(whole, chunked)
 
 
 def test_resolve_reads_by_hand_across_chunks() -> None:
