@@ -198,10 +198,6 @@ def fit_abundances(
     # issue 11: the hits stay on disk (hit_spool) and are read a window of reads at a time;
     # without a second pass the file is freed once the estimate has its matrices
     second = settings.second_pass
-    # issue 11: the first pass's minimap2 index (22.6 MB at the benchmark reference) stays out
-    # of the first estimate's peak; a second pass loads it again from its cached file
-    aligners.release_aligners()
-    release_freed_memory()
     without_second = first_hits.close if second is None else None
     first = estimate(first_hits.windows, collected.screened, without_second)
     if second is None:
