@@ -76,7 +76,7 @@ def bootstrap_intervals(fit: Fit, *, settings: ProfileSettings) -> Intervals | N
     if settings.bootstrap_replicates <= 0 or not fit.rows.size:
         return None
     boot = bootstrap_abundances(
-        fit.matrix,
+        fit.bootstrap_rows,
         fit.estimate.abundance,
         replicates=settings.bootstrap_replicates,
         seed=settings.seed,
@@ -249,11 +249,11 @@ def _read_outcomes(
     """Read counts by outcome (each input read once) and, when read names were kept, one
     ``(read, status, rank, taxon)`` per input read.
 
-    Counts are taken over distinct reads weighted by their multiplicity, so nothing per input
-    read is needed unless ``read_assignments.tsv`` was asked for (issue 11).
+    Counts are taken over distinct reads weighted by their multiplicity, with array sums
+    (issue 11: no Python object per distinct read unless ``read_assignments.tsv`` was asked
+    for).
     """
     taxa = fit.species_taxa
-    resolution = fit.resolution
     row_of_unique = np.full(collected.n_unique, -1, dtype=np.int64)
     row_of_unique[fit.rows] = np.arange(fit.rows.size)
     counts: dict[str, int] = {
@@ -271,28 +271,32 @@ def _read_outcomes(
         counts[f"unassigned_{dropped}"] = int(n)
     weights = collected.weights
     multiplicity = weights.astype(np.int64)
-    labels = [STATUS_LABELS[code] for code in fit.status.tolist()]  # issue 11 (memflat)
-    taxon_of = [""] * len(labels)
-    rank_of = [""] * len(labels)
-    species_reads: dict[str, int] = {}
-    for unique, label in enumerate(labels):
-        row = row_of_unique[unique]
-        if label == ASSIGNED_SPECIES:
-            rank_of[unique] = "species"
-            taxon_of[unique] = taxa.units[resolution.best_unit[row]].species or ""
-            name = taxon_of[unique]
-            species_reads[name] = species_reads.get(name, 0) + int(multiplicity[unique])
-        elif label == GENUS_FALLBACK:
-            rank_of[unique] = "genus"
-            taxon_of[unique] = taxa.genera[resolution.best_genus[row]].genus or ""
+    status = fit.status.astype(np.intp)
+    if status.size and int(status.min()) < 0:
+        message = "a distinct read was left without an outcome"
+        raise RuntimeError(message)
+    by_code = np.bincount(status, weights=multiplicity, minlength=len(STATUS_LABELS))
+    for code, label in enumerate(STATUS_LABELS):
         key = {
             ASSIGNED_SPECIES: "reads_assigned_species",
             GENUS_FALLBACK: "reads_genus_fallback",
         }.get(label, label)
-        counts[key] = counts.get(key, 0) + int(multiplicity[unique])
+        counts[key] = counts.get(key, 0) + round(float(by_code[code]))
+    # reads at species, per reported unit (groups included)
+    assigned = status == STATUS_LABELS.index(ASSIGNED_SPECIES)
+    unit_reads = np.bincount(
+        fit.resolution.best_unit[row_of_unique[assigned]],
+        weights=multiplicity[assigned],
+        minlength=taxa.n_units,
+    )
+    species_reads: dict[str, int] = {}
+    for unit in np.flatnonzero(unit_reads).tolist():
+        name = taxa.units[unit].species or ""
+        species_reads[name] = species_reads.get(name, 0) + round(float(unit_reads[unit]))
     per_read: list[tuple[str, str, str, str]] = []
     log = collected.log
     if log.keep_names:
+        labels, rank_of, taxon_of = _outcome_names(fit, row_of_unique)
         for name, code in zip(log.names, log.codes().tolist(), strict=True):
             if code < 0:
                 per_read.append((name, f"unassigned_{log.reasons[-1 - code]}", "", ""))
@@ -318,3 +322,24 @@ def _read_outcomes(
     if collected.pairs is not None:
         counts.update(collected.pairs.as_dict())
     return counts, tuple(per_read)
+
+
+def _outcome_names(
+    fit: Fit, row_of_unique: npt.NDArray[np.int64]
+) -> tuple[list[str], list[str], list[str]]:
+    """Per distinct read: its outcome's label, the rank it was assigned at and the taxon's
+    name ('' when unassigned)."""
+    taxa = fit.species_taxa
+    resolution = fit.resolution
+    labels = [STATUS_LABELS[code] for code in fit.status.tolist()]
+    taxon_of = [""] * len(labels)
+    rank_of = [""] * len(labels)
+    for unique, label in enumerate(labels):
+        row = row_of_unique[unique]
+        if label == ASSIGNED_SPECIES:
+            rank_of[unique] = "species"
+            taxon_of[unique] = taxa.units[resolution.best_unit[row]].species or ""
+        elif label == GENUS_FALLBACK:
+            rank_of[unique] = "genus"
+            taxon_of[unique] = taxa.genera[resolution.best_genus[row]].genus or ""
+    return labels, rank_of, taxon_of

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ __all__ = [
     "collapse_rows",
     "drop_empty_rows",
     "estimate_abundances",
+    "pool_single_rows",
     "posteriors",
     "run_em",
 ]
@@ -414,6 +415,75 @@ def drop_empty_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, npt.NDA
     return LikelihoodMatrix(matrix.log_likelihood[nonempty], matrix.weights[nonempty]), nonempty
 
 
+def pool_single_rows(matrix: LikelihoodMatrix, keep: npt.NDArray[np.bool_]) -> LikelihoodMatrix:
+    """``matrix`` over the taxa ``keep``, its rows of a single candidate pooled per taxon.
+
+    The rows with two or more entries among ``keep`` come first, in their order, with only
+    those entries; then one row per taxon for the rows whose only entry among ``keep`` is that
+    taxon (log L 0, weight the sum of theirs, in taxon order); rows without an entry among
+    ``keep`` are left out. A pooled matrix is given back as it is.
+
+    Such a row's read belongs to its taxon whatever the abundances, so for the bootstrap
+    (:func:`bootstrap_abundances`) the pooled rows are equivalent to the reads: a multinomial
+    redraw of the reads gives each taxon's pooled row the binomial share it gives their sum,
+    and their assignment needs no draw. Rows are taken in chunks (issue 11): no per-entry
+    temporary of the whole matrix.
+    """
+    csr = matrix.log_likelihood
+    n_taxa = int(csr.shape[1])
+    counts = np.zeros(int(csr.shape[0]), dtype=np.int64)
+    for start, stop, lo, hi in _chunks_of(csr.indptr):
+        mask = keep[csr.indices[lo:hi]]
+        counts[start:stop] = np.bincount(
+            _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
+        )
+    single = counts == 1
+    if int(counts.sum()) == csr.nnz and _already_pooled(csr, single):
+        return matrix
+    multi = counts >= 2
+    indices = np.empty(int(counts[multi].sum()), dtype=csr.indices.dtype)
+    data = np.empty(indices.size, dtype=np.float64)
+    pooled = np.zeros(n_taxa)
+    present = np.zeros(n_taxa, dtype=bool)
+    at = 0
+    for start, stop, lo, hi in _chunks_of(csr.indptr):
+        row_of_entry = _rows_of_chunk(csr.indptr, start, stop)
+        cols = csr.indices[lo:hi]
+        mask = keep[cols]
+        one = mask & single[start:stop][row_of_entry]
+        np.add.at(pooled, cols[one], matrix.weights[start:stop][row_of_entry[one]])
+        present[cols[one]] = True
+        mask &= multi[start:stop][row_of_entry]
+        n = int(np.count_nonzero(mask))
+        indices[at : at + n] = cols[mask]
+        data[at : at + n] = csr.data[lo:hi][mask]
+        at += n
+    taxa = np.flatnonzero(present)
+    row_counts = np.concatenate((counts[multi], np.ones(taxa.size, dtype=np.int64)))
+    indptr = np.zeros(row_counts.size + 1, dtype=np.int64)
+    np.cumsum(row_counts, out=indptr[1:])
+    log_likelihood = sp.csr_matrix(
+        (
+            np.concatenate((data, np.zeros(taxa.size))),
+            np.concatenate((indices, taxa.astype(indices.dtype))),
+            indptr,
+        ),
+        shape=(row_counts.size, n_taxa),
+    )
+    return LikelihoodMatrix(log_likelihood, np.concatenate((matrix.weights[multi], pooled[taxa])))
+
+
+def _already_pooled(csr: sp.csr_matrix, single: npt.NDArray[np.bool_]) -> bool:
+    """Whether the ``single`` rows are the last ones, one per taxon in taxon order, log L 0."""
+    n_single = int(np.count_nonzero(single))
+    n_rows = single.size
+    if not single[n_rows - n_single :].all():
+        return False
+    lo = int(csr.indptr[n_rows - n_single])
+    taxa, values = csr.indices[lo:], csr.data[lo:]
+    return bool(np.all(np.diff(taxa) > 0) and np.all(values == 0.0))
+
+
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0xBF58476D1CE4E5B9))
 
 
@@ -486,13 +556,20 @@ class AbundanceEstimate:
     """EM with Emu's pruning: the final abundances and what it took."""
 
     abundance: FloatArray  # over all columns; zero for dropped taxa
-    posterior: sp.csr_matrix  # P(t|r) of the final run (rows of reads still explained)
+    # P(t|r) of the final run (rows of reads still explained); None once let go
+    # (:meth:`without_posterior`)
+    posterior: sp.csr_matrix | None
     explained: npt.NDArray[np.bool_]  # reads with a candidate among the kept taxa
     iterations: int
     log_likelihood: float
     converged: bool
     taxa_kept: int
     prune_threshold: float
+
+    def without_posterior(self) -> AbundanceEstimate:
+        """This estimate with its posteriors let go (issue 11: a settled fit keeps only what
+        its outputs read)."""
+        return replace(self, posterior=None)
 
 
 def estimate_abundances(
@@ -572,6 +649,7 @@ def _replace_rows(estimate: AbundanceEstimate, of_row: IntArray) -> AbundanceEst
     """``estimate`` of collapsed classes given back per original row (row ``i`` = class
     ``of_row[i]``)."""
     posterior = estimate.posterior
+    assert posterior is not None  # set by every estimate until let go
     counts = np.diff(posterior.indptr)[of_row]
     indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     starts = posterior.indptr[of_row]
@@ -659,7 +737,9 @@ def bootstrap_abundances(
     Each replicate
 
     1. redraws the reads with replacement (multinomial weights over the rows, respecting
-       multiplicities; Efron & Tibshirani 1993);
+       multiplicities; Efron & Tibshirani 1993), the reads of a single candidate among the
+       kept taxa pooled per taxon (:func:`pool_single_rows`: the same distribution, one draw
+       per taxon instead of one per read);
     2. re-runs EM on the taxa kept in ``abundance`` from a *random* start (each taxon's point
        estimate times an Exp(1) draw, i.e. a flat Dirichlet reweighting), so that abundances the
        reads cannot identify (taxa whose likelihoods tie on every read, e.g. identical 16S
@@ -673,7 +753,8 @@ def bootstrap_abundances(
     read-resampling width. The generator is seeded, so results are reproducible.
 
     Memory (issue 11): the likelihoods of the kept taxa are scaled once for all replicates
-    (kept with their columns and rows: 20 bytes per stored entry); a replicate's EM,
+    (kept with their columns and rows: 20 bytes per stored entry of the pooled rows, so
+    reads placed for one taxon, most of an ONT sample's, cost nothing per read); a replicate's EM,
     posteriors and draws then run over row chunks (:func:`gutbrain.profile.chunks.row_chunks`)
     with the undrawn rows left in place at zero weight, so no per-replicate array grows with
     the number of entries. The replicates are bit-identical to running EM on a copy of the
@@ -685,10 +766,12 @@ def bootstrap_abundances(
     """
     keep = abundance > 0
     out = np.zeros((replicates, matrix.n_taxa))
-    prep, rows_kept = _prepare(matrix.log_likelihood, keep)
+    pooled = pool_single_rows(matrix, keep)
+    prep, rows_kept = _prepare(pooled.log_likelihood, keep)
     if prep.n_rows == 0 or replicates <= 0:
         return out
-    weights = matrix.weights[rows_kept]
+    weights = pooled.weights[rows_kept]
+    del pooled
     rng = np.random.default_rng(seed)
     total = round(float(weights.sum()))
     p = weights / weights.sum()

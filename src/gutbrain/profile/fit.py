@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from gutbrain.profile.align import (
     AlignmentSettings,
@@ -45,7 +46,12 @@ from gutbrain.profile.contest import (
     contest_threshold,
     join_contested_species,
 )
-from gutbrain.profile.em import AbundanceEstimate, LikelihoodMatrix, estimate_abundances
+from gutbrain.profile.em import (
+    AbundanceEstimate,
+    LikelihoodMatrix,
+    estimate_abundances,
+    pool_single_rows,
+)
 from gutbrain.profile.entries import estimate_entries
 from gutbrain.profile.hit_spool import HitSpool, joined_windows
 from gutbrain.profile.index import ensure_index
@@ -114,7 +120,10 @@ class Fit:
     """One estimate of a sample's abundances, per distinct read and per taxon unit.
 
     ``status`` is each distinct read's outcome (its code: ``STATUS_LABELS[code]``); ``rows`` are the
-    distinct reads in the EM (rows of ``matrix``), ``alignments`` the number of their alignments
+    distinct reads in the EM (rows of ``resolution``), ``bootstrap_rows`` the EM's rows over
+    the taxa it kept, single-candidate rows pooled per taxon (issue 11:
+    :func:`gutbrain.profile.em.pool_single_rows`, all the bootstrap needs; ``estimate`` keeps
+    no posteriors), ``alignments`` the number of their alignments
     (issue 11, memstream: the hits themselves are let go once the estimate has its entries) and
     ``model`` the error model that scored them. ``merge`` says which units of ``taxa`` were
     reported as one (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks
@@ -124,7 +133,7 @@ class Fit:
     status: npt.NDArray[np.int8]
     model: ErrorModel
     rows: npt.NDArray[np.int64]
-    matrix: LikelihoodMatrix
+    bootstrap_rows: LikelihoodMatrix
     estimate: AbundanceEstimate
     resolution: ReadResolution
     alignments: int
@@ -408,8 +417,12 @@ def _settle(
     status, rows, matrix, estimate = em.status, em.rows, em.matrix, em.estimate
     # issue 11 (memstream): the estimate lets go of these once used
     contest_matrix, identity, em.contest, em.identity = em.contest, em.identity, None, None
+    # issue 11: the per-read posteriors are held here alone and end with the resolution
+    posterior, em.estimate = estimate.posterior, estimate.without_posterior()
+    estimate = em.estimate
+    assert posterior is not None  # the EM's own estimate
     resolution = resolve_reads(
-        estimate.posterior,
+        posterior,
         matrix.weights,
         taxa,
         species_confidence=settings.species_confidence,
@@ -425,7 +438,7 @@ def _settle(
             min_identity_margin=settings.group_identity_margin,
         )
         identity.close()  # issue 11 (memstream)
-        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+        resolution = _resolve_merged(merge, posterior, matrix, resolution, settings)
     if contest is not None and settings.contest is not None and contest_matrix is not None:
         # sister species this sample's reads do not separate (gutbrain.profile.contest)
         merge = join_contested_species(
@@ -437,7 +450,8 @@ def _settle(
             taxids=contest,
             settings=settings.contest,
         )
-        resolution = _resolve_merged(merge, estimate, matrix, resolution, settings)
+        resolution = _resolve_merged(merge, posterior, matrix, resolution, settings)
+    del posterior
     if contest_matrix is not None:  # issue 11 (memstream)
         contest_matrix.close()
     if merge is not None and not merge.merged:
@@ -457,7 +471,7 @@ def _settle(
         status,
         em.model,
         rows,
-        matrix,
+        pool_single_rows(matrix, estimate.abundance > 0),
         estimate,
         resolution,
         em.alignments,
@@ -469,7 +483,7 @@ def _settle(
 
 def _resolve_merged(
     merge: GroupMerge,
-    estimate: AbundanceEstimate,
+    posterior: sp.csr_matrix,
     matrix: LikelihoodMatrix,
     resolution: ReadResolution,
     settings: ProfileSettings,
@@ -478,7 +492,7 @@ def _resolve_merged(
     if not merge.merged:
         return resolution
     by_group = resolve_reads(
-        estimate.posterior,
+        posterior,
         matrix.weights,
         merge.index,
         species_confidence=settings.species_confidence,
