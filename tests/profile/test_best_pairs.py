@@ -340,7 +340,7 @@ def test_the_fit_counts_the_alignments_of_its_em_reads(tiny_bundle: ReferenceBun
     )
     fit = _settle(em, index, settings, groups, None)
     assert fit.alignments == 4
-    assert fit.rows.tolist() == [1, 2]
+    assert fit.row_of_read.tolist() == [-1, 0, 1]
     assert not hasattr(fit, "hits")
     assert fit.merge is not None
     assert sorted(fit.members.values()) == [members]

@@ -73,7 +73,7 @@ class Intervals:
 def bootstrap_intervals(fit: Fit, *, settings: ProfileSettings) -> Intervals | None:
     """Bootstrap the EM over reads (:func:`gutbrain.profile.em.bootstrap_abundances`) for
     two-sided ``settings.confidence_level`` intervals; ``None`` without replicates or reads."""
-    if settings.bootstrap_replicates <= 0 or not fit.rows.size:
+    if settings.bootstrap_replicates <= 0 or not fit.n_rows:
         return None
     boot = bootstrap_abundances(
         fit.bootstrap_rows,
@@ -254,8 +254,7 @@ def _read_outcomes(
     for).
     """
     taxa = fit.species_taxa
-    row_of_unique = np.full(collected.n_unique, -1, dtype=np.int64)
-    row_of_unique[fit.rows] = np.arange(fit.rows.size)
+    row_of_unique = fit.row_of_read
     counts: dict[str, int] = {
         "reads_in": collected.qc.reads_in,
         "reads_assigned_species": 0,
@@ -325,7 +324,7 @@ def _read_outcomes(
 
 
 def _outcome_names(
-    fit: Fit, row_of_unique: npt.NDArray[np.int64]
+    fit: Fit, row_of_unique: npt.NDArray[np.int32]
 ) -> tuple[list[str], list[str], list[str]]:
     """Per distinct read: its outcome's label, the rank it was assigned at and the taxon's
     name ('' when unassigned)."""
