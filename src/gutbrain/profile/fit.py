@@ -121,12 +121,11 @@ class Fit:
     """One estimate of a sample's abundances, per distinct read and per taxon unit.
 
     ``status`` is each distinct read's outcome (its code: ``STATUS_LABELS[code]``);
-    ``row_of_read`` each distinct read's EM row (-1 outside the EM; the reads the k-mer screen
-    placed for one unit share one row per unit, :func:`_estimate_em`), the rows of
-    ``resolution``; ``bootstrap_rows`` the EM's rows over
-    the taxa it kept, single-candidate rows pooled per taxon (issue 11:
-    :func:`gutbrain.profile.em.pool_single_rows`, all the bootstrap needs; ``estimate`` keeps
-    no posteriors), ``alignments`` the number of their alignments
+    ``row_of_read`` each distinct read's EM row, a row of ``resolution`` (-1 outside the EM;
+    the reads the k-mer screen placed for one unit share one row per unit, :func:`_estimate_em`);
+    ``bootstrap_rows`` the EM's rows over the taxa it kept, single-candidate rows pooled per
+    taxon (issue 11: :func:`gutbrain.profile.em.pool_single_rows`, all the bootstrap needs;
+    ``estimate`` keeps no posteriors); ``alignments`` the number of their alignments
     (issue 11, memstream: the hits themselves are let go once the estimate has its entries) and
     ``model`` the error model that scored them. ``merge`` says which units of ``taxa`` were
     reported as one (species groups and ad-hoc groups; ``None`` when none); ``screened`` marks
