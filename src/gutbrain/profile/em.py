@@ -210,6 +210,17 @@ def _chunks_of(indptr: npt.NDArray[Any]) -> tuple[_Chunk, ...]:
     )
 
 
+def _kept_counts(csr: sp.csr_matrix, keep: npt.NDArray[np.bool_]) -> IntArray:
+    """Per row, how many of its stored entries are in the columns ``keep`` (row chunks)."""
+    counts = np.zeros(int(csr.shape[0]), dtype=np.int64)
+    for start, stop, lo, hi in _chunks_of(csr.indptr):
+        mask = keep[csr.indices[lo:hi]]
+        counts[start:stop] = np.bincount(
+            _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
+        )
+    return counts
+
+
 def _prepare(
     csr: sp.csr_matrix, keep: npt.NDArray[np.bool_] | None = None
 ) -> tuple[_Prepared, npt.NDArray[np.bool_]]:
@@ -230,12 +241,7 @@ def _prepare(
         rows_kept = np.ones(n_rows, dtype=bool)
         indices, indptr = csr.indices, csr.indptr
     else:
-        counts = np.zeros(n_rows, dtype=np.int64)
-        for start, stop, lo, hi in _chunks_of(csr.indptr):
-            mask = keep[csr.indices[lo:hi]]
-            counts[start:stop] = np.bincount(
-                _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
-            )
+        counts = _kept_counts(csr, keep)
         rows_kept = counts > 0
         indptr = np.zeros(int(rows_kept.sum()) + 1, dtype=csr.indptr.dtype)
         np.cumsum(counts[rows_kept], out=indptr[1:])
@@ -431,12 +437,7 @@ def pool_single_rows(matrix: LikelihoodMatrix, keep: npt.NDArray[np.bool_]) -> L
     """
     csr = matrix.log_likelihood
     n_taxa = int(csr.shape[1])
-    counts = np.zeros(int(csr.shape[0]), dtype=np.int64)
-    for start, stop, lo, hi in _chunks_of(csr.indptr):
-        mask = keep[csr.indices[lo:hi]]
-        counts[start:stop] = np.bincount(
-            _rows_of_chunk(csr.indptr, start, stop)[mask], minlength=stop - start
-        )
+    counts = _kept_counts(csr, keep)
     single = counts == 1
     if int(counts.sum()) == csr.nnz and _already_pooled(csr, single):
         return matrix
