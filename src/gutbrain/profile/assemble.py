@@ -254,7 +254,6 @@ def _read_outcomes(
     for).
     """
     taxa = fit.species_taxa
-    row_of_unique = fit.row_of_read
     counts: dict[str, int] = {
         "reads_in": collected.qc.reads_in,
         "reads_assigned_species": 0,
@@ -284,7 +283,7 @@ def _read_outcomes(
     # reads at species, per reported unit (groups included)
     assigned = status == STATUS_LABELS.index(ASSIGNED_SPECIES)
     unit_reads = np.bincount(
-        fit.resolution.best_unit[row_of_unique[assigned]],
+        fit.resolution.best_unit[fit.row_of_read[assigned]],
         weights=multiplicity[assigned],
         minlength=taxa.n_units,
     )
@@ -295,7 +294,7 @@ def _read_outcomes(
     per_read: list[tuple[str, str, str, str]] = []
     log = collected.log
     if log.keep_names:
-        labels, rank_of, taxon_of = _outcome_names(fit, row_of_unique)
+        labels, rank_of, taxon_of = _outcome_names(fit)
         for name, code in zip(log.names, log.codes().tolist(), strict=True):
             if code < 0:
                 per_read.append((name, f"unassigned_{log.reasons[-1 - code]}", "", ""))
@@ -323,9 +322,7 @@ def _read_outcomes(
     return counts, tuple(per_read)
 
 
-def _outcome_names(
-    fit: Fit, row_of_unique: npt.NDArray[np.int32]
-) -> tuple[list[str], list[str], list[str]]:
+def _outcome_names(fit: Fit) -> tuple[list[str], list[str], list[str]]:
     """Per distinct read: its outcome's label, the rank it was assigned at and the taxon's
     name ('' when unassigned)."""
     taxa = fit.species_taxa
@@ -334,7 +331,7 @@ def _outcome_names(
     taxon_of = [""] * len(labels)
     rank_of = [""] * len(labels)
     for unique, label in enumerate(labels):
-        row = row_of_unique[unique]
+        row = fit.row_of_read[unique]
         if label == ASSIGNED_SPECIES:
             rank_of[unique] = "species"
             taxon_of[unique] = taxa.units[resolution.best_unit[row]].species or ""
