@@ -4,6 +4,7 @@ One command (peers from ``../shared/bench/peers/setup.sh``, default ``~/.cache/g
 
     .venv/bin/python benchmarks/bench_speed.py                 # 4 truth sets + RefSeq 16S
     .venv/bin/python benchmarks/bench_speed.py --skip-refseq   # 4 truth sets only
+    .venv/bin/python benchmarks/bench_speed.py --skip-refseq --floor   # and the no-alignment floor
 
 Both tools run cold, one after the other, on the same reads:
 
@@ -25,6 +26,11 @@ gutbrain's group rows, Emu's rows without a genus left out at genus as gutbrain 
 unassigned there), and in brackets by name as before (a group row and its members then count
 twice). Both tools get the same sequences and taxonomy (one Emu-format folder, imported into
 gutbrain with ``gutbrain db import --format emu``).
+
+``--floor`` also runs gutbrain cold with minimap2's mapping left out (every read the k-mer
+screen leaves to mappy gets no hit; everything else runs as it does): the CPU of everything
+but base-level alignment, and ``Emu / floor``, the ratio no cut in aligned reads can pass
+while the other costs stay as they are. Its profiles are not scored (its reads are unaligned).
 """
 
 from __future__ import annotations
@@ -150,6 +156,29 @@ def run_gutbrain(
     return cpu, wall, rss, out / "profile.tsv"
 
 
+#: ``python -c`` program: ``gutbrain`` with mappy's mapping left out (``--floor``): each batch
+#: sent to minimap2 comes back without a hit; the index is still built and opened.
+_NO_MAPPING = (
+    "import sys, gutbrain.profile.align as a; real = a.align_sequences; "
+    "a.align_sequences = lambda aligner, seqs, ref_index=None, *, rescue=None: "
+    "real(aligner, [], ref_index); "
+    "sys.argv = ['gutbrain', *sys.argv[1:]]; "
+    "from gutbrain.cli import main; main()"
+)
+
+
+def run_floor(reads: Path, bundle: Path, preset: str, work: Path, threads: int) -> float:
+    """CPU s of a cold ``gutbrain profile`` without base-level alignment (``--floor``)."""
+    cold = fresh_copy(bundle, work / "cold-bundle")
+    out = work / "floor-out"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-c", _NO_MAPPING, "profile", str(reads), "--out", str(out)]
+    cmd += ["--preset", preset, "--threads", str(threads), "--db", str(cold)]
+    cpu, _, _, _ = run_measured(cmd)
+    return cpu
+
+
 def run_emu(
     reads: Path, emu_db: Path, preset: str, work: Path, threads: int, peers: Path
 ) -> tuple[float, float, float, Path]:
@@ -197,6 +226,9 @@ def main() -> None:
     parser.add_argument("--samples", default=",".join(SAMPLES))
     parser.add_argument("--skip-refseq", action="store_true")
     parser.add_argument("--skip-emu", action="store_true", help="gutbrain only (development)")
+    parser.add_argument(
+        "--floor", action="store_true", help="also gutbrain without base-level alignment"
+    )
     args = parser.parse_args()
     shared: Path = args.shared
     if not (shared / "bench").is_dir():
@@ -225,9 +257,9 @@ def main() -> None:
         print(
             "| sample | reference | gutbrain CPU s | Emu CPU s | Emu/gutbrain | "
             "gutbrain wall s | Emu wall s | RSS MiB gutbrain / Emu | sp L1 gutbrain / Emu | "
-            "gen L1 gutbrain / Emu |"
+            "gen L1 gutbrain / Emu |" + (" floor CPU s | Emu/floor |" if args.floor else "")
         )
-        print("|" + "---|" * 10)
+        print("|" + "---|" * (12 if args.floor else 10))
         for sample, label, reads, emu_db, bundle, has_truth in jobs:
             preset = SAMPLES[sample]
             g_cpu, g_wall, g_rss, g_table = run_gutbrain(reads, bundle, preset, work, args.threads)
@@ -269,9 +301,13 @@ def main() -> None:
                 }
                 sp = f"{agree['species'][0]:.3f} vs Emu ({agree['species'][1]:.3f} by name)"
                 ge = f"{agree['genus'][0]:.3f} vs Emu ({agree['genus'][1]:.3f} by name)"
+            floor = ""
+            if args.floor:
+                f_cpu = run_floor(reads, bundle, preset, work, args.threads)
+                floor = f" {f_cpu:.2f} | {e_cpu / f_cpu:.1f}x |"
             print(
                 f"| {sample} | {label} | {g_cpu:.1f} | {e_cpu:.1f} | {e_cpu / g_cpu:.1f}x | "
-                f"{g_wall:.1f} | {e_wall:.1f} | {g_rss:.0f} / {e_rss:.0f} | {sp} | {ge} |",
+                f"{g_wall:.1f} | {e_wall:.1f} | {g_rss:.0f} / {e_rss:.0f} | {sp} | {ge} |" + floor,
                 flush=True,
             )
     sys.stdout.flush()
