@@ -1,8 +1,9 @@
 """Run a cohort on Dask: one task per sample, the coordinator alone writes the store.
 
 Each sample is a pure task (inputs → :class:`SampleOutcome`) submitted to a Dask cluster: a
-``LocalCluster(processes=True, threads_per_worker=1)`` by default — mappy holds the GIL, so only
-processes give parallelism — or an existing scheduler (``tcp://…``). Results stream back with
+``LocalCluster(processes=True, threads_per_worker=1)`` by default — a sample's reading,
+screening and estimate hold the GIL (only mappy's mapping releases it), so processes give the
+parallelism — or an existing scheduler (``tcp://…``). Results stream back with
 ``as_completed``; the coordinating process commits each to the store (Parquet files, then the
 catalogue row). A sample whose task raises is recorded as ``failed`` with its error; a sample that
 keeps killing its worker is declared lost by the scheduler after

@@ -13,9 +13,11 @@ for an alignment with ``M`` aligned columns (matches + mismatches ``X``), ``I`` 
 was measured to omit the insertions on some alignments with mappy 2.31.) A test checks these
 against the CIGAR of real alignments.
 
-Parallelism uses processes, never threads: ``mappy.Aligner.map`` holds the GIL (measured, see
-RELIABILITY.md §0 item 3). The index is loaded once in the parent; forked workers share it
-copy-on-write.
+Parallelism uses forked worker processes. ``mappy.Aligner.map`` releases the GIL while it maps
+(minimap2 pull request #195; ``benchmarks/bench_mappy_threads.py``: two threads map in ~0.6 of
+one thread's wall time), but a whole profile run with a thread pool cost more CPU than with
+forked workers (issue 11, docs/profile.md "Threads or processes"). The index is loaded once in
+the parent; forked workers share it copy-on-write.
 
 References
 ----------

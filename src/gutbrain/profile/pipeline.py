@@ -84,7 +84,8 @@ def profile_sample(
     preset
         Read technology: ``ont``, ``hifi`` or ``short`` (alignment, QC and identity settings).
     threads
-        Worker processes for alignment (mappy holds the GIL, so processes, not threads).
+        Worker processes for alignment (forked: measured cheaper end to end than threads,
+        although mappy releases the GIL while it maps; docs/profile.md).
     min_abundance
         Extra pruning after Emu's ``1/n`` (``10/n`` above 1,000 reads) rule; fraction 0–1.
     sample_id
