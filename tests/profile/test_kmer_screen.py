@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from gutbrain.profile import kmer_screen
 from gutbrain.profile.kmer_screen import (
     KmerIndex,
+    ScreenResult,
     ScreenSettings,
     build_kmer_index,
     ensure_kmer_index,
@@ -23,6 +24,7 @@ from gutbrain.profile.kmer_screen import (
 from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle, read_sequences
+from tests.profile.profile_helpers import mutate, reference_sequences
 
 # two units whose references share their first 8 bases (hand-counted below with k=4, scale=1)
 REF_A = "AAAACCCCGGGG"
@@ -370,3 +372,39 @@ def test_profile_with_screen_accounts_for_every_read(
         [reads], bundle=tiny_bundle, preset="ont", sample_id="mix", settings=screened_settings
     )
     assert again.read_assignments == screened.read_assignments
+
+
+def _random_dna(rng: np.random.Generator, length: int) -> str:
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
+def test_strand_probe_screens_only_the_strand_that_holds_the_read() -> None:
+    rng = np.random.default_rng(5)
+    references = [_random_dna(rng, 1500) for _ in range(4)]
+    index = build_kmer_index(references, [0, 1, 2, 3], settings=ScreenSettings())
+    read = references[1][200:1400]
+    noise = _random_dna(rng, 1200)
+    short = read[:30]  # ~1 sampled 21-mer (scale 8): too few to tell the strand
+    forward, reverse = index.strands([read, reverse_complement(read), noise, short])
+    assert forward.tolist() == [True, False, True, True]
+    assert reverse.tolist() == [False, True, True, True]
+    off = replace(index, settings=replace(index.settings, strand_probe=0))
+    assert all(strand.all() for strand in off.strands([read, noise]))
+
+
+def test_strand_probe_changes_no_screen_result(tiny_bundle: ReferenceBundle) -> None:
+    names = [name for name, _ in read_sequences(tiny_bundle)]
+    taxa = TaxonIndex.from_references(names, tiny_bundle.taxonomy)
+    index = ensure_kmer_index(tiny_bundle, names, taxa.ref_unit, settings=ScreenSettings())
+    rng = np.random.default_rng(11)
+    reads = []
+    for i, sequence in enumerate(reference_sequences().values()):
+        for j in range(6):  # ONT-like errors, both strands
+            read = mutate(sequence, 0.02 + 0.02 * (j % 3), rng)
+            reads.append(reverse_complement(read) if (i + j) % 2 else read)
+    reads += [_random_dna(rng, 1500), "ACGT" * 5]
+    probed = index.screen(reads)
+    assert index.strands(reads)[0].sum() < len(reads)  # the probe spared strands
+    both = replace(index, settings=replace(index.settings, strand_probe=0)).screen(reads)
+    for name in ScreenResult.__dataclass_fields__:
+        assert np.array_equal(getattr(probed, name), getattr(both, name)), name

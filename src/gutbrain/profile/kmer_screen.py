@@ -97,6 +97,10 @@ _CODE_TABLE = _CODE.tobytes()  # the same map for ``bytes.translate`` (issue 11:
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing (Knuth), odd: a bijection
 _PREFIX = 8  # bases of the k-mer prefix whose hash decides sampling
 _CHUNK_BASES = 500_000  # bases per vectorised chunk (bounds the temporary arrays to ~15 MB)
+#: Strand probe (KmerIndex.strands): the k-mers a read's start must find on one strand, and by
+#: what factor more than on the other, for the read to be screened on that strand alone.
+_PROBE_MIN_FOUND = 3
+_PROBE_RATIO = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,9 @@ class ScreenSettings:
     row_max_missing: float = 1.0
     # issue 11: align a group near-tie only to the group's members (gutbrain.profile.member_align)
     member_alignment: bool = False
+    # issue 11: bases at the start of a read whose sampled k-mers, looked up on both strands,
+    # tell which strand to screen (KmerIndex.strands); 0: screen both strands of every read
+    strand_probe: int = 256
 
     def __post_init__(self) -> None:
         # k-mers are sampled by their first 8 bases, so below k=8 only scale 1 is consistent
@@ -139,16 +146,18 @@ class ScreenSettings:
             or not self.row_min_bases >= 0
             or not self.row_z >= 0
             or not self.row_max_missing >= 0
+            or self.strand_probe < 0
         ):
             message = (
                 f"k-mer screen settings k={self.k}, scale={self.scale}, "
                 f"max_units={self.max_units}, row_k={self.row_k}, row_scale={self.row_scale}, "
                 f"row_candidates={self.row_candidates}, row_slope={self.row_slope}, "
                 f"row_min_bases={self.row_min_bases}, row_z={self.row_z}, "
-                f"row_max_missing={self.row_max_missing}: expected 1 <= k <= 31 (k >= 8 "
-                "unless scale is 1), scale >= 1, max_units >= 1, 8 <= row_k <= 24, "
-                "row_scale >= 1, row_candidates >= 1, row_slope > 0, row_min_bases >= 0, "
-                "row_z >= 0, row_max_missing >= 0"
+                f"row_max_missing={self.row_max_missing}, strand_probe={self.strand_probe}: "
+                "expected 1 <= k <= 31 (k >= 8 unless scale is 1), scale >= 1, "
+                "max_units >= 1, 8 <= row_k <= 24, row_scale >= 1, row_candidates >= 1, "
+                "row_slope > 0, row_min_bases >= 0, row_z >= 0, row_max_missing >= 0, "
+                "strand_probe >= 0"
             )
             raise OptionError(message, code=ErrorCode.PROFILE_OPTIONS)
 
@@ -344,7 +353,15 @@ class KmerIndex:
         """
         s = self.settings
         n_reads = 2 * len(sequences)  # each read as it is, then its reverse complement
-        both = [*sequences, *(reverse_complement(x) for x in sequences)]
+        # issue 11: a strand the probe rules out is screened as an empty sequence (no k-mers)
+        forward, reverse = self.strands(sequences)
+        both = [
+            *(x if keep else "" for x, keep in zip(sequences, forward.tolist(), strict=True)),
+            *(
+                reverse_complement(x) if keep else ""
+                for x, keep in zip(sequences, reverse.tolist(), strict=True)
+            ),
+        ]
         read, kmer = sampled_kmers(both, k=s.k, scale=s.scale)
         sampled = np.bincount(read, minlength=n_reads)
         hit, where = self._lookup(kmer * _HASH_MULTIPLIER)
@@ -438,6 +455,37 @@ class KmerIndex:
             key_read[in_members] % max(half, 1),
             key_unit[in_members],
         )
+
+    def strands(
+        self, sequences: Sequence[str]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Which strands of each read to screen: ``(as it is, reverse complement)``.
+
+        The index holds the reference strand, so a read's other strand finds almost none of
+        its k-mers (on the four benchmark read sets: none, for every read). The sampled k-mers
+        of the read's first ``settings.strand_probe`` bases are looked up on both strands; a
+        read finding at least ``_PROBE_MIN_FOUND`` on one strand and at least
+        ``_PROBE_RATIO`` times as many as on the other is screened on that strand only, and
+        any other read (a short or noisy start, no 16S) on both, as without the probe. The
+        probe reads about a third of a strand and spares one (issue 11).
+        """
+        n = len(sequences)
+        every = np.ones(n, dtype=bool)
+        probe = self.settings.strand_probe
+        if probe <= 0 or n == 0:
+            return every, every
+        heads = [x[:probe] for x in sequences]
+        read, kmer = sampled_kmers(
+            [*heads, *(reverse_complement(x) for x in heads)],
+            k=self.settings.k,
+            scale=self.settings.scale,
+        )
+        hit, _ = self._lookup(kmer * _HASH_MULTIPLIER)
+        found = np.bincount(read[hit], minlength=2 * n)
+        as_is, reversed_ = found[:n], found[n:]
+        high, low = np.maximum(as_is, reversed_), np.minimum(as_is, reversed_)
+        clear = (high >= _PROBE_MIN_FOUND) & (_PROBE_RATIO * low <= high)
+        return ~clear | (as_is > reversed_), ~clear | (reversed_ > as_is)
 
     def _lookup(self, hashed: U64Array) -> tuple[npt.NDArray[np.bool_], IntArray]:
         """Whether each k-mer is in the index, and where: a table of bucket starts by the
