@@ -445,6 +445,25 @@ def _oracle_draw(
     return np.bincount(chosen, weights=weights[rows_hit], minlength=n_taxa).astype(np.float64)
 
 
+def _oracle_restrict(matrix: LikelihoodMatrix, keep: np.ndarray) -> LikelihoodMatrix:
+    """The entries of the columns ``keep`` and the rows holding one, row by row."""
+    csr = matrix.log_likelihood
+    rows, data, cols, weights = [], [], [], []
+    for r in range(csr.shape[0]):
+        lo, hi = csr.indptr[r], csr.indptr[r + 1]
+        pairs = zip(csr.indices[lo:hi], csr.data[lo:hi], strict=True)
+        mine = [(c, v) for c, v in pairs if keep[c]]
+        if mine:
+            rows.append(len(mine))
+            cols += [c for c, _ in mine]
+            data += [v for _, v in mine]
+            weights.append(matrix.weights[r])
+    indptr = np.concatenate(([0], np.cumsum(rows, dtype=np.int64)))
+    kept = sp.csr_matrix((np.asarray(data, float), np.asarray(cols, np.int64), indptr),
+                         shape=(len(rows), csr.shape[1]))  # fmt: skip
+    return LikelihoodMatrix(kept, np.asarray(weights, dtype=np.float64))
+
+
 def _oracle_pool(matrix: LikelihoodMatrix, keep: np.ndarray) -> LikelihoodMatrix:
     """The pooled rows of ``pool_single_rows``, row by row in Python: rows of two or more kept
     entries in order, then one row per taxon for the single ones (weights added in row order)."""
@@ -493,7 +512,7 @@ def _oracle_bootstrap(
     """The bootstrap as documented, one pass and a copy of the drawn rows per replicate; with
     ``pool`` over the pooled rows (issue 11), without it over every read's row (before)."""
     keep = abundance > 0
-    sub, _ = em.drop_empty_rows(em._restrict(matrix, keep))
+    sub = _oracle_restrict(matrix, keep)
     if pool:
         sub = _oracle_pool(sub, keep)
     out = np.zeros((replicates, matrix.n_taxa))

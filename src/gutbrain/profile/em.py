@@ -46,7 +46,6 @@ __all__ = [
     "LikelihoodMatrix",
     "bootstrap_abundances",
     "collapse_rows",
-    "drop_empty_rows",
     "estimate_abundances",
     "pool_single_rows",
     "posteriors",
@@ -228,9 +227,8 @@ def _prepare(
 
     Without ``keep`` every row must store an entry (``RuntimeError`` otherwise) and all rows
     are kept. With a column mask ``keep``, the entries of other columns are left out and rows
-    left without entries are dropped: the same values as
-    ``_prepare(drop_empty_rows(_restrict(matrix, keep)))`` without the restricted copy and its
-    per-entry temporaries.
+    left without entries are dropped: the same values as preparing a copy of ``csr`` with only
+    those entries and rows, without that copy and its per-entry temporaries.
     """
     n_rows, n_taxa = (int(n) for n in csr.shape)
     counts = np.diff(csr.indptr)
@@ -393,32 +391,22 @@ def run_em(
     return _em(prep, matrix.weights, initial=initial, max_iter=max_iter, tol=tol)
 
 
-def posteriors(matrix: LikelihoodMatrix, abundance: FloatArray) -> sp.csr_matrix:
-    """Return ``P(t|r)`` as a CSR matrix with the sparsity of ``matrix`` (rows sum to 1 or 0)."""
-    prep, _ = _prepare(matrix.log_likelihood)
+def posteriors(
+    matrix: LikelihoodMatrix,
+    abundance: FloatArray,
+    keep: npt.NDArray[np.bool_] | None = None,
+) -> sp.csr_matrix:
+    """Return ``P(t|r)`` as a CSR matrix with the sparsity of ``matrix`` (rows sum to 1 or 0).
+
+    With a column mask ``keep``: over the entries of those columns and the rows holding one
+    (in order; no restricted copy of ``matrix``).
+    """
+    prep, rows_kept = _prepare(matrix.log_likelihood, keep)
     data = np.empty(prep.scaled.size)
     for (_, _, lo, hi), _, post, _ in _posterior_chunks(prep, abundance, None, None):
         data[lo:hi] = post
-    return sp.csr_matrix((data, prep.indices, prep.indptr), shape=matrix.log_likelihood.shape)
-
-
-def _restrict(matrix: LikelihoodMatrix, keep: npt.NDArray[np.bool_]) -> LikelihoodMatrix:
-    """Keep only columns ``keep`` (same column indexing; dropped columns get no entries)."""
-    csr = matrix.log_likelihood
-    mask = keep[csr.indices]
-    row_of_entry = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
-    counts = np.bincount(row_of_entry[mask], minlength=csr.shape[0])
-    indptr = np.concatenate(([0], np.cumsum(counts)))
-    new = sp.csr_matrix((csr.data[mask], csr.indices[mask], indptr), shape=csr.shape)
-    return LikelihoodMatrix(new, matrix.weights)
-
-
-def drop_empty_rows(matrix: LikelihoodMatrix) -> tuple[LikelihoodMatrix, npt.NDArray[np.bool_]]:
-    """Remove rows without entries; return the smaller matrix and the kept-row mask."""
-    nonempty = np.diff(matrix.log_likelihood.indptr) > 0
-    if nonempty.all():
-        return matrix, nonempty
-    return LikelihoodMatrix(matrix.log_likelihood[nonempty], matrix.weights[nonempty]), nonempty
+    shape = (int(np.count_nonzero(rows_kept)), matrix.n_taxa)
+    return sp.csr_matrix((data, prep.indices, prep.indptr), shape=shape)
 
 
 def pool_single_rows(matrix: LikelihoodMatrix, keep: npt.NDArray[np.bool_]) -> LikelihoodMatrix:
@@ -617,22 +605,27 @@ def estimate_abundances(
     thresholds = [threshold]
     if min_abundance is not None and min_abundance > threshold:
         thresholds.append(min_abundance)
-    current = matrix
-    explained = np.ones(matrix.n_reads, dtype=bool)
     for cut in thresholds:
+        # each cut keeps a subset of the taxa the one before kept (the others are at 0), so
+        # restricting the whole matrix equals restricting the last restriction
         keep = freq >= cut
         if not keep.any():
             keep = freq >= freq.max()
-        current = _restrict(current, keep)
-        explained = np.diff(current.log_likelihood.indptr) > 0
-        sub, _ = drop_empty_rows(current)
-        result = run_em(sub, initial=np.where(keep, freq, 0.0), max_iter=max_iter, tol=tol)
+        # issue 11: the EM on the kept taxa's entries and the rows holding one, prepared
+        # straight from the matrix (no restricted copy, nor one without its empty rows)
+        prep, explained = _prepare(matrix.log_likelihood, keep)
+        result = _em(
+            prep,
+            matrix.weights[explained],
+            initial=np.where(keep, freq, 0.0),
+            max_iter=max_iter,
+            tol=tol,
+        )
+        del prep
         freq = result.abundance
         iterations += result.iterations
         converged = converged and result.converged
-    kept_matrix, _ = drop_empty_rows(current)
-    post_kept = posteriors(kept_matrix, freq)
-    posterior = _expand_rows(post_kept, explained)
+    posterior = _expand_rows(posteriors(matrix, freq, keep), explained)
     logger.debug("EM: %d iterations, %d taxa kept", iterations, int((freq > 0).sum()))
     return AbundanceEstimate(
         abundance=freq,
