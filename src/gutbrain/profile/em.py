@@ -190,16 +190,19 @@ class _Prepared:
     row_max: FloatArray
     n_taxa: int
     chunks: tuple[_Chunk, ...]
-    rows_of_entry: tuple[IntArray, ...]  # per chunk: each entry's row, counted from its start
+    # per chunk: each entry's row, counted from its start (int32)
+    rows_of_entry: tuple[npt.NDArray[np.signedinteger[Any]], ...]
 
     @property
     def n_rows(self) -> int:
         return int(self.indptr.size) - 1
 
 
-def _rows_of_chunk(indptr: npt.NDArray[Any], start: int, stop: int) -> IntArray:
+def _rows_of_chunk(
+    indptr: npt.NDArray[Any], start: int, stop: int, dtype: type[np.signedinteger[Any]] = np.int64
+) -> npt.NDArray[np.signedinteger[Any]]:
     """Row of each stored entry of rows ``start:stop``, counted from ``start``."""
-    return np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(indptr[start : stop + 1]))
+    return np.repeat(np.arange(stop - start, dtype=dtype), np.diff(indptr[start : stop + 1]))
 
 
 def _chunks_of(indptr: npt.NDArray[Any]) -> tuple[_Chunk, ...]:
@@ -261,7 +264,10 @@ def _prepare(
     if keep is not None:
         row_max = row_max[rows_kept]
     chunks = _chunks_of(indptr)
-    rows_of_entry = tuple(_rows_of_chunk(indptr, start, stop) for start, stop, _, _ in chunks)
+    # issue 11: 4 bytes per entry (a chunk's rows are far fewer than 2**31), half of int64's
+    rows_of_entry = tuple(
+        _rows_of_chunk(indptr, start, stop, np.int32) for start, stop, _, _ in chunks
+    )
     return _Prepared(scaled, indices, indptr, row_max, n_taxa, chunks, rows_of_entry), rows_kept
 
 
@@ -270,7 +276,7 @@ def _posterior_chunks(
     freq: FloatArray,
     numerator: FloatArray | None,
     active: npt.NDArray[np.bool_] | None,
-) -> Iterator[tuple[_Chunk, IntArray, FloatArray, FloatArray]]:
+) -> Iterator[tuple[_Chunk, npt.NDArray[np.signedinteger[Any]], FloatArray, FloatArray]]:
     """Per row chunk: its row of each entry, ``numerator[r] P(t|r)`` per entry and row sums.
 
     ``P(t|r) = L'(r|t) f_t / sum_u L'(r|u) f_u`` (``numerator`` 1 when ``None``); rows with a
