@@ -462,12 +462,12 @@ class KmerIndex:
         """Which strands of each read to screen: ``(as it is, reverse complement)``.
 
         The index holds the reference strand, so a read's other strand finds almost none of
-        its k-mers (on the four benchmark read sets: none, for every read). The sampled k-mers
-        of the read's first ``settings.strand_probe`` bases are looked up on both strands; a
-        read finding at least ``_PROBE_MIN_FOUND`` on one strand and at least
-        ``_PROBE_RATIO`` times as many as on the other is screened on that strand only, and
-        any other read (a short or noisy start, no 16S) on both, as without the probe. The
-        probe reads about a third of a strand and spares one (issue 11).
+        its k-mers (on the four benchmark read sets: none, for every read the probe decides).
+        The sampled k-mers of the read's first ``settings.strand_probe`` bases are looked up
+        on both strands; a read finding at least ``_PROBE_MIN_FOUND`` on one strand and at
+        least ``_PROBE_RATIO`` times as many as on the other is screened on that strand only,
+        and any other read (a short or noisy start, no 16S) on both, as without the probe.
+        The probe reads about a third of a strand and spares one (issue 11).
         """
         n = len(sequences)
         every = np.ones(n, dtype=bool)
