@@ -143,19 +143,6 @@ def fresh_copy(bundle: Path, dest: Path) -> Path:
     return dest
 
 
-def run_gutbrain(
-    reads: Path, bundle: Path, preset: str, work: Path, threads: int
-) -> tuple[float, float, float, Path]:
-    cold = fresh_copy(bundle, work / "cold-bundle")
-    out = work / "gutbrain-out"
-    if out.exists():
-        shutil.rmtree(out)
-    cmd = [*GUTBRAIN, "profile", str(reads), "--out", str(out), "--preset", preset]
-    cmd += ["--threads", str(threads), "--db", str(cold)]
-    cpu, wall, rss, _ = run_measured(cmd)
-    return cpu, wall, rss, out / "profile.tsv"
-
-
 #: ``python -c`` program: ``gutbrain`` with mappy's mapping left out (``--floor``): each batch
 #: sent to minimap2 comes back without a hit; the index is still built and opened.
 _NO_MAPPING = (
@@ -165,18 +152,27 @@ _NO_MAPPING = (
     "sys.argv = ['gutbrain', *sys.argv[1:]]; "
     "from gutbrain.cli import main; main()"
 )
+#: How ``--floor`` starts gutbrain (``run_gutbrain(..., command=NO_MAPPING)``).
+NO_MAPPING = [sys.executable, "-c", _NO_MAPPING]
 
 
-def run_floor(reads: Path, bundle: Path, preset: str, work: Path, threads: int) -> float:
-    """CPU s of a cold ``gutbrain profile`` without base-level alignment (``--floor``)."""
+def run_gutbrain(
+    reads: Path,
+    bundle: Path,
+    preset: str,
+    work: Path,
+    threads: int,
+    command: list[str] = GUTBRAIN,
+) -> tuple[float, float, float, Path]:
+    """A cold ``gutbrain profile`` (``command`` starts gutbrain: ``NO_MAPPING`` for the floor)."""
     cold = fresh_copy(bundle, work / "cold-bundle")
-    out = work / "floor-out"
+    out = work / "gutbrain-out"
     if out.exists():
         shutil.rmtree(out)
-    cmd = [sys.executable, "-c", _NO_MAPPING, "profile", str(reads), "--out", str(out)]
-    cmd += ["--preset", preset, "--threads", str(threads), "--db", str(cold)]
-    cpu, _, _, _ = run_measured(cmd)
-    return cpu
+    cmd = [*command, "profile", str(reads), "--out", str(out), "--preset", preset]
+    cmd += ["--threads", str(threads), "--db", str(cold)]
+    cpu, wall, rss, _ = run_measured(cmd)
+    return cpu, wall, rss, out / "profile.tsv"
 
 
 def run_emu(
@@ -303,7 +299,9 @@ def main() -> None:
                 ge = f"{agree['genus'][0]:.3f} vs Emu ({agree['genus'][1]:.3f} by name)"
             floor = ""
             if args.floor:
-                f_cpu = run_floor(reads, bundle, preset, work, args.threads)
+                f_cpu, _, _, _ = run_gutbrain(
+                    reads, bundle, preset, work, args.threads, command=NO_MAPPING
+                )
                 floor = f" {f_cpu:.2f} | {e_cpu / f_cpu:.1f}x |"
             print(
                 f"| {sample} | {label} | {g_cpu:.1f} | {e_cpu:.1f} | {e_cpu / g_cpu:.1f}x | "
