@@ -753,7 +753,7 @@ def bootstrap_abundances(
     read-resampling width. The generator is seeded, so results are reproducible.
 
     Memory (issue 11): the likelihoods of the kept taxa are scaled once for all replicates
-    (kept with their columns and rows: 20 bytes per stored entry of the pooled rows, so
+    (kept with their columns and rows: 16 bytes per stored entry of the pooled rows, so
     reads placed for one taxon, most of an ONT sample's, cost nothing per read); a replicate's EM,
     posteriors and draws then run over row chunks (:func:`gutbrain.profile.chunks.row_chunks`)
     with the undrawn rows left in place at zero weight, so no per-replicate array grows with
