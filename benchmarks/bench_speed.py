@@ -27,6 +27,12 @@ unassigned there), and in brackets by name as before (a group row and its member
 twice). Both tools get the same sequences and taxonomy (one Emu-format folder, imported into
 gutbrain with ``gutbrain db import --format emu``).
 
+``--depths 5000,50000`` adds ONT-like samples of those sizes on the benchmark reference: one
+simulated gut sample (``simulate_reads.py --engine simple``, seed 7, as ``bench_memory.py``
+makes it) and its first ``n`` reads for each size, so the rows differ in depth alone; their L1
+is against the species and genus of those very reads (the simulation's read origins). Both
+tools' fixed costs (start-up, index builds) weigh less the more reads there are.
+
 ``--floor`` also runs gutbrain cold with minimap2's mapping left out (every read the k-mer
 screen leaves to mappy gets no hit; everything else runs as it does): the CPU of everything
 but base-level alignment, and ``Emu / floor``, the ratio no cut in aligned reads can pass
@@ -36,8 +42,10 @@ while the other costs stay as they are. Its profiles are not scored (its reads a
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import gzip
+import itertools
 import os
 import shutil
 import subprocess
@@ -45,6 +53,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_memory import head_reads
 from bench_profile import (
     GUTBRAIN,
     REPO,
@@ -54,6 +63,7 @@ from bench_profile import (
     read_profile,
     read_truth,
     run_measured,
+    simulate_large,
 )
 from profile_agreement import group_aware_emu, l1_between
 
@@ -214,6 +224,40 @@ def read_group_rows(path: Path) -> tuple[dict[str, tuple[str, ...]], dict[str, s
     return members, genus
 
 
+def depth_jobs(
+    depths: str, shared: Path, work: Path, emu_db: Path, bundle: Path
+) -> list[tuple[str, str, Path, Path, Path, Path | None]]:
+    """``--depths``: the first ``n`` reads of one simulated ONT gut sample, for each ``n``."""
+    sizes = sorted({int(n) for n in depths.split(",") if n})
+    if not sizes:
+        return []
+    simulated = simulate_large(shared, work, sizes[-1], seed=7)
+    jobs: list[tuple[str, str, Path, Path, Path, Path | None]] = []
+    for n in sizes:
+        reads = head_reads(simulated, n, work / f"sim_{n}.fastq.gz")
+        truth = head_truth(work, n, work / f"sim_{n}.truth.tsv")
+        jobs.append(
+            (f"gut_ont_sim_{n // 1000}k", "benchmark, 5,173 seqs", reads, emu_db, bundle, truth)
+        )
+    return jobs
+
+
+def head_truth(work: Path, n: int, dest: Path) -> Path:
+    """The truth of the first ``n`` simulated reads, from ``simulate_large``'s read origins."""
+    prefix = work / "gut_ont_200k"  # simulate_large's names, whatever the size
+    with open(Path(str(prefix) + ".truth.tsv")) as handle:
+        rows = {row["source_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    with gzip.open(Path(str(prefix) + ".origin.tsv.gz"), "rt") as handle:
+        counts = collections.Counter(
+            line.split("\t")[1].strip() for line in itertools.islice(handle, n)
+        )
+    with open(dest, "w") as out:
+        out.write("species\tgenus\treads\n")
+        for source, reads in sorted(counts.items()):
+            out.write(f"{rows[source]['species']}\t{rows[source]['genus']}\t{reads}\n")
+    return dest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
@@ -225,6 +269,7 @@ def main() -> None:
     parser.add_argument(
         "--floor", action="store_true", help="also gutbrain without base-level alignment"
     )
+    parser.add_argument("--depths", default="", help="simulated ONT sample sizes, e.g. 5000,50000")
     args = parser.parse_args()
     shared: Path = args.shared
     if not (shared / "bench").is_dir():
@@ -233,19 +278,21 @@ def main() -> None:
         raise SystemExit(f"no emu-lrhq in {args.peers}; run ../shared/bench/peers/setup.sh")
     with tempfile.TemporaryDirectory(prefix="gutbrain-speed-") as tmp:
         work = Path(tmp)
-        jobs: list[tuple[str, str, Path, Path, Path, bool]] = []
+        jobs: list[tuple[str, str, Path, Path, Path, Path | None]] = []
         bench_db = bench_emu_db(shared, work / "emu-bench")
         bench_bundle = import_bundle(bench_db, work / "bundle-bench", "bench-ref")
         compile_gutbrain()  # as an installed copy: no per-run bytecode compiling
         for sample in args.samples.split(","):
             reads = shared / "bench" / "reads" / f"{sample}.fastq.gz"
-            jobs.append((sample, "benchmark, 5,173 seqs", reads, bench_db, bench_bundle, True))
+            truth = shared / "bench" / "truth" / f"{sample}.truth.tsv"
+            jobs.append((sample, "benchmark, 5,173 seqs", reads, bench_db, bench_bundle, truth))
+        jobs += depth_jobs(args.depths, shared, work, bench_db, bench_bundle)
         if not args.skip_refseq:
             refseq_db, n = refseq_emu_db(shared, work / "emu-refseq")
             refseq_bundle = import_bundle(refseq_db, work / "bundle-refseq", "ncbi-refseq-16s")
             reads = shared / "bench" / "reads" / "gut_ont_5k.fastq.gz"
             label = f"RefSeq 16S, {n:,} seqs"
-            jobs.append(("gut_ont_5k", label, reads, refseq_db, refseq_bundle, False))
+            jobs.append(("gut_ont_5k", label, reads, refseq_db, refseq_bundle, None))
         print(
             f"threads {args.threads}; cold runs; CPU s = user+sys of the process tree; "
             "species L1 vs truth (RefSeq row: gutbrain vs Emu)\n"
@@ -256,8 +303,8 @@ def main() -> None:
             "gen L1 gutbrain / Emu |" + (" floor CPU s | Emu/floor |" if args.floor else "")
         )
         print("|" + "---|" * (12 if args.floor else 10))
-        for sample, label, reads, emu_db, bundle, has_truth in jobs:
-            preset = SAMPLES[sample]
+        for sample, label, reads, emu_db, bundle, truth_path in jobs:
+            preset = SAMPLES.get(sample, "ont")
             g_cpu, g_wall, g_rss, g_table = run_gutbrain(reads, bundle, preset, work, args.threads)
             g_prof, _ = read_profile(g_table)
             if args.skip_emu:
@@ -272,8 +319,8 @@ def main() -> None:
                 # a row without a name at a rank is left out there, as gutbrain leaves such
                 # reads unassigned at that rank (both renormalised over what they name)
                 e_prof = group_aware_emu(e_rows, {}, {})
-            if has_truth:
-                truth = read_truth(shared / "bench" / "truth" / f"{sample}.truth.tsv")
+            if truth_path is not None:
+                truth = read_truth(truth_path)
                 l1 = {
                     rank: (
                         metrics(truth[rank], g_prof[rank])["L1"],  # type: ignore[arg-type]
