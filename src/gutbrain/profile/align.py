@@ -137,10 +137,10 @@ HIFI_SCORING: tuple[int, int, int, int, int, int] = (1, 4, 6, 2, 6, 2)
 
 #: Read technology -> minimap2 settings. ``lr:hq`` caps over-frequent minimizers (conserved 16S
 #: regions), which is where Emu's ``map-ont`` spends its time. The DP band of 75 and the
-#: single-affine scoring were measured on the benchmark sets (docs/profile.md): ~1.35x faster
-#: with the same species and genus L1 within 0.001. ``max_chain_skip=2`` (minimap2's default 25)
-#: stops the chaining DP's search for predecessors sooner: the same alignments on the benchmark
-#: sets, 5 % (ONT) to 20 % (HiFi) less CPU.
+#: single-affine scoring were measured on the benchmark sets (docs/profile-history.md): ~1.35x
+#: faster with the same species and genus L1 within 0.001. ``max_chain_skip=2`` (minimap2's
+#: default 25) stops the chaining DP's search for predecessors sooner: the same alignments on
+#: the benchmark sets, 5 % (ONT) to 20 % (HiFi) less CPU.
 ALIGNMENT_PRESETS: dict[str, AlignmentSettings] = {
     "ont": AlignmentSettings(
         "lr:hq",

@@ -12,7 +12,7 @@ and estimates per candidate the bases it differs from the read beyond the best
 (:func:`gutbrain.profile.kmer_screen.kmer_row_errors`). The read gets a *k-mer row* only when
 every other candidate is clearly behind (:class:`RowScorer`); otherwise it is aligned, as is a
 read with a member of its best unit's species group between tied and separated (the group rule
-needs alignment identities; docs/profile.md, ``group_tie``).
+needs alignment identities; docs/profile-history.md, ``group_tie``).
 
 A row is carried through the fit as *stand-in hits* (:func:`kmer_row_hits`): one per
 candidate, the whole read against the unit's first reference with ``round(slope × d)``

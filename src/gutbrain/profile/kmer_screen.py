@@ -349,7 +349,7 @@ class KmerIndex:
         *separated* when it has at least ``group_apart × c`` (and the decision margin) less,
         and in between the read goes to alignment. ``group_tie`` is 0 by default (a read with
         a member near its best is aligned): 0.5 merged a group on gut_ont_5k that alignment
-        keeps apart (the *L. casei* group; docs/profile.md).
+        keeps apart (the *L. casei* group; docs/profile-history.md).
         """
         s = self.settings
         n_reads = 2 * len(sequences)  # each read as it is, then its reverse complement

@@ -95,7 +95,7 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
     # the ~1 % of reads it leaves unexplained (measured: same accuracy as k=15 for all reads,
     # 1.3x faster). min_chain_score=100 (minimap2's default 40) drops weak chains early: 10-20 %
     # less mapping CPU; the few reads it leaves unmapped go to the second pass, which is cheap
-    # since it aligns to a subset index (docs/profile.md).
+    # since it aligns to a subset index (docs/profile-history.md).
     ReadType.ont: ProfileSettings(
         AlignmentSettings(
             "lr:hq",
@@ -109,7 +109,7 @@ PROFILE_PRESETS: dict[ReadType, ProfileSettings] = {
         min_query_coverage=0.5,
         second_pass=ALIGNMENT_PRESETS["ont"],
         # k-mer pre-screen: ~55-60 % of the benchmark ONT reads are placed without alignment,
-        # species L1 unchanged to 0.0005 (benchmarks/calibrate_kmer_screen.py, docs/profile.md)
+        # species L1 unchanged to 0.0005 (calibrate_kmer_screen.py, docs/profile-history.md)
         # issue 11: near-tie reads get k-mer likelihood rows instead of alignments; slope =
         # median alignment log-L gap per estimated base (calibrate_kmer_rows.py, docs/profile.md)
         screen=ScreenSettings(kmer_rows=True, row_slope=2.39),
