@@ -36,7 +36,8 @@ tools' fixed costs (start-up, index builds) weigh less the more reads there are.
 ``--floor`` also runs gutbrain cold with minimap2's mapping left out (every read the k-mer
 screen leaves to mappy gets no hit; everything else runs as it does): the CPU of everything
 but base-level alignment, and ``Emu / floor``, the ratio no cut in aligned reads can pass
-while the other costs stay as they are. Its profiles are not scored (its reads are unaligned).
+while the other costs stay as they are. Its species L1 against the truth (``floor sp L1``) says
+what a profile of the reads placed without alignment alone is worth.
 """
 
 from __future__ import annotations
@@ -300,9 +301,10 @@ def main() -> None:
         print(
             "| sample | reference | gutbrain CPU s | Emu CPU s | Emu/gutbrain | "
             "gutbrain wall s | Emu wall s | RSS MiB gutbrain / Emu | sp L1 gutbrain / Emu | "
-            "gen L1 gutbrain / Emu |" + (" floor CPU s | Emu/floor |" if args.floor else "")
+            "gen L1 gutbrain / Emu |"
+            + (" floor CPU s | Emu/floor | floor sp L1 |" if args.floor else "")
         )
-        print("|" + "---|" * (12 if args.floor else 10))
+        print("|" + "---|" * (13 if args.floor else 10))
         for sample, label, reads, emu_db, bundle, truth_path in jobs:
             preset = SAMPLES.get(sample, "ont")
             g_cpu, g_wall, g_rss, g_table = run_gutbrain(reads, bundle, preset, work, args.threads)
@@ -346,10 +348,14 @@ def main() -> None:
                 ge = f"{agree['genus'][0]:.3f} vs Emu ({agree['genus'][1]:.3f} by name)"
             floor = ""
             if args.floor:
-                f_cpu, _, _, _ = run_gutbrain(
+                f_cpu, _, _, f_table = run_gutbrain(
                     reads, bundle, preset, work, args.threads, command=NO_MAPPING
                 )
-                floor = f" {f_cpu:.2f} | {e_cpu / f_cpu:.1f}x |"
+                f_l1 = "–"
+                if truth_path is not None:
+                    f_prof, _ = read_profile(f_table)
+                    f_l1 = f"{metrics(truth['species'], f_prof['species'])['L1']:.3f}"  # type: ignore[arg-type]
+                floor = f" {f_cpu:.2f} | {e_cpu / f_cpu:.1f}x | {f_l1} |"
             print(
                 f"| {sample} | {label} | {g_cpu:.1f} | {e_cpu:.1f} | {e_cpu / g_cpu:.1f}x | "
                 f"{g_wall:.1f} | {e_wall:.1f} | {g_rss:.0f} / {e_rss:.0f} | {sp} | {ge} |" + floor,
