@@ -237,9 +237,7 @@ def depth_jobs(
     for n in sizes:
         reads = head_reads(simulated, n, work / f"sim_{n}.fastq.gz")
         truth = head_truth(work, n, work / f"sim_{n}.truth.tsv")
-        jobs.append(
-            (f"gut_ont_sim_{n // 1000}k", "benchmark, 5,173 seqs", reads, emu_db, bundle, truth)
-        )
+        jobs.append((f"gut_ont_sim_{n}", "benchmark, 5,173 seqs", reads, emu_db, bundle, truth))
     return jobs
 
 
