@@ -48,6 +48,29 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_partials(tmp_path: Path)
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
+def test_interrupt_right_after_the_partial_file_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C that lands as soon as the temporary file exists (before any byte is written)."""
+    real_open = os.open
+
+    def open_then_interrupt(path: object, flags: int, *args: object) -> int:
+        fd = real_open(path, flags, *args)  # type: ignore[arg-type]
+        if flags & os.O_CREAT:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    target = tmp_path / "out.parquet"
+    target.write_text("old")
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(target, "new")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+    assert target.read_text() == "old"
+
+
 def test_atomic_write_into_unwritable_place_is_output_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -28,6 +28,7 @@ import errno
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -43,6 +44,7 @@ __all__ = [
     "check_input_file",
     "check_output_path",
     "check_replaceable",
+    "partial_file",
     "process_alive",
     "resolve_path",
     "sha256_file",
@@ -141,26 +143,45 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         When the folder cannot be written (missing, read-only, disk full).
     """
     target = Path(path)
-    tmp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_leftovers(target.parent, name=target.name)
-        fd, tmp_name = tempfile.mkstemp(prefix=_partial_prefix(target), dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-        tmp_name = None
+        with partial_file(target) as (fd, tmp):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
         _fsync_dir(target.parent)
     except OSError as exc:
         message = f"{target}: cannot write ({exc.strerror or exc}); check space and permissions"
         raise OutputError(message) from exc
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
     return target
+
+
+@contextlib.contextmanager
+def partial_file(target: Path) -> Iterator[tuple[int, Path]]:
+    """A new, empty ``.NAME.partial-PID-TOKEN`` file beside ``target``: its descriptor and path.
+
+    The caller writes through the descriptor and renames the file over ``target``; a file still
+    there on the way out (an error, Ctrl-C) is deleted. The name is chosen before the file is
+    created, so an interrupt that lands just after its creation still finds it: with
+    ``tempfile.mkstemp`` the name reached the caller only when the call returned, and a Ctrl-C
+    in between left the file behind (seen once in the cohort store's SIGINT test).
+    """
+    tmp = target.parent / f"{_partial_prefix(target)}{secrets.token_hex(8)}"
+    ours = True
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            ours = False  # another writer's file (the same process ID and 64 random bits)
+            raise
+        yield fd, tmp
+    finally:
+        if ours:
+            with contextlib.suppress(OSError):  # gone once renamed over the target
+                os.unlink(tmp)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
