@@ -71,6 +71,23 @@ def test_interrupt_right_after_the_partial_file_is_created_leaves_nothing(
     assert target.read_text() == "old"
 
 
+def test_interrupt_right_after_the_partial_folder_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_mkdir = os.mkdir
+
+    def mkdir_then_interrupt(path: object, *args: object, **kwargs: object) -> None:
+        real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+        if ".partial-" in str(path):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(tmp_path / "out"):
+        pytest.fail("the folder must not be handed out")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_atomic_write_into_unwritable_place_is_output_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +100,17 @@ def test_run_writes_the_profile_files_straight_into_its_folder(
 ) -> None:
     # one temporary folder (the run's own, renamed whole), no profile subfolder moved out of it
     made: list[Path] = []
-    real = tempfile.mkdtemp
+    real = os.mkdir
 
-    def recording(*args: Any, **kwargs: Any) -> str:
-        path = real(*args, **kwargs)
-        made.append(Path(path))
-        return path
+    def recording(path: Any, *args: Any, **kwargs: Any) -> None:
+        real(path, *args, **kwargs)
+        if ".partial-" in Path(path).name:
+            made.append(Path(path))
 
-    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    reads = _subset_reads(tmp_path, 30)
+    monkeypatch.setattr(os, "mkdir", recording)
     out = tmp_path / "out"
-    outputs = run_sample([_subset_reads(tmp_path, 30)], out_dir=out, sample_id="subset")
+    outputs = run_sample([reads], out_dir=out, sample_id="subset")
     ours = [p for p in made if p.is_relative_to(tmp_path)]
     assert len(ours) == 1
     assert ours[0].parent == tmp_path

@@ -416,13 +416,17 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
             message = f"{target}: already exists; choose another path or allow replacing it"
             raise OutputExistsError(message)
         check_replaceable(target)
+    # named before it exists, as in partial_file: a Ctrl-C just after os.mkdir still removes it
+    tmp = target.parent / f"{_partial_prefix(target)}{secrets.token_hex(8)}"
+    ours = True
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=target.parent))
-    except OSError as exc:
-        message = f"{target}: cannot create ({exc.strerror or exc})"
-        raise OutputError(message) from exc
-    try:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(tmp, 0o700)
+        except OSError as exc:
+            ours = not isinstance(exc, FileExistsError)  # never remove another writer's folder
+            message = f"{target}: cannot create ({exc.strerror or exc})"
+            raise OutputError(message) from exc
         yield tmp
         if target.exists() or target.is_symlink():
             _swap_in(tmp, target)
@@ -430,7 +434,8 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
             os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if ours:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
