@@ -169,7 +169,7 @@ def partial_file(target: Path) -> Iterator[tuple[int, Path]]:
     ``tempfile.mkstemp`` the name reached the caller only when the call returned, and a Ctrl-C
     in between left the file behind (seen once in the cohort store's SIGINT test).
     """
-    tmp = target.parent / f"{_partial_prefix(target)}{secrets.token_hex(8)}"
+    tmp = _partial_path(target)
     ours = True
     try:
         try:
@@ -189,8 +189,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _partial_prefix(target: Path) -> str:
-    return f".{target.name}.partial-{os.getpid()}-"
+def _partial_path(target: Path) -> Path:
+    """A new temporary name beside ``target``: ``.NAME.partial-PID-TOKEN`` (64 random bits)."""
+    return target.parent / f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(8)}"
 
 
 _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+")
@@ -417,7 +418,7 @@ def atomic_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
             raise OutputExistsError(message)
         check_replaceable(target)
     # named before it exists, as in partial_file: a Ctrl-C just after os.mkdir still removes it
-    tmp = target.parent / f"{_partial_prefix(target)}{secrets.token_hex(8)}"
+    tmp = _partial_path(target)
     ours = True
     try:
         try:
