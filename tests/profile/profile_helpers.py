@@ -66,6 +66,11 @@ def mutate(seq: str, rate: float, rng: np.random.Generator) -> str:
     return read.translate(_COMPLEMENT)[::-1] if rng.random() < 0.5 else read
 
 
+def random_dna(rng: np.random.Generator, length: int) -> str:
+    """``length`` uniform random bases (no 16S: a read that should align nowhere)."""
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
 def write_reads(
     path: Path,
     counts: Mapping[str, int],
@@ -83,7 +88,7 @@ def write_reads(
     for ref_id, n in counts.items():
         records.extend(("", mutate(refs[ref_id], rate, rng)) for _ in range(n))
     for _ in range(random_reads):
-        records.append(("", "".join(rng.choice(list("ACGT"), size=1500))))
+        records.append(("", random_dna(rng, 1500)))
     for name, seq in (extra or {}).items():
         records.append((name, seq))
     order = rng.permutation(len(records))

@@ -34,7 +34,7 @@ from gutbrain.profile.pipeline import (
 )
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle
-from tests.profile.profile_helpers import REF_FASTA, mutate, reference_sequences
+from tests.profile.profile_helpers import REF_FASTA, mutate, random_dna, reference_sequences
 
 FRAGILIS, VULGATUS, KLEBSIELLA = "7000004128190436", "S000436356", "S000003122"
 
@@ -214,7 +214,7 @@ def test_rescue_aligner_loads_the_subset_index_it_shares(tmp_path: Path) -> None
     refs = reference_sequences()
     rng = np.random.default_rng(7)
     reads = [mutate(refs[name], rate, rng) for name in names for rate in (0.02, 0.12, 0.2)]
-    reads.append("".join(rng.choice(list("ACGT"), size=1400)))
+    reads.append(random_dna(rng, 1400))
     index = {name: i for i, name in enumerate(full.seq_names)}
     pairs = [
         (main, open_aligner(shared, settings=second)),

@@ -24,7 +24,7 @@ from gutbrain.profile.kmer_screen import (
 from gutbrain.profile.pipeline import PROFILE_PRESETS, profile_sample
 from gutbrain.profile.taxonomy import TaxonIndex
 from gutbrain.reference.bundle import ReferenceBundle, read_sequences
-from tests.profile.profile_helpers import mutate, reference_sequences
+from tests.profile.profile_helpers import mutate, random_dna, reference_sequences
 
 # two units whose references share their first 8 bases (hand-counted below with k=4, scale=1)
 REF_A = "AAAACCCCGGGG"
@@ -374,16 +374,12 @@ def test_profile_with_screen_accounts_for_every_read(
     assert again.read_assignments == screened.read_assignments
 
 
-def _random_dna(rng: np.random.Generator, length: int) -> str:
-    return "".join(rng.choice(list("ACGT"), size=length))
-
-
 def test_strand_probe_screens_only_the_strand_that_holds_the_read() -> None:
     rng = np.random.default_rng(5)
-    references = [_random_dna(rng, 1500) for _ in range(4)]
+    references = [random_dna(rng, 1500) for _ in range(4)]
     index = build_kmer_index(references, [0, 1, 2, 3], settings=ScreenSettings())
     read = references[1][200:1400]
-    noise = _random_dna(rng, 1200)
+    noise = random_dna(rng, 1200)
     short = read[:30]  # ~1 sampled 21-mer (scale 8): too few to tell the strand
     forward, reverse = index.strands([read, reverse_complement(read), noise, short])
     assert forward.tolist() == [True, False, True, True]
@@ -402,7 +398,7 @@ def test_strand_probe_changes_no_screen_result(tiny_bundle: ReferenceBundle) -> 
         for j in range(6):  # ONT-like errors, both strands
             read = mutate(sequence, 0.02 + 0.02 * (j % 3), rng)
             reads.append(reverse_complement(read) if (i + j) % 2 else read)
-    reads += [_random_dna(rng, 1500), "ACGT" * 5]
+    reads += [random_dna(rng, 1500), "ACGT" * 5]
     probed = index.screen(reads)
     assert index.strands(reads)[0].sum() < len(reads)  # the probe spared strands
     both = replace(index, settings=replace(index.settings, strand_probe=0)).screen(reads)
