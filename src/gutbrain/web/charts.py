@@ -83,7 +83,9 @@ def nice_ticks(low: float, high: float, *, count: int = 4) -> list[float]:
     """
     if high < low:
         low, high = high, low
-    if high == low:
+    # a range within float resolution of its size (1e6 and 1e6 - 1e-10), or too narrow for a
+    # normal float step (0 and 5e-324), is one value: its ticks would collapse onto each other
+    if high - low <= max(1e-9 * max(abs(low), abs(high)), 1e-300):
         pad = abs(low) * 0.2 or 1.0
         low, high = low - pad, high + pad
     span = high - low

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gutbrain.web import charts
@@ -13,6 +13,8 @@ _values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infini
 
 
 @given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6))
+@example(1e6, 999999.9999999999)  # a span below the float resolution at 1e6 (found by Hypothesis)
+@example(0.0, 5e-324)  # a span too narrow for a normal float step
 def test_nice_ticks_cover_the_range(low: float, high: float) -> None:
     ticks = charts.nice_ticks(low, high)
     assert ticks == sorted(ticks)
